@@ -1,0 +1,313 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/gisbi/engine/auth"
+	"github.com/gisbi/engine/clock"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
+)
+
+// Transport is the socket as the session sees it. The WebSocket
+// implementation lives in httpapi; tests use a fake.
+type Transport interface {
+	// Send queues a frame. It reports false when the outbound queue is full:
+	// the client is too slow and must be disconnected, never waited for.
+	Send(typ string, frame []byte) bool
+	// Close sends a close frame after what is queued and ends the socket.
+	Close(code int, reason string)
+}
+
+// TokenVerifier checks a fresh access token on session.refresh.
+type TokenVerifier interface {
+	VerifyAccess(token string) (*auth.Claims, error)
+}
+
+// Handler serves one client frame type. It answers through c.Reply; an
+// error it returns becomes an error frame (protocol.Error) or `internal`.
+type Handler func(c *Context) error
+
+// BootstrapSource fills its feature's part of session.bootstrap.
+type BootstrapSource func(c *Context, b *protocol.Bootstrap) error
+
+// Deps are shared by every session of a node.
+type Deps struct {
+	Node      *cluster.Node
+	Clock     clock.Clock
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
+	Verifier  TokenVerifier
+	Handlers  map[string]Handler
+	Bootstrap []BootstrapSource
+	// CallTimeout bounds each grain call a command makes.
+	CallTimeout time.Duration
+}
+
+// Command carries one decoded client frame from the socket reader to the
+// actor. Err is set when the reader already refused the frame (bad JSON, rate
+// limit): the actor answers it in order with the frames around it.
+type Command struct {
+	Frame protocol.ClientFrame
+	Err   *protocol.Error
+}
+
+// Params describe one socket.
+type Params struct {
+	SessionID string
+	UserID    string
+	Dialect   string
+	TokenExp  time.Time
+	Transport Transport
+}
+
+// Props builds the actor of one socket.
+func Props(d *Deps, p Params) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &sessionActor{deps: d, p: p, tokenExp: p.TokenExp}
+	})
+}
+
+type sessionActor struct {
+	deps     *Deps
+	p        Params
+	self     *actor.PID
+	tokenExp time.Time
+	timer    clock.Timer
+	attached bool
+	closed   bool
+}
+
+type tokenCheck struct{}
+
+func (s *sessionActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		s.self = ctx.Self()
+		s.attach()
+		s.armTokenTimer(ctx)
+	case *actor.Stopping:
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		if s.attached {
+			s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
+		}
+	case *Command:
+		if s.closed {
+			return
+		}
+		if m.Err != nil {
+			c := &Context{s: s, Frame: m.Frame, UserID: s.p.UserID}
+			c.Fail(m.Err)
+			return
+		}
+		s.handle(m.Frame)
+	case *grainpb.SessionFrame:
+		s.send(m.Type, m.Data)
+	case *grainpb.CloseSession:
+		if len(m.LastFrame) > 0 {
+			s.send(protocol.TypeError, m.LastFrame)
+		}
+		s.close(int(m.Code), m.Reason)
+	case tokenCheck:
+		if !s.deps.Clock.Now().Before(s.tokenExp) {
+			s.send(protocol.TypeError, protocol.EncodeError(protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth,
+				"access token expired; send session.refresh with a new token before expiry"), s.deps.Clock.Now(), "", ""))
+			s.close(protocol.CloseTokenExpired, "token expired")
+			return
+		}
+		s.armTokenTimer(ctx)
+	}
+}
+
+func (s *sessionActor) attach() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.deps.CallTimeout)
+	defer cancel()
+	ref := &grainpb.SessionRef{SessionId: s.p.SessionID, Address: s.self.Address, PidId: s.self.Id, Dialect: s.p.Dialect}
+	rep, err := cluster.Call[*grainpb.AttachReply](ctx, s.deps.Node, cluster.KindUser, s.p.UserID, &grainpb.AttachSession{Session: ref})
+	switch {
+	case err != nil:
+		s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err)
+		s.close(protocol.CloseInternal, "try again")
+	case rep.Failure != nil && rep.Failure.Code == string(protocol.CodeAccountDeleted):
+		s.close(protocol.CloseAccountDeleted, "account deleted")
+	case rep.Failure != nil:
+		s.close(protocol.ClosePolicy, rep.Failure.Message)
+	default:
+		s.attached = true
+	}
+}
+
+func (s *sessionActor) armTokenTimer(ctx actor.Context) {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.tokenExp.IsZero() {
+		return
+	}
+	self, sys := ctx.Self(), ctx.ActorSystem()
+	s.timer = s.deps.Clock.AfterFunc(s.tokenExp.Sub(s.deps.Clock.Now()), func() {
+		sys.Root.Send(self, tokenCheck{})
+	})
+}
+
+func (s *sessionActor) send(typ string, frame []byte) {
+	if s.closed {
+		return
+	}
+	if !s.p.Transport.Send(typ, frame) {
+		s.close(protocol.CloseSlowConsumer, "outbound queue full")
+		return
+	}
+	s.deps.Metrics.FramesOut.WithLabelValues(typ).Inc()
+}
+
+func (s *sessionActor) close(code int, reason string) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.deps.Metrics.Disconnects.WithLabelValues(closeLabel(code)).Inc()
+	s.p.Transport.Close(code, reason)
+}
+
+func (s *sessionActor) handle(f protocol.ClientFrame) {
+	c := &Context{s: s, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now()}
+	var cancel context.CancelFunc
+	c.Ctx, cancel = context.WithTimeout(context.Background(), s.deps.CallTimeout)
+	defer cancel()
+	var err error
+	switch {
+	case f.Type == protocol.TypeSessionStart:
+		err = s.start(c)
+	case f.Type == protocol.TypeSessionRefresh:
+		err = s.refresh(c)
+	case protocol.PeerGiftTypes[f.Type]:
+		err = protocol.Errorf(protocol.CodePeerGiftsDisabled, protocol.DomainGifts, "peer-to-peer gifts are disabled; rewards are sponsored")
+	default:
+		h, ok := s.deps.Handlers[f.Type]
+		if !ok {
+			err = protocol.Errorf(protocol.CodeUnknownType, protocol.DomainOf(f.Type), "unknown type")
+		} else {
+			err = h(c)
+		}
+	}
+	if err != nil {
+		c.Fail(err)
+	}
+}
+
+func (s *sessionActor) start(c *Context) error {
+	var p protocol.SessionStart
+	if err := protocol.DecodePayload(c.Frame.Payload, protocol.DomainSession, &p); err != nil {
+		return err
+	}
+	c.LastSeenAt = p.LastSeenAt
+	if err := c.Reply(protocol.TypeSessionConnected, struct{}{}); err != nil {
+		return err
+	}
+	b := protocol.NewBootstrap()
+	for _, src := range s.deps.Bootstrap {
+		if err := src(c, &b); err != nil {
+			return err
+		}
+	}
+	return c.Reply(protocol.TypeSessionBootstrap, &b)
+}
+
+func (s *sessionActor) refresh(c *Context) error {
+	var p protocol.SessionRefresh
+	if err := protocol.DecodePayload(c.Frame.Payload, protocol.DomainSession, &p); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	claims, err := s.deps.Verifier.VerifyAccess(p.AccessToken)
+	if errors.Is(err, auth.ErrTokenExpired) {
+		return protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth, "access token expired")
+	}
+	if err != nil {
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "invalid access token")
+	}
+	if claims.UserID != s.p.UserID {
+		return protocol.Errorf(protocol.CodeForbidden, protocol.DomainAuth, "token belongs to another user")
+	}
+	if claims.ExpiresAt.After(s.tokenExp) {
+		s.tokenExp = claims.ExpiresAt
+	}
+	// The timer re-arms itself from tokenExp when it fires early.
+	return c.Reply(protocol.TypeSessionRefresh, map[string]string{"expiresAt": protocol.FormatTime(s.tokenExp)})
+}
+
+// Context is what a Handler sees of its session and frame.
+type Context struct {
+	s         *sessionActor
+	Ctx       context.Context
+	Frame     protocol.ClientFrame
+	UserID    string
+	SessionID string
+	Node      *cluster.Node
+	Now       time.Time
+	// LastSeenAt is set during session.start.
+	LastSeenAt *time.Time
+	replied    bool
+}
+
+// Decode reads the frame's payload into v.
+func (c *Context) Decode(v any) *protocol.Error {
+	return protocol.DecodePayload(c.Frame.Payload, protocol.DomainOf(c.Frame.Type), v)
+}
+
+// Reply sends a frame echoing the request's ids.
+func (c *Context) Reply(typ string, payload any) error {
+	b, err := protocol.EncodeFrame(typ, payload, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID)
+	if err != nil {
+		return err
+	}
+	c.replied = true
+	c.s.send(typ, b)
+	return nil
+}
+
+// ReplyRaw sends a frame whose payload is already encoded JSON.
+func (c *Context) ReplyRaw(typ string, payload []byte) error {
+	return c.Reply(typ, json.RawMessage(payload))
+}
+
+// Fail answers an error frame: reply errors as they are, others as internal.
+func (c *Context) Fail(err error) {
+	pe, ok := protocol.AsError(err)
+	if !ok {
+		c.s.deps.Logger.Error("session: command failed", "type", c.Frame.Type, "requestId", c.Frame.RequestID, "user", c.UserID, "err", err)
+		pe = protocol.Errorf(protocol.CodeInternal, protocol.DomainOf(c.Frame.Type), "internal error")
+		if errors.Is(err, cluster.ErrUnavailable) {
+			pe = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(c.Frame.Type), "service busy, try again")
+		}
+	}
+	if pe.Domain == "" {
+		pe.Domain = protocol.DomainOf(c.Frame.Type)
+	}
+	c.s.deps.Metrics.Errors.WithLabelValues(string(pe.Code)).Inc()
+	c.s.send(protocol.TypeError, protocol.EncodeError(pe, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+}
+
+func closeLabel(code int) string {
+	switch code {
+	case protocol.CloseNormal, protocol.CloseGoingAway, protocol.ClosePolicy, protocol.CloseTooBig,
+		protocol.CloseInternal, protocol.CloseTokenExpired, protocol.CloseAccountDeleted,
+		protocol.CloseSlowConsumer, protocol.CloseSessionLimit, protocol.CloseAbuse:
+		return strconv.Itoa(code)
+	}
+	return "other"
+}

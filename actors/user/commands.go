@@ -1,0 +1,74 @@
+package user
+
+import (
+	"encoding/json"
+
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/protocol"
+)
+
+// Handlers are the socket commands served by the User grain.
+func Handlers() map[string]session.Handler {
+	return map[string]session.Handler{
+		protocol.TypeSafetyReport:  report,
+		protocol.TypeSafetyBlock:   func(c *session.Context) error { return block(c, false) },
+		protocol.TypeSafetyUnblock: func(c *session.Context) error { return block(c, true) },
+	}
+}
+
+func report(c *session.Context) error {
+	var p protocol.SafetyReportRequest
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	rep, err := cluster.Call[*grainpb.ReportReply](c.Ctx, c.Node, cluster.KindUser, c.UserID,
+		&grainpb.ReportUser{TargetId: p.ReportedUserID, Reason: p.Reason})
+	if err != nil {
+		return err
+	}
+	if err := rep.Failure.Err(); err != nil {
+		return err
+	}
+	return c.ReplyRaw(protocol.TypeSafetyReport, rep.ReportJson)
+}
+
+func block(c *session.Context, unblock bool) error {
+	var p protocol.SafetyBlockRequest
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	rep, err := cluster.Call[*grainpb.BlockReply](c.Ctx, c.Node, cluster.KindUser, c.UserID,
+		&grainpb.BlockUser{TargetId: p.BlockedUserID, Unblock: unblock, OriginSessionId: c.SessionID})
+	if err != nil {
+		return err
+	}
+	if err := rep.Failure.Err(); err != nil {
+		return err
+	}
+	return c.Reply(c.Frame.Type, map[string]string{"blockedUserId": p.BlockedUserID})
+}
+
+// Bootstrap fills currentUser, presence visibility, blockedUserIds and safetyReports.
+func Bootstrap(c *session.Context, b *protocol.Bootstrap) error {
+	rep, err := cluster.Call[*grainpb.BootstrapReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.GetBootstrap{})
+	if err != nil {
+		return err
+	}
+	if err := rep.Failure.Err(); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(rep.UserJson, &b.CurrentUser); err != nil {
+		return err
+	}
+	b.Presence.IsOnRadar = rep.OnRadar
+	b.BlockedUserIDs = append(b.BlockedUserIDs, rep.BlockedUserIds...)
+	return json.Unmarshal(rep.SafetyReportsJson, &b.SafetyReports)
+}

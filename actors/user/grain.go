@@ -1,0 +1,413 @@
+package user
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/gisbi/engine/clock"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// Reminders is the part of the reminders service the grain uses.
+type Reminders interface {
+	Set(ctx context.Context, r storage.Reminder) error
+	Delete(ctx context.Context, kind, identity, name string) error
+}
+
+// Deps are what every User grain shares.
+type Deps struct {
+	Store     storage.Store
+	Clock     clock.Clock
+	Reminders Reminders
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
+	// MaxSessions per user; the oldest socket is closed beyond it.
+	MaxSessions int
+	// Passivation: an idle grain with no sockets stops after this long.
+	Passivation time.Duration
+}
+
+// NewKind returns the User cluster kind.
+func NewKind(d Deps) *pcluster.Kind {
+	if d.Passivation <= 0 {
+		d.Passivation = 10 * time.Minute
+	}
+	return pcluster.NewKind(cluster.KindUser, actor.PropsFromProducer(func() actor.Actor {
+		return &grain{deps: d}
+	}))
+}
+
+type grain struct {
+	deps    Deps
+	id      string
+	state   State
+	missing bool // no such user: every call answers user_not_found
+	loadErr error
+}
+
+func (g *grain) now() time.Time { return g.deps.Clock.Now() }
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *pcluster.ClusterInit:
+		g.id = m.Identity.Identity
+		g.load()
+		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindUser).Inc()
+		ctx.SetReceiveTimeout(g.deps.Passivation)
+	case *actor.ReceiveTimeout:
+		if len(g.state.Sessions) == 0 {
+			ctx.Poison(ctx.Self())
+		}
+	case *grainpb.AttachSession:
+		ctx.Respond(g.attach(ctx, m))
+	case *grainpb.DetachSession:
+		g.state.Detach(m.SessionId)
+	case *grainpb.GetUser:
+		ctx.Respond(g.getUser())
+	case *grainpb.ExistsQuery:
+		ctx.Respond(&grainpb.ExistsReply{Exists: g.loadErr == nil && !g.missing && !g.state.User.Deleted()})
+	case *grainpb.UpdateProfile:
+		ctx.Respond(g.updateProfile(ctx, m))
+	case *grainpb.GetBootstrap:
+		ctx.Respond(g.bootstrap())
+	case *grainpb.BlockUser:
+		ctx.Respond(g.block(ctx, m))
+	case *grainpb.BlockedBy:
+		if m.Unblock {
+			delete(g.state.Blockers, m.BlockerId)
+		} else {
+			g.state.Blockers[m.BlockerId] = true
+		}
+	case *grainpb.ReportUser:
+		ctx.Respond(g.report(m))
+	case *grainpb.DeleteAccount:
+		ctx.Respond(g.deleteAccount(ctx, m))
+	case *grainpb.Deliver:
+		g.deliver(ctx, m.Type, m.WsFrame, m.ExceptSessionId)
+	case *grainpb.ReminderFired:
+		ctx.Respond(g.reminder(ctx, m))
+	}
+}
+
+func (g *grain) load() {
+	g.state = State{Blocked: map[string]bool{}, Blockers: map[string]bool{}}
+	c := context.Background()
+	u, err := g.deps.Store.Users().Get(c, g.id)
+	if errors.Is(err, storage.ErrNotFound) {
+		g.missing = true
+		return
+	}
+	if err != nil {
+		g.loadErr = err
+		g.deps.Logger.Error("user grain: load failed", "user", g.id, "err", err)
+		return
+	}
+	g.state.User = *u
+	blocks, err := g.deps.Store.Safety().BlockedBy(c, g.id)
+	if err != nil {
+		g.loadErr = err
+		return
+	}
+	for _, b := range blocks {
+		g.state.Blocked[b.BlockedID] = true
+	}
+	blockers, err := g.deps.Store.Safety().BlockersOf(c, g.id)
+	if err != nil {
+		g.loadErr = err
+		return
+	}
+	for _, id := range blockers {
+		g.state.Blockers[id] = true
+	}
+}
+
+// unavailable answers the calls a grain without usable state cannot serve.
+func (g *grain) unavailable() *grainpb.Failure {
+	switch {
+	case g.loadErr != nil:
+		return grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "user could not be loaded")
+	case g.missing:
+		return grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainUsers, "user not found")
+	case g.state.User.Deleted():
+		return grainpb.Fail(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
+	}
+	return nil
+}
+
+func (g *grain) userJSON() []byte {
+	b, _ := json.Marshal(Wire(&g.state.User, g.now()))
+	return b
+}
+
+func (g *grain) attach(ctx actor.Context, m *grainpb.AttachSession) *grainpb.AttachReply {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.AttachReply{Failure: f}
+	}
+	for _, old := range g.state.Attach(m.Session, g.deps.MaxSessions) {
+		ctx.Send(actor.NewPID(old.Address, old.PidId), &grainpb.CloseSession{
+			Code: protocol.CloseSessionLimit, Reason: "too many sessions for this user",
+		})
+	}
+	return &grainpb.AttachReply{UserJson: g.userJSON()}
+}
+
+func (g *grain) getUser() *grainpb.UserReply {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.UserReply{Failure: f}
+	}
+	return &grainpb.UserReply{UserJson: g.userJSON()}
+}
+
+func (g *grain) updateProfile(ctx actor.Context, p *grainpb.UpdateProfile) *grainpb.UserReply {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.UserReply{Failure: f}
+	}
+	now := g.now()
+	next := g.state.User
+	res := ApplyPatch(&next, p, now)
+	if !res.Changed {
+		return &grainpb.UserReply{UserJson: g.userJSON()}
+	}
+	c := context.Background()
+	if err := g.deps.Store.Users().Put(c, &next); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return &grainpb.UserReply{Failure: grainpb.Fail(protocol.CodeUsernameTaken, protocol.DomainUsers, "username is taken")}
+		}
+		g.deps.Logger.Error("user grain: save profile", "user", g.id, "err", err)
+		return &grainpb.UserReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "profile could not be saved")}
+	}
+	g.state.User = next
+	// The profile is stored; a reminder failure must not undo it. The vibe
+	// still expires on read (Wire) and the reminder is retried on next change.
+	switch {
+	case !res.VibeDue.IsZero():
+		if err := g.deps.Reminders.Set(c, storage.Reminder{Kind: cluster.KindUser, Identity: g.id, Name: ReminderVibe, DueAt: res.VibeDue}); err != nil {
+			g.deps.Logger.Error("user grain: set vibe reminder", "user", g.id, "err", err)
+		}
+	case res.VibeCleared:
+		if err := g.deps.Reminders.Delete(c, cluster.KindUser, g.id, ReminderVibe); err != nil {
+			g.deps.Logger.Error("user grain: delete vibe reminder", "user", g.id, "err", err)
+		}
+	}
+	g.announceProfile(ctx, now)
+	return &grainpb.UserReply{UserJson: g.userJSON()}
+}
+
+func (g *grain) announceProfile(ctx actor.Context, now time.Time) {
+	frame, err := protocol.EncodeFrame(protocol.TypeUserProfileUpdated, map[string]any{"user": Wire(&g.state.User, now)}, now, "", "")
+	if err == nil {
+		g.deliver(ctx, protocol.TypeUserProfileUpdated, frame, "")
+	}
+}
+
+func (g *grain) bootstrap() *grainpb.BootstrapReply {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.BootstrapReply{Failure: f}
+	}
+	reports, err := g.deps.Store.Safety().ReportsBy(context.Background(), g.id)
+	if err != nil {
+		g.deps.Logger.Error("user grain: list reports", "user", g.id, "err", err)
+		return &grainpb.BootstrapReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSession, "bootstrap failed")}
+	}
+	wire := make([]protocol.SafetyReport, 0, len(reports))
+	for i := range reports {
+		wire = append(wire, WireReport(&reports[i]))
+	}
+	rj, _ := json.Marshal(wire)
+	return &grainpb.BootstrapReply{
+		UserJson: g.userJSON(), OnRadar: !g.state.User.HiddenFromRadar,
+		BlockedUserIds: g.state.BlockedIDs(), SafetyReportsJson: rj,
+	}
+}
+
+// WireReport renders a stored report.
+func WireReport(r *storage.Report) protocol.SafetyReport {
+	return protocol.SafetyReport{
+		ReportID: r.ID, ReportedUserID: r.ReportedUserID, Reason: r.Reason,
+		Status: r.Status, CreatedAt: protocol.FormatTime(r.CreatedAt),
+	}
+}
+
+// targetExists reads the store, not the target's grain: asking another User
+// grain from inside this one could deadlock when both ask each other.
+func (g *grain) targetExists(id string) (bool, error) {
+	u, err := g.deps.Store.Users().Get(context.Background(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !u.Deleted(), nil
+}
+
+func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockReply {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.BlockReply{Failure: f}
+	}
+	if m.TargetId == g.id {
+		return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInvalidPayload, protocol.DomainSafety, "you cannot block yourself")}
+	}
+	c := context.Background()
+	typ := protocol.TypeSafetyBlock
+	if m.Unblock {
+		typ = protocol.TypeSafetyUnblock
+		if g.state.Blocked[m.TargetId] {
+			if err := g.deps.Store.Safety().Unblock(c, g.id, m.TargetId); err != nil {
+				g.deps.Logger.Error("user grain: unblock", "user", g.id, "err", err)
+				return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "unblock failed")}
+			}
+			delete(g.state.Blocked, m.TargetId)
+		}
+	} else if !g.state.Blocked[m.TargetId] {
+		ok, err := g.targetExists(m.TargetId)
+		if err != nil {
+			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "block failed")}
+		}
+		if !ok {
+			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainSafety, "user not found")}
+		}
+		if err := g.deps.Store.Safety().Block(c, storage.Block{BlockerID: g.id, BlockedID: m.TargetId, CreatedAt: g.now()}); err != nil {
+			g.deps.Logger.Error("user grain: block", "user", g.id, "err", err)
+			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "block failed")}
+		}
+		g.state.Blocked[m.TargetId] = true
+	}
+	// Tell the other side so its world hides (or shows) this user too.
+	if c := pcluster.GetCluster(ctx.ActorSystem()); c != nil {
+		if pid := c.Get(m.TargetId, cluster.KindUser); pid != nil {
+			ctx.Send(pid, &grainpb.BlockedBy{BlockerId: g.id, Unblock: m.Unblock})
+		}
+	}
+	// Keep the user's other devices in step.
+	now := g.now()
+	if frame, err := protocol.EncodeFrame(typ, map[string]string{"blockedUserId": m.TargetId}, now, "", ""); err == nil {
+		g.deliver(ctx, typ, frame, m.OriginSessionId)
+	}
+	return &grainpb.BlockReply{}
+}
+
+func (g *grain) report(m *grainpb.ReportUser) *grainpb.ReportReply {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.ReportReply{Failure: f}
+	}
+	if m.TargetId == g.id {
+		return &grainpb.ReportReply{Failure: grainpb.Fail(protocol.CodeInvalidPayload, protocol.DomainSafety, "you cannot report yourself")}
+	}
+	// A deleted account can still be reported: the report may be why it left.
+	if _, err := g.deps.Store.Users().Get(context.Background(), m.TargetId); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return &grainpb.ReportReply{Failure: grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainSafety, "user not found")}
+		}
+		return &grainpb.ReportReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "report failed")}
+	}
+	r := &storage.Report{
+		ID: "sr_" + ulid.Make().String(), ReporterID: g.id, ReportedUserID: m.TargetId,
+		Reason: m.Reason, Status: "open", CreatedAt: g.now(),
+	}
+	if err := g.deps.Store.Safety().AddReport(context.Background(), r); err != nil {
+		g.deps.Logger.Error("user grain: report", "user", g.id, "err", err)
+		return &grainpb.ReportReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "report failed")}
+	}
+	b, _ := json.Marshal(WireReport(r))
+	return &grainpb.ReportReply{ReportJson: b}
+}
+
+func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grainpb.Ack {
+	if f := g.unavailable(); f != nil {
+		return &grainpb.Ack{Failure: f}
+	}
+	now := g.now()
+	next := g.state.User
+	next.DeletedAt, next.DeleteReason, next.UpdatedAt = &now, m.Reason, now
+	c := context.Background()
+	if err := g.deps.Store.Users().Put(c, &next); err != nil {
+		g.deps.Logger.Error("user grain: delete account", "user", g.id, "err", err)
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainAuth, "delete failed")}
+	}
+	g.state.User = next
+	// The account is gone once stored; the clean-ups below are best effort and
+	// each also guarded elsewhere (refresh checks the user, pushes check the user).
+	if err := g.deps.Store.Tokens().RevokeUser(c, g.id, now); err != nil {
+		g.deps.Logger.Error("user grain: revoke tokens", "user", g.id, "err", err)
+	}
+	if err := g.deps.Store.Devices().DeactivateUser(c, g.id, now); err != nil {
+		g.deps.Logger.Error("user grain: deactivate devices", "user", g.id, "err", err)
+	}
+	if err := g.deps.Reminders.Delete(c, cluster.KindUser, g.id, ReminderVibe); err != nil {
+		g.deps.Logger.Error("user grain: delete vibe reminder", "user", g.id, "err", err)
+	}
+	last := protocol.EncodeError(protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted"), now, "", "")
+	for _, s := range g.state.Sessions {
+		ctx.Send(actor.NewPID(s.Address, s.PidId), &grainpb.CloseSession{
+			Code: protocol.CloseAccountDeleted, Reason: "account deleted", LastFrame: last,
+		})
+	}
+	g.state.Sessions = nil
+	return &grainpb.Ack{}
+}
+
+func (g *grain) deliver(ctx actor.Context, typ string, frame []byte, except string) {
+	if len(frame) == 0 {
+		return
+	}
+	msg := &grainpb.SessionFrame{Data: frame, Type: typ}
+	for _, s := range g.state.Sessions {
+		if s.SessionId == except {
+			continue
+		}
+		ctx.Send(actor.NewPID(s.Address, s.PidId), msg)
+	}
+}
+
+func (g *grain) reminder(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack {
+	c := context.Background()
+	if m.Name != ReminderVibe {
+		g.deps.Logger.Warn("user grain: unknown reminder dropped", "user", g.id, "name", m.Name)
+		_ = g.deps.Reminders.Delete(c, cluster.KindUser, g.id, m.Name)
+		return &grainpb.Ack{}
+	}
+	if g.unavailable() != nil {
+		// Missing or deleted: nothing will ever expire here.
+		if g.loadErr == nil {
+			_ = g.deps.Reminders.Delete(c, cluster.KindUser, g.id, m.Name)
+		}
+		return &grainpb.Ack{}
+	}
+	now := g.now()
+	u := &g.state.User
+	if u.Vibe != nil && u.VibeExpiresAt != nil && u.VibeExpiresAt.After(now) {
+		// The vibe was renewed after this reminder was stored; re-arm for the new time.
+		if err := g.deps.Reminders.Set(c, storage.Reminder{Kind: cluster.KindUser, Identity: g.id, Name: ReminderVibe, DueAt: *u.VibeExpiresAt}); err != nil {
+			return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
+		}
+		return &grainpb.Ack{}
+	}
+	next := g.state.User
+	expired, at := ExpireVibe(&next, now)
+	if expired {
+		if err := g.deps.Store.Users().Put(c, &next); err != nil {
+			return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
+		}
+		g.state.User = next
+		if frame, err := protocol.EncodeFrame(protocol.TypeVibeExpired, map[string]string{"expiredAt": protocol.FormatTime(at)}, now, "", ""); err == nil {
+			g.deliver(ctx, protocol.TypeVibeExpired, frame, "")
+		}
+		g.announceProfile(ctx, now)
+	}
+	if err := g.deps.Reminders.Delete(c, cluster.KindUser, g.id, ReminderVibe); err != nil {
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
+	}
+	return &grainpb.Ack{}
+}

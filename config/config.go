@@ -1,0 +1,251 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Config is the complete engine configuration.
+//
+// Each setting's struct tags are the single source of truth for its file key
+// (koanf), default (default), help text (desc) and whether it must be kept out
+// of logs (secret). The environment variable and flag names are derived from
+// the key, so they cannot drift from the README or --help. Fields tagged
+// koanf:"-" are filled in by Load and are not settings.
+type Config struct {
+	Addr    string `koanf:"addr" default:":8080" desc:"Address the HTTP and WebSocket server listens on (host:port)."`
+	DataDir string `koanf:"data_dir" default:"./data" desc:"Directory for the database and generated keys."`
+	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS URLs and a clock speed other than 1. Never enable in production."`
+
+	JWTKeyFile string        `koanf:"jwt_key_file" default:"" desc:"File holding the JWT signing key; empty means jwt.key inside data_dir."`
+	JWTIssuer  string        `koanf:"jwt_issuer" default:"gisbi" desc:"Issuer (iss claim) of the tokens this server signs and accepts."`
+	AccessTTL  time.Duration `koanf:"access_ttl" default:"15m" desc:"Lifetime of access tokens (Go duration, e.g. 15m)."`
+	RefreshTTL time.Duration `koanf:"refresh_ttl" default:"720h" desc:"Lifetime of refresh tokens; must be longer than access_ttl."`
+
+	GoogleClientIDs []string `koanf:"google_client_ids" default:"" desc:"Comma-separated OAuth client IDs accepted as audience of Google ID tokens; empty disables Google sign-in."`
+	GoogleJWKSURL   string   `koanf:"google_jwks_url" default:"https://www.googleapis.com/oauth2/v3/certs" desc:"URL of Google's signing keys (JWKS); https unless dev mode."`
+	AppleClientIDs  []string `koanf:"apple_client_ids" default:"" desc:"Comma-separated client (services) IDs accepted as audience of Apple ID tokens; empty disables Sign in with Apple."`
+	AppleJWKSURL    string   `koanf:"apple_jwks_url" default:"https://appleid.apple.com/auth/keys" desc:"URL of Apple's signing keys (JWKS); https unless dev mode."`
+
+	FirebaseCredentialsFile string `koanf:"firebase_credentials_file" default:"" desc:"Firebase service-account JSON file; empty disables Firebase. Must exist when set."`
+
+	AllowedOrigins []string `koanf:"allowed_origins" default:"" desc:"Comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets; dev mode accepts any origin."`
+	AdminToken     string   `koanf:"admin_token" default:"" secret:"true" desc:"Bearer token for the operator API, at least 16 characters; empty disables the operator API."`
+
+	MaxFrameBytes     int     `koanf:"max_frame_bytes" default:"65536" desc:"Largest WebSocket frame accepted, in bytes (1024 to 16777216)."`
+	ClockSpeed        float64 `koanf:"clock_speed" default:"1" desc:"Game clock speed multiplier, above 0 and at most 3600; anything but 1 requires dev mode."`
+	MaxBodyBytes      int     `koanf:"max_body_bytes" default:"1048576" desc:"Largest REST request body, in bytes."`
+	WSRate            float64 `koanf:"ws_rate" default:"20" desc:"Frames per second a socket may send on average."`
+	WSBurst           int     `koanf:"ws_burst" default:"40" desc:"Frames a socket may send in a burst above ws_rate."`
+	WSSendQueue       int     `koanf:"ws_send_queue" default:"256" desc:"Outbound frames queued per socket; a socket whose queue is full is closed."`
+	MaxSocketsPerUser int     `koanf:"max_sockets_per_user" default:"10" desc:"Concurrent WebSocket connections allowed per user."`
+	HTTPRate          float64 `koanf:"http_rate" default:"20" desc:"REST requests per second allowed per client on average."`
+	HTTPBurst         int     `koanf:"http_burst" default:"60" desc:"REST requests a client may send in a burst above http_rate."`
+
+	WSPingInterval  time.Duration `koanf:"ws_ping_interval" default:"30s" desc:"Interval between WebSocket pings."`
+	ReconnectGrace  time.Duration `koanf:"reconnect_grace" default:"10s" desc:"How long a dropped connection's session is kept for the client to reconnect."`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" default:"15s" desc:"How long shutdown waits for connections and work to drain."`
+
+	LogLevel  string `koanf:"log_level" default:"info" desc:"Log level: debug, info, warn or error."`
+	LogFormat string `koanf:"log_format" default:"text" desc:"Log format: text or json."`
+
+	// ConfigFile is the file Load read settings from, empty if none; kept so
+	// start-up logs can say where the configuration came from.
+	ConfigFile string `koanf:"-"`
+	// Warnings are problems that should be logged but must not stop start-up,
+	// such as unknown GISBI_ environment variables left over from old deployments.
+	Warnings []string `koanf:"-"`
+}
+
+// Limits the validation enforces; named so tests and messages agree.
+const (
+	minFrameBytes     = 1024
+	maxFrameBytes     = 16 << 20
+	maxClockSpeed     = 3600
+	minAdminTokenLen  = 16
+	defaultJWTKeyName = "jwt.key"
+)
+
+// Defaults returns the configuration used when no file, environment variable
+// or flag sets anything.
+func Defaults() Config {
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	for _, f := range fields {
+		// The defaults were already parsed when the table was built, so this
+		// cannot fail.
+		_ = f.set(v.Field(f.index), f.Default)
+	}
+	return c
+}
+
+// JWTKeyPath is where the JWT signing key lives. An empty jwt_key_file follows
+// data_dir so that moving the data directory moves the key with it.
+func (c *Config) JWTKeyPath() string {
+	if c.JWTKeyFile != "" {
+		return c.JWTKeyFile
+	}
+	return filepath.Join(c.DataDir, defaultJWTKeyName)
+}
+
+// Validate reports every invalid setting at once, so an operator fixes them in
+// one round trip instead of one restart per mistake. Each problem is a
+// *SettingError.
+func (c *Config) Validate() error {
+	var v validator
+
+	v.check(c.Addr != "", "addr", "must not be empty")
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			v.add("addr", fmt.Sprintf("%q is not a host:port address", c.Addr), err)
+		}
+	}
+	v.check(c.DataDir != "", "data_dir", "must not be empty")
+	v.check(c.JWTIssuer != "", "jwt_issuer", "must not be empty")
+
+	v.check(c.AccessTTL > 0, "access_ttl", fmt.Sprintf("must be greater than 0, got %s", c.AccessTTL))
+	v.check(c.RefreshTTL > 0, "refresh_ttl", fmt.Sprintf("must be greater than 0, got %s", c.RefreshTTL))
+	if c.AccessTTL > 0 && c.RefreshTTL > 0 {
+		v.check(c.RefreshTTL > c.AccessTTL, "refresh_ttl",
+			fmt.Sprintf("must be longer than GISBI_ACCESS_TTL (%s), got %s", c.AccessTTL, c.RefreshTTL))
+	}
+
+	v.jwksURL("google_jwks_url", c.GoogleJWKSURL, c.Dev)
+	v.jwksURL("apple_jwks_url", c.AppleJWKSURL, c.Dev)
+
+	if c.FirebaseCredentialsFile != "" {
+		st, err := os.Stat(c.FirebaseCredentialsFile)
+		switch {
+		case err != nil:
+			v.add("firebase_credentials_file", fmt.Sprintf("cannot use %q", c.FirebaseCredentialsFile), err)
+		case !st.Mode().IsRegular():
+			v.add("firebase_credentials_file", fmt.Sprintf("%q is not a regular file", c.FirebaseCredentialsFile), nil)
+		}
+	}
+
+	for _, o := range c.AllowedOrigins {
+		if !isOrigin(o) {
+			v.add("allowed_origins", fmt.Sprintf("%q is not an origin (want scheme://host[:port])", o), nil)
+		}
+	}
+
+	// The token itself is never echoed: error messages end up in logs.
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminTokenLen {
+		v.add("admin_token", fmt.Sprintf("must be at least %d characters, got %d", minAdminTokenLen, len(c.AdminToken)), nil)
+	}
+
+	v.check(c.MaxFrameBytes >= minFrameBytes && c.MaxFrameBytes <= maxFrameBytes, "max_frame_bytes",
+		fmt.Sprintf("must be between %d and %d, got %d", minFrameBytes, maxFrameBytes, c.MaxFrameBytes))
+
+	switch {
+	case !(c.ClockSpeed > 0 && c.ClockSpeed <= maxClockSpeed): // also catches NaN
+		v.add("clock_speed", fmt.Sprintf("must be greater than 0 and at most %d, got %v", maxClockSpeed, c.ClockSpeed), nil)
+	case c.ClockSpeed != 1 && !c.Dev:
+		// A fast clock in production would expire games and timers early
+		// for real players, so it is only for testing.
+		v.add("clock_speed", fmt.Sprintf("%v requires dev mode (GISBI_DEV=true or --dev); production runs at 1", c.ClockSpeed), nil)
+	}
+
+	v.atLeast("max_body_bytes", c.MaxBodyBytes, 1)
+	v.positiveRate("ws_rate", c.WSRate)
+	v.atLeast("ws_burst", c.WSBurst, 1)
+	v.atLeast("ws_send_queue", c.WSSendQueue, 1)
+	v.atLeast("max_sockets_per_user", c.MaxSocketsPerUser, 1)
+	v.positiveRate("http_rate", c.HTTPRate)
+	v.atLeast("http_burst", c.HTTPBurst, 1)
+
+	v.check(c.WSPingInterval > 0, "ws_ping_interval", fmt.Sprintf("must be greater than 0, got %s", c.WSPingInterval))
+	v.check(c.ReconnectGrace >= 0, "reconnect_grace", fmt.Sprintf("must not be negative, got %s", c.ReconnectGrace))
+	v.check(c.ShutdownTimeout > 0, "shutdown_timeout", fmt.Sprintf("must be greater than 0, got %s", c.ShutdownTimeout))
+
+	v.oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	v.oneOf("log_format", c.LogFormat, "text", "json")
+
+	return errors.Join(v.errs...)
+}
+
+// LogValue lets the configuration be logged at start-up without leaking
+// secrets. It has a value receiver so that logging a Config or a *Config both
+// redact.
+func (c Config) LogValue() slog.Value {
+	v := reflect.ValueOf(c)
+	attrs := make([]slog.Attr, 0, len(fields)+1)
+	if c.ConfigFile != "" {
+		attrs = append(attrs, slog.String("config_file", c.ConfigFile))
+	}
+	for _, f := range fields {
+		fv := v.Field(f.index)
+		if f.Secret && !fv.IsZero() {
+			attrs = append(attrs, slog.String(f.Key, "[redacted]"))
+			continue
+		}
+		attrs = append(attrs, slog.Any(f.Key, fv.Interface()))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// validator collects problems so Validate can report all of them.
+type validator struct {
+	errs []error
+}
+
+func (v *validator) add(key, reason string, cause error) {
+	v.errs = append(v.errs, &SettingError{Setting: mustSetting(key), Reason: reason, Err: cause})
+}
+
+func (v *validator) check(ok bool, key, reason string) {
+	if !ok {
+		v.add(key, reason, nil)
+	}
+}
+
+func (v *validator) atLeast(key string, got, min int) {
+	v.check(got >= min, key, fmt.Sprintf("must be at least %d, got %d", min, got))
+}
+
+func (v *validator) positiveRate(key string, got float64) {
+	v.check(got > 0 && !math.IsInf(got, 0), key, fmt.Sprintf("must be greater than 0, got %v", got))
+}
+
+func (v *validator) oneOf(key, got string, allowed ...string) {
+	if !slices.Contains(allowed, got) {
+		v.add(key, fmt.Sprintf("%q is not one of %v", got, allowed), nil)
+	}
+}
+
+// jwksURL insists on https outside dev mode because the keys fetched there
+// decide which ID tokens are trusted.
+func (v *validator) jwksURL(key, raw string, dev bool) {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		v.add(key, "must not be empty", nil)
+	case err != nil:
+		v.add(key, fmt.Sprintf("%q is not a URL", raw), err)
+	case u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		v.add(key, fmt.Sprintf("%q is not an absolute http(s) URL", raw), nil)
+	case u.Scheme == "http" && !dev:
+		v.add(key, fmt.Sprintf("%q must use https unless dev mode is on", raw), nil)
+	}
+}
+
+// isOrigin accepts exactly what browsers send in the Origin header, so that
+// a configured value with a path or trailing slash cannot silently never match.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil &&
+		s == u.Scheme+"://"+u.Host
+}

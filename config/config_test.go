@@ -1,0 +1,316 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wantDefaults is written out by hand, not derived from the tags, so that a
+// changed default tag shows up as a failing test.
+var wantDefaults = Config{
+	Addr:              ":8080",
+	DataDir:           "./data",
+	JWTIssuer:         "gisbi",
+	AccessTTL:         15 * time.Minute,
+	RefreshTTL:        720 * time.Hour,
+	GoogleJWKSURL:     "https://www.googleapis.com/oauth2/v3/certs",
+	AppleJWKSURL:      "https://appleid.apple.com/auth/keys",
+	MaxFrameBytes:     65536,
+	ClockSpeed:        1,
+	MaxBodyBytes:      1048576,
+	WSRate:            20,
+	WSBurst:           40,
+	WSSendQueue:       256,
+	MaxSocketsPerUser: 10,
+	HTTPRate:          20,
+	HTTPBurst:         60,
+	WSPingInterval:    30 * time.Second,
+	ReconnectGrace:    10 * time.Second,
+	ShutdownTimeout:   15 * time.Second,
+	LogLevel:          "info",
+	LogFormat:         "text",
+}
+
+// wantNames are the environment variable and flag names promised to
+// operators; they must never change by accident.
+var wantNames = map[string]string{
+	"GISBI_ADDR":                      "addr",
+	"GISBI_DATA_DIR":                  "data-dir",
+	"GISBI_DEV":                       "dev",
+	"GISBI_JWT_KEY_FILE":              "jwt-key-file",
+	"GISBI_JWT_ISSUER":                "jwt-issuer",
+	"GISBI_ACCESS_TTL":                "access-ttl",
+	"GISBI_REFRESH_TTL":               "refresh-ttl",
+	"GISBI_GOOGLE_CLIENT_IDS":         "google-client-ids",
+	"GISBI_GOOGLE_JWKS_URL":           "google-jwks-url",
+	"GISBI_APPLE_CLIENT_IDS":          "apple-client-ids",
+	"GISBI_APPLE_JWKS_URL":            "apple-jwks-url",
+	"GISBI_FIREBASE_CREDENTIALS_FILE": "firebase-credentials-file",
+	"GISBI_ALLOWED_ORIGINS":           "allowed-origins",
+	"GISBI_ADMIN_TOKEN":               "admin-token",
+	"GISBI_MAX_FRAME_BYTES":           "max-frame-bytes",
+	"GISBI_CLOCK_SPEED":               "clock-speed",
+	"GISBI_MAX_BODY_BYTES":            "max-body-bytes",
+	"GISBI_WS_RATE":                   "ws-rate",
+	"GISBI_WS_BURST":                  "ws-burst",
+	"GISBI_WS_SEND_QUEUE":             "ws-send-queue",
+	"GISBI_MAX_SOCKETS_PER_USER":      "max-sockets-per-user",
+	"GISBI_HTTP_RATE":                 "http-rate",
+	"GISBI_HTTP_BURST":                "http-burst",
+	"GISBI_WS_PING_INTERVAL":          "ws-ping-interval",
+	"GISBI_RECONNECT_GRACE":           "reconnect-grace",
+	"GISBI_SHUTDOWN_TIMEOUT":          "shutdown-timeout",
+	"GISBI_LOG_LEVEL":                 "log-level",
+	"GISBI_LOG_FORMAT":                "log-format",
+}
+
+func TestDefaults(t *testing.T) {
+	got := Defaults()
+	if !reflect.DeepEqual(got, wantDefaults) {
+		t.Fatalf("Defaults() =\n%+v\nwant\n%+v", got, wantDefaults)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("Defaults() does not validate: %v", err)
+	}
+	loaded, err := Load(nil, nil)
+	if err != nil {
+		t.Fatalf("Load(nil, nil): %v", err)
+	}
+	if !reflect.DeepEqual(*loaded, wantDefaults) {
+		t.Fatalf("Load(nil, nil) =\n%+v\nwant\n%+v", *loaded, wantDefaults)
+	}
+}
+
+func TestJWTKeyPath(t *testing.T) {
+	tests := []struct {
+		dataDir, keyFile, want string
+	}{
+		{"./data", "", filepath.Join("data", "jwt.key")},
+		{"/var/lib/gisbi", "", "/var/lib/gisbi/jwt.key"},
+		{"/var/lib/gisbi", "/run/secrets/jwt", "/run/secrets/jwt"},
+	}
+	for _, tt := range tests {
+		c := Config{DataDir: tt.dataDir, JWTKeyFile: tt.keyFile}
+		if got := c.JWTKeyPath(); got != tt.want {
+			t.Errorf("JWTKeyPath(data_dir=%q, jwt_key_file=%q) = %q, want %q", tt.dataDir, tt.keyFile, got, tt.want)
+		}
+	}
+}
+
+func TestSettingsCoverEveryField(t *testing.T) {
+	settings := Settings()
+	byKey := map[string]Setting{}
+	for _, s := range settings {
+		byKey[s.Key] = s
+	}
+
+	ct := reflect.TypeFor[Config]()
+	n := 0
+	for i := range ct.NumField() {
+		key := ct.Field(i).Tag.Get("koanf")
+		if key == "-" {
+			continue
+		}
+		n++
+		if _, ok := byKey[key]; !ok {
+			t.Errorf("field %s (key %q) missing from Settings()", ct.Field(i).Name, key)
+		}
+	}
+	if n != len(settings) || len(byKey) != len(settings) {
+		t.Errorf("Settings() has %d entries (%d distinct keys), Config has %d settings", len(settings), len(byKey), n)
+	}
+
+	gotNames := map[string]string{}
+	for _, s := range settings {
+		gotNames[s.Env] = s.Flag
+		if want := "GISBI_" + strings.ToUpper(s.Key); s.Env != want {
+			t.Errorf("%s: env %q, want %q", s.Key, s.Env, want)
+		}
+		if want := strings.ReplaceAll(s.Key, "_", "-"); s.Flag != want {
+			t.Errorf("%s: flag %q, want %q", s.Key, s.Flag, want)
+		}
+		if s.Description == "" || s.Type == "" {
+			t.Errorf("%s: empty description or type", s.Key)
+		}
+	}
+	// Settings added later (e.g. push notifications) only need adding here.
+	for env, flag := range wantNames {
+		if gotNames[env] != flag {
+			t.Errorf("setting %s: flag %q, want %q", env, gotNames[env], flag)
+		}
+	}
+	for env := range gotNames {
+		if _, ok := wantNames[env]; !ok {
+			t.Errorf("setting %s is not listed in wantNames", env)
+		}
+	}
+}
+
+// Every default, written as text the way an operator would, must load back
+// to Defaults(); this keeps the documented defaults honest.
+func TestDefaultTextRoundTrips(t *testing.T) {
+	var environ []string
+	var args []string
+	for _, s := range Settings() {
+		environ = append(environ, s.Env+"="+s.Default)
+		args = append(args, "--"+s.Flag+"="+s.Default)
+	}
+	for name, in := range map[string][2][]string{"env": {nil, environ}, "flags": {args, nil}} {
+		got, err := Load(in[0], in[1])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(*got, wantDefaults) {
+			t.Errorf("%s: got\n%+v\nwant\n%+v", name, *got, wantDefaults)
+		}
+	}
+}
+
+func TestFlagSetMatchesSettings(t *testing.T) {
+	fs := FlagSet()
+	for _, s := range Settings() {
+		f := fs.Lookup(s.Flag)
+		if f == nil {
+			t.Errorf("no flag --%s", s.Flag)
+			continue
+		}
+		if f.DefValue != s.Default {
+			t.Errorf("--%s default %q, want %q", s.Flag, f.DefValue, s.Default)
+		}
+		if !strings.Contains(f.Usage, s.Env) {
+			t.Errorf("--%s usage does not mention %s: %q", s.Flag, s.Env, f.Usage)
+		}
+	}
+	if fs.Lookup("config") == nil {
+		t.Error("no flag --config")
+	}
+	if usage := fs.FlagUsages(); !strings.Contains(usage, "--access-ttl duration") {
+		t.Errorf("usage does not show the duration type:\n%s", usage)
+	}
+}
+
+func TestMarkdownTable(t *testing.T) {
+	table := MarkdownTable()
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	if lines[0] != "| setting | env | flag | default | description |" {
+		t.Errorf("header = %q", lines[0])
+	}
+	// Header, separator, --config, then one row per setting.
+	if want := 3 + len(Settings()); len(lines) != want {
+		t.Errorf("%d lines, want %d", len(lines), want)
+	}
+	for _, line := range lines {
+		if cells := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"); cells != 6 {
+			t.Errorf("row has %d unescaped pipes, want 6: %q", cells, line)
+		}
+	}
+	for _, s := range Settings() {
+		if !strings.Contains(table, "| `"+s.Key+"` | `"+s.Env+"` | `--"+s.Flag+"` |") {
+			t.Errorf("table has no row for %s", s.Key)
+		}
+	}
+	if !strings.Contains(table, "`GISBI_CONFIG` | `--config`") {
+		t.Error("table has no row for --config")
+	}
+}
+
+func TestREADMEListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("README.md does not exist yet")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{configEnv}
+	for _, s := range Settings() {
+		names = append(names, s.Env)
+	}
+	for _, env := range names {
+		if !bytes.Contains(readme, []byte(env)) {
+			t.Errorf("README.md does not mention %s; paste config.MarkdownTable() into it", env)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	credentials := filepath.Join(t.TempDir(), "firebase.json")
+	if err := os.WriteFile(credentials, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantEnv string // "" means valid
+		want    string
+	}{
+		{"defaults", func(*Config) {}, "", ""},
+		{"firebase file exists", func(c *Config) { c.FirebaseCredentialsFile = credentials }, "", ""},
+		{"firebase file missing", func(c *Config) { c.FirebaseCredentialsFile = credentials + ".missing" }, "GISBI_FIREBASE_CREDENTIALS_FILE", "cannot use"},
+		{"firebase file is a directory", func(c *Config) { c.FirebaseCredentialsFile = t.TempDir() }, "GISBI_FIREBASE_CREDENTIALS_FILE", "not a regular file"},
+		{"refresh equals access", func(c *Config) { c.RefreshTTL = c.AccessTTL }, "GISBI_REFRESH_TTL", "longer than GISBI_ACCESS_TTL"},
+		{"http JWKS in production", func(c *Config) { c.GoogleJWKSURL = "http://127.0.0.1:1/keys" }, "GISBI_GOOGLE_JWKS_URL", "must use https"},
+		{"http JWKS in dev", func(c *Config) { c.Dev = true; c.AppleJWKSURL = "http://127.0.0.1:1/keys" }, "", ""},
+		{"origins", func(c *Config) { c.AllowedOrigins = []string{"https://a.example", "http://localhost:3000"} }, "", ""},
+		{"origin with path", func(c *Config) { c.AllowedOrigins = []string{"https://a.example/"} }, "GISBI_ALLOWED_ORIGINS", "not an origin"},
+		{"clock speed in dev", func(c *Config) { c.Dev = true; c.ClockSpeed = 60 }, "", ""},
+		{"clock speed without dev", func(c *Config) { c.ClockSpeed = 60 }, "GISBI_CLOCK_SPEED", "GISBI_DEV"},
+		{"zero reconnect grace", func(c *Config) { c.ReconnectGrace = 0 }, "", ""},
+		{"admin token", func(c *Config) { c.AdminToken = "0123456789abcdef" }, "", ""},
+		{"short admin token", func(c *Config) { c.AdminToken = "0123456789abcde" }, "GISBI_ADMIN_TOKEN", "at least 16"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Defaults()
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.wantEnv == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			var se *SettingError
+			if !errors.As(err, &se) || se.Setting.Env != tt.wantEnv || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want a %s error containing %q", err, tt.wantEnv, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Defaults()
+	c.Addr = ""
+	c.WSBurst = 0
+	c.LogFormat = "xml"
+	err := c.Validate()
+	for _, env := range []string{"GISBI_ADDR", "GISBI_WS_BURST", "GISBI_LOG_FORMAT"} {
+		if err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("error %v does not mention %s", err, env)
+		}
+	}
+}
+
+func TestLogValueRedactsSecrets(t *testing.T) {
+	c := Defaults()
+	c.AdminToken = "super-secret-token-value"
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	logger.Info("config", "config", c, "ptr", &c)
+	out := buf.String()
+	if strings.Contains(out, c.AdminToken) {
+		t.Fatalf("log leaks the admin token: %s", out)
+	}
+	for _, want := range []string{`"admin_token":"[redacted]"`, `"addr":":8080"`} {
+		if strings.Count(out, want) != 2 {
+			t.Errorf("log %s does not contain %s twice", out, want)
+		}
+	}
+}

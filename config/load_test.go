@@ -1,0 +1,484 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fieldValue reads a setting from c by its environment variable name.
+func fieldValue(t *testing.T, c *Config, env string) any {
+	t.Helper()
+	f, ok := byEnv[env]
+	if !ok {
+		t.Fatalf("no setting %s", env)
+	}
+	return reflect.ValueOf(c).Elem().Field(f.index).Interface()
+}
+
+// source turns one setting's text into the inputs of Load, so every value
+// test runs against the file, the environment and the flags alike.
+type source struct {
+	name  string
+	apply func(t *testing.T, env, value string) (args, environ []string)
+}
+
+var sources = []source{
+	{"file", func(t *testing.T, env, value string) ([]string, []string) {
+		path := writeFile(t, "c.yaml", byEnv[env].Key+": "+strconv.Quote(value)+"\n")
+		return []string{"--config", path}, nil
+	}},
+	{"env", func(_ *testing.T, env, value string) ([]string, []string) {
+		return nil, []string{env + "=" + value}
+	}},
+	{"flag", func(_ *testing.T, env, value string) ([]string, []string) {
+		return []string{"--" + byEnv[env].Flag + "=" + value}, nil
+	}},
+}
+
+func TestEverySettingParses(t *testing.T) {
+	credentials := writeFile(t, "firebase.json", "{}")
+	tests := []struct {
+		env   string
+		value string
+		extra []string // environment needed for the value to be valid
+		want  any
+	}{
+		{"GISBI_ADDR", "127.0.0.1:9000", nil, "127.0.0.1:9000"},
+		{"GISBI_DATA_DIR", "/var/lib/gisbi", nil, "/var/lib/gisbi"},
+		{"GISBI_DEV", "true", nil, true},
+		{"GISBI_DEV", "TRUE", nil, true},
+		{"GISBI_DEV", "1", nil, true},
+		{"GISBI_DEV", "false", []string{"GISBI_DEV=true"}, false},
+		{"GISBI_DEV", "0", []string{"GISBI_DEV=true"}, false},
+		{"GISBI_JWT_KEY_FILE", "/run/secrets/jwt", nil, "/run/secrets/jwt"},
+		{"GISBI_JWT_ISSUER", "gisbi-staging", nil, "gisbi-staging"},
+		{"GISBI_ACCESS_TTL", "5m", nil, 5 * time.Minute},
+		{"GISBI_ACCESS_TTL", "1h30m", nil, 90 * time.Minute},
+		{"GISBI_REFRESH_TTL", "168h", nil, 168 * time.Hour},
+		{"GISBI_GOOGLE_CLIENT_IDS", "a.apps.googleusercontent.com", nil, []string{"a.apps.googleusercontent.com"}},
+		{"GISBI_GOOGLE_CLIENT_IDS", " a, b,,c ", nil, []string{"a", "b", "c"}},
+		{"GISBI_GOOGLE_CLIENT_IDS", "", []string{"GISBI_GOOGLE_CLIENT_IDS=x"}, []string(nil)},
+		{"GISBI_GOOGLE_JWKS_URL", "https://example.com/certs", nil, "https://example.com/certs"},
+		{"GISBI_APPLE_CLIENT_IDS", "com.example.app,com.example.web", nil, []string{"com.example.app", "com.example.web"}},
+		{"GISBI_APPLE_JWKS_URL", "http://127.0.0.1:8081/keys", []string{"GISBI_DEV=1"}, "http://127.0.0.1:8081/keys"},
+		{"GISBI_FIREBASE_CREDENTIALS_FILE", credentials, nil, credentials},
+		{"GISBI_ALLOWED_ORIGINS", "https://gisbi.example,http://localhost:5173", nil, []string{"https://gisbi.example", "http://localhost:5173"}},
+		{"GISBI_ADMIN_TOKEN", "0123456789abcdef0123", nil, "0123456789abcdef0123"},
+		{"GISBI_MAX_FRAME_BYTES", "1024", nil, 1024},
+		{"GISBI_MAX_FRAME_BYTES", "16777216", nil, 16777216},
+		{"GISBI_CLOCK_SPEED", "1", nil, 1.0},
+		{"GISBI_CLOCK_SPEED", "2.5", []string{"GISBI_DEV=true"}, 2.5},
+		{"GISBI_CLOCK_SPEED", "3600", []string{"GISBI_DEV=true"}, 3600.0},
+		{"GISBI_MAX_BODY_BYTES", "4096", nil, 4096},
+		{"GISBI_WS_RATE", "0.5", nil, 0.5},
+		{"GISBI_WS_RATE", "1e2", nil, 100.0},
+		{"GISBI_WS_BURST", "1", nil, 1},
+		{"GISBI_WS_SEND_QUEUE", "1024", nil, 1024},
+		{"GISBI_MAX_SOCKETS_PER_USER", "3", nil, 3},
+		{"GISBI_HTTP_RATE", "100", nil, 100.0},
+		{"GISBI_HTTP_BURST", "200", nil, 200},
+		{"GISBI_WS_PING_INTERVAL", "500ms", nil, 500 * time.Millisecond},
+		{"GISBI_RECONNECT_GRACE", "0s", nil, time.Duration(0)},
+		{"GISBI_RECONNECT_GRACE", "1m", nil, time.Minute},
+		{"GISBI_SHUTDOWN_TIMEOUT", "2m", nil, 2 * time.Minute},
+		{"GISBI_LOG_LEVEL", "debug", nil, "debug"},
+		{"GISBI_LOG_LEVEL", "error", nil, "error"},
+		{"GISBI_LOG_FORMAT", "json", nil, "json"},
+	}
+
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.env] = true
+		for _, src := range sources {
+			t.Run(src.name+"/"+tt.env+"="+tt.value, func(t *testing.T) {
+				if src.name == "file" && slices.ContainsFunc(tt.extra, func(kv string) bool { return strings.HasPrefix(kv, tt.env+"=") }) {
+					t.Skip("nothing but defaults ranks below the file")
+				}
+				args, environ := src.apply(t, tt.env, tt.value)
+				// Extra variables come first so that, for the env source, the
+				// tested value is the later duplicate and wins.
+				environ = append(slices.Clone(tt.extra), environ...)
+				c, err := Load(args, environ)
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if got := fieldValue(t, c, tt.env); !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("got %#v, want %#v", got, tt.want)
+				}
+			})
+		}
+	}
+	for _, s := range Settings() {
+		if !covered[s.Env] {
+			t.Errorf("no parse test for %s", s.Env)
+		}
+	}
+}
+
+func TestInvalidValues(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		env   string
+		value string
+		extra []string
+		want  string // part of the reason after "config: ENV (--flag): "
+	}{
+		{"GISBI_ADDR", "", nil, "must not be empty"},
+		{"GISBI_ADDR", "8080", nil, `"8080" is not a host:port address`},
+		{"GISBI_DATA_DIR", "", nil, "must not be empty"},
+		{"GISBI_DEV", "yes", nil, `"yes" is not a boolean`},
+		{"GISBI_JWT_ISSUER", "", nil, "must not be empty"},
+		{"GISBI_ACCESS_TTL", "abc", nil, `"abc" is not a duration`},
+		{"GISBI_ACCESS_TTL", "900", nil, `"900" is not a duration`},
+		{"GISBI_ACCESS_TTL", "0s", nil, "must be greater than 0"},
+		{"GISBI_ACCESS_TTL", "-1m", nil, "must be greater than 0"},
+		{"GISBI_REFRESH_TTL", "abc", nil, `"abc" is not a duration`},
+		{"GISBI_REFRESH_TTL", "10m", nil, "must be longer than GISBI_ACCESS_TTL (15m0s)"},
+		{"GISBI_REFRESH_TTL", "1h", []string{"GISBI_ACCESS_TTL=1h"}, "must be longer than GISBI_ACCESS_TTL"},
+		{"GISBI_GOOGLE_JWKS_URL", "", nil, "must not be empty"},
+		{"GISBI_GOOGLE_JWKS_URL", "http://example.com/certs", nil, "must use https unless dev mode is on"},
+		{"GISBI_GOOGLE_JWKS_URL", "example.com/certs", nil, "is not an absolute http(s) URL"},
+		{"GISBI_APPLE_JWKS_URL", "ftp://example.com/keys", nil, "is not an absolute http(s) URL"},
+		{"GISBI_FIREBASE_CREDENTIALS_FILE", filepath.Join(dir, "missing.json"), nil, "cannot use"},
+		{"GISBI_FIREBASE_CREDENTIALS_FILE", dir, nil, "is not a regular file"},
+		{"GISBI_ALLOWED_ORIGINS", "*", nil, `"*" is not an origin`},
+		{"GISBI_ALLOWED_ORIGINS", "https://ok.example,gisbi.example", nil, `"gisbi.example" is not an origin`},
+		{"GISBI_ALLOWED_ORIGINS", "https://gisbi.example/app", nil, "is not an origin"},
+		{"GISBI_ADMIN_TOKEN", "hunter2", nil, "must be at least 16 characters, got 7"},
+		{"GISBI_MAX_FRAME_BYTES", "64k", nil, `"64k" is not an integer`},
+		{"GISBI_MAX_FRAME_BYTES", "1.5", nil, `"1.5" is not an integer`},
+		{"GISBI_MAX_FRAME_BYTES", "1023", nil, "must be between 1024 and 16777216, got 1023"},
+		{"GISBI_MAX_FRAME_BYTES", "16777217", nil, "must be between 1024 and 16777216"},
+		{"GISBI_CLOCK_SPEED", "fast", nil, `"fast" is not a number`},
+		{"GISBI_CLOCK_SPEED", "NaN", []string{"GISBI_DEV=1"}, `"NaN" is not a number`},
+		{"GISBI_CLOCK_SPEED", "+Inf", []string{"GISBI_DEV=1"}, `"+Inf" is not a number`},
+		{"GISBI_CLOCK_SPEED", "0", []string{"GISBI_DEV=1"}, "must be greater than 0 and at most 3600"},
+		{"GISBI_CLOCK_SPEED", "-2", []string{"GISBI_DEV=1"}, "must be greater than 0 and at most 3600"},
+		{"GISBI_CLOCK_SPEED", "3600.5", []string{"GISBI_DEV=1"}, "must be greater than 0 and at most 3600"},
+		{"GISBI_CLOCK_SPEED", "2", nil, "2 requires dev mode (GISBI_DEV=true or --dev)"},
+		{"GISBI_MAX_BODY_BYTES", "0", nil, "must be at least 1, got 0"},
+		{"GISBI_MAX_BODY_BYTES", "1MB", nil, `"1MB" is not an integer`},
+		{"GISBI_WS_RATE", "0", nil, "must be greater than 0"},
+		{"GISBI_WS_RATE", "Inf", nil, `"Inf" is not a number`},
+		{"GISBI_WS_BURST", "0", nil, "must be at least 1"},
+		{"GISBI_WS_BURST", "many", nil, `"many" is not an integer`},
+		{"GISBI_WS_SEND_QUEUE", "0", nil, "must be at least 1"},
+		{"GISBI_MAX_SOCKETS_PER_USER", "-1", nil, "must be at least 1"},
+		{"GISBI_HTTP_RATE", "-5", nil, "must be greater than 0"},
+		{"GISBI_HTTP_BURST", "0", nil, "must be at least 1"},
+		{"GISBI_WS_PING_INTERVAL", "0s", nil, "must be greater than 0"},
+		{"GISBI_WS_PING_INTERVAL", "30", nil, `"30" is not a duration`},
+		{"GISBI_RECONNECT_GRACE", "-1s", nil, "must not be negative"},
+		{"GISBI_SHUTDOWN_TIMEOUT", "0s", nil, "must be greater than 0"},
+		{"GISBI_LOG_LEVEL", "verbose", nil, `"verbose" is not one of [debug info warn error]`},
+		{"GISBI_LOG_FORMAT", "xml", nil, `"xml" is not one of [text json]`},
+	}
+
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.env] = true
+		for _, src := range sources {
+			t.Run(src.name+"/"+tt.env+"="+tt.value, func(t *testing.T) {
+				args, environ := src.apply(t, tt.env, tt.value)
+				environ = append(environ, tt.extra...)
+				_, err := Load(args, environ)
+				if err == nil {
+					t.Fatal("Load succeeded, want an error")
+				}
+				prefix := "config: " + tt.env + " (--" + byEnv[tt.env].Flag + "): "
+				if !strings.Contains(err.Error(), prefix) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %q\nwant %q followed by %q", err, prefix, tt.want)
+				}
+				var se *SettingError
+				if !errors.As(err, &se) || se.Setting.Env != tt.env {
+					t.Fatalf("error %v is not a *SettingError for %s", err, tt.env)
+				}
+			})
+		}
+	}
+	// Any text is a valid value for these.
+	anyText := map[string]bool{"GISBI_JWT_KEY_FILE": true, "GISBI_GOOGLE_CLIENT_IDS": true, "GISBI_APPLE_CLIENT_IDS": true}
+	for _, s := range Settings() {
+		if !covered[s.Env] && !anyText[s.Env] {
+			t.Errorf("no invalid-value test for %s", s.Env)
+		}
+	}
+}
+
+func TestErrorMessageFormat(t *testing.T) {
+	_, err := Load(nil, []string{"GISBI_ACCESS_TTL=abc"})
+	want := `config: GISBI_ACCESS_TTL (--access-ttl): "abc" is not a duration`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+}
+
+func TestSecretsStayOutOfErrors(t *testing.T) {
+	path := writeFile(t, "c.yaml", "admin_token: 123456789\n")
+	_, err := Load([]string{"--config", path}, nil)
+	if err == nil || strings.Contains(err.Error(), "123456789") || !strings.Contains(err.Error(), "GISBI_ADMIN_TOKEN") {
+		t.Fatalf("error %v: want a GISBI_ADMIN_TOKEN error that hides the value", err)
+	}
+	_, err = Load(nil, []string{"GISBI_ADMIN_TOKEN=hunter2"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %v: want an error that hides the value", err)
+	}
+}
+
+func TestAllProblemsReported(t *testing.T) {
+	_, err := Load([]string{"--ws-rate=x"}, []string{"GISBI_ACCESS_TTL=abc", "GISBI_DEV=maybe"})
+	for _, env := range []string{"GISBI_ACCESS_TTL", "GISBI_DEV", "GISBI_WS_RATE"} {
+		if err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("error %v does not mention %s", err, env)
+		}
+	}
+}
+
+func TestClockSpeedNeedsDev(t *testing.T) {
+	tests := []struct {
+		environ []string
+		args    []string
+		wantErr bool
+	}{
+		{[]string{"GISBI_CLOCK_SPEED=1"}, nil, false},
+		{[]string{"GISBI_CLOCK_SPEED=60"}, nil, true},
+		{[]string{"GISBI_CLOCK_SPEED=0.5"}, nil, true},
+		{[]string{"GISBI_CLOCK_SPEED=60", "GISBI_DEV=false"}, nil, true},
+		{[]string{"GISBI_CLOCK_SPEED=60", "GISBI_DEV=true"}, nil, false},
+		{[]string{"GISBI_CLOCK_SPEED=60"}, []string{"--dev"}, false},
+		{[]string{"GISBI_CLOCK_SPEED=60", "GISBI_DEV=true"}, []string{"--dev=false"}, true},
+		{nil, []string{"--clock-speed=3600", "--dev"}, false},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.args, tt.environ)
+		if !tt.wantErr {
+			if err != nil {
+				t.Errorf("Load(%q, %q): %v", tt.args, tt.environ, err)
+			} else if c.ClockSpeed != 1 && !c.Dev {
+				t.Errorf("Load(%q, %q): clock speed %v without dev mode", tt.args, tt.environ, c.ClockSpeed)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "GISBI_CLOCK_SPEED") || !strings.Contains(err.Error(), "GISBI_DEV") {
+			t.Errorf("Load(%q, %q): error %v, want one naming GISBI_CLOCK_SPEED and GISBI_DEV", tt.args, tt.environ, err)
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "c.yaml", "addr: ':1'\naccess_ttl: 1m\nallowed_origins: [https://file.example]\n")
+	other := writeFile(t, "other.yaml", "addr: ':5'\n")
+	tests := []struct {
+		name       string
+		args       []string
+		environ    []string
+		wantAddr   string
+		wantTTL    time.Duration
+		wantOrigin []string
+	}{
+		{"defaults", nil, nil, ":8080", 15 * time.Minute, nil},
+		{"file over defaults", []string{"--config", file}, nil, ":1", time.Minute, []string{"https://file.example"}},
+		{"file from GISBI_CONFIG", nil, []string{"GISBI_CONFIG=" + file}, ":1", time.Minute, []string{"https://file.example"}},
+		{"--config over GISBI_CONFIG", []string{"--config", other}, []string{"GISBI_CONFIG=" + file}, ":5", 15 * time.Minute, nil},
+		{"env over file", []string{"--config", file}, []string{"GISBI_ADDR=:2", "GISBI_ALLOWED_ORIGINS="}, ":2", time.Minute, nil},
+		{"env over defaults", nil, []string{"GISBI_ADDR=:2"}, ":2", 15 * time.Minute, nil},
+		{"flag over env and file", []string{"--config", file, "--addr", ":3"}, []string{"GISBI_ADDR=:2"}, ":3", time.Minute, []string{"https://file.example"}},
+		{"flag over file", []string{"--config=" + file, "--access-ttl=2m"}, nil, ":1", 2 * time.Minute, []string{"https://file.example"}},
+		{"flag over env", []string{"--addr=:3"}, []string{"GISBI_ADDR=:2", "GISBI_ACCESS_TTL=3m"}, ":3", 3 * time.Minute, nil},
+		{"repeated list flag appends", []string{"--allowed-origins=https://a.example", "--allowed-origins", "https://b.example"}, []string{"GISBI_ALLOWED_ORIGINS=https://env.example"}, ":8080", 15 * time.Minute, []string{"https://a.example", "https://b.example"}},
+		{"last duplicate env wins", nil, []string{"GISBI_ADDR=:2", "GISBI_ADDR=:4"}, ":4", 15 * time.Minute, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.args, tt.environ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Addr != tt.wantAddr || c.AccessTTL != tt.wantTTL || !reflect.DeepEqual(c.AllowedOrigins, tt.wantOrigin) {
+				t.Fatalf("got addr %q, access_ttl %s, origins %q; want %q, %s, %q",
+					c.Addr, c.AccessTTL, c.AllowedOrigins, tt.wantAddr, tt.wantTTL, tt.wantOrigin)
+			}
+		})
+	}
+}
+
+func TestFileFormats(t *testing.T) {
+	want := Defaults()
+	want.Addr = "0.0.0.0:9000"
+	want.Dev = true
+	want.AccessTTL = 10 * time.Minute
+	want.GoogleClientIDs = []string{"g1", "g2"}
+	want.AppleClientIDs = []string{"a1", "a2"}
+	want.MaxFrameBytes = 2048
+	want.ClockSpeed = 1.5
+	want.WSRate = 10
+	want.HTTPBurst = 5
+
+	yamlText := `# comments are fine
+addr: "0.0.0.0:9000"
+dev: true
+access_ttl: 10m
+google_client_ids: [g1, g2]
+apple_client_ids: "a1, a2"
+max_frame_bytes: 2048
+clock_speed: 1.5
+ws_rate: 10
+http_burst: 5
+admin_token:
+`
+	jsonText := `{
+  "addr": "0.0.0.0:9000",
+  "dev": true,
+  "access_ttl": "10m",
+  "google_client_ids": ["g1", "g2"],
+  "apple_client_ids": "a1, a2",
+  "max_frame_bytes": 2048,
+  "clock_speed": 1.5,
+  "ws_rate": 10,
+  "http_burst": 5.0,
+  "admin_token": null
+}`
+	for _, tt := range []struct{ name, text string }{
+		{"c.yaml", yamlText},
+		{"c.yml", yamlText},
+		{"C.YAML", yamlText},
+		{"c.json", jsonText},
+		{"empty.yaml", ""},
+		{"empty.json", "{}"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.name, tt.text)
+			c, err := Load([]string{"--config", path}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := want
+			if strings.HasPrefix(tt.name, "empty") {
+				w = Defaults()
+			}
+			w.ConfigFile = path
+			if !reflect.DeepEqual(*c, w) {
+				t.Fatalf("got\n%+v\nwant\n%+v", *c, w)
+			}
+		})
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"unknown.yaml", "acces_ttl: 1m\n", []string{`unknown setting "acces_ttl"`}},
+		{"unknown.json", `{"addr": ":1", "bogus": 1, "another": 2}`, []string{`unknown setting "bogus"`, `unknown setting "another"`}},
+		{"kebab.yaml", "access-ttl: 1m\n", []string{`unknown setting "access-ttl" (did you mean "access_ttl"?)`}},
+		{"env-style.yaml", "GISBI_ADDR: ':1'\n", []string{`unknown setting "GISBI_ADDR"`}},
+		{"nested.yaml", "jwt:\n  issuer: x\n", []string{`unknown setting "jwt"`}},
+		{"empty-block.yaml", "push: {}\n", []string{`unknown setting "push"`}},
+		{"number-for-string.yaml", "addr: 8080\n", []string{`GISBI_ADDR (--addr): 8080 is not a string`}},
+		{"bare-duration.yaml", "access_ttl: 900\n", []string{`GISBI_ACCESS_TTL (--access-ttl): 900 is not a duration (give a unit`}},
+		{"float-for-int.json", `{"ws_burst": 1.5}`, []string{`GISBI_WS_BURST (--ws-burst): 1.5 is not an integer`}},
+		{"bad-list-element.yaml", "google_client_ids: [ok, 7]\n", []string{`GISBI_GOOGLE_CLIENT_IDS (--google-client-ids): element 1 (7) is not a string`}},
+		{"map-for-list.yaml", "allowed_origins: {a: b}\n", []string{`GISBI_ALLOWED_ORIGINS (--allowed-origins): map[a:b] is not a list`}},
+		{"bad-bool.json", `{"dev": "maybe"}`, []string{`GISBI_DEV (--dev): "maybe" is not a boolean`}},
+		{"malformed.yaml", "addr: [\n", []string{"malformed.yaml"}},
+		{"malformed.json", `{"addr": `, []string{"malformed.json"}},
+		{"settings.toml", "addr = ':1'\n", []string{`unsupported extension ".toml"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.name, tt.text)
+			_, err := Load([]string{"--config", path}, nil)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	if _, err := Load(nil, []string{"GISBI_CONFIG=" + missing}); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: error %v, want one wrapping os.ErrNotExist", err)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	c, err := Load([]string{"--admin-token", "0123456789abcdef"}, []string{
+		"GISBI_NOPE=1",
+		"GISBI_ADDRESS=:1",
+		"GISBI_CONFIG=",
+		"gisbi_addr=:1", // not our prefix: not ours to judge
+		"PATH=/usr/bin",
+		"NOEQUALS",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"config: --admin-token is visible to other local users in the process list; prefer GISBI_ADMIN_TOKEN or the config file",
+		"config: ignoring unknown environment variable GISBI_ADDRESS",
+		"config: ignoring unknown environment variable GISBI_NOPE",
+	}
+	if !reflect.DeepEqual(c.Warnings, want) {
+		t.Fatalf("warnings %q, want %q", c.Warnings, want)
+	}
+	if c.Addr != ":8080" {
+		t.Errorf("addr %q: unknown or foreign variables must not apply", c.Addr)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    string // error substring; "" means success
+		wantDev bool
+	}{
+		{[]string{"--dev"}, "", true},
+		{[]string{"--dev=true"}, "", true},
+		{[]string{"--dev=1"}, "", true},
+		{[]string{"--dev=false"}, "", false},
+		{[]string{"--nope"}, "config: unknown flag: --nope", false},
+		{[]string{"--addr"}, "config: flag needs an argument: --addr", false},
+		{[]string{"serve"}, `config: unexpected argument "serve"`, false},
+		{[]string{"--dev", "false"}, `config: unexpected argument "false"`, false},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.args, nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("Load(%q): %v", tt.args, err)
+		case tt.want == "" && c.Dev != tt.wantDev:
+			t.Errorf("Load(%q): dev %v, want %v", tt.args, c.Dev, tt.wantDev)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("Load(%q): error %v, want %q", tt.args, err, tt.want)
+		}
+	}
+
+	for _, help := range []string{"--help", "-h"} {
+		if _, err := Load([]string{help}, nil); !errors.Is(err, pflag.ErrHelp) {
+			t.Errorf("Load(%q): error %v, want pflag.ErrHelp", help, err)
+		}
+	}
+}

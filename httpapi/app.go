@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/auth"
+	"github.com/gisbi/engine/clock"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// Deps are what the HTTP layer adapts to the outside world.
+type Deps struct {
+	Config   *config.Config
+	Store    storage.Store
+	Node     *cluster.Node
+	Clock    clock.Clock
+	Issuer   *auth.Issuer
+	Google   *auth.IDTokenVerifier // nil: provider off
+	Apple    *auth.IDTokenVerifier // nil: provider off
+	Firebase *auth.FirebaseMinter  // nil: firebaseToken is null
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	Sessions *session.Deps
+}
+
+// API is the fiber app plus the live sockets it must close on shutdown.
+type API struct {
+	App     *fiber.App
+	Sockets *Registry
+	d       Deps
+	ready   atomic.Bool
+}
+
+const (
+	requestIDKey = "requestId"
+	userIDKey    = "userId"
+	claimsKey    = "claims"
+)
+
+// New builds the app with every route.
+func New(d Deps) *API {
+	a := &API{d: d, Sockets: newRegistry()}
+	app := fiber.New(fiber.Config{
+		AppName:               "gisbi",
+		BodyLimit:             d.Config.MaxBodyBytes,
+		ErrorHandler:          errorHandler(d.Metrics, d.Logger),
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	a.App = app
+	app.Use(a.requestID)
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", a.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(d.Metrics.Handler()))
+
+	app.Get("/ws", a.wsHandshake, a.wsHandler())
+
+	limited := app.Group("", a.rateLimit())
+	limited.Post("/auth/social-login", a.socialLogin)
+	limited.Post("/auth/refresh", a.refresh)
+	limited.Post("/auth/logout", a.logout)
+	limited.Post("/auth/delete-account", a.requireAuth, a.deleteAccount)
+	limited.Post("/devices/register", a.requireAuth, a.registerDevice)
+	limited.Patch("/users/profile", a.requireAuth, a.patchProfile)
+	limited.Get("/users/me", a.requireAuth, a.me)
+
+	if d.Config.AdminToken != "" {
+		admin := app.Group("/admin", a.requireAdmin)
+		admin.Get("/users/:userId", a.adminUser)
+		admin.Get("/backup", a.adminBackup)
+	}
+	return a
+}
+
+// SetReady flips readiness, e.g. off while shutting down.
+func (a *API) SetReady(v bool) { a.ready.Store(v) }
+
+func (a *API) readyz(c *fiber.Ctx) error {
+	if !a.ready.Load() {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "not ready"})
+	}
+	if err := a.d.Store.Ping(c.UserContext()); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "store unavailable"})
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+func (a *API) requestID(c *fiber.Ctx) error {
+	id := c.Get("X-Request-Id")
+	if !protocol.ValidID(id) {
+		id = ulid.Make().String()
+	}
+	c.Locals(requestIDKey, id)
+	c.Set("X-Request-Id", id)
+	err := c.Next()
+	route := "unmatched"
+	if r := c.Route(); r != nil && r.Path != "/" {
+		route = r.Path
+	}
+	status := c.Response().StatusCode()
+	if err != nil {
+		if pe := toProtocolError(err); pe != nil {
+			status = protocol.HTTPStatus(pe.Code)
+		}
+	}
+	a.d.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	return err
+}
+
+// rateLimit allows http_rate requests per second with bursts of http_burst,
+// per user when a bearer token names one, else per client address.
+func (a *API) rateLimit() fiber.Handler {
+	cfg := a.d.Config
+	window := time.Duration(math.Ceil(float64(cfg.HTTPBurst)/cfg.HTTPRate*1000)) * time.Millisecond
+	if window < time.Second {
+		window = time.Second
+	}
+	return limiter.New(limiter.Config{
+		Max:               cfg.HTTPBurst,
+		Expiration:        window,
+		LimiterMiddleware: limiter.SlidingWindow{},
+		KeyGenerator: func(c *fiber.Ctx) string {
+			if tok := bearer(c); tok != "" {
+				if claims, err := a.d.Issuer.VerifyAccess(tok); err == nil {
+					return "u:" + claims.UserID
+				}
+			}
+			return "ip:" + c.IP()
+		},
+		LimitReached: func(c *fiber.Ctx) error {
+			return protocol.Errorf(protocol.CodeRateLimited, "", "too many requests, slow down")
+		},
+	})
+}
+
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// requireAuth admits requests with a valid access token of ours.
+func (a *API) requireAuth(c *fiber.Ctx) error {
+	tok := bearer(c)
+	if tok == "" {
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "missing bearer token")
+	}
+	claims, err := a.d.Issuer.VerifyAccess(tok)
+	if err != nil {
+		return err
+	}
+	c.Locals(userIDKey, claims.UserID)
+	c.Locals(claimsKey, claims)
+	return c.Next()
+}
+
+func (a *API) requireAdmin(c *fiber.Ctx) error {
+	tok := bearer(c)
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.d.Config.AdminToken)) != 1 {
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "operator token required")
+	}
+	return c.Next()
+}
+
+func userID(c *fiber.Ctx) string {
+	s, _ := c.Locals(userIDKey).(string)
+	return s
+}
+
+// decodeBody parses a JSON object body into v.
+func decodeBody(c *fiber.Ctx, domain string, v any) error {
+	body := c.Body()
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if err := protocol.DecodePayload(body, domain, v); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package httpapi
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/auth"
+	"github.com/gisbi/engine/protocol"
+)
+
+// wsHandshake authenticates the upgrade: a bearer header, or ?access_token=
+// for browsers that cannot set headers. It also enforces the Origin
+// allow-list for browsers; native apps send no Origin and pass.
+func (a *API) wsHandshake(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return c.Status(fiber.StatusUpgradeRequired).JSON(protocol.RESTError{Detail: "websocket upgrade required", Code: protocol.CodeInvalidPayload})
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !a.originAllowed(origin) {
+		return protocol.Errorf(protocol.CodeForbidden, protocol.DomainSession, "origin not allowed")
+	}
+	tok := bearer(c)
+	if tok == "" {
+		tok = c.Query("access_token")
+	}
+	if tok == "" {
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "missing access token")
+	}
+	claims, err := a.d.Issuer.VerifyAccess(tok)
+	if err != nil {
+		return err
+	}
+	c.Locals(claimsKey, claims)
+	return c.Next()
+}
+
+func (a *API) originAllowed(origin string) bool {
+	if a.d.Config.Dev {
+		return true
+	}
+	for _, o := range a.d.Config.AllowedOrigins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// wsHandler runs one socket: the fiber goroutine reads, a session actor
+// handles, and a writer goroutine that exists only while frames are queued
+// writes, so an idle socket costs one goroutine.
+func (a *API) wsHandler() fiber.Handler {
+	return websocket.New(func(conn *websocket.Conn) {
+		claims, _ := conn.Locals(claimsKey).(*auth.Claims)
+		if claims == nil {
+			return
+		}
+		a.serveSocket(conn, claims)
+	}, websocket.Config{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		// A shared pool keeps write buffers off idle sockets.
+		WriteBufferPool: &sync.Pool{},
+	})
+}
+
+func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
+	cfg := a.d.Config
+	t := newTransport(conn, cfg.WSSendQueue)
+	id := ulid.Make().String()
+	if !a.Sockets.add(id, t) {
+		// Shutting down: refuse politely so the client reconnects elsewhere.
+		t.Close(protocol.CloseGoingAway, "server shutting down")
+		t.drainUntilClosed()
+		return
+	}
+	defer a.Sockets.remove(id)
+	a.d.Metrics.SocketsOpen.Inc()
+	defer a.d.Metrics.SocketsOpen.Dec()
+
+	conn.SetReadLimit(int64(cfg.MaxFrameBytes))
+	props := session.Props(a.d.Sessions, session.Params{
+		SessionID: id, UserID: claims.UserID, Dialect: "ws", TokenExp: claims.ExpiresAt, Transport: t,
+	})
+	sys := a.d.Node.System
+	pid := sys.Root.Spawn(props)
+	defer sys.Root.Stop(pid)
+
+	pingEvery := cfg.WSPingInterval
+	deadline := func() { _ = conn.SetReadDeadline(time.Now().Add(pingEvery*2 + 10*time.Second)) }
+	deadline()
+	conn.SetPongHandler(func(string) error { deadline(); return nil })
+	var pinger atomic.Pointer[time.Timer]
+	pinger.Store(time.AfterFunc(pingEvery, func() {
+		if t.ping() {
+			pinger.Load().Reset(pingEvery)
+		}
+	}))
+	defer func() { pinger.Load().Stop() }()
+
+	limiter := rate.NewLimiter(rate.Limit(cfg.WSRate), cfg.WSBurst)
+	strikes := 0
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			// The library already sent close 1009 to the client.
+			if errors.Is(err, fws.ErrReadLimit) {
+				a.d.Metrics.Disconnects.WithLabelValues("1009").Inc()
+				a.d.Metrics.Errors.WithLabelValues(string(protocol.CodePayloadTooLarge)).Inc()
+			}
+			break
+		}
+		deadline()
+		frame, perr := protocol.DecodeClientFrame(data)
+		a.d.Metrics.FramesIn.WithLabelValues(frameLabel(frame.Type, a.d.Sessions)).Inc()
+		if perr == nil && !limiter.Allow() {
+			perr = protocol.Errorf(protocol.CodeRateLimited, protocol.DomainSession, "too many frames, slow down")
+			strikes++
+			// A client that keeps flooding after being told is closed:
+			// answering each frame would cost more than serving it.
+			if strikes > 4*cfg.WSBurst {
+				a.d.Metrics.Disconnects.WithLabelValues("4029").Inc()
+				t.Close(protocol.CloseAbuse, "rate limit exceeded")
+				t.drainUntilClosed()
+				break
+			}
+		} else if perr == nil {
+			strikes = 0
+		}
+		if perr != nil {
+			sys.Root.Send(pid, &session.Command{Frame: frame, Err: perr})
+			continue
+		}
+		sys.Root.Send(pid, &session.Command{Frame: frame})
+	}
+	t.markClosed()
+}
+
+// frameLabel keeps the metric's label set to frame types we know.
+func frameLabel(typ string, d *session.Deps) string {
+	switch typ {
+	case protocol.TypeSessionStart, protocol.TypeSessionRefresh:
+		return typ
+	}
+	if _, ok := d.Handlers[typ]; ok || protocol.PeerGiftTypes[typ] {
+		return typ
+	}
+	return "unknown"
+}
+
+// transport is the session's view of a socket: a bounded queue drained by a
+// writer goroutine that only runs while there is something to write.
+type transport struct {
+	conn *websocket.Conn
+	max  int
+
+	mu          sync.Mutex
+	queue       [][]byte
+	writing     bool
+	closing     bool
+	closed      bool
+	closeCode   int
+	closeReason string
+	done        chan struct{} // closed once the close frame is written
+}
+
+func newTransport(conn *websocket.Conn, max int) *transport {
+	return &transport{conn: conn, max: max, done: make(chan struct{})}
+}
+
+// Send implements session.Transport.
+func (t *transport) Send(_ string, frame []byte) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || t.closed {
+		return true // dropped: the socket is going away anyway
+	}
+	if len(t.queue) >= t.max {
+		return false
+	}
+	t.queue = append(t.queue, frame)
+	if !t.writing {
+		t.writing = true
+		go t.flush()
+	}
+	return true
+}
+
+// Close implements session.Transport: queued frames go first, then the close frame.
+func (t *transport) Close(code int, reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || t.closed {
+		return
+	}
+	t.closing, t.closeCode, t.closeReason = true, code, reason
+	if !t.writing {
+		t.writing = true
+		go t.flush()
+	}
+}
+
+const writeWait = 10 * time.Second
+
+func (t *transport) flush() {
+	for {
+		t.mu.Lock()
+		batch := t.queue
+		t.queue = nil
+		if len(batch) == 0 {
+			if t.closing && !t.closed {
+				code, reason := t.closeCode, t.closeReason
+				t.closed = true
+				t.mu.Unlock()
+				_ = t.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+				// Let the reader see the client's close reply, or give up shortly.
+				_ = t.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+				close(t.done)
+				t.mu.Lock()
+			}
+			t.writing = false
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
+		for _, f := range batch {
+			_ = t.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := t.conn.WriteMessage(websocket.TextMessage, f); err != nil {
+				t.mu.Lock()
+				t.closed, t.queue, t.writing = true, nil, false
+				t.mu.Unlock()
+				// Unblock the reader so the socket is torn down.
+				_ = t.conn.SetReadDeadline(time.Now())
+				return
+			}
+		}
+	}
+}
+
+// ping sends a ping; it reports false once the socket is closed.
+func (t *transport) ping() bool {
+	t.mu.Lock()
+	done := t.closing || t.closed
+	t.mu.Unlock()
+	if done {
+		return false
+	}
+	return t.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) == nil
+}
+
+// drainUntilClosed waits for the close frame to be written and for the
+// client's reply (or the read deadline) before the handler returns.
+func (t *transport) drainUntilClosed() {
+	select {
+	case <-t.done:
+	case <-time.After(3 * time.Second):
+	}
+	for {
+		if _, _, err := t.conn.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+// markClosed stops further writes once the reader has ended.
+func (t *transport) markClosed() {
+	t.mu.Lock()
+	t.closing, t.closed = true, true
+	t.queue = nil
+	t.mu.Unlock()
+}
+
+// Registry tracks live sockets so shutdown can close them all with 1001.
+type Registry struct {
+	mu       sync.Mutex
+	sockets  map[string]*transport
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+func newRegistry() *Registry { return &Registry{sockets: map[string]*transport{}} }
+
+func (r *Registry) add(id string, t *transport) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopping {
+		return false
+	}
+	r.sockets[id] = t
+	r.wg.Add(1)
+	return true
+}
+
+func (r *Registry) remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sockets[id]; ok {
+		delete(r.sockets, id)
+		r.wg.Done()
+	}
+}
+
+// Len is the number of open sockets.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sockets)
+}
+
+// CloseAll refuses new sockets, closes the open ones with code and waits
+// until their handlers have returned or timeout passes.
+func (r *Registry) CloseAll(code int, reason string, timeout time.Duration) {
+	r.mu.Lock()
+	r.stopping = true
+	for _, t := range r.sockets {
+		t.Close(code, reason)
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}

@@ -1,0 +1,135 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// MaxIDLength bounds requestId and correlationId: they are echoed to the client
+// and logged, so they must not be a vector for large payloads.
+const MaxIDLength = 128
+
+// ClientFrame is the `/ws` envelope a client sends.
+type ClientFrame struct {
+	Type          string          `json:"type"`
+	Payload       json.RawMessage `json:"payload"`
+	RequestID     string          `json:"requestId,omitempty"`
+	CorrelationID string          `json:"correlationId,omitempty"`
+}
+
+// DecodeClientFrame parses one text frame. The returned frame carries the ids
+// even when an error is returned, so the error frame can echo them.
+func DecodeClientFrame(data []byte) (ClientFrame, *Error) {
+	var raw struct {
+		Type          json.RawMessage `json:"type"`
+		Payload       json.RawMessage `json:"payload"`
+		RequestID     json.RawMessage `json:"requestId"`
+		CorrelationID json.RawMessage `json:"correlationId"`
+	}
+	var f ClientFrame
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return f, Errorf(CodeInvalidJSON, DomainSession, "frame must be a JSON object")
+	}
+	if err := json.Unmarshal(trimmed, &raw); err != nil {
+		return f, Errorf(CodeInvalidJSON, DomainSession, "frame is not valid JSON")
+	}
+	var idErr *Error
+	f.RequestID, idErr = decodeID("requestId", raw.RequestID)
+	if idErr != nil {
+		return f, idErr
+	}
+	f.CorrelationID, idErr = decodeID("correlationId", raw.CorrelationID)
+	if idErr != nil {
+		return f, idErr
+	}
+	if len(raw.Type) == 0 || string(raw.Type) == "null" {
+		return f, Errorf(CodeInvalidPayload, DomainSession, "type is required")
+	}
+	if err := json.Unmarshal(raw.Type, &f.Type); err != nil || f.Type == "" {
+		return f, Errorf(CodeInvalidPayload, DomainSession, "type must be a non-empty string")
+	}
+	if len(f.Type) > 64 {
+		return f, Errorf(CodeUnknownType, DomainSession, "unknown type")
+	}
+	f.Payload = raw.Payload
+	if len(f.Payload) == 0 || string(f.Payload) == "null" {
+		f.Payload = json.RawMessage("{}")
+	}
+	return f, nil
+}
+
+// decodeID accepts a string or a number (some clients send counters) and
+// returns it as a string; anything else is invalid.
+func decodeID(name string, raw json.RawMessage) (string, *Error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", Errorf(CodeInvalidPayload, DomainSession, "%s must be a string", name)
+		}
+		s = n.String()
+	}
+	if len(s) > MaxIDLength {
+		return "", Errorf(CodeInvalidPayload, DomainSession, "%s longer than %d characters", name, MaxIDLength)
+	}
+	return s, nil
+}
+
+// ServerFrame is what the server sends on `/ws`.
+type ServerFrame struct {
+	Type          string `json:"type"`
+	Payload       any    `json:"payload"`
+	Timestamp     string `json:"timestamp"`
+	RequestID     string `json:"requestId,omitempty"`
+	CorrelationID string `json:"correlationId,omitempty"`
+}
+
+// TimeFormat is RFC 3339 in UTC with milliseconds, used for every timestamp on the wire.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime renders t for the wire.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// EncodeFrame encodes one server frame. Events for many recipients are
+// encoded once with empty ids and the same bytes written to every socket.
+func EncodeFrame(typ string, payload any, now time.Time, requestID, correlationID string) ([]byte, error) {
+	if payload == nil {
+		payload = struct{}{}
+	}
+	return json.Marshal(ServerFrame{
+		Type: typ, Payload: payload, Timestamp: FormatTime(now),
+		RequestID: requestID, CorrelationID: correlationID,
+	})
+}
+
+// ErrorPayload is the payload of an `error` frame.
+type ErrorPayload struct {
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+	Domain    string `json:"domain"`
+	RequestID string `json:"requestId,omitempty"`
+	Details   any    `json:"details,omitempty"`
+}
+
+// EncodeError encodes an `error` frame answering the given client frame ids.
+func EncodeError(e *Error, now time.Time, requestID, correlationID string) []byte {
+	b, err := EncodeFrame(TypeError, ErrorPayload{
+		Code: e.Code, Message: e.Message, Domain: e.Domain, RequestID: requestID, Details: e.Details,
+	}, now, requestID, correlationID)
+	if err != nil {
+		// Details failed to encode; the code and message alone still help the client.
+		b, _ = EncodeFrame(TypeError, ErrorPayload{Code: e.Code, Message: e.Message, Domain: e.Domain, RequestID: requestID}, now, requestID, correlationID)
+	}
+	return b
+}
+
+// RESTError is the body of every REST error.
+type RESTError struct {
+	Detail string `json:"detail"`
+	Code   Code   `json:"code"`
+}

@@ -1,0 +1,133 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable snake_case error code sent to clients.
+type Code string
+
+// Core and feature error codes. They are part of the contract with mobile
+// clients: add codes, never rename them.
+const (
+	CodeInvalidJSON              Code = "invalid_json"
+	CodeUnknownType              Code = "unknown_type"
+	CodeInvalidPayload           Code = "invalid_payload"
+	CodeRateLimited              Code = "rate_limited"
+	CodeUnauthorized             Code = "unauthorized"
+	CodeTokenExpired             Code = "token_expired"
+	CodeNotFound                 Code = "not_found"
+	CodeForbidden                Code = "forbidden"
+	CodeInternal                 Code = "internal"
+	CodeAccountDeleted           Code = "account_deleted"
+	CodeProviderDisabled         Code = "provider_disabled"
+	CodeProviderUnavailable      Code = "provider_unavailable"
+	CodePayloadTooLarge          Code = "payload_too_large"
+	CodeUsernameTaken            Code = "username_taken"
+	CodeUserNotFound             Code = "user_not_found"
+	CodeMissingUserID            Code = "missing_userId"
+	CodeMissingRecipientID       Code = "missing_recipientId"
+	CodeActiveConnectionRequired Code = "active_connection_required"
+	CodeInvalidLocation          Code = "invalid_location"
+	CodeRequestExpired           Code = "request_expired"
+	CodePeerGiftsDisabled        Code = "peer_gifts_disabled"
+	CodeUnavailable              Code = "unavailable"
+)
+
+// Domains name the feature area of an error.
+const (
+	DomainAuth        = "auth"
+	DomainSession     = "session"
+	DomainPresence    = "presence"
+	DomainConnections = "connections"
+	DomainProximity   = "proximity"
+	DomainChat        = "chat"
+	DomainGifts       = "gifts"
+	DomainSafety      = "safety"
+	DomainUsers       = "users"
+)
+
+// Error is a reply error: the request failed and the client may fix its input
+// or retry. It is the only error type that reaches the wire with its message;
+// anything else is answered as internal.
+type Error struct {
+	Code    Code
+	Message string
+	Domain  string
+	// Details is optional structured context (for example the existing
+	// request on request_exists); encoded as payload.details.
+	Details any
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf builds a reply error.
+func Errorf(code Code, domain, format string, args ...any) *Error {
+	return &Error{Code: code, Domain: domain, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError extracts the reply error from err, or reports false for an internal error.
+func AsError(err error) (*Error, bool) {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe, true
+	}
+	return nil, false
+}
+
+// HTTPStatus maps a code to the REST status that fits it. This is the one
+// place where codes meet HTTP.
+func HTTPStatus(c Code) int {
+	switch c {
+	case CodeInvalidJSON, CodeInvalidPayload, CodeUnknownType, CodeMissingUserID,
+		CodeMissingRecipientID, CodeInvalidLocation:
+		return http.StatusBadRequest
+	case CodeUnauthorized, CodeTokenExpired, CodeAccountDeleted:
+		return http.StatusUnauthorized
+	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired:
+		return http.StatusForbidden
+	case CodeNotFound, CodeUserNotFound:
+		return http.StatusNotFound
+	case CodeUsernameTaken:
+		return http.StatusConflict
+	case CodeRequestExpired, CodePeerGiftsDisabled:
+		return http.StatusGone
+	case CodePayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
+	case CodeProviderUnavailable, CodeUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		if len(c) > 0 && c != CodeInternal {
+			// Feature codes are rule violations on well-formed input.
+			return http.StatusConflict
+		}
+		return http.StatusInternalServerError
+	}
+}
+
+// Close codes of the WebSocket. 1xxx are RFC 6455; 4xxx are ours and
+// documented in docs/protocol.md.
+const (
+	CloseNormal         = 1000
+	CloseGoingAway      = 1001 // server shutting down: reconnect elsewhere or later
+	ClosePolicy         = 1008
+	CloseTooBig         = 1009
+	CloseInternal       = 1011
+	CloseTokenExpired   = 4001 // access token expired and was not refreshed
+	CloseAccountDeleted = 4003 // account deleted or terminated
+	CloseSlowConsumer   = 4008 // outbound queue overflowed: reconnect and bootstrap
+	CloseSessionLimit   = 4009 // too many sockets for this user; the oldest is closed
+	CloseAbuse          = 4029 // rate limit exceeded persistently
+)
+
+// Disconnect is the second error kind: the socket must be closed with Code.
+type Disconnect struct {
+	Code   int
+	Reason string
+}
+
+func (d *Disconnect) Error() string { return fmt.Sprintf("disconnect %d: %s", d.Code, d.Reason) }

@@ -1,0 +1,107 @@
+package protocol
+
+import "encoding/json"
+
+// User is the User model of spec 000. username and bio are the legacy
+// dialect's extra profile fields (SPEC-NOTES "Users"). Nullable fields are
+// pointers so they encode as null, never omitted: clients rely on every key.
+type User struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	Age           *int    `json:"age"`
+	Avatar        *string `json:"avatar"`
+	Gender        *string `json:"gender"`
+	Vibe          *string `json:"vibe"`
+	VibeExpiresAt *string `json:"vibeExpiresAt"`
+	Username      *string `json:"username"`
+	Bio           *string `json:"bio"`
+}
+
+// Location is the Location model.
+type Location struct {
+	Lat            float64  `json:"lat"`
+	Lng            float64  `json:"lng"`
+	AccuracyMeters *float64 `json:"accuracyMeters,omitempty"`
+	Heading        *float64 `json:"heading,omitempty"`
+	Speed          *float64 `json:"speed,omitempty"`
+	UpdatedAt      string   `json:"updatedAt"`
+}
+
+// Presence is the Presence model plus isOnRadar.
+type Presence struct {
+	IsLive    bool      `json:"isLive"`
+	IsOnRadar bool      `json:"isOnRadar"`
+	Location  *Location `json:"location"`
+}
+
+// SafetyReport is the SafetyReport model.
+type SafetyReport struct {
+	ReportID       string `json:"reportId"`
+	ReportedUserID string `json:"reportedUserId"`
+	Reason         string `json:"reason"`
+	Status         string `json:"status"`
+	CreatedAt      string `json:"createdAt"`
+}
+
+// Conversation is one entry of the conversations map.
+type Conversation struct {
+	LastMessage json.RawMessage `json:"lastMessage"`
+	UnreadCount int             `json:"unreadCount"`
+}
+
+// Bootstrap is the session.bootstrap payload. Every key is always present:
+// lists encode as [], maps as {}, absent objects as null. Features fill their
+// fields with pre-encoded JSON (RawMessage) so the session need not know
+// their models.
+type Bootstrap struct {
+	CurrentUser              User                    `json:"currentUser"`
+	Presence                 Presence                `json:"presence"`
+	NearbyUsers              json.RawMessage         `json:"nearbyUsers"`
+	IncomingRequests         json.RawMessage         `json:"incomingRequests"`
+	SentRequests             json.RawMessage         `json:"sentRequests"`
+	Requests                 json.RawMessage         `json:"requests"`
+	ActiveConnections        json.RawMessage         `json:"activeConnections"`
+	ClosedConnections        json.RawMessage         `json:"closedConnections"`
+	Messages                 json.RawMessage         `json:"messages"`
+	Conversations            map[string]Conversation `json:"conversations"`
+	UnreadMessageCount       map[string]int          `json:"unreadMessageCount"`
+	TotalUnreadMessageCount  int                     `json:"totalUnreadMessageCount"`
+	Gifts                    []struct{}              `json:"gifts"`
+	SponsoredGifts           json.RawMessage         `json:"sponsoredGifts"`
+	SponsoredGiftsNextCursor *string                 `json:"sponsoredGiftsNextCursor"`
+	ProximitySession         json.RawMessage         `json:"proximitySession"`
+	BlockedUserIDs           []string                `json:"blockedUserIds"`
+	SafetyReports            []SafetyReport          `json:"safetyReports"`
+}
+
+var emptyList = json.RawMessage("[]")
+
+// NewBootstrap returns a bootstrap with every key at its empty value; callers
+// fill what their features know.
+func NewBootstrap() Bootstrap {
+	return Bootstrap{
+		NearbyUsers:        emptyList,
+		IncomingRequests:   emptyList,
+		SentRequests:       emptyList,
+		Requests:           emptyList,
+		ActiveConnections:  emptyList,
+		ClosedConnections:  emptyList,
+		Messages:           emptyList,
+		Conversations:      map[string]Conversation{},
+		UnreadMessageCount: map[string]int{},
+		Gifts:              []struct{}{},
+		SponsoredGifts:     emptyList,
+		ProximitySession:   json.RawMessage("null"),
+		BlockedUserIDs:     []string{},
+		SafetyReports:      []SafetyReport{},
+	}
+}
+
+// BootstrapKeys lists every key of the spec's bootstrap payload; tests check
+// a live bootstrap against it.
+var BootstrapKeys = []string{
+	"currentUser", "presence", "nearbyUsers", "incomingRequests", "sentRequests",
+	"requests", "activeConnections", "closedConnections", "messages", "conversations",
+	"unreadMessageCount", "totalUnreadMessageCount", "gifts", "sponsoredGifts",
+	"sponsoredGiftsNextCursor", "proximitySession", "blockedUserIds", "safetyReports",
+}

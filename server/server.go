@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/gisbi/engine/actors/reminders"
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/actors/user"
+	"github.com/gisbi/engine/auth"
+	"github.com/gisbi/engine/clock"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/httpapi"
+	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/storage/boltdb"
+)
+
+// DBFile is the database file inside the data directory.
+const DBFile = "gisbi.db"
+
+// Server is one running engine node: store, actor cluster, reminders and the
+// HTTP/WebSocket API.
+type Server struct {
+	Config    *config.Config
+	Logger    *slog.Logger
+	Clock     clock.Clock
+	Store     storage.Store
+	Node      *cluster.Node
+	Metrics   *metrics.Metrics
+	API       *httpapi.API
+	Reminders *reminders.Service
+
+	ln       net.Listener
+	serveErr chan error
+}
+
+// New assembles a server from a validated config. Nothing listens yet.
+func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
+	s = &Server{Config: cfg, Logger: logger, Metrics: metrics.New(), serveErr: make(chan error, 1)}
+	s.Clock = clock.NewReal(cfg.ClockSpeed)
+	now := s.Clock.Now
+
+	key, err := auth.LoadOrCreateKey(cfg.JWTKeyPath())
+	if err != nil {
+		return nil, fmt.Errorf("server: signing key: %w", err)
+	}
+	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit})
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
+	s.Store = store
+	defer func() {
+		if err != nil {
+			_ = store.Close()
+		}
+	}()
+
+	issuer := auth.NewIssuer(key, cfg.JWTIssuer, cfg.AccessTTL, cfg.RefreshTTL, now)
+	deps := httpapi.Deps{Config: cfg, Store: store, Clock: s.Clock, Issuer: issuer, Metrics: s.Metrics, Logger: logger}
+	if len(cfg.GoogleClientIDs) > 0 {
+		deps.Google = auth.NewGoogleVerifier(cfg.GoogleClientIDs, cfg.GoogleJWKSURL, auth.WithClock(now))
+	}
+	if len(cfg.AppleClientIDs) > 0 {
+		deps.Apple = auth.NewAppleVerifier(cfg.AppleClientIDs, cfg.AppleJWKSURL, auth.WithClock(now))
+	}
+	if cfg.FirebaseCredentialsFile != "" {
+		if deps.Firebase, err = auth.LoadFirebaseMinter(cfg.FirebaseCredentialsFile, now); err != nil {
+			return nil, fmt.Errorf("server: %s: %w", "GISBI_FIREBASE_CREDENTIALS_FILE", err)
+		}
+	}
+
+	// The reminders service fires at grains, and grains set reminders: the
+	// node is created after the kinds, so the fire function reads it late.
+	var node *cluster.Node
+	s.Reminders = reminders.New(store.Reminders(), s.Clock, func(ctx context.Context, r storage.Reminder) error {
+		rep, err := cluster.Call[*grainpb.Ack](ctx, node, r.Kind, r.Identity, &grainpb.ReminderFired{
+			Name: r.Name, Payload: r.Payload, DueUnixMs: r.DueAt.UnixMilli(),
+		})
+		if err != nil {
+			return err
+		}
+		return rep.Failure.Err()
+	}, logger)
+
+	kinds := []*pcluster.Kind{
+		user.NewKind(user.Deps{
+			Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
+			MaxSessions: cfg.MaxSocketsPerUser,
+		}),
+	}
+	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s.Node = node
+	deps.Node = node
+
+	handlers := map[string]session.Handler{}
+	for typ, h := range user.Handlers() {
+		handlers[typ] = h
+	}
+	deps.Sessions = &session.Deps{
+		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
+		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap},
+		CallTimeout: 5 * time.Second,
+	}
+	s.API = httpapi.New(deps)
+	return s, nil
+}
+
+// Start listens on the configured address and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s (GISBI_ADDR): %w", s.Config.Addr, err)
+	}
+	s.ln = ln
+	s.Reminders.Start()
+	go func() { s.serveErr <- s.API.App.Listener(ln) }()
+	s.API.SetReady(true)
+	s.Logger.Info("gisbi serving", "addr", ln.Addr().String(), "dev", s.Config.Dev, "clockSpeed", s.Config.ClockSpeed)
+	return nil
+}
+
+// Addr is the address actually listened on (useful with port 0).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Errors reports a serve loop that ended on its own.
+func (s *Server) Errors() <-chan error { return s.serveErr }
+
+// Shutdown stops taking work, closes sockets with 1001, drains HTTP, stops
+// the actors and closes the store. Every acknowledged write was committed
+// before its acknowledgement, so closing loses nothing.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.API.SetReady(false)
+	timeout := s.Config.ShutdownTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	s.API.Sockets.CloseAll(protocol.CloseGoingAway, "server shutting down", timeout/2)
+	var errs []error
+	if s.ln != nil {
+		if err := s.API.App.ShutdownWithTimeout(timeout / 2); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	s.Reminders.Stop()
+	s.Node.Stop()
+	if err := s.Store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,89 @@
+/*
+Package boltdb implements storage.Store over a single bbolt file.
+
+bbolt fits a single-node server that must not lose acknowledged writes: one
+file, ACID transactions, copy-on-write pages that make hot backups trivial,
+and no server process to operate. Its limits (one writer at a time, one
+process per file) are what the design below works around.
+
+# Basics
+
+Open the file once per process; a second process waits Options.Timeout for
+the file lock and then fails instead of hanging:
+
+	s, err := boltdb.Open("/var/lib/gisbi/gisbi.db", boltdb.Options{
+		OnCommit: func(op string, d time.Duration) { writeLatency.WithLabelValues(op).Observe(d.Seconds()) },
+	})
+	if err != nil { ... }
+	defer s.Close()
+
+Every write goes through bolt.DB.Batch: concurrent writers share one
+transaction and one fsync, so throughput grows with the number of writers
+while every returned nil is still durable. NoSync is never used.
+
+Each record lives in its own bucket as JSON, beside index buckets that are
+updated in the same transaction, so that no call scans more than the keys it
+returns:
+
+	users                user id → User
+	identities           provider \x00 subject → user id (live users only)
+	usernames            lower(username) → user id (live users only)
+	tokens               jti → RefreshToken
+	tokens_by_user       user id \x00 jti
+	tokens_by_family     family \x00 jti
+	revoked_families     family → time revoked by reuse detection
+	devices              push token → Device
+	devices_by_user      user id \x00 push token
+	blocks               blocker \x00 blocked → Block
+	blocks_rev           blocked \x00 blocker
+	reports              report id → Report
+	reports_by_reporter  reporter \x00 created(8) report id, walked backwards
+	reminders            kind \x00 identity \x00 name → Reminder
+	reminders_due        due(8) kind \x00 identity \x00 name
+	meta                 schema_version → uint64
+
+The 8-byte times are big-endian nanoseconds with the sign bit flipped, so key
+order is time order and Due, Next and ReportsBy are cursor range scans.
+Because \x00 separates key parts, ids must not contain it; empty, oversized
+(over 1 KiB) or NUL-containing ids fail with ErrInvalid before any
+transaction starts.
+
+The meta bucket holds the schema version. Open runs the pending migrations
+in one transaction, so a crash mid-upgrade leaves the old schema intact, and
+refuses (ErrSchemaVersion) a file written by a newer binary, naming both
+versions. To change the layout, append a migration and raise SchemaVersion;
+never edit a released migration.
+
+Backup copies a consistent snapshot through a read transaction while writers
+continue, into a temporary file beside the target that is fsynced and then
+renamed, so a crash never leaves a torn backup under the final name. The
+result is an ordinary database file: Open it to restore.
+
+# Caveats
+
+A lone write waits for the batch delay (Options.MaxBatchDelay, 10ms by
+default) before it commits. Lower it for latency, raise it for fewer fsyncs
+under load.
+
+bbolt may run a write function twice when another call in the same batch
+fails. The functions here only touch the transaction and results they reset
+at their start; keep it that way when adding methods.
+
+Records are stored as the JSON of the storage structs, so a renamed json tag
+is a format change and needs a migration that rewrites the records.
+
+The file never shrinks: bbolt reuses freed pages but does not return them to
+the filesystem. Restoring from Backup (or bbolt compact) gives a compact file.
+
+A long Backup holds a read transaction, which keeps the pages it sees from
+being reused and makes the file grow under heavy writes until it ends. Close
+waits for operations in flight, including a running Backup; after Close every
+method fails with storage.ErrClosed.
+
+The context is checked when a call starts. A write already queued in a batch
+is not withdrawn when its context is cancelled later: it commits or fails with
+the batch, because bbolt cannot remove one function from a running batch.
+
+Only one process may open the file. Read-only tools must work on a Backup.
+*/
+package boltdb

@@ -1,0 +1,140 @@
+package boltdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. They are part of the on-disk format: renaming one needs a
+// migration, never an edit here.
+var (
+	bucketMeta = []byte("meta")
+
+	bucketUsers      = []byte("users")      // user id → User JSON
+	bucketIdentities = []byte("identities") // provider \x00 subject → user id
+	bucketUsernames  = []byte("usernames")  // lower(username) → user id
+
+	bucketTokens          = []byte("tokens")           // jti → RefreshToken JSON
+	bucketTokensByUser    = []byte("tokens_by_user")   // user \x00 jti → ""
+	bucketTokensByFamily  = []byte("tokens_by_family") // family \x00 jti → ""
+	bucketRevokedFamilies = []byte("revoked_families") // family → revocation time (RFC 3339)
+
+	bucketDevices       = []byte("devices")         // push token → Device JSON
+	bucketDevicesByUser = []byte("devices_by_user") // user \x00 token → ""
+
+	bucketBlocks    = []byte("blocks")     // blocker \x00 blocked → Block JSON
+	bucketBlocksRev = []byte("blocks_rev") // blocked \x00 blocker → ""
+
+	bucketReports           = []byte("reports")             // report id → Report JSON
+	bucketReportsByReporter = []byte("reports_by_reporter") // reporter \x00 time(8) id → ""
+
+	bucketReminders    = []byte("reminders")     // kind \x00 identity \x00 name → Reminder JSON
+	bucketRemindersDue = []byte("reminders_due") // time(8) kind \x00 identity \x00 name → ""
+)
+
+var keySchemaVersion = []byte("schema_version")
+
+// SchemaVersion is the newest schema this code knows; Open migrates older
+// files up to it and refuses newer ones.
+const SchemaVersion = 1
+
+// ErrSchemaVersion is returned by Open for a file written by a newer binary.
+// Running old code on a newer schema could silently corrupt indexes it does
+// not know about, so the only safe answer is to refuse.
+var ErrSchemaVersion = errors.New("boltdb: unsupported schema version")
+
+// migration upgrades the schema from version-1 to version. Migrations are
+// append-only: a released one is never edited, because files already past it
+// would not run the edit.
+type migration struct {
+	version int
+	name    string
+	up      func(*bolt.Tx) error
+}
+
+var migrations = []migration{
+	{version: 1, name: "create buckets", up: createBuckets(
+		bucketUsers, bucketIdentities, bucketUsernames,
+		bucketTokens, bucketTokensByUser, bucketTokensByFamily, bucketRevokedFamilies,
+		bucketDevices, bucketDevicesByUser,
+		bucketBlocks, bucketBlocksRev,
+		bucketReports, bucketReportsByReporter,
+		bucketReminders, bucketRemindersDue,
+	)},
+}
+
+// createBuckets tolerates existing buckets so a v0 file (written before the
+// meta bucket existed) keeps its data while gaining the missing buckets.
+func createBuckets(names ...[]byte) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		for _, n := range names {
+			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+				return fmt.Errorf("create bucket %s: %w", n, err)
+			}
+		}
+		return nil
+	}
+}
+
+// readVersion returns 0 for a file without a meta bucket: that is either a
+// brand-new file or one from before versioning, and both need every migration.
+func readVersion(tx *bolt.Tx) (int, error) {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return 0, nil
+	}
+	v := b.Get(keySchemaVersion)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("boltdb: corrupt schema version (%d bytes)", len(v))
+	}
+	return int(binary.BigEndian.Uint64(v)), nil
+}
+
+func writeVersion(tx *bolt.Tx, version int) error {
+	b, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 8)
+	binary.BigEndian.PutUint64(v, uint64(version))
+	return b.Put(keySchemaVersion, v)
+}
+
+// migrate runs, inside tx, every migration newer than the file's version. The
+// caller commits once, so a crash mid-upgrade leaves the old schema intact.
+// It reports the versions before and after.
+func migrate(tx *bolt.Tx, ms []migration) (from, to int, err error) {
+	latest := 0
+	for i, m := range ms {
+		if m.version != i+1 {
+			return 0, 0, fmt.Errorf("boltdb: migration %q has version %d, want %d", m.name, m.version, i+1)
+		}
+		latest = m.version
+	}
+	from, err = readVersion(tx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if from > latest {
+		return from, from, fmt.Errorf("%w: file has schema version %d, this binary supports up to %d; upgrade the binary or restore a backup",
+			ErrSchemaVersion, from, latest)
+	}
+	for _, m := range ms[from:] {
+		if err := m.up(tx); err != nil {
+			return from, from, fmt.Errorf("boltdb: migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	if from == latest && tx.Bucket(bucketMeta) != nil {
+		return from, latest, nil
+	}
+	if err := writeVersion(tx, latest); err != nil {
+		return from, from, fmt.Errorf("boltdb: write schema version: %w", err)
+	}
+	return from, latest, nil
+}

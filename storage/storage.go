@@ -1,0 +1,173 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with %w so callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a uniqueness rule was violated (username taken, identity already linked).
+	ErrConflict = errors.New("storage: conflict")
+	// ErrClosed: the store was closed; writes after Close fail with it.
+	ErrClosed = errors.New("storage: closed")
+)
+
+// User is the stored account. Optional profile fields are pointers so "unset"
+// and "cleared" survive a round trip as null.
+type User struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Username      *string    `json:"username,omitempty"`
+	Bio           *string    `json:"bio,omitempty"`
+	Age           *int       `json:"age,omitempty"`
+	Avatar        *string    `json:"avatar,omitempty"`
+	Gender        *string    `json:"gender,omitempty"`
+	Vibe          *string    `json:"vibe,omitempty"`
+	VibeExpiresAt *time.Time `json:"vibeExpiresAt,omitempty"`
+	// HiddenFromRadar is the inverse of isOnRadar so the zero value means visible.
+	HiddenFromRadar bool       `json:"hiddenFromRadar,omitempty"`
+	Provider        string     `json:"provider"`        // google | apple | dev
+	Subject         string     `json:"subject"`         // provider's stable user id (sub)
+	Email           string     `json:"email,omitempty"` // from the ID token, when given
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+	DeletedAt       *time.Time `json:"deletedAt,omitempty"`
+	DeleteReason    string     `json:"deleteReason,omitempty"`
+}
+
+// Deleted reports whether the account was soft-deleted.
+func (u *User) Deleted() bool { return u.DeletedAt != nil }
+
+// Users stores accounts, the (provider, subject) → user index and the unique
+// username index.
+type Users interface {
+	Get(ctx context.Context, id string) (*User, error)
+	// ByIdentity finds the live (not deleted) account linked to a provider identity.
+	ByIdentity(ctx context.Context, provider, subject string) (*User, error)
+	// Create stores a new user and links its identity; ErrConflict if the
+	// identity is already linked to a live account or the username is taken.
+	Create(ctx context.Context, u *User) error
+	// Put replaces a user, maintaining the username index (ErrConflict when the
+	// new username belongs to someone else). Soft delete is a Put with DeletedAt
+	// set: it unlinks the identity and frees the username so a later login
+	// with the same identity creates a fresh account.
+	Put(ctx context.Context, u *User) error
+}
+
+// RefreshToken is one issued refresh token. Tokens issued by rotation share a
+// Family; reusing a rotated token revokes the whole family.
+type RefreshToken struct {
+	ID        string     `json:"id"` // the JWT's jti
+	Family    string     `json:"family"`
+	UserID    string     `json:"userId"`
+	IssuedAt  time.Time  `json:"issuedAt"`
+	ExpiresAt time.Time  `json:"expiresAt"`
+	RotatedAt *time.Time `json:"rotatedAt,omitempty"` // set when exchanged for a new pair
+	RevokedAt *time.Time `json:"revokedAt,omitempty"` // logout, reuse detection, account deletion
+}
+
+// Tokens stores refresh tokens and token families.
+type Tokens interface {
+	Put(ctx context.Context, t *RefreshToken) error
+	Get(ctx context.Context, id string) (*RefreshToken, error)
+	// Rotate atomically marks old rotated and stores next. If old was already
+	// rotated or revoked it stores nothing, revokes old's whole family and
+	// returns ErrConflict (reuse detected).
+	Rotate(ctx context.Context, oldID string, next *RefreshToken, now time.Time) error
+	// Revoke marks one token revoked (logout blacklist).
+	Revoke(ctx context.Context, id string, now time.Time) error
+	// RevokeUser revokes every token of a user (account deletion).
+	RevokeUser(ctx context.Context, userID string, now time.Time) error
+	// FamilyRevoked reports whether any token of the family was revoked by reuse detection.
+	FamilyRevoked(ctx context.Context, family string) (bool, error)
+}
+
+// Device is a push token registered by a user.
+type Device struct {
+	Token     string    `json:"token"`
+	Platform  string    `json:"platform"` // android | ios | web
+	UserID    string    `json:"userId"`
+	IsActive  bool      `json:"isActive"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Devices stores push tokens. A token belongs to one user at a time:
+// registering it for another user moves it.
+type Devices interface {
+	Register(ctx context.Context, d *Device) error
+	// Deactivate marks a token inactive; ErrNotFound if unknown. When userID is
+	// not empty the token must belong to that user (else ErrNotFound).
+	Deactivate(ctx context.Context, userID, token string, now time.Time) error
+	ListByUser(ctx context.Context, userID string) ([]Device, error)
+	DeactivateUser(ctx context.Context, userID string, now time.Time) error
+}
+
+// Block: BlockerID blocks BlockedID.
+type Block struct {
+	BlockerID string    `json:"blockerId"`
+	BlockedID string    `json:"blockedId"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Report is a safety report filed by ReporterID.
+type Report struct {
+	ID             string    `json:"reportId"`
+	ReporterID     string    `json:"reporterId"`
+	ReportedUserID string    `json:"reportedUserId"`
+	Reason         string    `json:"reason"`
+	Status         string    `json:"status"` // open | reviewing | resolved
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+// Safety stores blocks and reports.
+type Safety interface {
+	// Block is idempotent.
+	Block(ctx context.Context, b Block) error
+	// Unblock is idempotent.
+	Unblock(ctx context.Context, blockerID, blockedID string) error
+	// BlockedBy lists the users blockerID has blocked.
+	BlockedBy(ctx context.Context, blockerID string) ([]Block, error)
+	// BlockersOf lists the users who blocked userID.
+	BlockersOf(ctx context.Context, userID string) ([]string, error)
+	AddReport(ctx context.Context, r *Report) error
+	// ReportsBy lists reports filed by reporterID, newest first.
+	ReportsBy(ctx context.Context, reporterID string) ([]Report, error)
+}
+
+// Reminder is a durable timer: at DueAt the reminders service wakes the grain
+// Kind/Identity with Name. (Kind, Identity, Name) is unique: setting it again
+// replaces the due time.
+type Reminder struct {
+	Kind     string    `json:"kind"`
+	Identity string    `json:"identity"`
+	Name     string    `json:"name"`
+	DueAt    time.Time `json:"dueAt"`
+	Payload  []byte    `json:"payload,omitempty"`
+}
+
+// Reminders stores durable timers ordered by due time.
+type Reminders interface {
+	Set(ctx context.Context, r Reminder) error
+	Delete(ctx context.Context, kind, identity, name string) error
+	// Due lists up to limit reminders with DueAt <= until, earliest first.
+	Due(ctx context.Context, until time.Time, limit int) ([]Reminder, error)
+	// Next is the earliest reminder, ErrNotFound when none.
+	Next(ctx context.Context) (*Reminder, error)
+}
+
+// Store bundles the aggregates over one database.
+type Store interface {
+	Users() Users
+	Tokens() Tokens
+	Devices() Devices
+	Safety() Safety
+	Reminders() Reminders
+	// Backup writes a consistent copy of the database to path while it is in use.
+	Backup(ctx context.Context, path string) error
+	// Ping checks the store is open and readable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
