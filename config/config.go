@@ -35,6 +35,9 @@ type Config struct {
 	GoogleJWKSURL   string   `koanf:"google_jwks_url" default:"https://www.googleapis.com/oauth2/v3/certs" desc:"URL of Google's signing keys (JWKS); https unless dev mode."`
 	AppleClientIDs  []string `koanf:"apple_client_ids" default:"" desc:"Comma-separated client (services) IDs accepted as audience of Apple ID tokens; empty disables Sign in with Apple."`
 	AppleJWKSURL    string   `koanf:"apple_jwks_url" default:"https://appleid.apple.com/auth/keys" desc:"URL of Apple's signing keys (JWKS); https unless dev mode."`
+	// JWKSRefetch rate-limits key refetches triggered by unknown key ids, so
+	// forged kids cannot make us hammer the provider.
+	JWKSRefetch time.Duration `koanf:"jwks_refetch_interval" default:"1m" desc:"Least time between two fetches of a provider's JWKS caused by an unknown key id."`
 
 	FirebaseCredentialsFile string `koanf:"firebase_credentials_file" default:"" desc:"Firebase service-account JSON file; empty disables Firebase. Must exist when set."`
 
@@ -165,6 +168,7 @@ func (c *Config) Validate() error {
 
 	v.check(c.WSPingInterval > 0, "ws_ping_interval", fmt.Sprintf("must be greater than 0, got %s", c.WSPingInterval))
 	v.check(c.ReconnectGrace >= 0, "reconnect_grace", fmt.Sprintf("must not be negative, got %s", c.ReconnectGrace))
+	v.check(c.JWKSRefetch >= 0, "jwks_refetch_interval", fmt.Sprintf("must not be negative, got %s", c.JWKSRefetch))
 	v.check(c.ShutdownTimeout > 0, "shutdown_timeout", fmt.Sprintf("must be greater than 0, got %s", c.ShutdownTimeout))
 
 	v.oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")

@@ -34,6 +34,7 @@ var wantDefaults = Config{
 	WSPingInterval:    30 * time.Second,
 	ReconnectGrace:    10 * time.Second,
 	ShutdownTimeout:   15 * time.Second,
+	JWKSRefetch:       time.Minute,
 	LogLevel:          "info",
 	LogFormat:         "text",
 }
@@ -67,6 +68,7 @@ var wantNames = map[string]string{
 	"GISBI_WS_PING_INTERVAL":          "ws-ping-interval",
 	"GISBI_RECONNECT_GRACE":           "reconnect-grace",
 	"GISBI_SHUTDOWN_TIMEOUT":          "shutdown-timeout",
+	"GISBI_JWKS_REFETCH_INTERVAL":     "jwks-refetch-interval",
 	"GISBI_LOG_LEVEL":                 "log-level",
 	"GISBI_LOG_FORMAT":                "log-format",
 }

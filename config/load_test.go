@@ -99,6 +99,7 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_RECONNECT_GRACE", "0s", nil, time.Duration(0)},
 		{"GISBI_RECONNECT_GRACE", "1m", nil, time.Minute},
 		{"GISBI_SHUTDOWN_TIMEOUT", "2m", nil, 2 * time.Minute},
+		{"GISBI_JWKS_REFETCH_INTERVAL", "0s", nil, time.Duration(0)},
 		{"GISBI_LOG_LEVEL", "debug", nil, "debug"},
 		{"GISBI_LOG_LEVEL", "error", nil, "error"},
 		{"GISBI_LOG_FORMAT", "json", nil, "json"},
@@ -188,6 +189,7 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_WS_PING_INTERVAL", "30", nil, `"30" is not a duration`},
 		{"GISBI_RECONNECT_GRACE", "-1s", nil, "must not be negative"},
 		{"GISBI_SHUTDOWN_TIMEOUT", "0s", nil, "must be greater than 0"},
+		{"GISBI_JWKS_REFETCH_INTERVAL", "-1s", nil, "must not be negative"},
 		{"GISBI_LOG_LEVEL", "verbose", nil, `"verbose" is not one of [debug info warn error]`},
 		{"GISBI_LOG_FORMAT", "xml", nil, `"xml" is not one of [text json]`},
 	}

@@ -58,4 +58,3 @@ func toProtocolError(err error) *protocol.Error {
 	}
 	return protocol.Errorf(protocol.CodeInternal, "", "internal error")
 }
-

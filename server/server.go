@@ -69,10 +69,10 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	issuer := auth.NewIssuer(key, cfg.JWTIssuer, cfg.AccessTTL, cfg.RefreshTTL, now)
 	deps := httpapi.Deps{Config: cfg, Store: store, Clock: s.Clock, Issuer: issuer, Metrics: s.Metrics, Logger: logger}
 	if len(cfg.GoogleClientIDs) > 0 {
-		deps.Google = auth.NewGoogleVerifier(cfg.GoogleClientIDs, cfg.GoogleJWKSURL, auth.WithClock(now))
+		deps.Google = auth.NewGoogleVerifier(cfg.GoogleClientIDs, cfg.GoogleJWKSURL, auth.WithClock(now), auth.WithMinRefetchInterval(cfg.JWKSRefetch))
 	}
 	if len(cfg.AppleClientIDs) > 0 {
-		deps.Apple = auth.NewAppleVerifier(cfg.AppleClientIDs, cfg.AppleJWKSURL, auth.WithClock(now))
+		deps.Apple = auth.NewAppleVerifier(cfg.AppleClientIDs, cfg.AppleJWKSURL, auth.WithClock(now), auth.WithMinRefetchInterval(cfg.JWKSRefetch))
 	}
 	if cfg.FirebaseCredentialsFile != "" {
 		if deps.Firebase, err = auth.LoadFirebaseMinter(cfg.FirebaseCredentialsFile, now); err != nil {

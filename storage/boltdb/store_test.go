@@ -341,7 +341,7 @@ func TestBackupDuringWrites(t *testing.T) {
 		})
 	}
 	// Let some writes land, then back up while the writers keep going.
-	for acked[writers-1].Load() < 5 {
+	for acked[writers-1].Load() < 5 && failure.Load() == nil {
 		time.Sleep(time.Millisecond)
 	}
 	var before [writers]int64
@@ -489,6 +489,8 @@ func TestCloseDuringWrites(t *testing.T) {
 	started.Add(writers)
 	for w := range writers {
 		wg.Go(func() {
+			once := sync.OnceFunc(started.Done)
+			defer once()
 			for i := 0; ; i++ {
 				var err error
 				if i%2 == 0 {
@@ -496,9 +498,7 @@ func TestCloseDuringWrites(t *testing.T) {
 				} else {
 					_, err = s.Users().Get(ctx, fmt.Sprintf("w%d-%d", w, i-1))
 				}
-				if i == 1 {
-					started.Done()
-				}
+				once()
 				if errors.Is(err, storage.ErrClosed) {
 					return
 				}

@@ -1,0 +1,261 @@
+package servertest
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// Frame is a server frame as a test sees it.
+type Frame struct {
+	Type          string          `json:"type"`
+	Payload       json.RawMessage `json:"payload"`
+	Timestamp     string          `json:"timestamp"`
+	RequestID     string          `json:"requestId"`
+	CorrelationID string          `json:"correlationId"`
+	Raw           []byte          `json:"-"`
+}
+
+// Map decodes the payload as an object.
+func (f *Frame) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(f.Payload, &m); err != nil {
+		t.Fatalf("%s payload is not an object: %s", f.Type, f.Payload)
+	}
+	return m
+}
+
+// ErrorCode is payload.code of an error frame.
+func (f *Frame) ErrorCode() string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(f.Payload, &p)
+	return p.Code
+}
+
+// WS is a test WebSocket client. A background reader collects frames so
+// tests can wait for a type without losing what came before it.
+type WS struct {
+	t    testing.TB
+	Conn *websocket.Conn
+
+	mu      sync.Mutex
+	frames  []*Frame
+	notify  chan struct{}
+	closeMu sync.Mutex
+	closed  *websocket.CloseError
+	readErr error
+	done    chan struct{}
+}
+
+// DialWS opens a socket to base (http://host:port) with the given headers.
+func DialWS(t testing.TB, base, path string, header http.Header) (*WS, *http.Response, error) {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(base, "http") + path
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, res, err := d.Dial(url, header)
+	if err != nil {
+		return nil, res, err
+	}
+	w := &WS{t: t, Conn: conn, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	go w.readLoop()
+	t.Cleanup(func() { w.Close() })
+	return w, res, nil
+}
+
+// Dial opens an authenticated /ws socket as u.
+func (u *User) Dial() *WS {
+	u.t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+u.AccessToken)
+	w, res, err := DialWS(u.t, u.base, "/ws", h)
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		u.t.Fatalf("dial /ws as %s: %v (status %d)", u.ID, err, status)
+	}
+	return w
+}
+
+// Start sends session.start and returns the bootstrap payload.
+func (w *WS) Start() map[string]any {
+	w.t.Helper()
+	w.Send("session.start", map[string]any{}, "start-1")
+	w.Expect("session.connected")
+	b := w.Expect("session.bootstrap")
+	return b.Map(w.t)
+}
+
+func (w *WS) readLoop() {
+	defer close(w.done)
+	for {
+		_, data, err := w.Conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			w.closeMu.Lock()
+			if errors.As(err, &ce) {
+				w.closed = ce
+			}
+			w.readErr = err
+			w.closeMu.Unlock()
+			w.wake()
+			return
+		}
+		f := &Frame{Raw: data}
+		if err := json.Unmarshal(data, f); err != nil {
+			f.Type = "!invalid"
+		}
+		w.mu.Lock()
+		w.frames = append(w.frames, f)
+		w.mu.Unlock()
+		w.wake()
+	}
+}
+
+func (w *WS) wake() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Send writes a client frame.
+func (w *WS) Send(typ string, payload any, requestID string) {
+	w.t.Helper()
+	f := map[string]any{"type": typ, "payload": payload}
+	if requestID != "" {
+		f["requestId"] = requestID
+	}
+	b, _ := json.Marshal(f)
+	w.SendRaw(b)
+}
+
+// SendRaw writes raw bytes as a text frame.
+func (w *WS) SendRaw(b []byte) {
+	w.t.Helper()
+	_ = w.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := w.Conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		w.t.Fatalf("ws write: %v", err)
+	}
+}
+
+// Next returns the next frame in arrival order, failing after timeout.
+func (w *WS) Next(timeout time.Duration) *Frame {
+	w.t.Helper()
+	f := w.take(func(*Frame) bool { return true }, timeout)
+	if f == nil {
+		w.t.Fatalf("no frame within %v", timeout)
+	}
+	return f
+}
+
+// Expect waits for the next frame of type typ, skipping (and logging) others.
+func (w *WS) Expect(typ string) *Frame {
+	w.t.Helper()
+	return w.ExpectWithin(typ, 10*time.Second)
+}
+
+// ExpectWithin is Expect with a timeout.
+func (w *WS) ExpectWithin(typ string, timeout time.Duration) *Frame {
+	w.t.Helper()
+	f := w.take(func(f *Frame) bool { return f.Type == typ }, timeout)
+	if f == nil {
+		w.t.Fatalf("no %s frame within %v (have: %s)", typ, timeout, w.pending())
+	}
+	return f
+}
+
+// ExpectError waits for an error frame and checks its code.
+func (w *WS) ExpectError(code string) *Frame {
+	w.t.Helper()
+	f := w.Expect("error")
+	if got := f.ErrorCode(); got != code {
+		w.t.Fatalf("error code = %q, want %q: %s", got, code, f.Raw)
+	}
+	return f
+}
+
+// NoFrame checks that no frame of type typ arrives within d.
+func (w *WS) NoFrame(typ string, d time.Duration) {
+	w.t.Helper()
+	if f := w.take(func(f *Frame) bool { return f.Type == typ }, d); f != nil {
+		w.t.Fatalf("unexpected %s frame: %s", typ, f.Raw)
+	}
+}
+
+// take removes and returns the first frame matching ok, skipping earlier ones.
+func (w *WS) take(ok func(*Frame) bool, timeout time.Duration) *Frame {
+	deadline := time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		for i, f := range w.frames {
+			if ok(f) {
+				w.frames = append(w.frames[:i:i], w.frames[i+1:]...)
+				w.mu.Unlock()
+				return f
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.done:
+			// Drain once more: frames may have arrived just before close.
+			w.mu.Lock()
+			for i, f := range w.frames {
+				if ok(f) {
+					w.frames = append(w.frames[:i:i], w.frames[i+1:]...)
+					w.mu.Unlock()
+					return f
+				}
+			}
+			w.mu.Unlock()
+			return nil
+		case <-w.notify:
+		case <-time.After(time.Until(deadline)):
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+	}
+}
+
+func (w *WS) pending() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var types []string
+	for _, f := range w.frames {
+		types = append(types, f.Type)
+	}
+	return "[" + strings.Join(types, " ") + "]"
+}
+
+// WaitClosed waits for the server to close the socket and returns its close code.
+func (w *WS) WaitClosed(timeout time.Duration) int {
+	w.t.Helper()
+	select {
+	case <-w.done:
+	case <-time.After(timeout):
+		w.t.Fatalf("socket still open after %v", timeout)
+	}
+	w.closeMu.Lock()
+	defer w.closeMu.Unlock()
+	if w.closed == nil {
+		return websocket.CloseAbnormalClosure
+	}
+	return w.closed.Code
+}
+
+// Close closes the client side.
+func (w *WS) Close() {
+	_ = w.Conn.Close()
+}
