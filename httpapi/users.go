@@ -145,7 +145,11 @@ func (a *API) adminUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(fiber.Map{"user": u, "blocks": blocks, "reportsFiled": reports})
+	devices, err := a.d.Store.Devices().ListByUser(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(fiber.Map{"user": u, "blocks": blocks, "reportsFiled": reports, "devices": devices})
 	if err != nil {
 		return err
 	}

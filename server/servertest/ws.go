@@ -185,6 +185,17 @@ func (w *WS) ExpectError(code string) *Frame {
 	return f
 }
 
+// ExpectErrorCode waits for an error frame with code, skipping other frames
+// and other errors.
+func (w *WS) ExpectErrorCode(code string) *Frame {
+	w.t.Helper()
+	f := w.take(func(f *Frame) bool { return f.Type == "error" && f.ErrorCode() == code }, 10*time.Second)
+	if f == nil {
+		w.t.Fatalf("no error %s within 10s (have: %s)", code, w.pending())
+	}
+	return f
+}
+
 // NoFrame checks that no frame of type typ arrives within d.
 func (w *WS) NoFrame(typ string, d time.Duration) {
 	w.t.Helper()
