@@ -141,6 +141,8 @@ func (a *API) rateLimit() fiber.Handler {
 		KeyGenerator: func(c *fiber.Ctx) string {
 			if tok := bearer(c); tok != "" {
 				if claims, err := a.d.Issuer.VerifyAccess(tok); err == nil {
+					// requireAuth reuses the verified claims.
+					c.Locals(claimsKey, claims)
 					return "u:" + claims.UserID
 				}
 			}
@@ -162,16 +164,19 @@ func bearer(c *fiber.Ctx) string {
 
 // requireAuth admits requests with a valid access token of ours.
 func (a *API) requireAuth(c *fiber.Ctx) error {
-	tok := bearer(c)
-	if tok == "" {
-		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "missing bearer token")
-	}
-	claims, err := a.d.Issuer.VerifyAccess(tok)
-	if err != nil {
-		return err
+	claims, _ := c.Locals(claimsKey).(*auth.Claims)
+	if claims == nil {
+		tok := bearer(c)
+		if tok == "" {
+			return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "missing bearer token")
+		}
+		var err error
+		if claims, err = a.d.Issuer.VerifyAccess(tok); err != nil {
+			return err
+		}
+		c.Locals(claimsKey, claims)
 	}
 	c.Locals(userIDKey, claims.UserID)
-	c.Locals(claimsKey, claims)
 	return c.Next()
 }
 

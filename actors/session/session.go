@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -90,6 +92,12 @@ type sessionActor struct {
 type tokenCheck struct{}
 
 func (s *sessionActor) Receive(ctx actor.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.deps.Logger.Error("session: panic", "user", s.p.UserID, "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
+			s.close(protocol.CloseInternal, "internal error")
+		}
+	}()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()

@@ -1,0 +1,171 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/actors/user"
+	"github.com/gisbi/engine/auth"
+	"github.com/gisbi/engine/clock"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/storage/storagetest"
+)
+
+// fakeTransport records frames; it refuses frames beyond capacity like a
+// full outbound queue would.
+type fakeTransport struct {
+	mu       sync.Mutex
+	capacity int
+	frames   []string
+	closed   chan int
+}
+
+func newFake(capacity int) *fakeTransport {
+	return &fakeTransport{capacity: capacity, closed: make(chan int, 1)}
+}
+
+func (f *fakeTransport) Send(typ string, _ []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.frames) >= f.capacity {
+		return false
+	}
+	f.frames = append(f.frames, typ)
+	return true
+}
+
+func (f *fakeTransport) Close(code int, _ string) {
+	select {
+	case f.closed <- code:
+	default:
+	}
+}
+
+func (f *fakeTransport) types() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.frames...)
+}
+
+type noVerifier struct{}
+
+func (noVerifier) VerifyAccess(string) (*auth.Claims, error) { return nil, auth.ErrInvalidToken }
+
+type noReminders struct{}
+
+func (noReminders) Set(context.Context, storage.Reminder) error          { return nil }
+func (noReminders) Delete(context.Context, string, string, string) error { return nil }
+
+type env struct {
+	deps *session.Deps
+	node *cluster.Node
+	clk  *clock.Fake
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	store := storagetest.New(t)
+	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	m := metrics.New()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := store.Users().Create(context.Background(), &storage.User{ID: "user_a", Name: "a", Provider: "dev", Subject: "a", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	node, err := cluster.Start(cluster.Options{
+		Kinds:  []*pcluster.Kind{user.NewKind(user.Deps{Store: store, Clock: clk, Reminders: noReminders{}, Metrics: m, Logger: logger, MaxSessions: 5})},
+		Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+	return &env{node: node, clk: clk, deps: &session.Deps{
+		Node: node, Clock: clk, Metrics: m, Logger: logger, Verifier: noVerifier{},
+		Handlers: user.Handlers(), Bootstrap: []session.BootstrapSource{user.Bootstrap}, CallTimeout: 5 * time.Second,
+	}}
+}
+
+func (e *env) spawn(tr session.Transport, exp time.Time) func(protocol.ClientFrame) {
+	pid := e.node.System.Root.Spawn(session.Props(e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: exp, Transport: tr}))
+	return func(f protocol.ClientFrame) { e.node.System.Root.Send(pid, &session.Command{Frame: f}) }
+}
+
+func waitClose(t *testing.T, f *fakeTransport) int {
+	t.Helper()
+	select {
+	case code := <-f.closed:
+		return code
+	case <-time.After(5 * time.Second):
+		t.Fatalf("transport not closed; frames %v", f.types())
+		return 0
+	}
+}
+
+func TestSlowConsumerIsDisconnected(t *testing.T) {
+	e := newEnv(t)
+	tr := newFake(1) // room for session.connected only
+	send := e.spawn(tr, e.clk.Now().Add(time.Hour))
+	send(protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`)})
+	if code := waitClose(t, tr); code != protocol.CloseSlowConsumer {
+		t.Fatalf("close code = %d, want %d", code, protocol.CloseSlowConsumer)
+	}
+}
+
+func TestExpiredTokenClosesWith4001(t *testing.T) {
+	e := newEnv(t)
+	tr := newFake(100)
+	send := e.spawn(tr, e.clk.Now().Add(time.Minute))
+	send(protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`)})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(tr.types()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.clk.Advance(59 * time.Second)
+	select {
+	case code := <-tr.closed:
+		t.Fatalf("closed with %d before expiry", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	e.clk.Advance(time.Second)
+	if code := waitClose(t, tr); code != protocol.CloseTokenExpired {
+		t.Fatalf("close code = %d, want 4001", code)
+	}
+	types := tr.types()
+	if types[len(types)-1] != protocol.TypeError {
+		t.Fatalf("no token_expired error before close: %v", types)
+	}
+}
+
+func TestFramesAreAnsweredInOrder(t *testing.T) {
+	e := newEnv(t)
+	tr := newFake(100)
+	send := e.spawn(tr, e.clk.Now().Add(time.Hour))
+	send(protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`)})
+	send(protocol.ClientFrame{Type: "nope", Payload: json.RawMessage(`{}`)})
+	send(protocol.ClientFrame{Type: protocol.TypeSafetyBlock, Payload: json.RawMessage(`{"blockedUserId":"user_a"}`)})
+	want := []string{protocol.TypeSessionConnected, protocol.TypeSessionBootstrap, protocol.TypeError, protocol.TypeError}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(tr.types()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := tr.types()
+	if len(got) != len(want) {
+		t.Fatalf("frames = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("frames = %v, want %v", got, want)
+		}
+	}
+}

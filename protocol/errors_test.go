@@ -1,0 +1,185 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// httpStatusOf is the expected REST status of every Code constant.
+var httpStatusOf = map[Code]int{
+	CodeInvalidJSON:              http.StatusBadRequest,
+	CodeUnknownType:              http.StatusBadRequest,
+	CodeInvalidPayload:           http.StatusBadRequest,
+	CodeRateLimited:              http.StatusTooManyRequests,
+	CodeUnauthorized:             http.StatusUnauthorized,
+	CodeTokenExpired:             http.StatusUnauthorized,
+	CodeNotFound:                 http.StatusNotFound,
+	CodeForbidden:                http.StatusForbidden,
+	CodeInternal:                 http.StatusInternalServerError,
+	CodeAccountDeleted:           http.StatusUnauthorized,
+	CodeProviderDisabled:         http.StatusForbidden,
+	CodeProviderUnavailable:      http.StatusServiceUnavailable,
+	CodePayloadTooLarge:          http.StatusRequestEntityTooLarge,
+	CodeUsernameTaken:            http.StatusConflict,
+	CodeUserNotFound:             http.StatusNotFound,
+	CodeMissingUserID:            http.StatusBadRequest,
+	CodeMissingRecipientID:       http.StatusBadRequest,
+	CodeActiveConnectionRequired: http.StatusForbidden,
+	CodeInvalidLocation:          http.StatusBadRequest,
+	CodeRequestExpired:           http.StatusGone,
+	CodePeerGiftsDisabled:        http.StatusGone,
+	CodeUnavailable:              http.StatusServiceUnavailable,
+}
+
+func TestHTTPStatus(t *testing.T) {
+	for code, want := range httpStatusOf {
+		t.Run(string(code), func(t *testing.T) {
+			if got := HTTPStatus(code); got != want {
+				t.Errorf("HTTPStatus(%q) = %d, want %d", code, got, want)
+			}
+		})
+	}
+	others := []struct {
+		code Code
+		want int
+	}{
+		{"request_exists", http.StatusConflict}, // feature codes are rule violations
+		{"already_connected", http.StatusConflict},
+		{"", http.StatusInternalServerError},
+	}
+	for _, tc := range others {
+		if got := HTTPStatus(tc.code); got != tc.want {
+			t.Errorf("HTTPStatus(%q) = %d, want %d", tc.code, got, tc.want)
+		}
+	}
+}
+
+// TestHTTPStatusCoversEveryCode keeps httpStatusOf in step with errors.go:
+// a new Code constant must get an expected status here.
+func TestHTTPStatusCoversEveryCode(t *testing.T) {
+	file, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[Code]bool{}
+	for _, decl := range file.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for i, name := range vs.Names {
+				lit := vs.Values[i].(*ast.BasicLit)
+				code := Code(lit.Value[1 : len(lit.Value)-1])
+				seen[code] = true
+				if _, ok := httpStatusOf[code]; !ok {
+					t.Errorf("%s (%q) has no expected HTTP status in httpStatusOf", name.Name, code)
+				}
+			}
+		}
+	}
+	if len(seen) != len(httpStatusOf) {
+		t.Errorf("errors.go declares %d codes, httpStatusOf has %d", len(seen), len(httpStatusOf))
+	}
+}
+
+func TestErrorf(t *testing.T) {
+	e := Errorf(CodeInvalidPayload, DomainChat, "%s is longer than %d characters", "content", 2000)
+	if e.Code != CodeInvalidPayload || e.Domain != DomainChat || e.Message != "content is longer than 2000 characters" || e.Details != nil {
+		t.Errorf("Errorf = %+v", e)
+	}
+	if got, want := e.Error(), "invalid_payload: content is longer than 2000 characters"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got := Errorf(CodeInvalidPayload, DomainUsers, "unknown field %q", "a%d").Message; got != `unknown field "a%d"` {
+		t.Errorf("Errorf with user text as argument = %q", got)
+	}
+}
+
+func TestAsError(t *testing.T) {
+	base := Errorf(CodeUserNotFound, DomainConnections, "user not found")
+	tests := []struct {
+		name string
+		err  error
+		want *Error
+	}{
+		{"nil", nil, nil},
+		{"reply error", base, base},
+		{"wrapped once", fmt.Errorf("send request: %w", base), base},
+		{"wrapped twice", fmt.Errorf("grain: %w", fmt.Errorf("send request: %w", base)), base},
+		{"joined", errors.Join(io.EOF, base), base},
+		{"two %w verbs", fmt.Errorf("%w and %w", io.EOF, base), base},
+		{"formatted with %v loses it", fmt.Errorf("send request: %v", base), nil},
+		{"plain error", errors.New("boom"), nil},
+		{"io error wrapped", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), nil},
+		{"disconnect is not a reply error", &Disconnect{Code: CloseSlowConsumer, Reason: "slow"}, nil},
+		{"typed nil reply error", (*Error)(nil), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := AsError(tc.err)
+			if tc.name == "typed nil reply error" {
+				// errors.As matches the type even for a nil pointer.
+				if !ok || got != nil {
+					t.Errorf("AsError(typed nil) = %v, %v; want nil, true", got, ok)
+				}
+				return
+			}
+			if got != tc.want || ok != (tc.want != nil) {
+				t.Errorf("AsError = %v, %v; want %v, %v", got, ok, tc.want, tc.want != nil)
+			}
+		})
+	}
+}
+
+func TestDisconnectError(t *testing.T) {
+	d := &Disconnect{Code: CloseSessionLimit, Reason: "too many sessions"}
+	if got, want := d.Error(), "disconnect 4009: too many sessions"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	var target *Disconnect
+	if !errors.As(fmt.Errorf("session: %w", d), &target) || target != d {
+		t.Error("Disconnect not found through %w")
+	}
+}
+
+func TestDomainOf(t *testing.T) {
+	tests := []struct {
+		typ, want string
+	}{
+		{TypeSessionStart, DomainSession},
+		{TypeUserProfileUpdated, DomainSession},
+		{TypeVibeExpired, DomainSession},
+		{TypeLocationUpdate, DomainPresence},
+		{TypeRadarSetVisible, DomainPresence},
+		{TypeRequestSend, DomainConnections},
+		{TypeConnClose, DomainConnections},
+		{TypeProximityStart, DomainProximity},
+		{TypeChatMessage, DomainChat},
+		{TypeChatShareStart, DomainChat},
+		{"gift.create", DomainGifts},
+		{TypeGiftHistory, DomainGifts},
+		{TypeSafetyBlock, DomainSafety},
+		{"unknown.thing", DomainSession},
+		{"nodot", DomainSession},
+		{"", DomainSession},
+		{".chat", DomainSession},
+		{"chat", DomainSession},
+		{"chat.", DomainChat},
+	}
+	for _, tc := range tests {
+		if got := DomainOf(tc.typ); got != tc.want {
+			t.Errorf("DomainOf(%q) = %q, want %q", tc.typ, got, tc.want)
+		}
+	}
+}
