@@ -2,6 +2,7 @@
 //
 //	gisbi serve [--dev] [--addr :8080] [--data-dir ./data] [--config file] ...
 //	gisbi backup [--server URL] <file>
+//	gisbi settings
 //	gisbi version
 package main
 
@@ -44,6 +45,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return 0
+	case "settings":
+		fmt.Fprint(stdout, config.MarkdownTable())
+		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -58,6 +62,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   gisbi serve [settings]           run the server (gisbi serve --help lists every setting)
   gisbi backup [--server URL] FILE write a consistent copy of the database to FILE
+  gisbi settings                   print every setting as a Markdown table
   gisbi version                    print the version
 `)
 }
