@@ -6,8 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/gisbi/engine/auth"
-	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 )
@@ -28,9 +27,6 @@ func errorHandler(m *metrics.Metrics, logger *slog.Logger) fiber.ErrorHandler {
 }
 
 func toProtocolError(err error) *protocol.Error {
-	if pe, ok := protocol.AsError(err); ok {
-		return pe
-	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		switch fe.Code {
@@ -46,15 +42,5 @@ func toProtocolError(err error) *protocol.Error {
 			return protocol.Errorf(protocol.CodeInvalidPayload, "", "%s", fe.Message)
 		}
 	}
-	switch {
-	case errors.Is(err, auth.ErrTokenExpired):
-		return protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth, "access token expired")
-	case errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidIDToken):
-		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "invalid token")
-	case errors.Is(err, auth.ErrProviderUnavailable):
-		return protocol.Errorf(protocol.CodeProviderUnavailable, protocol.DomainAuth, "identity provider unavailable, try again")
-	case errors.Is(err, cluster.ErrUnavailable):
-		return protocol.Errorf(protocol.CodeUnavailable, "", "service busy, try again")
-	}
-	return protocol.Errorf(protocol.CodeInternal, "", "internal error")
+	return session.WireError(err)
 }

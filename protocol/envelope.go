@@ -28,21 +28,23 @@ func DecodeClientFrame(data []byte) (ClientFrame, *Error) {
 		CorrelationID json.RawMessage `json:"correlationId"`
 	}
 	var f ClientFrame
-	trimmed := bytes.TrimSpace(data)
+	// JSON whitespace only: bytes.TrimSpace would also accept Unicode spaces.
+	trimmed := bytes.Trim(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return f, Errorf(CodeInvalidJSON, DomainSession, "frame must be a JSON object")
 	}
 	if err := json.Unmarshal(trimmed, &raw); err != nil {
 		return f, Errorf(CodeInvalidJSON, DomainSession, "frame is not valid JSON")
 	}
-	var idErr *Error
-	f.RequestID, idErr = decodeID("requestId", raw.RequestID)
-	if idErr != nil {
-		return f, idErr
+	// Decode both ids before failing on either, so the error echoes the good one.
+	var reqErr, corrErr *Error
+	f.RequestID, reqErr = decodeID("requestId", raw.RequestID)
+	f.CorrelationID, corrErr = decodeID("correlationId", raw.CorrelationID)
+	if reqErr != nil {
+		return f, reqErr
 	}
-	f.CorrelationID, idErr = decodeID("correlationId", raw.CorrelationID)
-	if idErr != nil {
-		return f, idErr
+	if corrErr != nil {
+		return f, corrErr
 	}
 	if len(raw.Type) == 0 || string(raw.Type) == "null" {
 		return f, Errorf(CodeInvalidPayload, DomainSession, "type is required")
@@ -75,7 +77,7 @@ func decodeID(name string, raw json.RawMessage) (string, *Error) {
 		s = n.String()
 	}
 	if len(s) > MaxIDLength {
-		return "", Errorf(CodeInvalidPayload, DomainSession, "%s longer than %d characters", name, MaxIDLength)
+		return "", Errorf(CodeInvalidPayload, DomainSession, "%s longer than %d bytes", name, MaxIDLength)
 	}
 	return s, nil
 }

@@ -199,5 +199,50 @@ func FuzzDecodeProfilePatch(f *testing.F) {
 				t.Fatal("vibeDurationMinutes accepted without a vibe")
 			}
 		}
+
+		// Idempotent: the validated patch, written back as a body, decodes to itself.
+		again, perr := DecodeProfilePatch(encodePatch(t, p))
+		if perr != nil {
+			t.Fatalf("re-decode of %s: %v", encodePatch(t, p), perr)
+		}
+		if again != p {
+			t.Fatalf("patch not stable:\n%+v\n%+v", p, again)
+		}
 	})
+}
+
+// encodePatch writes a validated patch back as a PATCH body.
+func encodePatch(t *testing.T, p ProfilePatch) []byte {
+	m := map[string]any{}
+	str := func(k string, n Nullable[string]) {
+		switch {
+		case !n.Set:
+		case n.Null:
+			m[k] = nil
+		default:
+			m[k] = n.Value
+		}
+	}
+	num := func(k string, n Nullable[int]) {
+		switch {
+		case !n.Set:
+		case n.Null:
+			m[k] = nil
+		default:
+			m[k] = n.Value
+		}
+	}
+	str("name", p.Name)
+	str("avatar", p.Avatar)
+	str("gender", p.Gender)
+	str("username", p.Username)
+	str("bio", p.Bio)
+	str("vibe", p.Vibe)
+	num("age", p.Age)
+	num("vibeDurationMinutes", p.VibeDurationMinutes)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

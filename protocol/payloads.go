@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -193,7 +194,14 @@ func DecodeProfilePatch(body []byte) (ProfilePatch, *Error) {
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		return p, Errorf(CodeInvalidJSON, DomainUsers, "body must be a JSON object")
 	}
-	for key, raw := range fields {
+	// Sorted, so a body with several bad fields always names the same one.
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		raw := fields[key]
 		var err *Error
 		switch key {
 		case "name":
@@ -226,6 +234,10 @@ func DecodeProfilePatch(body []byte) (ProfilePatch, *Error) {
 			}
 		case "bio":
 			err = decodeBounded(key, raw, &p.Bio, MaxBioChars)
+			if err == nil {
+				// A bio may span lines; every other field is one line.
+				p.Bio.Value = strings.ReplaceAll(p.Bio.Value, "\r\n", "\n")
+			}
 		case "vibe":
 			err = decodeBounded(key, raw, &p.Vibe, MaxVibeChars)
 		case "vibeDurationMinutes":
@@ -256,7 +268,10 @@ func decodeString(key string, raw json.RawMessage, dst *Nullable[string], emptyI
 		return Errorf(CodeInvalidPayload, DomainUsers, "%s must be a string or null", key)
 	}
 	dst.Value = strings.TrimSpace(dst.Value)
-	if strings.IndexFunc(dst.Value, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) >= 0 {
+	multiline := key == "bio"
+	if strings.IndexFunc(dst.Value, func(r rune) bool {
+		return unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r'))
+	}) >= 0 {
 		return Errorf(CodeInvalidPayload, DomainUsers, "%s contains control characters", key)
 	}
 	if emptyIsNull && dst.Value == "" {
@@ -282,6 +297,10 @@ func decodeInt(key string, raw json.RawMessage, dst *Nullable[int]) *Error {
 		return nil
 	}
 	var n json.Number
+	// json.Number would also take "28" in quotes; a string is not an integer.
+	if len(raw) > 0 && raw[0] == '"' {
+		return Errorf(CodeInvalidPayload, DomainUsers, "%s must be an integer or null", key)
+	}
 	if err := json.Unmarshal(raw, &n); err != nil {
 		return Errorf(CodeInvalidPayload, DomainUsers, "%s must be an integer or null", key)
 	}

@@ -88,6 +88,13 @@ func TestSocialLoginVerifiesProviderTokens(t *testing.T) {
 		{"wrong audience", "google", google.Token("g-sub-1", "someone-else.apps.googleusercontent.com")},
 		{"wrong issuer", "google", google.Sign(claims(func(c jwt.MapClaims) { c["iss"] = "https://evil.example.com" }))},
 		{"google token at apple", "apple", google.Token("g-sub-1", appleClient)},
+		{"apple wrong audience", "apple", apple.Token("a-sub-1", "com.example.other")},
+		{"apple token at google", "google", apple.Token("a-sub-1", googleClient)},
+		{"apple expired", "apple", apple.Sign(func() jwt.MapClaims {
+			c := apple.Claims("a-sub-1", appleClient)
+			c["iat"], c["exp"] = past.Unix(), past.Add(time.Hour).Unix()
+			return c
+		}())},
 		{"expired", "google", google.Sign(claims(func(c jwt.MapClaims) { c["iat"] = past.Unix(); c["exp"] = past.Add(time.Hour).Unix() }))},
 		{"bad signature", "google", google.SignWith(stranger, google.KID(), claims(func(jwt.MapClaims) {}))},
 		{"unknown key", "google", google.SignWith(stranger, "kid-nobody-knows", claims(func(jwt.MapClaims) {}))},

@@ -55,7 +55,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: signing key: %w", err)
 	}
-	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit})
+	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit, MaxBatchDelay: time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
 	}

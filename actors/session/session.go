@@ -293,15 +293,32 @@ func (c *Context) ReplyRaw(typ string, payload []byte) error {
 	return c.Reply(typ, json.RawMessage(payload))
 }
 
+// WireError maps any error to the code a client sees. It is the one place
+// where Go errors become wire codes, for sockets and REST alike: reply errors
+// keep their code, known failures get theirs, anything else is `internal`
+// (and the caller logs it).
+func WireError(err error) *protocol.Error {
+	if pe, ok := protocol.AsError(err); ok {
+		return pe
+	}
+	switch {
+	case errors.Is(err, auth.ErrTokenExpired):
+		return protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth, "access token expired")
+	case errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidIDToken):
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "invalid token")
+	case errors.Is(err, auth.ErrProviderUnavailable):
+		return protocol.Errorf(protocol.CodeProviderUnavailable, protocol.DomainAuth, "identity provider unavailable, try again")
+	case errors.Is(err, cluster.ErrUnavailable):
+		return protocol.Errorf(protocol.CodeUnavailable, "", "service busy, try again")
+	}
+	return protocol.Errorf(protocol.CodeInternal, "", "internal error")
+}
+
 // Fail answers an error frame: reply errors as they are, others as internal.
 func (c *Context) Fail(err error) {
-	pe, ok := protocol.AsError(err)
-	if !ok {
+	pe := WireError(err)
+	if pe.Code == protocol.CodeInternal {
 		c.s.deps.Logger.Error("session: command failed", "type", c.Frame.Type, "requestId", c.Frame.RequestID, "user", c.UserID, "err", err)
-		pe = protocol.Errorf(protocol.CodeInternal, protocol.DomainOf(c.Frame.Type), "internal error")
-		if errors.Is(err, cluster.ErrUnavailable) {
-			pe = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(c.Frame.Type), "service busy, try again")
-		}
 	}
 	if pe.Domain == "" {
 		pe.Domain = protocol.DomainOf(c.Frame.Type)

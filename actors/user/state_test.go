@@ -13,32 +13,32 @@ import (
 )
 
 var (
-	t0      = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC) // last update of the stored user
-	now     = time.Date(2026, 4, 14, 14, 12, 20, 123456789, time.UTC)
-	oldVibe = now.Add(20 * time.Minute) // expiry of the vibe already set
+	stateT0      = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC) // last update of the stored user
+	stateNow     = time.Date(2026, 4, 14, 14, 12, 20, 123456789, time.UTC)
+	stateOldVibe = stateNow.Add(20 * time.Minute) // expiry of the vibe already set
 )
 
-func sp(s string) *string             { return &s }
-func ip(i int) *int                   { return &i }
-func tp(t time.Time) *time.Time       { return &t }
-func nsNull() *grainpb.NullableString { return &grainpb.NullableString{Null: true} }
-func nsVal(v string) *grainpb.NullableString {
+func strPtr(s string) *string             { return &s }
+func intPtr(i int) *int                   { return &i }
+func timePtr(t time.Time) *time.Time      { return &t }
+func nullString() *grainpb.NullableString { return &grainpb.NullableString{Null: true} }
+func valString(v string) *grainpb.NullableString {
 	return &grainpb.NullableString{Value: v}
 }
 
 // baseUser is a stored user with every profile field set.
 func baseUser() storage.User {
 	return storage.User{
-		ID: "user_1", Name: "Ada", Age: ip(36), Avatar: sp("https://cdn.example.com/a.png"),
-		Gender: sp("female"), Username: sp("ada"), Bio: sp("Engines"),
-		Vibe: sp("coffee"), VibeExpiresAt: tp(oldVibe),
-		Provider: "dev", Subject: "ada", CreatedAt: t0, UpdatedAt: t0,
+		ID: "user_1", Name: "Ada", Age: intPtr(36), Avatar: strPtr("https://cdn.example.com/a.png"),
+		Gender: strPtr("female"), Username: strPtr("ada"), Bio: strPtr("Engines"),
+		Vibe: strPtr("coffee"), VibeExpiresAt: timePtr(stateOldVibe),
+		Provider: "dev", Subject: "ada", CreatedAt: stateT0, UpdatedAt: stateT0,
 	}
 }
 
 // bareUser is a stored user with no optional field.
 func bareUser() storage.User {
-	return storage.User{ID: "user_1", Name: "Ada", Provider: "dev", Subject: "ada", CreatedAt: t0, UpdatedAt: t0}
+	return storage.User{ID: "user_1", Name: "Ada", Provider: "dev", Subject: "ada", CreatedAt: stateT0, UpdatedAt: stateT0}
 }
 
 func TestApplyPatch(t *testing.T) {
@@ -51,84 +51,84 @@ func TestApplyPatch(t *testing.T) {
 	}{
 		{name: "empty patch", user: baseUser, patch: &grainpb.UpdateProfile{}},
 
-		{name: "name changed", user: baseUser, patch: &grainpb.UpdateProfile{Name: sp("Ada L.")},
+		{name: "name changed", user: baseUser, patch: &grainpb.UpdateProfile{Name: strPtr("Ada L.")},
 			edit: func(u *storage.User) { u.Name = "Ada L." }, want: PatchResult{Changed: true}},
-		{name: "name unchanged", user: baseUser, patch: &grainpb.UpdateProfile{Name: sp("Ada")}},
+		{name: "name unchanged", user: baseUser, patch: &grainpb.UpdateProfile{Name: strPtr("Ada")}},
 
 		// Nullable strings: avatar, gender, username, bio.
-		{name: "avatar changed", user: baseUser, patch: &grainpb.UpdateProfile{Avatar: nsVal("https://cdn.example.com/b.png")},
-			edit: func(u *storage.User) { u.Avatar = sp("https://cdn.example.com/b.png") }, want: PatchResult{Changed: true}},
-		{name: "avatar set from none", user: bareUser, patch: &grainpb.UpdateProfile{Avatar: nsVal("https://cdn.example.com/b.png")},
-			edit: func(u *storage.User) { u.Avatar = sp("https://cdn.example.com/b.png") }, want: PatchResult{Changed: true}},
-		{name: "avatar same value", user: baseUser, patch: &grainpb.UpdateProfile{Avatar: nsVal("https://cdn.example.com/a.png")}},
-		{name: "avatar cleared", user: baseUser, patch: &grainpb.UpdateProfile{Avatar: nsNull()},
+		{name: "avatar changed", user: baseUser, patch: &grainpb.UpdateProfile{Avatar: valString("https://cdn.example.com/b.png")},
+			edit: func(u *storage.User) { u.Avatar = strPtr("https://cdn.example.com/b.png") }, want: PatchResult{Changed: true}},
+		{name: "avatar set from none", user: bareUser, patch: &grainpb.UpdateProfile{Avatar: valString("https://cdn.example.com/b.png")},
+			edit: func(u *storage.User) { u.Avatar = strPtr("https://cdn.example.com/b.png") }, want: PatchResult{Changed: true}},
+		{name: "avatar same value", user: baseUser, patch: &grainpb.UpdateProfile{Avatar: valString("https://cdn.example.com/a.png")}},
+		{name: "avatar cleared", user: baseUser, patch: &grainpb.UpdateProfile{Avatar: nullString()},
 			edit: func(u *storage.User) { u.Avatar = nil }, want: PatchResult{Changed: true}},
-		{name: "avatar cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Avatar: nsNull()}},
+		{name: "avatar cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Avatar: nullString()}},
 
-		{name: "gender changed", user: baseUser, patch: &grainpb.UpdateProfile{Gender: nsVal("non-binary")},
-			edit: func(u *storage.User) { u.Gender = sp("non-binary") }, want: PatchResult{Changed: true}},
-		{name: "gender same value", user: baseUser, patch: &grainpb.UpdateProfile{Gender: nsVal("female")}},
-		{name: "gender cleared", user: baseUser, patch: &grainpb.UpdateProfile{Gender: nsNull()},
+		{name: "gender changed", user: baseUser, patch: &grainpb.UpdateProfile{Gender: valString("non-binary")},
+			edit: func(u *storage.User) { u.Gender = strPtr("non-binary") }, want: PatchResult{Changed: true}},
+		{name: "gender same value", user: baseUser, patch: &grainpb.UpdateProfile{Gender: valString("female")}},
+		{name: "gender cleared", user: baseUser, patch: &grainpb.UpdateProfile{Gender: nullString()},
 			edit: func(u *storage.User) { u.Gender = nil }, want: PatchResult{Changed: true}},
-		{name: "gender cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Gender: nsNull()}},
+		{name: "gender cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Gender: nullString()}},
 
-		{name: "username changed", user: baseUser, patch: &grainpb.UpdateProfile{Username: nsVal("ada.l")},
-			edit: func(u *storage.User) { u.Username = sp("ada.l") }, want: PatchResult{Changed: true}},
-		{name: "username set from none", user: bareUser, patch: &grainpb.UpdateProfile{Username: nsVal("ada")},
-			edit: func(u *storage.User) { u.Username = sp("ada") }, want: PatchResult{Changed: true}},
-		{name: "username same value", user: baseUser, patch: &grainpb.UpdateProfile{Username: nsVal("ada")}},
-		{name: "username cleared", user: baseUser, patch: &grainpb.UpdateProfile{Username: nsNull()},
+		{name: "username changed", user: baseUser, patch: &grainpb.UpdateProfile{Username: valString("ada.l")},
+			edit: func(u *storage.User) { u.Username = strPtr("ada.l") }, want: PatchResult{Changed: true}},
+		{name: "username set from none", user: bareUser, patch: &grainpb.UpdateProfile{Username: valString("ada")},
+			edit: func(u *storage.User) { u.Username = strPtr("ada") }, want: PatchResult{Changed: true}},
+		{name: "username same value", user: baseUser, patch: &grainpb.UpdateProfile{Username: valString("ada")}},
+		{name: "username cleared", user: baseUser, patch: &grainpb.UpdateProfile{Username: nullString()},
 			edit: func(u *storage.User) { u.Username = nil }, want: PatchResult{Changed: true}},
 
-		{name: "bio changed", user: baseUser, patch: &grainpb.UpdateProfile{Bio: nsVal("Engines.\nPoetry.")},
-			edit: func(u *storage.User) { u.Bio = sp("Engines.\nPoetry.") }, want: PatchResult{Changed: true}},
-		{name: "bio same value", user: baseUser, patch: &grainpb.UpdateProfile{Bio: nsVal("Engines")}},
-		{name: "bio cleared", user: baseUser, patch: &grainpb.UpdateProfile{Bio: nsNull()},
+		{name: "bio changed", user: baseUser, patch: &grainpb.UpdateProfile{Bio: valString("Engines.\nPoetry.")},
+			edit: func(u *storage.User) { u.Bio = strPtr("Engines.\nPoetry.") }, want: PatchResult{Changed: true}},
+		{name: "bio same value", user: baseUser, patch: &grainpb.UpdateProfile{Bio: valString("Engines")}},
+		{name: "bio cleared", user: baseUser, patch: &grainpb.UpdateProfile{Bio: nullString()},
 			edit: func(u *storage.User) { u.Bio = nil }, want: PatchResult{Changed: true}},
-		{name: "bio cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Bio: nsNull()}},
+		{name: "bio cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Bio: nullString()}},
 
 		// Age.
 		{name: "age changed", user: baseUser, patch: &grainpb.UpdateProfile{Age: &grainpb.NullableInt{Value: 37}},
-			edit: func(u *storage.User) { u.Age = ip(37) }, want: PatchResult{Changed: true}},
+			edit: func(u *storage.User) { u.Age = intPtr(37) }, want: PatchResult{Changed: true}},
 		{name: "age set to 0 from none", user: bareUser, patch: &grainpb.UpdateProfile{Age: &grainpb.NullableInt{Value: 0}},
-			edit: func(u *storage.User) { u.Age = ip(0) }, want: PatchResult{Changed: true}},
+			edit: func(u *storage.User) { u.Age = intPtr(0) }, want: PatchResult{Changed: true}},
 		{name: "age same value", user: baseUser, patch: &grainpb.UpdateProfile{Age: &grainpb.NullableInt{Value: 36}}},
 		{name: "age cleared", user: baseUser, patch: &grainpb.UpdateProfile{Age: &grainpb.NullableInt{Null: true}},
 			edit: func(u *storage.User) { u.Age = nil }, want: PatchResult{Changed: true}},
 		{name: "age cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Age: &grainpb.NullableInt{Null: true}}},
 
 		// Vibe.
-		{name: "vibe set with duration", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: nsVal("tea"), VibeDurationMinutes: 30},
-			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = sp("tea"), tp(now.Add(30*time.Minute)) },
-			want: PatchResult{Changed: true, VibeDue: now.Add(30 * time.Minute)}},
-		{name: "vibe set with default duration", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: nsVal("tea")},
-			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = sp("tea"), tp(now.Add(60*time.Minute)) },
-			want: PatchResult{Changed: true, VibeDue: now.Add(60 * time.Minute)}},
-		{name: "vibe negative duration falls back to default", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: nsVal("tea"), VibeDurationMinutes: -5},
-			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = sp("tea"), tp(now.Add(time.Hour)) },
-			want: PatchResult{Changed: true, VibeDue: now.Add(time.Hour)}},
-		{name: "vibe with max duration", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: nsVal("tea"), VibeDurationMinutes: protocol.MaxVibeMins},
-			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = sp("tea"), tp(now.Add(24*time.Hour)) },
-			want: PatchResult{Changed: true, VibeDue: now.Add(24 * time.Hour)}},
-		{name: "vibe replaced", user: baseUser, patch: &grainpb.UpdateProfile{Vibe: nsVal("tea"), VibeDurationMinutes: 5},
-			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = sp("tea"), tp(now.Add(5*time.Minute)) },
-			want: PatchResult{Changed: true, VibeDue: now.Add(5 * time.Minute)}},
-		{name: "same vibe renews its expiry", user: baseUser, patch: &grainpb.UpdateProfile{Vibe: nsVal("coffee")},
-			edit: func(u *storage.User) { u.VibeExpiresAt = tp(now.Add(time.Hour)) },
-			want: PatchResult{Changed: true, VibeDue: now.Add(time.Hour)}},
+		{name: "vibe set with duration", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: valString("tea"), VibeDurationMinutes: 30},
+			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = strPtr("tea"), timePtr(stateNow.Add(30*time.Minute)) },
+			want: PatchResult{Changed: true, VibeDue: stateNow.Add(30 * time.Minute)}},
+		{name: "vibe set with default duration", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: valString("tea")},
+			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = strPtr("tea"), timePtr(stateNow.Add(60*time.Minute)) },
+			want: PatchResult{Changed: true, VibeDue: stateNow.Add(60 * time.Minute)}},
+		{name: "vibe negative duration falls back to default", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: valString("tea"), VibeDurationMinutes: -5},
+			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = strPtr("tea"), timePtr(stateNow.Add(time.Hour)) },
+			want: PatchResult{Changed: true, VibeDue: stateNow.Add(time.Hour)}},
+		{name: "vibe with max duration", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: valString("tea"), VibeDurationMinutes: protocol.MaxVibeMins},
+			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = strPtr("tea"), timePtr(stateNow.Add(24*time.Hour)) },
+			want: PatchResult{Changed: true, VibeDue: stateNow.Add(24 * time.Hour)}},
+		{name: "vibe replaced", user: baseUser, patch: &grainpb.UpdateProfile{Vibe: valString("tea"), VibeDurationMinutes: 5},
+			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = strPtr("tea"), timePtr(stateNow.Add(5*time.Minute)) },
+			want: PatchResult{Changed: true, VibeDue: stateNow.Add(5 * time.Minute)}},
+		{name: "same vibe renews its expiry", user: baseUser, patch: &grainpb.UpdateProfile{Vibe: valString("coffee")},
+			edit: func(u *storage.User) { u.VibeExpiresAt = timePtr(stateNow.Add(time.Hour)) },
+			want: PatchResult{Changed: true, VibeDue: stateNow.Add(time.Hour)}},
 		{name: "duration without vibe ignored", user: baseUser, patch: &grainpb.UpdateProfile{VibeDurationMinutes: 5}},
-		{name: "vibe cleared", user: baseUser, patch: &grainpb.UpdateProfile{Vibe: nsNull()},
+		{name: "vibe cleared", user: baseUser, patch: &grainpb.UpdateProfile{Vibe: nullString()},
 			edit: func(u *storage.User) { u.Vibe, u.VibeExpiresAt = nil, nil },
 			want: PatchResult{Changed: true, VibeCleared: true}},
-		{name: "vibe cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: nsNull()}},
+		{name: "vibe cleared when none", user: bareUser, patch: &grainpb.UpdateProfile{Vibe: nullString()}},
 
 		// Several fields at once.
 		{name: "several fields", user: baseUser,
-			patch: &grainpb.UpdateProfile{Name: sp("Ada"), Gender: nsNull(), Bio: nsVal("Engines"), Age: &grainpb.NullableInt{Value: 40}, Vibe: nsNull()},
-			edit:  func(u *storage.User) { u.Gender, u.Age, u.Vibe, u.VibeExpiresAt = nil, ip(40), nil, nil },
+			patch: &grainpb.UpdateProfile{Name: strPtr("Ada"), Gender: nullString(), Bio: valString("Engines"), Age: &grainpb.NullableInt{Value: 40}, Vibe: nullString()},
+			edit:  func(u *storage.User) { u.Gender, u.Age, u.Vibe, u.VibeExpiresAt = nil, intPtr(40), nil, nil },
 			want:  PatchResult{Changed: true, VibeCleared: true}},
 		{name: "several fields none changed", user: baseUser,
-			patch: &grainpb.UpdateProfile{Name: sp("Ada"), Gender: nsVal("female"), Age: &grainpb.NullableInt{Value: 36}, Avatar: nsVal("https://cdn.example.com/a.png")}},
+			patch: &grainpb.UpdateProfile{Name: strPtr("Ada"), Gender: valString("female"), Age: &grainpb.NullableInt{Value: 36}, Avatar: valString("https://cdn.example.com/a.png")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,16 +138,16 @@ func TestApplyPatch(t *testing.T) {
 				tc.edit(&want)
 			}
 			if tc.want.Changed {
-				want.UpdatedAt = now
+				want.UpdatedAt = stateNow
 			}
-			got := ApplyPatch(&u, tc.patch, now)
+			got := ApplyPatch(&u, tc.patch, stateNow)
 			if got != tc.want {
 				t.Errorf("result = %+v, want %+v", got, tc.want)
 			}
 			if !reflect.DeepEqual(u, want) {
 				t.Errorf("user = %s\nwant   %s", dumpUser(u), dumpUser(want))
 			}
-			if !got.Changed && !u.UpdatedAt.Equal(t0) {
+			if !got.Changed && !u.UpdatedAt.Equal(stateT0) {
 				t.Errorf("UpdatedAt moved to %v without a change", u.UpdatedAt)
 			}
 		})
@@ -158,8 +158,8 @@ func TestApplyPatch(t *testing.T) {
 // pointers into the patch, which the grain may reuse.
 func TestApplyPatchDoesNotAlias(t *testing.T) {
 	u := bareUser()
-	p := &grainpb.UpdateProfile{Avatar: nsVal("https://a.example/x.png"), Vibe: nsVal("tea")}
-	ApplyPatch(&u, p, now)
+	p := &grainpb.UpdateProfile{Avatar: valString("https://a.example/x.png"), Vibe: valString("tea")}
+	ApplyPatch(&u, p, stateNow)
 	p.Avatar.Value, p.Vibe.Value = "changed", "changed"
 	if *u.Avatar != "https://a.example/x.png" || *u.Vibe != "tea" {
 		t.Errorf("user follows the patch: avatar %q, vibe %q", *u.Avatar, *u.Vibe)
@@ -186,7 +186,7 @@ func dumpUser(u storage.User) string {
 }
 
 func TestExpireVibe(t *testing.T) {
-	expiry := now
+	expiry := stateNow
 	tests := []struct {
 		name    string
 		vibe    *string
@@ -194,13 +194,13 @@ func TestExpireVibe(t *testing.T) {
 		at      time.Time
 		want    bool
 	}{
-		{name: "no vibe", at: now},
-		{name: "no vibe but stale expiry", expires: tp(expiry), at: now.Add(time.Hour)},
-		{name: "vibe without expiry", vibe: sp("tea"), at: now.Add(time.Hour)},
-		{name: "before expiry", vibe: sp("tea"), expires: tp(expiry), at: expiry.Add(-time.Millisecond)},
-		{name: "at expiry", vibe: sp("tea"), expires: tp(expiry), at: expiry, want: true},
-		{name: "after expiry", vibe: sp("tea"), expires: tp(expiry), at: expiry.Add(3 * time.Hour), want: true},
-		{name: "renewed to a later time", vibe: sp("tea"), expires: tp(expiry.Add(time.Hour)), at: expiry},
+		{name: "no vibe", at: stateNow},
+		{name: "no vibe but stale expiry", expires: timePtr(expiry), at: stateNow.Add(time.Hour)},
+		{name: "vibe without expiry", vibe: strPtr("tea"), at: stateNow.Add(time.Hour)},
+		{name: "before expiry", vibe: strPtr("tea"), expires: timePtr(expiry), at: expiry.Add(-time.Millisecond)},
+		{name: "at expiry", vibe: strPtr("tea"), expires: timePtr(expiry), at: expiry, want: true},
+		{name: "after expiry", vibe: strPtr("tea"), expires: timePtr(expiry), at: expiry.Add(3 * time.Hour), want: true},
+		{name: "renewed to a later time", vibe: strPtr("tea"), expires: timePtr(expiry.Add(time.Hour)), at: expiry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,16 +237,16 @@ func TestWire(t *testing.T) {
 	expiry := time.Date(2026, 4, 14, 15, 12, 20, 987654321, time.UTC)
 	full := func() storage.User {
 		u := baseUser()
-		u.VibeExpiresAt = tp(expiry)
+		u.VibeExpiresAt = timePtr(expiry)
 		u.Email, u.HiddenFromRadar = "ada@example.com", true
 		return u
 	}
 	profile := protocol.User{
-		ID: "user_1", Name: "Ada", Age: ip(36), Avatar: sp("https://cdn.example.com/a.png"),
-		Gender: sp("female"), Username: sp("ada"), Bio: sp("Engines"),
+		ID: "user_1", Name: "Ada", Age: intPtr(36), Avatar: strPtr("https://cdn.example.com/a.png"),
+		Gender: strPtr("female"), Username: strPtr("ada"), Bio: strPtr("Engines"),
 	}
 	withVibe := profile
-	withVibe.Vibe, withVibe.VibeExpiresAt = sp("coffee"), sp("2026-04-14T15:12:20.987Z")
+	withVibe.Vibe, withVibe.VibeExpiresAt = strPtr("coffee"), strPtr("2026-04-14T15:12:20.987Z")
 
 	tests := []struct {
 		name string
@@ -254,7 +254,7 @@ func TestWire(t *testing.T) {
 		at   time.Time
 		want protocol.User
 	}{
-		{name: "bare user", user: bareUser, at: now, want: protocol.User{ID: "user_1", Name: "Ada"}},
+		{name: "bare user", user: bareUser, at: stateNow, want: protocol.User{ID: "user_1", Name: "Ada"}},
 		{name: "vibe before expiry", user: full, at: expiry.Add(-time.Nanosecond), want: withVibe},
 		{name: "vibe at expiry hidden", user: full, at: expiry, want: profile},
 		{name: "vibe after expiry hidden before the reminder fires", user: full, at: expiry.Add(time.Minute), want: profile},
@@ -262,12 +262,12 @@ func TestWire(t *testing.T) {
 			u := full()
 			u.VibeExpiresAt = nil
 			return u
-		}, at: now, want: func() protocol.User { w := profile; w.Vibe = sp("coffee"); return w }()},
+		}, at: stateNow, want: func() protocol.User { w := profile; w.Vibe = strPtr("coffee"); return w }()},
 		{name: "expiry in another zone rendered in UTC", user: func() storage.User {
 			u := full()
-			u.VibeExpiresAt = tp(expiry.In(time.FixedZone("WAT", 3600)))
+			u.VibeExpiresAt = timePtr(expiry.In(time.FixedZone("WAT", 3600)))
 			return u
-		}, at: now, want: withVibe},
+		}, at: stateNow, want: withVibe},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,7 +299,7 @@ func wireString(w protocol.User) string {
 		" vibe=" + s(w.Vibe) + " vibeExpiresAt=" + s(w.VibeExpiresAt) + " username=" + s(w.Username) + " bio=" + s(w.Bio) + "}"
 }
 
-func ref(id, addr string) *grainpb.SessionRef {
+func sessionRef(id, addr string) *grainpb.SessionRef {
 	return &grainpb.SessionRef{SessionId: id, Address: addr, PidId: "pid-" + id}
 }
 
@@ -351,14 +351,14 @@ func TestStateAttach(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var s State
 			for _, id := range tc.initial {
-				s.Sessions = append(s.Sessions, ref(id, "node-a"))
+				s.Sessions = append(s.Sessions, sessionRef(id, "node-a"))
 			}
 			for i, st := range tc.steps {
 				addr := st.addr
 				if addr == "" {
 					addr = "node-a"
 				}
-				evicted := s.Attach(ref(st.id, addr), st.max)
+				evicted := s.Attach(sessionRef(st.id, addr), st.max)
 				if got := sessionIDs(evicted); !slices.Equal(got, st.wantEvicted) {
 					t.Errorf("step %d (%s): evicted %v, want %v", i, st.id, got, st.wantEvicted)
 				}
@@ -384,11 +384,11 @@ func TestStateAttach(t *testing.T) {
 func TestStateAttachEvictedStable(t *testing.T) {
 	var s State
 	for _, id := range []string{"s1", "s2"} {
-		s.Attach(ref(id, "a"), 2)
+		s.Attach(sessionRef(id, "a"), 2)
 	}
-	evicted := s.Attach(ref("s3", "a"), 2)
+	evicted := s.Attach(sessionRef("s3", "a"), 2)
 	for _, id := range []string{"s4", "s5", "s6"} {
-		s.Attach(ref(id, "a"), 2)
+		s.Attach(sessionRef(id, "a"), 2)
 	}
 	s.Detach("s6")
 	if got := sessionIDs(evicted); !slices.Equal(got, []string{"s1"}) {
@@ -417,7 +417,7 @@ func TestStateDetach(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var s State
 			for _, id := range tc.initial {
-				s.Sessions = append(s.Sessions, ref(id, "a"))
+				s.Sessions = append(s.Sessions, sessionRef(id, "a"))
 			}
 			for _, id := range tc.detach {
 				s.Detach(id)

@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"net/http"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/server/servertest"
+)
+
+// BenchmarkSessionStartBootstrap measures session.start → session.bootstrap
+// over a real socket on loopback, client and server in one process.
+func BenchmarkSessionStartBootstrap(b *testing.B) {
+	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6 })
+	u := srv.Login("bench")
+	u.Do(http.MethodPatch, "/users/profile", map[string]any{"vibe": "benchmarking #go", "bio": "b"})
+	ws := u.Dial()
+	ws.Start()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		ws.Send("session.start", map[string]any{}, "")
+		ws.Expect("session.connected")
+		ws.Expect("session.bootstrap")
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkProfilePatch measures PATCH /users/profile end to end: HTTP,
+// grain, durable store write (group commit) and the fan-out to a socket.
+func BenchmarkProfilePatch(b *testing.B) {
+	srv := servertest.Start(b)
+	u := srv.Login("patcher")
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if res := u.Do(http.MethodPatch, "/users/profile", map[string]any{"age": i % 100}); res.Status != 200 {
+			b.Fatalf("patch: %d", res.Status)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}

@@ -1,0 +1,76 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/server/servertest"
+)
+
+func TestMetricsExposeTheEngine(t *testing.T) {
+	srv := servertest.Start(t)
+	u := srv.Login("metered")
+	ws := u.Dial()
+	ws.Start()
+	ws.Send("nope", map[string]any{}, "")
+	ws.ExpectError("unknown_type")
+	u.Do(http.MethodPatch, "/users/profile", map[string]any{"name": "M"})
+	body := string(srv.Do(http.MethodGet, "/metrics", "", nil).Body)
+	for _, want := range []string{
+		"gisbi_sockets_open 1",
+		`gisbi_frames_in_total{type="session.start"} 1`,
+		`gisbi_frames_in_total{type="unknown"} 1`,
+		`gisbi_frames_out_total{type="session.bootstrap"} 1`,
+		`gisbi_errors_total{code="unknown_type"} 1`,
+		`gisbi_grain_activations_total{kind="User"}`,
+		`gisbi_store_commit_seconds_count{op="users.put"}`,
+		`gisbi_http_requests_total{route="/users/profile",status="200"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	srv := servertest.Start(t)
+	if res := srv.Do(http.MethodGet, "/healthz", "", nil); res.Status != 200 {
+		t.Fatalf("healthz: %d", res.Status)
+	}
+	if res := srv.Do(http.MethodGet, "/readyz", "", nil); res.Status != 200 {
+		t.Fatalf("readyz: %d", res.Status)
+	}
+	srv.API.SetReady(false) // what shutdown does first
+	if res := srv.Do(http.MethodGet, "/readyz", "", nil); res.Status != 503 {
+		t.Fatalf("readyz while draining: %d", res.Status)
+	}
+	if res := srv.Do(http.MethodGet, "/no/such/route", "", nil); res.Status != 404 || res.Code() != "not_found" {
+		t.Fatalf("unknown route: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestRESTLimits(t *testing.T) {
+	srv := servertest.Start(t)
+	u := srv.Login("limits")
+	big := `{"bio":"` + strings.Repeat("b", 2<<20) + `"}`
+	if res := u.Do(http.MethodPatch, "/users/profile", []byte(big)); res.Status != 413 {
+		t.Fatalf("2 MiB body: %d %s", res.Status, res.Body)
+	}
+	limited := servertest.Start(t, func(c *config.Config) { c.HTTPRate, c.HTTPBurst = 1, 3 })
+	v := limited.Login("hasty")
+	got429 := false
+	for i := 0; i < 10; i++ {
+		if res := v.Do(http.MethodGet, "/users/me", nil); res.Status == 429 {
+			if res.Code() != "rate_limited" {
+				t.Fatalf("429 body: %s", res.Body)
+			}
+			got429 = true
+			break
+		}
+	}
+	if !got429 {
+		t.Fatal("10 requests at a 3-request burst were never limited")
+	}
+}
