@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server/servertest"
 )
@@ -57,4 +60,22 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
 	b.ReportMetric(at(0.50), "p50-µs")
 	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// BenchmarkUserGrainCall is one request/reply to an active User grain
+// through the cluster (in-process member): the floor under every command.
+func BenchmarkUserGrainCall(b *testing.B) {
+	srv := servertest.Start(b)
+	u := srv.Login("grain")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rep, err := cluster.Call[*grainpb.UserReply](ctx, srv.Node, cluster.KindUser, u.ID, &grainpb.GetUser{})
+			if err != nil || rep.Failure != nil {
+				b.Fatalf("call: %v %v", err, rep.GetFailure())
+			}
+		}
+	})
 }
