@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/gofiber/fiber/v2"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
@@ -78,7 +79,12 @@ func (a *API) patchProfile(c *fiber.Ctx) error {
 	if perr != nil {
 		return perr
 	}
-	rep, err := cluster.Call[*grainpb.UserReply](c.UserContext(), a.d.Node, cluster.KindUser, userID(c), toUpdate(&p))
+	return a.userCall(c, toUpdate(&p))
+}
+
+// userCall asks the caller's User grain and answers its User JSON as is.
+func (a *API) userCall(c *fiber.Ctx, req proto.Message) error {
+	rep, err := cluster.Call[*grainpb.UserReply](c.UserContext(), a.d.Node, cluster.KindUser, userID(c), req)
 	if err != nil {
 		return err
 	}
@@ -113,15 +119,7 @@ func toUpdate(p *protocol.ProfilePatch) *grainpb.UpdateProfile {
 }
 
 func (a *API) me(c *fiber.Ctx) error {
-	rep, err := cluster.Call[*grainpb.UserReply](c.UserContext(), a.d.Node, cluster.KindUser, userID(c), &grainpb.GetUser{})
-	if err != nil {
-		return err
-	}
-	if err := rep.Failure.Err(); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(rep.UserJson)
+	return a.userCall(c, &grainpb.GetUser{})
 }
 
 // adminUser shows an operator the stored account, deleted ones included.

@@ -81,6 +81,7 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
 		// Shutting down: refuse politely so the client reconnects elsewhere.
 		t.Close(protocol.CloseGoingAway, "server shutting down")
 		t.drainUntilClosed()
+		t.shutdown()
 		return
 	}
 	defer a.Sockets.remove(id)
@@ -142,7 +143,7 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
 		}
 		sys.Root.Send(pid, &session.Command{Frame: frame})
 	}
-	t.markClosed()
+	t.shutdown()
 }
 
 // frameLabel keeps the metric's label set to frame types we know.
@@ -158,7 +159,10 @@ func frameLabel(typ string, d *session.Deps) string {
 }
 
 // transport is the session's view of a socket: a bounded queue drained by a
-// writer goroutine that only runs while there is something to write.
+// writer goroutine that only runs while there is something to write. Every
+// write (frames, pings, the close frame) happens on that goroutine, and the
+// handler waits for it before returning, because the library recycles the
+// connection object as soon as the handler returns.
 type transport struct {
 	conn *websocket.Conn
 	max  int
@@ -166,15 +170,27 @@ type transport struct {
 	mu          sync.Mutex
 	queue       [][]byte
 	writing     bool
+	pingDue     bool
 	closing     bool
 	closed      bool
 	closeCode   int
 	closeReason string
 	done        chan struct{} // closed once the close frame is written
+	writer      sync.WaitGroup
+	stopped     atomic.Bool // set by shutdown; the writer checks it between frames
 }
 
 func newTransport(conn *websocket.Conn, max int) *transport {
 	return &transport{conn: conn, max: max, done: make(chan struct{})}
+}
+
+// startWriter runs the writer if it is not running; t.mu must be held.
+func (t *transport) startWriter() {
+	if !t.writing {
+		t.writing = true
+		t.writer.Add(1)
+		go t.flush()
+	}
 }
 
 // Send implements session.Transport.
@@ -188,10 +204,7 @@ func (t *transport) Send(_ string, frame []byte) bool {
 		return false
 	}
 	t.queue = append(t.queue, frame)
-	if !t.writing {
-		t.writing = true
-		go t.flush()
-	}
+	t.startWriter()
 	return true
 }
 
@@ -203,27 +216,42 @@ func (t *transport) Close(code int, reason string) {
 		return
 	}
 	t.closing, t.closeCode, t.closeReason = true, code, reason
-	if !t.writing {
-		t.writing = true
-		go t.flush()
+	t.startWriter()
+}
+
+// ping asks the writer for a ping; it reports false once the socket is closing.
+func (t *transport) ping() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || t.closed {
+		return false
 	}
+	t.pingDue = true
+	t.startWriter()
+	return true
 }
 
 const writeWait = 10 * time.Second
 
 func (t *transport) flush() {
+	defer t.writer.Done()
 	for {
 		t.mu.Lock()
-		batch := t.queue
-		t.queue = nil
-		if len(batch) == 0 {
-			if t.closing && !t.closed {
+		if t.closed {
+			t.writing = false
+			t.mu.Unlock()
+			return
+		}
+		batch, ping := t.queue, t.pingDue
+		t.queue, t.pingDue = nil, false
+		if len(batch) == 0 && !ping {
+			if t.closing {
 				code, reason := t.closeCode, t.closeReason
 				t.closed = true
 				t.mu.Unlock()
 				_ = t.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 				// Let the reader see the client's close reply, or give up shortly.
-				_ = t.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+				_ = t.conn.NetConn().SetReadDeadline(time.Now().Add(2 * time.Second))
 				close(t.done)
 				t.mu.Lock()
 			}
@@ -232,29 +260,33 @@ func (t *transport) flush() {
 			return
 		}
 		t.mu.Unlock()
+		if ping {
+			if err := t.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				t.fail()
+				return
+			}
+		}
 		for _, f := range batch {
+			if t.stopped.Load() {
+				t.fail()
+				return
+			}
 			_ = t.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := t.conn.WriteMessage(websocket.TextMessage, f); err != nil {
-				t.mu.Lock()
-				t.closed, t.queue, t.writing = true, nil, false
-				t.mu.Unlock()
-				// Unblock the reader so the socket is torn down.
-				_ = t.conn.SetReadDeadline(time.Now())
+				t.fail()
 				return
 			}
 		}
 	}
 }
 
-// ping sends a ping; it reports false once the socket is closed.
-func (t *transport) ping() bool {
+// fail ends a writer whose socket broke, and unblocks the reader so the
+// handler tears the socket down.
+func (t *transport) fail() {
 	t.mu.Lock()
-	done := t.closing || t.closed
+	t.closed, t.queue, t.writing = true, nil, false
 	t.mu.Unlock()
-	if done {
-		return false
-	}
-	return t.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) == nil
+	_ = t.conn.NetConn().SetReadDeadline(time.Now())
 }
 
 // drainUntilClosed waits for the close frame to be written and for the
@@ -271,12 +303,17 @@ func (t *transport) drainUntilClosed() {
 	}
 }
 
-// markClosed stops further writes once the reader has ended.
-func (t *transport) markClosed() {
+// shutdown stops further writes once the reader has ended and waits for the
+// writer, so nothing touches the connection after the handler returns.
+func (t *transport) shutdown() {
+	t.stopped.Store(true)
 	t.mu.Lock()
 	t.closing, t.closed = true, true
 	t.queue = nil
 	t.mu.Unlock()
+	// A writer blocked on a dead peer gives up now instead of at its deadline.
+	_ = t.conn.NetConn().SetWriteDeadline(time.Now())
+	t.writer.Wait()
 }
 
 // Registry tracks live sockets so shutdown can close them all with 1001.

@@ -156,6 +156,7 @@ func TestLoginInputAndProviders(t *testing.T) {
 		})
 	}
 	// Outside dev mode the dev provider does not exist.
+	srv.Stop()
 	prod := servertest.Start(t, func(c *config.Config) { c.Dev = false })
 	if res := prod.Do(http.MethodPost, "/auth/social-login", "", map[string]string{"provider": "dev", "idToken": "ada"}); res.Status != 403 {
 		t.Fatalf("dev login outside dev mode: %d %s", res.Status, res.Body)

@@ -58,6 +58,7 @@ func TestRESTLimits(t *testing.T) {
 	if res := u.Do(http.MethodPatch, "/users/profile", []byte(big)); res.Status != 413 {
 		t.Fatalf("2 MiB body: %d %s", res.Status, res.Body)
 	}
+	srv.Stop()
 	limited := servertest.Start(t, func(c *config.Config) { c.HTTPRate, c.HTTPBurst = 1, 3 })
 	v := limited.Login("hasty")
 	got429 := false

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,16 +55,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return StartIn(t, t.TempDir(), opts...)
 }
 
+// running allows one in-process server at a time: protoactor-go's
+// remote.Start writes gRPC's global logger without a lock while a running
+// member's gRPC server reads it, so two members in one process race (a
+// library bug that production, one member per process, never meets).
+var running sync.Mutex
+
 // StartIn runs a server on dir, e.g. to restart on the same data.
 func StartIn(t testing.TB, dir string, opts ...Option) *Server {
 	t.Helper()
+	if !running.TryLock() {
+		t.Fatal("servertest: another in-process server is running; Stop it first (protoactor's remote races on gRPC's global logger)")
+	}
 	cfg := Config(t, dir, opts...)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(cfg, logger)
 	if err != nil {
+		running.Unlock()
 		t.Fatalf("servertest: new server: %v", err)
 	}
 	if err := srv.Start(); err != nil {
+		_ = srv.Shutdown(context.Background())
+		running.Unlock()
 		t.Fatalf("servertest: start: %v", err)
 	}
 	s := &Server{Server: srv, URL: "http://" + srv.Addr(), Dir: dir, t: t}
@@ -77,6 +90,7 @@ func (s *Server) Stop() {
 		return
 	}
 	s.stop = true
+	defer running.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {

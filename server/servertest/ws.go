@@ -206,38 +206,33 @@ func (w *WS) NoFrame(typ string, d time.Duration) {
 
 // take removes and returns the first frame matching ok, skipping earlier ones.
 func (w *WS) take(ok func(*Frame) bool, timeout time.Duration) *Frame {
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
-		w.mu.Lock()
-		for i, f := range w.frames {
-			if ok(f) {
-				w.frames = append(w.frames[:i:i], w.frames[i+1:]...)
-				w.mu.Unlock()
-				return f
-			}
+		if f := w.pop(ok); f != nil {
+			return f
 		}
-		w.mu.Unlock()
 		select {
 		case <-w.done:
-			// Drain once more: frames may have arrived just before close.
-			w.mu.Lock()
-			for i, f := range w.frames {
-				if ok(f) {
-					w.frames = append(w.frames[:i:i], w.frames[i+1:]...)
-					w.mu.Unlock()
-					return f
-				}
-			}
-			w.mu.Unlock()
-			return nil
+			// Frames may have arrived just before the close.
+			return w.pop(ok)
 		case <-w.notify:
-		case <-time.After(time.Until(deadline)):
-			return nil
-		}
-		if time.Now().After(deadline) {
+		case <-deadline.C:
 			return nil
 		}
 	}
+}
+
+func (w *WS) pop(ok func(*Frame) bool) *Frame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, f := range w.frames {
+		if ok(f) {
+			w.frames = append(w.frames[:i:i], w.frames[i+1:]...)
+			return f
+		}
+	}
+	return nil
 }
 
 func (w *WS) pending() string {
