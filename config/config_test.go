@@ -35,6 +35,10 @@ var wantDefaults = Config{
 	ReconnectGrace:    10 * time.Second,
 	ShutdownTimeout:   15 * time.Second,
 	JWKSRefetch:       time.Minute,
+	RadarRadiusM:      1000,
+	RadarLimit:        50,
+	PresenceTTL:       2 * time.Minute,
+	RadarInterval:     2 * time.Second,
 	LogLevel:          "info",
 	LogFormat:         "text",
 }
@@ -69,6 +73,10 @@ var wantNames = map[string]string{
 	"GISBI_RECONNECT_GRACE":           "reconnect-grace",
 	"GISBI_SHUTDOWN_TIMEOUT":          "shutdown-timeout",
 	"GISBI_JWKS_REFETCH_INTERVAL":     "jwks-refetch-interval",
+	"GISBI_RADAR_RADIUS_M":            "radar-radius-m",
+	"GISBI_RADAR_LIMIT":               "radar-limit",
+	"GISBI_PRESENCE_TTL":              "presence-ttl",
+	"GISBI_RADAR_INTERVAL":            "radar-interval",
 	"GISBI_LOG_LEVEL":                 "log-level",
 	"GISBI_LOG_FORMAT":                "log-format",
 }

@@ -21,6 +21,10 @@ type Metrics struct {
 	StoreCommit      *prometheus.HistogramVec
 	Disconnects      *prometheus.CounterVec
 	HTTPRequests     *prometheus.CounterVec
+	// RadarNotifications counts watcher wake-ups sent by cells: it grows with
+	// the users watching near a change, which is how radar fan-out is checked.
+	RadarNotifications prometheus.Counter
+	RadarPushes        prometheus.Counter
 }
 
 // New registers every collector.
@@ -53,8 +57,14 @@ func New() *Metrics {
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gisbi_http_requests_total", Help: "REST requests, by route and status.",
 		}, []string{"route", "status"}),
+		RadarNotifications: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gisbi_radar_notifications_total", Help: "Watcher wake-ups sent by radar cells after a member changed.",
+		}),
+		RadarPushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gisbi_radar_pushes_total", Help: "radar.nearby.updated frames pushed because someone else moved, appeared, hid or left.",
+		}),
 	}
-	m.Registry.MustRegister(m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
+	m.Registry.MustRegister(m.RadarNotifications, m.RadarPushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -105,3 +105,24 @@ var BootstrapKeys = []string{
 	"unreadMessageCount", "totalUnreadMessageCount", "gifts", "sponsoredGifts",
 	"sponsoredGiftsNextCursor", "proximitySession", "blockedUserIds", "safetyReports",
 }
+
+// NearbyUser is the NearbyUser model.
+type NearbyUser struct {
+	User            json.RawMessage `json:"user"`
+	Distance        float64         `json:"distance"`
+	Angle           float64         `json:"angle"`
+	IsLive          bool            `json:"isLive"`
+	SharedInterests []string        `json:"sharedInterests"`
+	Location        Location        `json:"location"`
+}
+
+// NearbyPayload is the radar.nearby.updated payload.
+type NearbyPayload struct {
+	NearbyUsers []NearbyUser `json:"nearbyUsers"`
+}
+
+// PresencePayload is the presence.updated payload.
+type PresencePayload struct {
+	UserID   string   `json:"userId"`
+	Presence Presence `json:"presence"`
+}

@@ -11,6 +11,7 @@ import (
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 
+	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/reminders"
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
@@ -93,11 +94,16 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		return rep.Failure.Err()
 	}, logger)
 
+	grid := radar.NewGrid(cfg.RadarRadiusM)
+	dir := radar.NewDirectory()
 	kinds := []*pcluster.Kind{
 		user.NewKind(user.Deps{
 			Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
 			MaxSessions: cfg.MaxSocketsPerUser,
+			Grid:        grid, Dir: dir, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
+			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace,
 		}),
+		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL}),
 	}
 	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
 	if err != nil {

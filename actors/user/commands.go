@@ -12,10 +12,50 @@ import (
 // Handlers are the socket commands served by the User grain.
 func Handlers() map[string]session.Handler {
 	return map[string]session.Handler{
-		protocol.TypeSafetyReport:  report,
-		protocol.TypeSafetyBlock:   func(c *session.Context) error { return block(c, false) },
-		protocol.TypeSafetyUnblock: func(c *session.Context) error { return block(c, true) },
+		protocol.TypeSafetyReport:    report,
+		protocol.TypeSafetyBlock:     func(c *session.Context) error { return block(c, false) },
+		protocol.TypeSafetyUnblock:   func(c *session.Context) error { return block(c, true) },
+		protocol.TypeLocationUpdate:  locationUpdate,
+		protocol.TypeRadarSetVisible: setVisible,
 	}
+}
+
+// locationUpdate answers presence.updated, then radar.nearby.updated.
+func locationUpdate(c *session.Context) error {
+	p, perr := protocol.DecodeLocationUpdate(c.Frame.Payload)
+	if perr != nil {
+		return perr
+	}
+	rep, err := cluster.Call[*grainpb.PresenceReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
+		Lat: *p.Lat, Lng: *p.Lng, AccuracyMeters: p.AccuracyMeters, Heading: p.Heading, Speed: p.Speed,
+	})
+	return replyPresence(c, rep, err)
+}
+
+// setVisible answers like a location update: the new visibility, then the radar.
+func setVisible(c *session.Context) error {
+	var p protocol.SetVisible
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	rep, err := cluster.Call[*grainpb.PresenceReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.SetVisible{Visible: *p.IsOnRadar})
+	return replyPresence(c, rep, err)
+}
+
+func replyPresence(c *session.Context, rep *grainpb.PresenceReply, err error) error {
+	if err != nil {
+		return err
+	}
+	if err := rep.Failure.Err(); err != nil {
+		return err
+	}
+	if err := c.ReplyRaw(protocol.TypePresenceUpdated, rep.PresenceJson); err != nil {
+		return err
+	}
+	return c.ReplyRaw(protocol.TypeRadarNearby, rep.NearbyJson)
 }
 
 func report(c *session.Context) error {
@@ -68,7 +108,10 @@ func Bootstrap(c *session.Context, b *protocol.Bootstrap) error {
 	if err := json.Unmarshal(rep.UserJson, &b.CurrentUser); err != nil {
 		return err
 	}
-	b.Presence.IsOnRadar = rep.OnRadar
+	if err := json.Unmarshal(rep.PresenceJson, &b.Presence); err != nil {
+		return err
+	}
+	b.NearbyUsers = rep.NearbyJson
 	b.BlockedUserIDs = append(b.BlockedUserIDs, rep.BlockedUserIds...)
 	return json.Unmarshal(rep.SafetyReportsJson, &b.SafetyReports)
 }

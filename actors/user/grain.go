@@ -13,6 +13,7 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
@@ -38,6 +39,14 @@ type Deps struct {
 	MaxSessions int
 	// Passivation: an idle grain with no sockets stops after this long.
 	Passivation time.Duration
+
+	// Radar.
+	Grid           *radar.Grid
+	Dir            *radar.Directory
+	RadarLimit     int
+	PresenceTTL    time.Duration
+	RadarInterval  time.Duration
+	ReconnectGrace time.Duration
 }
 
 // NewKind returns the User cluster kind.
@@ -56,6 +65,7 @@ type grain struct {
 	state   State
 	missing bool // no such user: every call answers user_not_found
 	loadErr error
+	pres    presence
 }
 
 func (g *grain) now() time.Time { return g.deps.Clock.Now() }
@@ -78,13 +88,17 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindUser).Inc()
 		ctx.SetReceiveTimeout(g.deps.Passivation)
 	case *actor.ReceiveTimeout:
-		if len(g.state.Sessions) == 0 {
+		if len(g.state.Sessions) == 0 && g.pres.cell == 0 && g.pres.cover == nil {
 			ctx.Poison(ctx.Self())
 		}
 	case *grainpb.AttachSession:
 		ctx.Respond(g.attach(ctx, m))
 	case *grainpb.DetachSession:
+		had := len(g.state.Sessions)
 		g.state.Detach(m.SessionId)
+		if had > 0 && len(g.state.Sessions) == 0 {
+			g.lastSessionLeft(ctx)
+		}
 	case *grainpb.GetUser:
 		ctx.Respond(g.getUser())
 	case *grainpb.ExistsQuery:
@@ -101,6 +115,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		} else {
 			g.state.Blockers[m.BlockerId] = true
 		}
+		g.radarChanged(ctx)
 	case *grainpb.ReportUser:
 		ctx.Respond(g.report(m))
 	case *grainpb.DeleteAccount:
@@ -109,6 +124,18 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deliver(ctx, m.Type, m.WsFrame, m.ExceptSessionId)
 	case *grainpb.ReminderFired:
 		ctx.Respond(g.reminder(ctx, m))
+	case *grainpb.UpdateLocation:
+		ctx.Respond(g.updateLocation(ctx, m))
+	case *grainpb.SetVisible:
+		ctx.Respond(g.setVisible(ctx, m))
+	case *grainpb.RadarDirty:
+		g.radarChanged(ctx)
+	case staleCheck:
+		g.onStaleCheck(ctx)
+	case graceCheck:
+		g.onGraceCheck(ctx)
+	case radarPush:
+		g.push(ctx)
 	}
 }
 
@@ -171,6 +198,13 @@ func (g *grain) attach(ctx actor.Context, m *grainpb.AttachSession) *grainpb.Att
 			Code: protocol.CloseSessionLimit, Reason: "too many sessions for this user",
 		})
 	}
+	if !g.pres.graceEnd.IsZero() {
+		g.pres.graceEnd = time.Time{}
+	}
+	if g.pres.loc != nil && g.pres.cover == nil {
+		// Back within the presence TTL after the grace ran out: live again.
+		g.resync(ctx)
+	}
 	return &grainpb.AttachReply{UserJson: g.userJSON()}
 }
 
@@ -213,7 +247,21 @@ func (g *grain) updateProfile(ctx actor.Context, p *grainpb.UpdateProfile) *grai
 		}
 	}
 	g.announceProfile(ctx, now)
+	g.profileMoved(ctx, res.VibeDue.IsZero() && !res.VibeCleared)
 	return &grainpb.UserReply{UserJson: g.userJSON()}
+}
+
+// profileMoved republishes the radar entry (others see the new profile) and,
+// when the vibe changed, wakes the user's own radar (shared interests).
+func (g *grain) profileMoved(ctx actor.Context, vibeSame bool) {
+	if g.pres.cell != 0 {
+		if err := g.syncRadar(ctx, true); err != nil {
+			g.deps.Logger.Warn("user grain: radar sync", "user", g.id, "err", err)
+		}
+	}
+	if !vibeSame {
+		g.radarChanged(ctx)
+	}
 }
 
 func (g *grain) announceProfile(ctx actor.Context, now time.Time) {
@@ -237,9 +285,13 @@ func (g *grain) bootstrap() *grainpb.BootstrapReply {
 		wire = append(wire, WireReport(&reports[i]))
 	}
 	rj, _ := json.Marshal(wire)
+	now := g.now()
+	pj, _ := json.Marshal(g.presenceState(now))
+	nj, _ := json.Marshal(g.nearby(now))
 	return &grainpb.BootstrapReply{
 		UserJson: g.userJSON(), OnRadar: !g.state.User.HiddenFromRadar,
 		BlockedUserIds: g.state.BlockedIDs(), SafetyReportsJson: rj,
+		PresenceJson: pj, NearbyJson: nj,
 	}
 }
 
@@ -302,6 +354,7 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 			ctx.Send(pid, &grainpb.BlockedBy{BlockerId: g.id, Unblock: m.Unblock})
 		}
 	}
+	g.radarChanged(ctx)
 	// Keep the user's other devices in step.
 	now := g.now()
 	if frame, err := protocol.EncodeFrame(typ, map[string]string{"blockedUserId": m.TargetId}, now, "", ""); err == nil {
@@ -367,6 +420,7 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 		})
 	}
 	g.state.Sessions = nil
+	g.resync(ctx)
 	return &grainpb.Ack{}
 }
 
@@ -413,6 +467,7 @@ func (g *grain) reminder(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.A
 			return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
 		}
 		g.state.User = next
+		g.profileMoved(ctx, false)
 		if frame, err := protocol.EncodeFrame(protocol.TypeVibeExpired, map[string]string{"expiredAt": protocol.FormatTime(at)}, now, "", ""); err == nil {
 			g.deliver(ctx, protocol.TypeVibeExpired, frame, "")
 		}

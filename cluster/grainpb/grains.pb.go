@@ -631,6 +631,8 @@ type BootstrapReply struct {
 	OnRadar           bool                   `protobuf:"varint,3,opt,name=on_radar,json=onRadar,proto3" json:"on_radar,omitempty"`
 	BlockedUserIds    []string               `protobuf:"bytes,4,rep,name=blocked_user_ids,json=blockedUserIds,proto3" json:"blocked_user_ids,omitempty"`
 	SafetyReportsJson []byte                 `protobuf:"bytes,5,opt,name=safety_reports_json,json=safetyReportsJson,proto3" json:"safety_reports_json,omitempty"`
+	PresenceJson      []byte                 `protobuf:"bytes,6,opt,name=presence_json,json=presenceJson,proto3" json:"presence_json,omitempty"`
+	NearbyJson        []byte                 `protobuf:"bytes,7,opt,name=nearby_json,json=nearbyJson,proto3" json:"nearby_json,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -696,6 +698,20 @@ func (x *BootstrapReply) GetBlockedUserIds() []string {
 func (x *BootstrapReply) GetSafetyReportsJson() []byte {
 	if x != nil {
 		return x.SafetyReportsJson
+	}
+	return nil
+}
+
+func (x *BootstrapReply) GetPresenceJson() []byte {
+	if x != nil {
+		return x.PresenceJson
+	}
+	return nil
+}
+
+func (x *BootstrapReply) GetNearbyJson() []byte {
+	if x != nil {
+		return x.NearbyJson
 	}
 	return nil
 }
@@ -1203,6 +1219,478 @@ func (x *ExistsReply) GetExists() bool {
 	return false
 }
 
+// UpdateLocation is a validated presence.location_update.
+type UpdateLocation struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Lat            float64                `protobuf:"fixed64,1,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lng            float64                `protobuf:"fixed64,2,opt,name=lng,proto3" json:"lng,omitempty"`
+	AccuracyMeters *float64               `protobuf:"fixed64,3,opt,name=accuracy_meters,json=accuracyMeters,proto3,oneof" json:"accuracy_meters,omitempty"`
+	Heading        *float64               `protobuf:"fixed64,4,opt,name=heading,proto3,oneof" json:"heading,omitempty"`
+	Speed          *float64               `protobuf:"fixed64,5,opt,name=speed,proto3,oneof" json:"speed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateLocation) Reset() {
+	*x = UpdateLocation{}
+	mi := &file_grains_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateLocation) ProtoMessage() {}
+
+func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateLocation.ProtoReflect.Descriptor instead.
+func (*UpdateLocation) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateLocation) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *UpdateLocation) GetLng() float64 {
+	if x != nil {
+		return x.Lng
+	}
+	return 0
+}
+
+func (x *UpdateLocation) GetAccuracyMeters() float64 {
+	if x != nil && x.AccuracyMeters != nil {
+		return *x.AccuracyMeters
+	}
+	return 0
+}
+
+func (x *UpdateLocation) GetHeading() float64 {
+	if x != nil && x.Heading != nil {
+		return *x.Heading
+	}
+	return 0
+}
+
+func (x *UpdateLocation) GetSpeed() float64 {
+	if x != nil && x.Speed != nil {
+		return *x.Speed
+	}
+	return 0
+}
+
+type SetVisible struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Visible       bool                   `protobuf:"varint,1,opt,name=visible,proto3" json:"visible,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVisible) Reset() {
+	*x = SetVisible{}
+	mi := &file_grains_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVisible) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVisible) ProtoMessage() {}
+
+func (x *SetVisible) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVisible.ProtoReflect.Descriptor instead.
+func (*SetVisible) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SetVisible) GetVisible() bool {
+	if x != nil {
+		return x.Visible
+	}
+	return false
+}
+
+// PresenceReply answers UpdateLocation and SetVisible with the payloads of
+// presence.updated and radar.nearby.updated.
+type PresenceReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	PresenceJson  []byte                 `protobuf:"bytes,2,opt,name=presence_json,json=presenceJson,proto3" json:"presence_json,omitempty"`
+	NearbyJson    []byte                 `protobuf:"bytes,3,opt,name=nearby_json,json=nearbyJson,proto3" json:"nearby_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceReply) Reset() {
+	*x = PresenceReply{}
+	mi := &file_grains_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceReply) ProtoMessage() {}
+
+func (x *PresenceReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceReply.ProtoReflect.Descriptor instead.
+func (*PresenceReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PresenceReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *PresenceReply) GetPresenceJson() []byte {
+	if x != nil {
+		return x.PresenceJson
+	}
+	return nil
+}
+
+func (x *PresenceReply) GetNearbyJson() []byte {
+	if x != nil {
+		return x.NearbyJson
+	}
+	return nil
+}
+
+// RadarDirty tells a watcher that a cell it watches changed.
+type RadarDirty struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RadarDirty) Reset() {
+	*x = RadarDirty{}
+	mi := &file_grains_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RadarDirty) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RadarDirty) ProtoMessage() {}
+
+func (x *RadarDirty) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RadarDirty.ProtoReflect.Descriptor instead.
+func (*RadarDirty) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{25}
+}
+
+type CellEntry struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	UserId         string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Lat            float64                `protobuf:"fixed64,2,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lng            float64                `protobuf:"fixed64,3,opt,name=lng,proto3" json:"lng,omitempty"`
+	AccuracyMeters *float64               `protobuf:"fixed64,4,opt,name=accuracy_meters,json=accuracyMeters,proto3,oneof" json:"accuracy_meters,omitempty"`
+	Heading        *float64               `protobuf:"fixed64,5,opt,name=heading,proto3,oneof" json:"heading,omitempty"`
+	Speed          *float64               `protobuf:"fixed64,6,opt,name=speed,proto3,oneof" json:"speed,omitempty"`
+	UpdatedUnixMs  int64                  `protobuf:"varint,7,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
+	UserJson       []byte                 `protobuf:"bytes,8,opt,name=user_json,json=userJson,proto3" json:"user_json,omitempty"`
+	Interests      []string               `protobuf:"bytes,9,rep,name=interests,proto3" json:"interests,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CellEntry) Reset() {
+	*x = CellEntry{}
+	mi := &file_grains_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CellEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CellEntry) ProtoMessage() {}
+
+func (x *CellEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CellEntry.ProtoReflect.Descriptor instead.
+func (*CellEntry) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CellEntry) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CellEntry) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *CellEntry) GetLng() float64 {
+	if x != nil {
+		return x.Lng
+	}
+	return 0
+}
+
+func (x *CellEntry) GetAccuracyMeters() float64 {
+	if x != nil && x.AccuracyMeters != nil {
+		return *x.AccuracyMeters
+	}
+	return 0
+}
+
+func (x *CellEntry) GetHeading() float64 {
+	if x != nil && x.Heading != nil {
+		return *x.Heading
+	}
+	return 0
+}
+
+func (x *CellEntry) GetSpeed() float64 {
+	if x != nil && x.Speed != nil {
+		return *x.Speed
+	}
+	return 0
+}
+
+func (x *CellEntry) GetUpdatedUnixMs() int64 {
+	if x != nil {
+		return x.UpdatedUnixMs
+	}
+	return 0
+}
+
+func (x *CellEntry) GetUserJson() []byte {
+	if x != nil {
+		return x.UserJson
+	}
+	return nil
+}
+
+func (x *CellEntry) GetInterests() []string {
+	if x != nil {
+		return x.Interests
+	}
+	return nil
+}
+
+// CellUpsert places or updates a user in the cell; answered with Ack once
+// the cell's snapshot includes it.
+type CellUpsert struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *CellEntry             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CellUpsert) Reset() {
+	*x = CellUpsert{}
+	mi := &file_grains_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CellUpsert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CellUpsert) ProtoMessage() {}
+
+func (x *CellUpsert) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CellUpsert.ProtoReflect.Descriptor instead.
+func (*CellUpsert) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CellUpsert) GetEntry() *CellEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// CellRemove takes a user out of the cell; answered with Ack.
+type CellRemove struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CellRemove) Reset() {
+	*x = CellRemove{}
+	mi := &file_grains_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CellRemove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CellRemove) ProtoMessage() {}
+
+func (x *CellRemove) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CellRemove.ProtoReflect.Descriptor instead.
+func (*CellRemove) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CellRemove) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// CellWatch subscribes (or unsubscribes) a user to the cell's changes.
+type CellWatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Watch         bool                   `protobuf:"varint,2,opt,name=watch,proto3" json:"watch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CellWatch) Reset() {
+	*x = CellWatch{}
+	mi := &file_grains_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CellWatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CellWatch) ProtoMessage() {}
+
+func (x *CellWatch) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CellWatch.ProtoReflect.Descriptor instead.
+func (*CellWatch) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CellWatch) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CellWatch) GetWatch() bool {
+	if x != nil {
+		return x.Watch
+	}
+	return false
+}
+
 type ReminderFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1214,7 +1702,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1714,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1727,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{22}
+	return file_grains_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -1275,7 +1763,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1775,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1788,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{23}
+	return file_grains_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -1330,7 +1818,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1830,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1843,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{24}
+	return file_grains_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -1423,13 +1911,16 @@ const file_grains_proto_rawDesc = "" +
 	"\x04vibe\x18\a \x01(\v2\x1b.gisbi.grain.NullableStringR\x04vibe\x122\n" +
 	"\x15vibe_duration_minutes\x18\b \x01(\x05R\x13vibeDurationMinutesB\a\n" +
 	"\x05_name\"\x0e\n" +
-	"\fGetBootstrap\"\xd2\x01\n" +
+	"\fGetBootstrap\"\x98\x02\n" +
 	"\x0eBootstrapReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1b\n" +
 	"\tuser_json\x18\x02 \x01(\fR\buserJson\x12\x19\n" +
 	"\bon_radar\x18\x03 \x01(\bR\aonRadar\x12(\n" +
 	"\x10blocked_user_ids\x18\x04 \x03(\tR\x0eblockedUserIds\x12.\n" +
-	"\x13safety_reports_json\x18\x05 \x01(\fR\x11safetyReportsJson\"n\n" +
+	"\x13safety_reports_json\x18\x05 \x01(\fR\x11safetyReportsJson\x12#\n" +
+	"\rpresence_json\x18\x06 \x01(\fR\fpresenceJson\x12\x1f\n" +
+	"\vnearby_json\x18\a \x01(\fR\n" +
+	"nearbyJson\"n\n" +
 	"\tBlockUser\x12\x1b\n" +
 	"\ttarget_id\x18\x01 \x01(\tR\btargetId\x12\x18\n" +
 	"\aunblock\x18\x02 \x01(\bR\aunblock\x12*\n" +
@@ -1460,7 +1951,50 @@ const file_grains_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\"\r\n" +
 	"\vExistsQuery\"%\n" +
 	"\vExistsReply\x12\x16\n" +
-	"\x06exists\x18\x01 \x01(\bR\x06exists\"]\n" +
+	"\x06exists\x18\x01 \x01(\bR\x06exists\"\xc6\x01\n" +
+	"\x0eUpdateLocation\x12\x10\n" +
+	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lng\x18\x02 \x01(\x01R\x03lng\x12,\n" +
+	"\x0faccuracy_meters\x18\x03 \x01(\x01H\x00R\x0eaccuracyMeters\x88\x01\x01\x12\x1d\n" +
+	"\aheading\x18\x04 \x01(\x01H\x01R\aheading\x88\x01\x01\x12\x19\n" +
+	"\x05speed\x18\x05 \x01(\x01H\x02R\x05speed\x88\x01\x01B\x12\n" +
+	"\x10_accuracy_metersB\n" +
+	"\n" +
+	"\b_headingB\b\n" +
+	"\x06_speed\"&\n" +
+	"\n" +
+	"SetVisible\x12\x18\n" +
+	"\avisible\x18\x01 \x01(\bR\avisible\"\x85\x01\n" +
+	"\rPresenceReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12#\n" +
+	"\rpresence_json\x18\x02 \x01(\fR\fpresenceJson\x12\x1f\n" +
+	"\vnearby_json\x18\x03 \x01(\fR\n" +
+	"nearbyJson\"\f\n" +
+	"\n" +
+	"RadarDirty\"\xbd\x02\n" +
+	"\tCellEntry\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x10\n" +
+	"\x03lat\x18\x02 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lng\x18\x03 \x01(\x01R\x03lng\x12,\n" +
+	"\x0faccuracy_meters\x18\x04 \x01(\x01H\x00R\x0eaccuracyMeters\x88\x01\x01\x12\x1d\n" +
+	"\aheading\x18\x05 \x01(\x01H\x01R\aheading\x88\x01\x01\x12\x19\n" +
+	"\x05speed\x18\x06 \x01(\x01H\x02R\x05speed\x88\x01\x01\x12&\n" +
+	"\x0fupdated_unix_ms\x18\a \x01(\x03R\rupdatedUnixMs\x12\x1b\n" +
+	"\tuser_json\x18\b \x01(\fR\buserJson\x12\x1c\n" +
+	"\tinterests\x18\t \x03(\tR\tinterestsB\x12\n" +
+	"\x10_accuracy_metersB\n" +
+	"\n" +
+	"\b_headingB\b\n" +
+	"\x06_speed\":\n" +
+	"\n" +
+	"CellUpsert\x12,\n" +
+	"\x05entry\x18\x01 \x01(\v2\x16.gisbi.grain.CellEntryR\x05entry\"%\n" +
+	"\n" +
+	"CellRemove\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\":\n" +
+	"\tCellWatch\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05watch\x18\x02 \x01(\bR\x05watch\"]\n" +
 	"\rReminderFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1e\n" +
@@ -1486,7 +2020,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),        // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),     // 1: gisbi.grain.SessionRef
@@ -1510,9 +2044,17 @@ var file_grains_proto_goTypes = []any{
 	(*Deliver)(nil),        // 19: gisbi.grain.Deliver
 	(*ExistsQuery)(nil),    // 20: gisbi.grain.ExistsQuery
 	(*ExistsReply)(nil),    // 21: gisbi.grain.ExistsReply
-	(*ReminderFired)(nil),  // 22: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),   // 23: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),   // 24: gisbi.grain.CloseSession
+	(*UpdateLocation)(nil), // 22: gisbi.grain.UpdateLocation
+	(*SetVisible)(nil),     // 23: gisbi.grain.SetVisible
+	(*PresenceReply)(nil),  // 24: gisbi.grain.PresenceReply
+	(*RadarDirty)(nil),     // 25: gisbi.grain.RadarDirty
+	(*CellEntry)(nil),      // 26: gisbi.grain.CellEntry
+	(*CellUpsert)(nil),     // 27: gisbi.grain.CellUpsert
+	(*CellRemove)(nil),     // 28: gisbi.grain.CellRemove
+	(*CellWatch)(nil),      // 29: gisbi.grain.CellWatch
+	(*ReminderFired)(nil),  // 30: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),   // 31: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),   // 32: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -1528,11 +2070,13 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 10: gisbi.grain.BlockReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 11: gisbi.grain.ReportReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 12: gisbi.grain.Ack.failure:type_name -> gisbi.grain.Failure
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	0,  // 13: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
+	26, // 14: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -1541,13 +2085,15 @@ func file_grains_proto_init() {
 		return
 	}
 	file_grains_proto_msgTypes[9].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[22].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

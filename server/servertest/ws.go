@@ -185,6 +185,37 @@ func (w *WS) ExpectError(code string) *Frame {
 	return f
 }
 
+// ExpectReply waits for the frame of type typ answering requestID.
+func (w *WS) ExpectReply(typ, requestID string) *Frame {
+	w.t.Helper()
+	f := w.take(func(f *Frame) bool { return f.Type == typ && f.RequestID == requestID }, 10*time.Second)
+	if f == nil {
+		w.t.Fatalf("no %s answering %q within 10s (have: %s)", typ, requestID, w.pending())
+	}
+	return f
+}
+
+// ExpectPush waits for an event of type typ: a frame that answers no request.
+func (w *WS) ExpectPush(typ string, timeout time.Duration) *Frame {
+	w.t.Helper()
+	f := w.take(func(f *Frame) bool { return f.Type == typ && f.RequestID == "" }, timeout)
+	if f == nil {
+		w.t.Fatalf("no pushed %s within %v (have: %s)", typ, timeout, w.pending())
+	}
+	return f
+}
+
+// ExpectPushWhere waits for a pushed frame of type typ for which ok holds,
+// skipping pushes that do not match (radar pushes come and go).
+func (w *WS) ExpectPushWhere(typ string, timeout time.Duration, ok func(*Frame) bool) *Frame {
+	w.t.Helper()
+	f := w.take(func(f *Frame) bool { return f.Type == typ && f.RequestID == "" && ok(f) }, timeout)
+	if f == nil {
+		w.t.Fatalf("no matching pushed %s within %v (have: %s)", typ, timeout, w.pending())
+	}
+	return f
+}
+
 // ExpectErrorCode waits for an error frame with code, skipping other frames
 // and other errors.
 func (w *WS) ExpectErrorCode(code string) *Frame {
