@@ -103,7 +103,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 			Grid:        grid, Dir: dir, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
 			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace,
 		}),
-		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL}),
+		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Interval: cfg.RadarInterval}),
 	}
 	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
 	if err != nil {

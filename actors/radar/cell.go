@@ -27,6 +27,9 @@ type CellDeps struct {
 	PresenceTTL time.Duration
 	// Passivation: an empty cell nobody watches stops after this long.
 	Passivation time.Duration
+	// Interval: a cell wakes its watchers at most once per interval (the
+	// radar interval); changes in between ride on one deferred wake-up.
+	Interval time.Duration
 }
 
 // NewCellKind returns the Cell cluster kind. A cell's identity is its H3
@@ -48,7 +51,14 @@ type cellGrain struct {
 	cell     h3.Cell
 	members  map[string]*Entry
 	watchers map[string]struct{}
+
+	lastNotify time.Time
+	pending    bool            // a deferred wake-up is scheduled
+	movers     map[string]bool // users whose change the next wake-up carries
 }
+
+// notifyNow is the cell's deferred wake-up.
+type notifyNow struct{}
 
 func (g *cellGrain) Receive(ctx actor.Context) {
 	defer func() {
@@ -80,6 +90,9 @@ func (g *cellGrain) Receive(ctx actor.Context) {
 			g.notify(ctx, m.UserId)
 		}
 		ctx.Respond(&grainpb.Ack{})
+	case notifyNow:
+		g.pending = false
+		g.wake(ctx)
 	case *grainpb.CellWatch:
 		if m.Watch {
 			g.watchers[m.UserId] = struct{}{}
@@ -134,16 +147,40 @@ func (g *cellGrain) publish() {
 	g.deps.Dir.store(g.cell, snap)
 }
 
-// notify wakes the watchers of this cell, except the user who changed: the
-// cost of a change is the number of users watching near it, never all users.
-func (g *cellGrain) notify(ctx actor.Context, except string) {
+// notify wakes the watchers of this cell, except a user whose own change is
+// the only news (it got its answer directly): the cost of a change is the
+// number of users watching near it, never all users. Wake-ups are coalesced
+// to one per interval per cell, so a busy cell costs each watcher one
+// message per interval however many members move.
+func (g *cellGrain) notify(ctx actor.Context, mover string) {
 	if len(g.watchers) == 0 {
 		return
 	}
+	if g.movers == nil {
+		g.movers = map[string]bool{}
+	}
+	g.movers[mover] = true
+	if g.pending {
+		return
+	}
+	wait := g.lastNotify.Add(g.deps.Interval).Sub(g.deps.Clock.Now())
+	if wait <= 0 {
+		g.wake(ctx)
+		return
+	}
+	g.pending = true
+	self, sys := ctx.Self(), ctx.ActorSystem()
+	g.deps.Clock.AfterFunc(wait, func() { sys.Root.Send(self, notifyNow{}) })
+}
+
+func (g *cellGrain) wake(ctx actor.Context) {
+	movers := g.movers
+	g.movers = nil
+	g.lastNotify = g.deps.Clock.Now()
 	c := pcluster.GetCluster(ctx.ActorSystem())
 	n := 0
 	for w := range g.watchers {
-		if w == except {
+		if len(movers) == 1 && movers[w] {
 			continue
 		}
 		if pid := c.Get(w, cluster.KindUser); pid != nil {

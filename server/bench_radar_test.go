@@ -1,0 +1,127 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/server/servertest"
+	"github.com/gisbi/engine/storage"
+)
+
+// city is a 20 km × 20 km box around Lagos.
+const cityLat, cityLng, cityHalfDeg = 6.5244, 3.3792, 0.09
+
+func benchUsers() int {
+	if n, err := strconv.Atoi(os.Getenv("GISBI_BENCH_USERS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// BenchmarkLocationUpdate measures presence.location_update through the
+// grains, in-process: User grain, Cell grain upsert (and move), radar query
+// over the covering cells, encoded answer. GISBI_BENCH_USERS live users
+// (default 100,000) are spread over the city and each watches its radar, so
+// moves also wake watchers and their coalesced pushes run as in production.
+func BenchmarkLocationUpdate(b *testing.B) {
+	n := benchUsers()
+	srv := servertest.Start(b, func(c *config.Config) { c.RadarInterval = 2 * time.Second })
+	ctx := context.Background()
+	node := srv.Node
+
+	// One sink actor stands in for every socket: it drops frames.
+	var framesOut atomic.Int64
+	sink := node.System.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*grainpb.SessionFrame); ok {
+			framesOut.Add(1)
+		}
+	}))
+
+	ids := make([]string, n)
+	pos := make([][2]float64, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user_bench_%06d", i)
+		pos[i] = [2]float64{cityLat + (rng.Float64()*2-1)*cityHalfDeg, cityLng + (rng.Float64()*2-1)*cityHalfDeg}
+	}
+	setup := time.Now()
+	parallel(8, n, func(i int) {
+		now := time.Now()
+		if err := srv.Store.Users().Create(ctx, &storage.User{ID: ids[i], Name: ids[i], Provider: "bench", Subject: ids[i], CreatedAt: now, UpdatedAt: now}); err != nil {
+			b.Error(err)
+			return
+		}
+		ref := &grainpb.SessionRef{SessionId: "s" + ids[i], Address: sink.Address, PidId: sink.Id, Dialect: "ws"}
+		if _, err := cluster.Call[*grainpb.AttachReply](ctx, node, cluster.KindUser, ids[i], &grainpb.AttachSession{Session: ref}); err != nil {
+			b.Error(err)
+			return
+		}
+		if _, err := cluster.Call[*grainpb.PresenceReply](ctx, node, cluster.KindUser, ids[i], &grainpb.UpdateLocation{Lat: pos[i][0], Lng: pos[i][1]}); err != nil {
+			b.Error(err)
+		}
+	})
+	b.Logf("%d live users placed in %v", n, time.Since(setup).Round(time.Millisecond))
+
+	var mu sync.Mutex
+	var lats []time.Duration
+	var nearbySum atomic.Int64
+	pushesBefore := framesOut.Load()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+		local := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			i := r.IntN(n)
+			// A walker's step: up to ~10 m.
+			lat := pos[i][0] + (r.Float64()*2-1)*0.0001
+			lng := pos[i][1] + (r.Float64()*2-1)*0.0001
+			t0 := time.Now()
+			rep, err := cluster.Call[*grainpb.PresenceReply](ctx, node, cluster.KindUser, ids[i], &grainpb.UpdateLocation{Lat: lat, Lng: lng})
+			local = append(local, time.Since(t0))
+			if err != nil || rep.Failure != nil {
+				b.Errorf("update: %v %v", err, rep.GetFailure())
+				return
+			}
+			nearbySum.Add(int64(len(rep.NearbyJson)))
+		}
+		mu.Lock()
+		lats = append(lats, local...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	reportPercentiles(b, lats)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	b.ReportMetric(float64(nearbySum.Load())/float64(b.N), "answer-bytes")
+	b.ReportMetric(float64(framesOut.Load()-pushesBefore)/b.Elapsed().Seconds(), "pushes/s")
+}
+
+func parallel(workers, n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
