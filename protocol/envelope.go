@@ -109,6 +109,37 @@ func EncodeFrame(typ string, payload any, now time.Time, requestID, correlationI
 	})
 }
 
+// EncodeRawFrame is EncodeFrame for a payload that is already compact JSON
+// the server produced itself: it is copied as is, where encoding/json would
+// re-validate and re-compact it (a real cost on 16 KB radar answers).
+func EncodeRawFrame(typ string, payload []byte, now time.Time, requestID, correlationID string) []byte {
+	b := make([]byte, 0, len(payload)+len(typ)+len(requestID)+len(correlationID)+96)
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"payload":`...)
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	b = append(b, payload...)
+	b = append(b, `,"timestamp":"`...)
+	b = now.UTC().AppendFormat(b, TimeFormat)
+	b = append(b, '"')
+	if requestID != "" {
+		b = append(b, `,"requestId":`...)
+		b = appendJSONString(b, requestID)
+	}
+	if correlationID != "" {
+		b = append(b, `,"correlationId":`...)
+		b = appendJSONString(b, correlationID)
+	}
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
 // ErrorPayload is the payload of an `error` frame.
 type ErrorPayload struct {
 	Code      Code   `json:"code"`

@@ -95,15 +95,15 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}, logger)
 
 	grid := radar.NewGrid(cfg.RadarRadiusM)
-	dir := radar.NewDirectory()
+	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
 	kinds := []*pcluster.Kind{
 		user.NewKind(user.Deps{
 			Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
 			MaxSessions: cfg.MaxSocketsPerUser,
-			Grid:        grid, Dir: dir, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
+			Grid:        grid, Dir: dir, Watchers: watchers, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
 			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace,
 		}),
-		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Interval: cfg.RadarInterval}),
+		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 	}
 	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
 	if err != nil {

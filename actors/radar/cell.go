@@ -25,11 +25,9 @@ type CellDeps struct {
 	// PresenceTTL: an entry older than this is not live; a fresh update of a
 	// stale entry is news to watchers even when the position is unchanged.
 	PresenceTTL time.Duration
-	// Passivation: an empty cell nobody watches stops after this long.
+	Watchers    *Watchers
+	// Passivation: an empty cell stops after this long.
 	Passivation time.Duration
-	// Interval: a cell wakes its watchers at most once per interval (the
-	// radar interval); changes in between ride on one deferred wake-up.
-	Interval time.Duration
 }
 
 // NewCellKind returns the Cell cluster kind. A cell's identity is its H3
@@ -39,7 +37,7 @@ func NewCellKind(d CellDeps) *pcluster.Kind {
 		d.Passivation = 5 * time.Minute
 	}
 	return pcluster.NewKind(cluster.KindCell, actor.PropsFromProducer(func() actor.Actor {
-		return &cellGrain{deps: d, members: map[string]*Entry{}, watchers: map[string]struct{}{}}
+		return &cellGrain{deps: d, members: map[string]*Entry{}}
 	}))
 }
 
@@ -47,18 +45,10 @@ func NewCellKind(d CellDeps) *pcluster.Kind {
 func CellID(c h3.Cell) string { return c.String() }
 
 type cellGrain struct {
-	deps     CellDeps
-	cell     h3.Cell
-	members  map[string]*Entry
-	watchers map[string]struct{}
-
-	lastNotify time.Time
-	pending    bool            // a deferred wake-up is scheduled
-	movers     map[string]bool // users whose change the next wake-up carries
+	deps    CellDeps
+	cell    h3.Cell
+	members map[string]*Entry
 }
-
-// notifyNow is the cell's deferred wake-up.
-type notifyNow struct{}
 
 func (g *cellGrain) Receive(ctx actor.Context) {
 	defer func() {
@@ -75,7 +65,7 @@ func (g *cellGrain) Receive(ctx actor.Context) {
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindCell).Inc()
 		ctx.SetReceiveTimeout(g.deps.Passivation)
 	case *actor.ReceiveTimeout:
-		if len(g.members) == 0 && len(g.watchers) == 0 {
+		if len(g.members) == 0 {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopped:
@@ -90,15 +80,6 @@ func (g *cellGrain) Receive(ctx actor.Context) {
 			g.notify(ctx, m.UserId)
 		}
 		ctx.Respond(&grainpb.Ack{})
-	case notifyNow:
-		g.pending = false
-		g.wake(ctx)
-	case *grainpb.CellWatch:
-		if m.Watch {
-			g.watchers[m.UserId] = struct{}{}
-		} else {
-			delete(g.watchers, m.UserId)
-		}
 	}
 }
 
@@ -147,47 +128,14 @@ func (g *cellGrain) publish() {
 	g.deps.Dir.store(g.cell, snap)
 }
 
-// notify wakes the watchers of this cell, except a user whose own change is
-// the only news (it got its answer directly): the cost of a change is the
-// number of users watching near it, never all users. Wake-ups are coalesced
-// to one per interval per cell, so a busy cell costs each watcher one
-// message per interval however many members move.
+// notify wakes the users watching this cell, except the one who changed (it
+// got its answer directly): the cost of a change is the number of users
+// watching near it, never all users, and a watcher already woken is not
+// sent another message.
 func (g *cellGrain) notify(ctx actor.Context, mover string) {
-	if len(g.watchers) == 0 {
-		return
-	}
-	if g.movers == nil {
-		g.movers = map[string]bool{}
-	}
-	g.movers[mover] = true
-	if g.pending {
-		return
-	}
-	wait := g.lastNotify.Add(g.deps.Interval).Sub(g.deps.Clock.Now())
-	if wait <= 0 {
-		g.wake(ctx)
-		return
-	}
-	g.pending = true
-	self, sys := ctx.Self(), ctx.ActorSystem()
-	g.deps.Clock.AfterFunc(wait, func() { sys.Root.Send(self, notifyNow{}) })
-}
-
-func (g *cellGrain) wake(ctx actor.Context) {
-	movers := g.movers
-	g.movers = nil
-	g.lastNotify = g.deps.Clock.Now()
-	c := pcluster.GetCluster(ctx.ActorSystem())
-	n := 0
-	for w := range g.watchers {
-		if len(movers) == 1 && movers[w] {
-			continue
-		}
-		if pid := c.Get(w, cluster.KindUser); pid != nil {
-			ctx.Send(pid, &grainpb.RadarDirty{})
-			n++
-		}
-	}
+	n := g.deps.Watchers.Wake(g.cell, mover, func(w *Watcher) {
+		ctx.Send(w.PID, &grainpb.RadarDirty{})
+	})
 	g.deps.Metrics.RadarNotifications.Add(float64(n))
 }
 

@@ -99,10 +99,14 @@ func geoAngleFromChord2(c2 float64) float64 {
 // geoAngle is the central angle between two unit vectors, atan2(|a×b|, a·b),
 // accurate at every separation.
 func geoAngle(a, b geoVec) float64 {
-	cx := a.y*b.z - a.z*b.y
-	cy := a.z*b.x - a.x*b.z
-	cz := a.x*b.y - a.y*b.x
-	return math.Atan2(math.Sqrt(cx*cx+cy*cy+cz*cz), a.x*b.x+a.y*b.y+a.z*b.z)
+	c := geoCross(a, b)
+	return math.Atan2(math.Sqrt(geoDot(c, c)), geoDot(a, b))
+}
+
+func geoDot(a, b geoVec) float64 { return a.x*b.x + a.y*b.y + a.z*b.z }
+
+func geoCross(a, b geoVec) geoVec {
+	return geoVec{a.y*b.z - a.z*b.y, a.z*b.x - a.x*b.z, a.x*b.y - a.y*b.x}
 }
 
 // geoFrame is a viewer's position with its local east and north unit

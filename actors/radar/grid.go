@@ -186,6 +186,8 @@ func (g *Grid) computeCover(cell h3.Cell) []h3.Cell {
 		angle float64
 	}
 	origin := g.geom(cell)
+	var originPoly []geoVec // computed on first need
+	exact := g.angle*(1+gridSlackRel) + gridSlackM/EarthRadiusM
 	for k := max(g.K, 1); ; k *= 2 {
 		var keep []ranked
 		outer := false
@@ -196,10 +198,23 @@ func (g *Grid) computeCover(cell h3.Cell) []h3.Cell {
 				}
 				gm := g.geom(c)
 				a := geoAngle(origin.v, gm.v)
-				if a <= g.angle+origin.r+gm.r {
-					keep = append(keep, ranked{c, a})
-					outer = outer || d == k
+				if a > g.angle+origin.r+gm.r {
+					continue
 				}
+				// Inside the coarse bound. That is what the growth check
+				// needs; the cover itself keeps only cells really within
+				// reach: centre within the radius of the viewer cell's
+				// centre, or polygon within the radius of its polygon.
+				outer = outer || d == k
+				if a > g.angle {
+					if originPoly == nil {
+						originPoly = gridPolygon(cell)
+					}
+					if gridPolygonDistance(originPoly, gridPolygon(c)) > exact {
+						continue
+					}
+				}
+				keep = append(keep, ranked{c, a})
 			}
 		}
 		if outer && len(keep) < h3.NumCells(g.Resolution) {
@@ -217,6 +232,61 @@ func (g *Grid) computeCover(cell h3.Cell) []h3.Cell {
 		}
 		return gridCompact(out)
 	}
+}
+
+// gridPolygon returns a cell's boundary as unit vectors, counter-clockwise,
+// including the extra vertices H3 adds where a class III cell crosses an
+// icosahedron edge.
+func gridPolygon(c h3.Cell) []geoVec {
+	b := h3.CellToBoundary(c)
+	out := make([]geoVec, len(b))
+	for i, p := range b {
+		out[i] = geoUnit(p.Lat, p.Lng)
+	}
+	return out
+}
+
+// gridPolygonDistance is the central angle between two cells' polygons
+// (0 when they touch). Two cells never overlap, and the distance between
+// two non-crossing segments is always reached at an endpoint of one of
+// them, so the minimum over every vertex of each against every edge of the
+// other is exact.
+func gridPolygonDistance(p, q []geoVec) float64 {
+	d := math.Inf(1)
+	for _, v := range p {
+		d = min(d, gridArcsDistance(v, q))
+	}
+	for _, v := range q {
+		d = min(d, gridArcsDistance(v, p))
+	}
+	return d
+}
+
+// gridArcsDistance is the angle from p to the closed polygon ring.
+func gridArcsDistance(p geoVec, ring []geoVec) float64 {
+	d := math.Inf(1)
+	for i, a := range ring {
+		d = min(d, gridArcDistance(p, a, ring[(i+1)%len(ring)]))
+	}
+	return d
+}
+
+// gridArcDistance is the angle from p to the minor great-circle arc a–b.
+// If the foot of the perpendicular from p to the great circle falls on the
+// arc, it is the angle to the circle's plane; otherwise the nearer end.
+func gridArcDistance(p, a, b geoVec) float64 {
+	n := geoCross(a, b)
+	nn := math.Sqrt(geoDot(n, n))
+	if nn == 0 { // degenerate arc
+		return geoAngle(p, a)
+	}
+	n = geoVec{n.x / nn, n.y / nn, n.z / nn}
+	// The foot lies between a and b iff it is on b's side of the plane
+	// through a and n, and on a's side of the plane through b and n.
+	if geoDot(geoCross(a, p), n) >= 0 && geoDot(geoCross(p, b), n) >= 0 {
+		return math.Asin(min(1, math.Abs(geoDot(p, n))))
+	}
+	return min(geoAngle(p, a), geoAngle(p, b))
 }
 
 // gridCompact removes duplicate cells while keeping the first occurrence's

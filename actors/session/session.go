@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,9 +287,11 @@ func (c *Context) Reply(typ string, payload any) error {
 	return nil
 }
 
-// ReplyRaw sends a frame whose payload is already encoded JSON.
+// ReplyRaw sends a frame whose payload is compact JSON the server encoded.
 func (c *Context) ReplyRaw(typ string, payload []byte) error {
-	return c.Reply(typ, json.RawMessage(payload))
+	c.replied = true
+	c.s.send(typ, protocol.EncodeRawFrame(typ, payload, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+	return nil
 }
 
 // WireError maps any error to the code a client sees. It is the one place

@@ -43,6 +43,7 @@ type Deps struct {
 	// Radar.
 	Grid           *radar.Grid
 	Dir            *radar.Directory
+	Watchers       *radar.Watchers
 	RadarLimit     int
 	PresenceTTL    time.Duration
 	RadarInterval  time.Duration
@@ -287,7 +288,8 @@ func (g *grain) bootstrap() *grainpb.BootstrapReply {
 	rj, _ := json.Marshal(wire)
 	now := g.now()
 	pj, _ := json.Marshal(g.presenceState(now))
-	nj, _ := json.Marshal(g.nearby(now))
+	hits, interests := g.nearby(now)
+	nj := radar.AppendNearby(nil, hits, interests)
 	return &grainpb.BootstrapReply{
 		UserJson: g.userJSON(), OnRadar: !g.state.User.HiddenFromRadar,
 		BlockedUserIds: g.state.BlockedIDs(), SafetyReportsJson: rj,

@@ -22,6 +22,7 @@ type presence struct {
 	at       time.Time          // server time of that location
 	cell     h3.Cell            // cell holding our entry; 0 when not on the radar
 	cover    []h3.Cell          // cells we watch; nil when not watching
+	watcher  *radar.Watcher     // our registration in the node's watcher index
 	graceEnd time.Time          // when the last socket closed plus the reconnect grace
 
 	staleArmed, graceArmed bool
@@ -103,10 +104,17 @@ func (g *grain) setVisible(ctx actor.Context, m *grainpb.SetVisible) *grainpb.Pr
 // presenceReply answers the sender with its presence and its radar, and
 // counts that radar as pushed so a wake-up right after does not repeat it.
 func (g *grain) presenceReply(now time.Time) *grainpb.PresenceReply {
-	users := g.nearby(now)
-	g.pres.lastFP, g.pres.lastPush = radar.Fingerprint(users), now
-	nj, _ := json.Marshal(protocol.NearbyPayload{NearbyUsers: users})
-	return &grainpb.PresenceReply{PresenceJson: g.presenceJSON(now), NearbyJson: nj}
+	hits, interests := g.nearby(now)
+	g.pres.lastFP, g.pres.lastPush = radar.Fingerprint(hits, interests), now
+	return &grainpb.PresenceReply{PresenceJson: g.presenceJSON(now), NearbyJson: nearbyPayload(hits, interests)}
+}
+
+// nearbyPayload is the radar.nearby.updated payload.
+func nearbyPayload(hits []radar.Hit, interests []string) []byte {
+	b := make([]byte, 0, 64+len(hits)*400)
+	b = append(b, `{"nearbyUsers":`...)
+	b = radar.AppendNearby(b, hits, interests)
+	return append(b, '}')
 }
 
 func (g *grain) presenceState(now time.Time) protocol.Presence {
@@ -118,11 +126,13 @@ func (g *grain) presenceJSON(now time.Time) []byte {
 	return b
 }
 
-// nearby runs the viewer's radar query. A viewer with no fresh location
-// sees nobody: distances from a stale point would mislead.
-func (g *grain) nearby(now time.Time) []protocol.NearbyUser {
+// nearby runs the viewer's radar query, returning the hits and the viewer's
+// interests. A viewer with no fresh location sees nobody: distances from a
+// stale point would mislead.
+func (g *grain) nearby(now time.Time) ([]radar.Hit, []string) {
+	interests := g.interests(now)
 	if !g.fresh(now) {
-		return []protocol.NearbyUser{}
+		return nil, interests
 	}
 	lat, lng := g.pres.loc.Lat, g.pres.loc.Lng
 	cells := g.deps.Grid.Cover(g.deps.Grid.Cell(lat, lng))
@@ -131,7 +141,7 @@ func (g *grain) nearby(now time.Time) []protocol.NearbyUser {
 	hits := radar.Query(lat, lng, g.deps.Grid.RadiusM, g.deps.RadarLimit, snaps, func(e *radar.Entry) bool {
 		return e.UserID != g.id && !g.state.Hidden(e.UserID) && now.Sub(e.UpdatedAt) < ttl
 	})
-	return radar.Nearby(hits, g.interests(now))
+	return hits, interests
 }
 
 func (g *grain) interests(now time.Time) []string {
@@ -186,22 +196,10 @@ func (g *grain) rewatch(ctx actor.Context, cover []h3.Cell) {
 	if sameCells(g.pres.cover, cover) {
 		return
 	}
-	next := make(map[h3.Cell]bool, len(cover))
-	for _, c := range cover {
-		next[c] = true
+	if g.pres.watcher == nil {
+		g.pres.watcher = &radar.Watcher{UserID: g.id, PID: ctx.Self()}
 	}
-	prev := make(map[h3.Cell]bool, len(g.pres.cover))
-	for _, c := range g.pres.cover {
-		prev[c] = true
-		if !next[c] {
-			cluster.SendIn(ctx, cluster.KindCell, radar.CellID(c), &grainpb.CellWatch{UserId: g.id, Watch: false})
-		}
-	}
-	for _, c := range cover {
-		if !prev[c] {
-			cluster.SendIn(ctx, cluster.KindCell, radar.CellID(c), &grainpb.CellWatch{UserId: g.id, Watch: true})
-		}
-	}
+	g.deps.Watchers.Move(g.pres.watcher, g.pres.cover, cover)
 	g.pres.cover = cover
 }
 
@@ -246,18 +244,17 @@ func (g *grain) push(ctx actor.Context) {
 	if g.pres.cover == nil {
 		return
 	}
+	// Changes from here on wake us again.
+	g.pres.watcher.Clean()
 	now := g.now()
-	users := g.nearby(now)
-	fp := radar.Fingerprint(users)
+	hits, interests := g.nearby(now)
+	fp := radar.Fingerprint(hits, interests)
 	g.pres.lastPush = now
 	if fp == g.pres.lastFP {
 		return
 	}
 	g.pres.lastFP = fp
-	frame, err := protocol.EncodeFrame(protocol.TypeRadarNearby, protocol.NearbyPayload{NearbyUsers: users}, now, "", "")
-	if err != nil {
-		return
-	}
+	frame := protocol.EncodeRawFrame(protocol.TypeRadarNearby, nearbyPayload(hits, interests), now, "", "")
 	g.deps.Metrics.RadarPushes.Inc()
 	g.deliver(ctx, protocol.TypeRadarNearby, frame, "")
 }

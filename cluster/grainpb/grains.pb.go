@@ -1638,59 +1638,6 @@ func (x *CellRemove) GetUserId() string {
 	return ""
 }
 
-// CellWatch subscribes (or unsubscribes) a user to the cell's changes.
-type CellWatch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Watch         bool                   `protobuf:"varint,2,opt,name=watch,proto3" json:"watch,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CellWatch) Reset() {
-	*x = CellWatch{}
-	mi := &file_grains_proto_msgTypes[29]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CellWatch) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CellWatch) ProtoMessage() {}
-
-func (x *CellWatch) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[29]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CellWatch.ProtoReflect.Descriptor instead.
-func (*CellWatch) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{29}
-}
-
-func (x *CellWatch) GetUserId() string {
-	if x != nil {
-		return x.UserId
-	}
-	return ""
-}
-
-func (x *CellWatch) GetWatch() bool {
-	if x != nil {
-		return x.Watch
-	}
-	return false
-}
-
 type ReminderFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1702,7 +1649,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +1661,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +1674,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -1763,7 +1710,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1722,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1735,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -1818,7 +1765,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1777,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +1790,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -1991,10 +1938,7 @@ const file_grains_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x16.gisbi.grain.CellEntryR\x05entry\"%\n" +
 	"\n" +
 	"CellRemove\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\":\n" +
-	"\tCellWatch\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
-	"\x05watch\x18\x02 \x01(\bR\x05watch\"]\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"]\n" +
 	"\rReminderFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1e\n" +
@@ -2020,7 +1964,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),        // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),     // 1: gisbi.grain.SessionRef
@@ -2051,10 +1995,9 @@ var file_grains_proto_goTypes = []any{
 	(*CellEntry)(nil),      // 26: gisbi.grain.CellEntry
 	(*CellUpsert)(nil),     // 27: gisbi.grain.CellUpsert
 	(*CellRemove)(nil),     // 28: gisbi.grain.CellRemove
-	(*CellWatch)(nil),      // 29: gisbi.grain.CellWatch
-	(*ReminderFired)(nil),  // 30: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),   // 31: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),   // 32: gisbi.grain.CloseSession
+	(*ReminderFired)(nil),  // 29: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),   // 30: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),   // 31: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -2093,7 +2036,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

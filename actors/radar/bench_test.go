@@ -1,0 +1,163 @@
+package radar
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uber/h3-go/v4"
+)
+
+// benchWorld is the TARGETS.md radar set-up: 100,000 users uniformly random
+// in a 20 km × 20 km box centred on Lagos (250 users/km²), one snapshot per
+// res-9 cell, and random viewers in the same box.
+type benchWorld struct {
+	g       *Grid
+	cells   map[h3.Cell]*Snapshot
+	viewers [][2]float64
+}
+
+var (
+	benchOnce   sync.Once
+	benchShared *benchWorld
+)
+
+func benchWorld100k() *benchWorld {
+	benchOnce.Do(func() {
+		const users, viewers = 100_000, 1 << 14
+		const lat0, lng0 = 6.5244, 3.3792
+		rng := rand.New(rand.NewPCG(42, 43))
+		dLat := 10e3 / (EarthRadiusM * geoRad)
+		dLng := dLat / math.Cos(lat0*geoRad)
+		point := func() (float64, float64) {
+			return lat0 + (rng.Float64()*2-1)*dLat, lng0 + (rng.Float64()*2-1)*dLng
+		}
+		w := &benchWorld{g: NewGrid(1000), cells: map[h3.Cell]*Snapshot{}}
+		byCell := map[h3.Cell][]*Entry{}
+		for i := range users {
+			lat, lng := point()
+			e := NewEntry(Entry{UserID: fmt.Sprintf("user_%06d", i), Lat: lat, Lng: lng, UpdatedAt: queryTestT0})
+			c := w.g.Cell(lat, lng)
+			byCell[c] = append(byCell[c], e)
+		}
+		for c, es := range byCell {
+			w.cells[c] = NewSnapshot(es)
+		}
+		for range viewers {
+			lat, lng := point()
+			w.viewers = append(w.viewers, [2]float64{lat, lng})
+			w.g.Cover(w.g.Cell(lat, lng)) // warm the cover cache, as a running server is
+		}
+		benchShared = w
+	})
+	return benchShared
+}
+
+// reportLatency adds percentiles and throughput from per-op latencies.
+func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Nanoseconds()) }
+	b.ReportMetric(pct(0.50), "p50-ns")
+	b.ReportMetric(pct(0.99), "p99-ns")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "queries/s")
+}
+
+// BenchmarkQuery100k measures one viewer's radar on one core: 1 km, nearest
+// 50, over 100,000 users. "full" is everything a User grain does per query
+// (cell, cached cover, snapshot lookups in a map standing in for the
+// Directory, Query with a keep filter); "query" is Query alone on the
+// snapshots gathered beforehand.
+func BenchmarkQuery100k(b *testing.B) {
+	w := benchWorld100k()
+	keep := func(e *Entry) bool { return e.UserID != "user_000000" }
+
+	b.Run("full", func(b *testing.B) {
+		snaps := make([]*Snapshot, 0, 128)
+		lat := make([]time.Duration, 0, b.N)
+		hits := 0
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; b.Loop(); i++ {
+			t0 := time.Now()
+			v := w.viewers[i%len(w.viewers)]
+			snaps = snaps[:0]
+			for _, c := range w.g.Cover(w.g.Cell(v[0], v[1])) {
+				if s := w.cells[c]; s != nil {
+					snaps = append(snaps, s)
+				}
+			}
+			hits += len(Query(v[0], v[1], w.g.RadiusM, 50, snaps, keep))
+			lat = append(lat, time.Since(t0))
+		}
+		reportLatency(b, lat, time.Since(start))
+		b.ReportMetric(float64(hits)/float64(len(lat)), "hits/op")
+	})
+
+	b.Run("query", func(b *testing.B) {
+		pre := make([][]*Snapshot, 1024)
+		for i := range pre {
+			v := w.viewers[i]
+			for _, c := range w.g.Cover(w.g.Cell(v[0], v[1])) {
+				if s := w.cells[c]; s != nil {
+					pre[i] = append(pre[i], s)
+				}
+			}
+		}
+		lat := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; b.Loop(); i++ {
+			t0 := time.Now()
+			v := w.viewers[i%len(pre)]
+			Query(v[0], v[1], w.g.RadiusM, 50, pre[i%len(pre)], keep)
+			lat = append(lat, time.Since(t0))
+		}
+		reportLatency(b, lat, time.Since(start))
+	})
+}
+
+// BenchmarkCover: "cached" is the steady state of a running node; "uncached"
+// computes covers of distinct cells on a fresh grid (cold start, geometry
+// cache filling as it goes).
+func BenchmarkCover(b *testing.B) {
+	w := benchWorld100k()
+	b.Run("cached", func(b *testing.B) {
+		cells := make([]h3.Cell, len(w.viewers))
+		for i, v := range w.viewers {
+			cells[i] = w.g.Cell(v[0], v[1])
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			w.g.Cover(cells[i%len(cells)])
+		}
+	})
+	b.Run("uncached", func(b *testing.B) {
+		g := NewGrid(1000)
+		cells := h3.GridDisk(g.Cell(6.5244, 3.3792), 60) // 10,981 distinct cells
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if i > 0 && i%len(cells) == 0 {
+				b.StopTimer()
+				g = NewGrid(1000)
+				b.StartTimer()
+			}
+			g.Cover(cells[i%len(cells)])
+		}
+	})
+}
+
+func BenchmarkNewGrid(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		NewGrid(1000)
+	}
+}
