@@ -12,22 +12,22 @@ import (
 	"github.com/uber/h3-go/v4"
 )
 
-// benchWorld is the TARGETS.md radar set-up: 100,000 users uniformly random
+// benchQueryWorld is the TARGETS.md radar set-up: 100,000 users uniformly random
 // in a 20 km × 20 km box centred on Lagos (250 users/km²), one snapshot per
 // res-9 cell, and random viewers in the same box.
-type benchWorld struct {
+type benchQueryWorld struct {
 	g       *Grid
 	cells   map[h3.Cell]*Snapshot
 	viewers [][2]float64
 }
 
 var (
-	benchOnce   sync.Once
-	benchShared *benchWorld
+	benchQueryOnce   sync.Once
+	benchQueryShared *benchQueryWorld
 )
 
-func benchWorld100k() *benchWorld {
-	benchOnce.Do(func() {
+func benchQueryWorld100k() *benchQueryWorld {
+	benchQueryOnce.Do(func() {
 		const users, viewers = 100_000, 1 << 14
 		const lat0, lng0 = 6.5244, 3.3792
 		rng := rand.New(rand.NewPCG(42, 43))
@@ -36,7 +36,7 @@ func benchWorld100k() *benchWorld {
 		point := func() (float64, float64) {
 			return lat0 + (rng.Float64()*2-1)*dLat, lng0 + (rng.Float64()*2-1)*dLng
 		}
-		w := &benchWorld{g: NewGrid(1000), cells: map[h3.Cell]*Snapshot{}}
+		w := &benchQueryWorld{g: NewGrid(1000), cells: map[h3.Cell]*Snapshot{}}
 		byCell := map[h3.Cell][]*Entry{}
 		for i := range users {
 			lat, lng := point()
@@ -52,13 +52,13 @@ func benchWorld100k() *benchWorld {
 			w.viewers = append(w.viewers, [2]float64{lat, lng})
 			w.g.Cover(w.g.Cell(lat, lng)) // warm the cover cache, as a running server is
 		}
-		benchShared = w
+		benchQueryShared = w
 	})
-	return benchShared
+	return benchQueryShared
 }
 
-// reportLatency adds percentiles and throughput from per-op latencies.
-func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
+// benchReportLatency adds percentiles and throughput from per-op latencies.
+func benchReportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
@@ -73,9 +73,10 @@ func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 // 50, over 100,000 users. "full" is everything a User grain does per query
 // (cell, cached cover, snapshot lookups in a map standing in for the
 // Directory, Query with a keep filter); "query" is Query alone on the
-// snapshots gathered beforehand.
+// snapshots gathered beforehand (1,024 viewers, so the data is not all
+// cache-hot); "query-literal" the same with Snapshot literals.
 func BenchmarkQuery100k(b *testing.B) {
-	w := benchWorld100k()
+	w := benchQueryWorld100k()
 	keep := func(e *Entry) bool { return e.UserID != "user_000000" }
 
 	b.Run("full", func(b *testing.B) {
@@ -97,39 +98,50 @@ func BenchmarkQuery100k(b *testing.B) {
 			hits += len(Query(v[0], v[1], w.g.RadiusM, 50, snaps, keep))
 			lat = append(lat, time.Since(t0))
 		}
-		reportLatency(b, lat, time.Since(start))
+		benchReportLatency(b, lat, time.Since(start))
 		b.ReportMetric(float64(hits)/float64(len(lat)), "hits/op")
 	})
 
-	b.Run("query", func(b *testing.B) {
+	gather := func(literal bool) [][]*Snapshot {
 		pre := make([][]*Snapshot, 1024)
 		for i := range pre {
 			v := w.viewers[i]
 			for _, c := range w.g.Cover(w.g.Cell(v[0], v[1])) {
 				if s := w.cells[c]; s != nil {
+					if literal {
+						s = &Snapshot{Entries: s.Entries}
+					}
 					pre[i] = append(pre[i], s)
 				}
 			}
 		}
-		lat := make([]time.Duration, 0, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		for i := 0; b.Loop(); i++ {
-			t0 := time.Now()
-			v := w.viewers[i%len(pre)]
-			Query(v[0], v[1], w.g.RadiusM, 50, pre[i%len(pre)], keep)
-			lat = append(lat, time.Since(t0))
+		return pre
+	}
+	query := func(pre [][]*Snapshot) func(b *testing.B) {
+		return func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; b.Loop(); i++ {
+				t0 := time.Now()
+				v := w.viewers[i%len(pre)]
+				Query(v[0], v[1], w.g.RadiusM, 50, pre[i%len(pre)], keep)
+				lat = append(lat, time.Since(t0))
+			}
+			benchReportLatency(b, lat, time.Since(start))
 		}
-		reportLatency(b, lat, time.Since(start))
-	})
+	}
+	b.Run("query", query(gather(false)))
+	// Snapshots built as literals, without NewSnapshot's packed points.
+	b.Run("query-literal", query(gather(true)))
 }
 
 // BenchmarkCover: "cached" is the steady state of a running node; "uncached"
 // computes covers of distinct cells on a fresh grid (cold start, geometry
 // cache filling as it goes).
 func BenchmarkCover(b *testing.B) {
-	w := benchWorld100k()
+	w := benchQueryWorld100k()
 	b.Run("cached", func(b *testing.B) {
 		cells := make([]h3.Cell, len(w.viewers))
 		for i, v := range w.viewers {

@@ -121,11 +121,11 @@ func sameStrings(a, b []string) bool {
 // publish replaces the cell's snapshot. Entries are immutable and shared, so
 // a publish copies pointers only.
 func (g *cellGrain) publish() {
-	snap := &Snapshot{Entries: make([]*Entry, 0, len(g.members))}
+	entries := make([]*Entry, 0, len(g.members))
 	for _, e := range g.members {
-		snap.Entries = append(snap.Entries, e)
+		entries = append(entries, e)
 	}
-	g.deps.Dir.store(g.cell, snap)
+	g.deps.Dir.store(g.cell, NewSnapshot(entries))
 }
 
 // notify wakes the users watching this cell, except the one who changed (it

@@ -90,6 +90,12 @@ func geoChord2ForAngle(theta float64) float64 {
 // well conditioned for all but near-antipodal points, far beyond any radar.
 func geoAngleFromChord2(c2 float64) float64 {
 	h := math.Sqrt(c2) / 2
+	if h < 1e-2 {
+		// Radar distances: asin's Taylor series to h⁹ is exact to double
+		// precision here (next term < 1e-21 relative) and 5× cheaper.
+		h2 := h * h
+		return 2 * h * (1 + h2*(1.0/6+h2*(3.0/40+h2*(5.0/112+h2*(35.0/1152)))))
+	}
 	if h >= 1 {
 		return math.Pi
 	}

@@ -182,9 +182,16 @@ func TestChordThreshold(t *testing.T) {
 			t.Errorf("geoChord2ForAngle(%v) = %v, want %v", tt.theta, got, tt.want)
 		}
 	}
-	for _, theta := range []float64{1e-9, 1e-4, 0.5, 3} {
-		if got := geoAngleFromChord2(geoChord2ForAngle(theta)); math.Abs(got-theta) > 1e-12*max(1, theta) {
-			t.Errorf("round trip %v -> %v", theta, got)
+	for _, theta := range []float64{0, 1e-12, 1e-9, 1e-4, 0.0199, 0.02, 0.0201, 0.5, 3, math.Pi} {
+		if got := geoAngleFromChord2(geoChord2ForAngle(theta)); math.Abs(got-theta) > 1e-15*max(1e-3, theta) {
+			t.Errorf("round trip %v -> %v (%.3g relative)", theta, got, (got-theta)/theta)
+		}
+	}
+	// The series branch against math.Asin, right up to where it hands over.
+	for h := 1e-6; h < 1e-2; h *= 1.01 {
+		want := 2 * math.Asin(h)
+		if got := geoAngleFromChord2(4 * h * h); math.Abs(got-want) > 5e-16*want { // a couple of ulps
+			t.Fatalf("h=%v: %v, asin gives %v", h, got, want)
 		}
 	}
 }

@@ -17,14 +17,14 @@ const (
 	gridCostPerCandidateNs = 5.0     // one chord test per point in a read cell
 	gridCityDensityPerM2   = 250e-6  // 250 users/km², a busy city
 	gridMaxRadiusM         = 100e3   // a radar, not a map: larger disks are thousands of cells
-	gridCoverCacheSize     = 1 << 15 // cells per cover-cache generation (two generations kept)
-	gridGeomCacheSize      = 1 << 17 // cells per geometry-cache generation
+	gridCoverCacheSize     = 1 << 14 // cells per cover-cache generation (two kept; ~600 B per cell)
+	gridGeomCacheSize      = 1 << 15 // cells per geometry-cache generation (two kept; ~350 B per cell)
 )
 
-// gridSlack widens every circumradius: 0.1% plus half a metre. The bound is a
-// triangle inequality that is exact on the sphere, so the slack only absorbs
-// floating point and the lat/lng round trip of H3's vertices; it costs well
-// under one extra cell per cover.
+// gridSlack widens Cover's bounds (each circumradius, and the radius in the
+// polygon test) by 0.1% plus half a metre. The bounds are exact on the
+// sphere, so the slack only absorbs floating point and the lat/lng round
+// trip of H3's vertices; it costs well under one extra cell per cover.
 const (
 	gridSlackRel = 1e-3
 	gridSlackM   = 0.5
@@ -44,44 +44,48 @@ type Grid struct {
 }
 
 // NewGrid returns the grid for a radar radius in metres. It panics on a
-// radius that is not positive or exceeds 100 km: that is a
-// configuration bug, not a runtime condition.
+// radius that is not positive or exceeds 100 km: that is a configuration
+// bug, not a runtime condition.
 //
 // # Resolution
 //
 // A query reads every snapshot of its cover and tests every point in them,
 // so its cost is about cells × 50 ns + candidates × 5 ns. Fine cells hug the
-// circle (few wasted candidates) but there are many of them; coarse cells are
-// few but drag in points far outside the radius. For each resolution NewGrid
-// estimates the cover as the cells whose centre lies within R + 2·e of the
-// viewer's cell centre (e = H3's average edge length, which is also a
-// hexagon's circumradius: exactly the pruning bound Cover applies), i.e.
-// cells = π(R+2e)²/A and candidates = ρ·π(R+2e)² with A the average cell area
-// and ρ = 250 users/km², and takes the cheapest. Measured for R = 1 km around
-// Lagos (mean over 2,000 random viewer cells, ρ = 250/km²):
+// circle (few wasted candidates) but there are many of them; coarse cells
+// are few but drag in points far outside the radius. For each resolution
+// NewGrid estimates the cover as the cells whose centre lies within R + 2e
+// of the viewer's cell centre (e = H3's average edge length, which is also
+// a hexagon's circumradius, so this is Cover's coarse bound), i.e. cells =
+// π(R+2e)²/A and candidates = ρ·π(R+2e)² with A the average cell area and
+// ρ = 250 users/km² (a busy city), and takes the cheapest. For R = 1 km:
 //
-//	res  edge    cells  candidates  estimated cost
-//	 7   1221 m    7.0     8,950      45.1 µs
-//	 8    461 m   16.9     3,070      16.2 µs
-//	 9    174 m   51.4     1,390       9.5 µs   ← chosen
-//	10     66 m  264       1,000      18.2 µs
+//	        model                         measured around Lagos
+//	res  edge    cells  candidates  cost    cells  candidates  cost     in radius
+//	 7   1221 m    7.2     9,300   46.9 µs    7.0     7,390   37.3 µs    11%
+//	 8    461 m   15.8     2,900   15.3 µs   19.0     2,860   15.3 µs    27%
+//	 9    174 m   54.3     1,430    9.9 µs   67.0     1,440   10.6 µs    54%  ← chosen
+//	10     66 m  267       1,010   18.4 µs    333      1,020   21.8 µs    77%
 //
-// (model: 7 → 8.3 cells, 8 → 17, 9 → 55, 10 → 280; same ranking). At res 9
-// about 57% of the candidates are within the radius; res 10 would raise that
-// to 79% but reads five times the cells.
+// (measured: the mean cover of 200 random viewers in the 20 km box around
+// Lagos, whose cells are smaller than H3's average; candidates = cover area
+// × ρ). The whole query agrees: BenchmarkQuery100k's Query alone takes
+// ≈ 25 µs at res 8, 21 µs at res 9 and 26 µs at res 10 (2-vCPU EPYC VM).
+// Res 10 would make 77% of the candidates count, but reads five times the
+// cells, and per cell a query pays for at least two cache misses.
 //
 // # K
 //
-// Ring k of a hexagonal grid with edge e starts 1.5·k·e from the centre, and
-// Cover keeps a cell only if its centre is within R + r₀ + r of the viewer
-// cell's centre (circumradii r ≈ e). So k must exceed (R + 2·e)/(1.5·e) for
-// the smallest cells of the resolution, which sit near the 12 pentagons.
-// NewGrid measures the shortest edge around the pentagons (H3 hexagons vary
-// about 2:1 in area, so the shortest edge is ≈ 0.81 × the average: 141 m at
-// res 9) and uses 90% of it, and a circumradius of 1.25 × the average edge:
-// K = 8 at res 9 for 1 km. K is only the starting point: Cover grows it when
-// the outermost ring still had a cell inside the bound, so a wrong estimate
-// costs time, never coverage.
+// Ring k of a hexagonal grid with edge e starts 1.5·k·e from the centre,
+// and Cover keeps a cell only if its centre is within R + r₀ + r of the
+// viewer cell's centre (circumradii r ≈ e), so k must exceed
+// (R + r₀ + r)/(1.5·e) for the smallest cells of the resolution, which sit
+// around the 12 pentagons. NewGrid measures the shortest edge there (H3
+// hexagons vary about 2:1 in area; the shortest edge is ≈ 0.81 × the
+// average: 141 m at res 9), takes 90% of it as e and 1.25 × the average
+// edge as the circumradii, and adds one ring: K = 9 at res 9 for 1 km (331
+// cells to prune, of which 67 remain). K is only the starting point: Cover
+// doubles it whenever the outermost ring still had a cell inside the bound,
+// so a wrong estimate costs time, never coverage.
 func NewGrid(radiusM float64) *Grid {
 	if !(radiusM > 0) || radiusM > gridMaxRadiusM {
 		panic(fmt.Sprintf("radar: NewGrid radius %v m out of range (0, %v]", radiusM, gridMaxRadiusM))
@@ -153,21 +157,31 @@ func (g *Grid) Cell(lat, lng float64) h3.Cell {
 // Cover returns the cells a viewer located anywhere inside cell must read so
 // that every point within RadiusM of the viewer lies in one of them, nearest
 // cells first (by centre distance, then by index), so a query's nearest-k
-// threshold tightens early. The result is shared and cached: do not modify
-// it. An invalid cell or one of another resolution gives nil.
+// bound tightens early. The result is cached (bounded, safe for concurrent
+// use) and shared: do not modify it. An invalid cell or one of another
+// resolution gives nil.
 //
-// Correctness: a point p within R of a viewer v in cell C, and p in cell D,
-// satisfies |c_C − c_D| ≤ |c_C − v| + |v − p| + |p − c_D| ≤ r_C + R + r_D on
-// the sphere (c = centre, r = circumradius, the largest centre-to-vertex
-// distance: cell edges are great-circle arcs in H3's gnomonic faces, so no
-// point of a cell is farther than its farthest vertex). Cover keeps exactly
-// the cells of GridDisk(C, K) passing that bound. The great-circle path from
-// v to p crosses a chain of neighbouring cells that all contain a point
-// within R of v, hence all pass the bound, and grid distance changes by at
-// most one per step; so if D were beyond ring K, some cell of ring K would
-// pass the bound. Cover therefore checks ring K and, if anything in it
-// survives, doubles K and starts over: coverage is never truncated, near
-// pentagons or anywhere else.
+// Correctness. A cell D is needed iff some point of D is within R of some
+// point of the viewer's cell C. Two tests, all on the sphere:
+//
+//   - Coarse: if p ∈ D is within R of v ∈ C, the triangle inequality gives
+//     |c_C − c_D| ≤ |c_C − v| + |v − p| + |p − c_D| ≤ r_C + R + r_D
+//     (c = centre, r = circumradius = farthest vertex: a cell lies inside
+//     the hull of its vertices, where distance from the centre peaks at a
+//     vertex). Cells failing it are dropped.
+//   - Exact: of the survivors, a cell whose centre is farther than R from
+//     C's centre is kept only if its polygon is within R of C's polygon
+//     (vertex-to-arc distances, both ways). H3 cell edges are great-circle
+//     arcs (gnomonic faces), so the polygon is the cell; this saves ~6% of
+//     the cells.
+//
+// Both tests allow 0.1% + 0.5 m of slack for rounding. Cover examines
+// GridDisk(C, K). The great-circle path from v to p crosses a chain of
+// neighbouring cells that all contain a point within R of v, so all pass
+// the coarse test, and grid distance changes by at most one per step: if D
+// were beyond ring K, some cell of ring K would pass the coarse test. Cover
+// therefore checks ring K and, if anything in it passes, doubles K and
+// starts over. Coverage is never truncated, near pentagons or anywhere else.
 func (g *Grid) Cover(cell h3.Cell) []h3.Cell {
 	if c, ok := g.covers.get(cell); ok {
 		return c
@@ -186,7 +200,6 @@ func (g *Grid) computeCover(cell h3.Cell) []h3.Cell {
 		angle float64
 	}
 	origin := g.geom(cell)
-	var originPoly []geoVec // computed on first need
 	exact := g.angle*(1+gridSlackRel) + gridSlackM/EarthRadiusM
 	for k := max(g.K, 1); ; k *= 2 {
 		var keep []ranked
@@ -206,13 +219,8 @@ func (g *Grid) computeCover(cell h3.Cell) []h3.Cell {
 				// reach: centre within the radius of the viewer cell's
 				// centre, or polygon within the radius of its polygon.
 				outer = outer || d == k
-				if a > g.angle {
-					if originPoly == nil {
-						originPoly = gridPolygon(cell)
-					}
-					if gridPolygonDistance(originPoly, gridPolygon(c)) > exact {
-						continue
-					}
+				if a > g.angle && !gridPolygonsWithin(origin.poly, gm.poly, exact) {
+					continue
 				}
 				keep = append(keep, ranked{c, a})
 			}
@@ -234,23 +242,27 @@ func (g *Grid) computeCover(cell h3.Cell) []h3.Cell {
 	}
 }
 
-// gridPolygon returns a cell's boundary as unit vectors, counter-clockwise,
-// including the extra vertices H3 adds where a class III cell crosses an
-// icosahedron edge.
-func gridPolygon(c h3.Cell) []geoVec {
-	b := h3.CellToBoundary(c)
-	out := make([]geoVec, len(b))
-	for i, p := range b {
-		out[i] = geoUnit(p.Lat, p.Lng)
+// gridPolygonsWithin reports whether two cells' polygons come within angle
+// of each other. Any pair of vertices that close settles it cheaply (chords,
+// no trigonometry); otherwise the exact vertex-to-arc distance decides.
+func gridPolygonsWithin(p, q []geoVec, angle float64) bool {
+	c2 := geoChord2ForAngle(angle)
+	for _, a := range p {
+		for _, b := range q {
+			if geoChord2(a, b) <= c2 {
+				return true
+			}
+		}
 	}
-	return out
+	return gridPolygonDistance(p, q) <= angle
 }
 
 // gridPolygonDistance is the central angle between two cells' polygons
 // (0 when they touch). Two cells never overlap, and the distance between
 // two non-crossing segments is always reached at an endpoint of one of
 // them, so the minimum over every vertex of each against every edge of the
-// other is exact.
+// other is exact, convex polygons or not (H3's are not always: see
+// gridGeom).
 func gridPolygonDistance(p, q []geoVec) float64 {
 	d := math.Inf(1)
 	for _, v := range p {
@@ -304,11 +316,15 @@ func gridCompact(cells []h3.Cell) []h3.Cell {
 	return slices.Clip(out)
 }
 
-// gridGeom is what the cover bound needs of a cell: its centre and its
-// circumradius, both on the unit sphere.
+// gridGeom is what Cover needs of a cell: its centre, its circumradius and
+// its polygon, on the unit sphere. The polygon is H3's boundary, counter-
+// clockwise, including the extra vertex H3 adds where a class III cell
+// crosses an icosahedron edge; that vertex can be reflex, so the polygon is
+// not always convex.
 type gridGeom struct {
-	v geoVec
-	r float64
+	v    geoVec
+	r    float64
+	poly []geoVec
 }
 
 func (g *Grid) geom(c h3.Cell) gridGeom {
@@ -323,11 +339,14 @@ func (g *Grid) geom(c h3.Cell) gridGeom {
 func gridComputeGeom(c h3.Cell) gridGeom {
 	ll := h3.CellToLatLng(c)
 	v := geoUnit(ll.Lat, ll.Lng)
+	b := h3.CellToBoundary(c)
+	poly := make([]geoVec, len(b))
 	r := 0.0
-	for _, p := range h3.CellToBoundary(c) {
-		r = max(r, geoAngle(v, geoUnit(p.Lat, p.Lng)))
+	for i, p := range b {
+		poly[i] = geoUnit(p.Lat, p.Lng)
+		r = max(r, geoAngle(v, poly[i]))
 	}
-	return gridGeom{v: v, r: r*(1+gridSlackRel) + gridSlackM/EarthRadiusM}
+	return gridGeom{v: v, r: r*(1+gridSlackRel) + gridSlackM/EarthRadiusM, poly: poly}
 }
 
 // gridCache is a bounded concurrent map from cell to V. Reads are lock-free

@@ -247,7 +247,7 @@ func TestCellWithinCircumradius(t *testing.T) {
 		}
 		// The exact cover test assumes the point is inside its polygon (or
 		// a hair off its boundary).
-		if poly := gridPolygon(c); !gridTestInPolygon(p, cv, poly) {
+		if poly := g.geom(c).poly; !gridTestInPolygon(p, cv, poly) {
 			d := gridArcsDistance(p, poly) * EarthRadiusM
 			outside = max(outside, d)
 			if d > 0.01 {
@@ -392,5 +392,53 @@ func TestGridCacheBounded(t *testing.T) {
 	}
 	if _, ok := c.get(50); ok {
 		t.Errorf("cold entry 50 not evicted")
+	}
+}
+
+// TestPolygonDistance checks the exact cover test against brute force:
+// the distance between two cells' polygons, sampled densely along both
+// boundaries.
+func TestPolygonDistance(t *testing.T) {
+	g := NewGrid(1000)
+	rng := rand.New(rand.NewPCG(15, 16))
+	sample := func(poly []geoVec) []geoVec {
+		var out []geoVec
+		for i, a := range poly {
+			b := poly[(i+1)%len(poly)]
+			for k := range 50 {
+				f := float64(k) / 50
+				v := geoVec{a.x + f*(b.x-a.x), a.y + f*(b.y-a.y), a.z + f*(b.z-a.z)}
+				n := math.Sqrt(geoDot(v, v))
+				out = append(out, geoVec{v.x / n, v.y / n, v.z / n})
+			}
+		}
+		return out
+	}
+	for _, p := range gridTestPlaces(g.Resolution)[:12] {
+		cell := g.Cell(p.lat, p.lng)
+		disk := h3.GridDisk(cell, 8)
+		for range 4 {
+			other := disk[rng.IntN(len(disk))]
+			pp, qp := g.geom(cell).poly, g.geom(other).poly
+			got := gridPolygonDistance(pp, qp)
+			want := math.Inf(1)
+			for _, a := range sample(pp) {
+				for _, b := range sample(qp) {
+					want = min(want, geoAngle(a, b))
+				}
+			}
+			// Sampling overestimates by at most about a sample step (≤ 4 m).
+			if got > want+1e-12 || want-got > 4/EarthRadiusM {
+				t.Errorf("%s: %v to %v: polygon distance %.3f m, sampled %.3f m", p.name, cell, other, got*EarthRadiusM, want*EarthRadiusM)
+			}
+			if got < 1e-9 { // touching: shared vertices differ in the last bits
+				continue
+			}
+			for _, angle := range []float64{got * 0.999, got * 1.001} {
+				if within := gridPolygonsWithin(pp, qp, angle); within != (got <= angle) {
+					t.Errorf("gridPolygonsWithin(%.3f m) = %v, distance %.3f m", angle*EarthRadiusM, within, got*EarthRadiusM)
+				}
+			}
+		}
 	}
 }

@@ -403,6 +403,44 @@ func TestQueryKeepOnlyNearCandidates(t *testing.T) {
 	}
 }
 
+// TestQueryKeepRejectsMost: when keep rejects more than the heap's slack,
+// Query must select again rather than return too few, also while a user is
+// mid-move.
+func TestQueryKeepRejectsMost(t *testing.T) {
+	var entries []*Entry
+	for i := range 300 {
+		entries = append(entries, queryTestAt(fmt.Sprintf("u%03d", i), float64(i*7%360), float64(i+1), queryTestT0))
+	}
+	moved := queryTestAt("u001", 0, 2.5, queryTestT0.Add(time.Second)) // u001 moved from 2 m to 2.5 m
+	odd := func(e *Entry) bool { return (e.UserID[3]-'0')%2 == 1 }
+	for _, tt := range []struct {
+		name  string
+		snaps []*Snapshot
+	}{
+		{"packed", []*Snapshot{NewSnapshot(slices.Clone(entries))}},
+		{"literal", []*Snapshot{{Entries: entries}}},
+		{"mid-move", []*Snapshot{NewSnapshot(slices.Clone(entries)), NewSnapshot([]*Entry{moved})}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hits := Query(0, 0, 1000, 50, tt.snaps, odd)
+			var want []string
+			for i := 1; len(want) < 50; i += 2 {
+				want = append(want, fmt.Sprintf("u%03d", i))
+			}
+			if got := queryTestIDs(hits); !slices.Equal(got, want) {
+				t.Fatalf("got %v\nwant %v", got, want)
+			}
+			wantD := 2.0
+			if tt.name == "mid-move" {
+				wantD = 2.5
+			}
+			if math.Abs(hits[0].Distance-wantD) > 1e-6 {
+				t.Errorf("u001 at %v m, want %v m", hits[0].Distance, wantD)
+			}
+		})
+	}
+}
+
 func TestQueryDeduplicatesMoves(t *testing.T) {
 	t0, t1 := queryTestT0, queryTestT0.Add(time.Second)
 	shared := queryTestAt("twice", 0, 100, t0)
