@@ -1,12 +1,15 @@
 package radar
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/uber/h3-go/v4"
 )
+
+var watchSeed = maphash.MakeSeed()
 
 // Watcher is one user watching its radar: the User grain registers its own
 // PID for the cells its radar covers.
@@ -17,6 +20,12 @@ type Watcher struct {
 	// the watcher when it recomputes, so at most one wake-up message is in
 	// flight per watcher however many cells change meanwhile.
 	dirty atomic.Bool
+	id    uint64 // hash of UserID: skipping the mover must not cost a string compare per watcher
+}
+
+// NewWatcher returns a watcher for a user's grain.
+func NewWatcher(userID string, pid *actor.PID) *Watcher {
+	return &Watcher{UserID: userID, PID: pid, id: maphash.String(watchSeed, userID)}
 }
 
 // Clean marks the watcher as having seen every change so far; call it
@@ -30,16 +39,23 @@ type Watchers struct {
 	shards [64]watchShard
 }
 
+// watchSet keeps a cell's watchers in a slice for fast iteration, with an
+// index for O(1) removal.
+type watchSet struct {
+	list []*Watcher
+	at   map[*Watcher]int
+}
+
 type watchShard struct {
 	mu sync.RWMutex
-	m  map[h3.Cell]map[*Watcher]struct{}
+	m  map[h3.Cell]*watchSet
 }
 
 // NewWatchers returns an empty index.
 func NewWatchers() *Watchers {
 	ws := &Watchers{}
 	for i := range ws.shards {
-		ws.shards[i].m = map[h3.Cell]map[*Watcher]struct{}{}
+		ws.shards[i].m = map[h3.Cell]*watchSet{}
 	}
 	return ws
 }
@@ -56,42 +72,66 @@ func (ws *Watchers) Move(w *Watcher, old, next []h3.Cell) {
 	for _, c := range old {
 		had[c] = true
 		if !keep[c] {
-			s := ws.shard(c)
-			s.mu.Lock()
-			if set := s.m[c]; set != nil {
-				delete(set, w)
-				if len(set) == 0 {
-					delete(s.m, c)
-				}
-			}
-			s.mu.Unlock()
+			ws.remove(c, w)
 		}
 	}
 	for _, c := range next {
-		if had[c] {
-			continue
+		if !had[c] {
+			ws.add(c, w)
 		}
-		s := ws.shard(c)
-		s.mu.Lock()
-		set := s.m[c]
-		if set == nil {
-			set = map[*Watcher]struct{}{}
-			s.m[c] = set
-		}
-		set[w] = struct{}{}
-		s.mu.Unlock()
 	}
 }
 
-// Wake flags every watcher of cell except the one named skip, and calls
+func (ws *Watchers) add(c h3.Cell, w *Watcher) {
+	s := ws.shard(c)
+	s.mu.Lock()
+	set := s.m[c]
+	if set == nil {
+		set = &watchSet{at: map[*Watcher]int{}}
+		s.m[c] = set
+	}
+	if _, ok := set.at[w]; !ok {
+		set.at[w] = len(set.list)
+		set.list = append(set.list, w)
+	}
+	s.mu.Unlock()
+}
+
+func (ws *Watchers) remove(c h3.Cell, w *Watcher) {
+	s := ws.shard(c)
+	s.mu.Lock()
+	if set := s.m[c]; set != nil {
+		if i, ok := set.at[w]; ok {
+			last := len(set.list) - 1
+			set.list[i] = set.list[last]
+			set.at[set.list[i]] = i
+			set.list[last] = nil
+			set.list = set.list[:last]
+			delete(set.at, w)
+			if len(set.list) == 0 {
+				delete(s.m, c)
+			}
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Wake flags every watcher of cell except the user named skip, and calls
 // send for each that was not flagged already. It returns how many it sent.
 func (ws *Watchers) Wake(c h3.Cell, skip string, send func(*Watcher)) int {
+	skipID := maphash.String(watchSeed, skip)
 	s := ws.shard(c)
-	s.mu.RLock()
 	var woken []*Watcher
-	for w := range s.m[c] {
-		if w.UserID != skip && w.dirty.CompareAndSwap(false, true) {
-			woken = append(woken, w)
+	s.mu.RLock()
+	if set := s.m[c]; set != nil {
+		for _, w := range set.list {
+			// Most watchers of a busy cell are already flagged: test cheaply first.
+			if w.dirty.Load() || (w.id == skipID && w.UserID == skip) {
+				continue
+			}
+			if w.dirty.CompareAndSwap(false, true) {
+				woken = append(woken, w)
+			}
 		}
 	}
 	s.mu.RUnlock()

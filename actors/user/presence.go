@@ -197,7 +197,7 @@ func (g *grain) rewatch(ctx actor.Context, cover []h3.Cell) {
 		return
 	}
 	if g.pres.watcher == nil {
-		g.pres.watcher = &radar.Watcher{UserID: g.id, PID: ctx.Self()}
+		g.pres.watcher = radar.NewWatcher(g.id, ctx.Self())
 	}
 	g.deps.Watchers.Move(g.pres.watcher, g.pres.cover, cover)
 	g.pres.cover = cover
