@@ -87,7 +87,13 @@ func benchLocation(b *testing.B, n int, interval time.Duration) {
 	var lats []time.Duration
 	var nearbySum atomic.Int64
 	pushesBefore := framesOut.Load()
-	b.SetParallelism(16) // 32 callers in flight, like many sockets
+	// Callers in flight per CPU (GISBI_BENCH_PARALLELISM, default 16: 32 on 2
+	// cores, enough to saturate). With 1, latency is measured below saturation.
+	par := 16
+	if v, err := strconv.Atoi(os.Getenv("GISBI_BENCH_PARALLELISM")); err == nil && v > 0 {
+		par = v
+	}
+	b.SetParallelism(par)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
