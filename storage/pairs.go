@@ -1,0 +1,77 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// LatLng is a point, e.g. where two users connected.
+type LatLng struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
+
+// Request is one connection request between the two users of a pair.
+type Request struct {
+	ID         string `json:"id"` // req_…
+	FromUserID string `json:"fromUserId"`
+	ToUserID   string `json:"toUserId"`
+	// Status is pending | accepted | declined | missed | closed;
+	// LegacyStatus the raw value pending | accepted | rejected | missed | cancelled.
+	Status        string     `json:"status"`
+	LegacyStatus  string     `json:"legacyStatus"`
+	ClosureReason *string    `json:"closureReason,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	ExpiresAt     time.Time  `json:"expiresAt"`
+	ResolvedAt    *time.Time `json:"resolvedAt,omitempty"`
+	ConnectionID  string     `json:"connectionId,omitempty"` // set once accepted
+}
+
+// Connection is an accepted request and its life until closed.
+type Connection struct {
+	ID                string     `json:"id"` // conn_…
+	RequestID         string     `json:"requestId"`
+	SenderID          string     `json:"senderId"`
+	ReceiverID        string     `json:"receiverId"`
+	Status            string     `json:"status"` // accepted | closed
+	CreatedAt         time.Time  `json:"createdAt"`  // when the request was sent
+	AcceptedAt        time.Time  `json:"acceptedAt"` // resolvedAt of the request
+	ClosedAt          *time.Time `json:"closedAt,omitempty"`
+	ClosureReason     *string    `json:"closureReason,omitempty"`
+	ClosedByUserID    *string    `json:"closedByUserId,omitempty"`
+	ConnectedLocation *LatLng    `json:"connectedLocation,omitempty"`
+}
+
+// Pair is everything between two users, oldest first. A pair has at most
+// one pending request and at most one active connection at a time.
+type Pair struct {
+	ID          string       `json:"id"` // PairID(a, b)
+	UserA       string       `json:"userA"`
+	UserB       string       `json:"userB"`
+	Requests    []Request    `json:"requests"`
+	Connections []Connection `json:"connections"`
+}
+
+// PairID names the pair of two users independently of their order.
+func PairID(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return a + "|" + b
+}
+
+// Pairs stores pairs as whole records with indexes by user, request id and
+// connection id. The Pair grain is the only writer of a pair, so Save needs
+// no compare-and-swap.
+type Pairs interface {
+	// Get returns a pair; ErrNotFound when the two users never interacted.
+	Get(ctx context.Context, pairID string) (*Pair, error)
+	// Save writes a pair and its indexes durably (acknowledged writes).
+	Save(ctx context.Context, p *Pair) error
+	// Of lists the ids of the pairs a user belongs to.
+	Of(ctx context.Context, userID string) ([]string, error)
+	// ByRequest and ByConnection find the pair of a request or connection id;
+	// ErrNotFound when unknown.
+	ByRequest(ctx context.Context, requestID string) (string, error)
+	ByConnection(ctx context.Context, connectionID string) (string, error)
+}
