@@ -110,7 +110,9 @@ func TestAcceptRejectCancel(t *testing.T) {
 		legacy string
 		events []string
 	}{
-		{"accept", func(s *State, id string) (any, []Event, *protocol.Error) { return s.Accept("b", id, loc, t0.Add(time.Minute)) },
+		{"accept", func(s *State, id string) (any, []Event, *protocol.Error) {
+			return s.Accept("b", id, loc, t0.Add(time.Minute))
+		},
 			"", StatusAccepted, LegacyAccepted, []string{protocol.TypeRequestAccept}},
 		{"accept by sender", func(s *State, id string) (any, []Event, *protocol.Error) { return s.Accept("a", id, nil, t0) },
 			protocol.CodeForbidden, StatusPending, LegacyPending, nil},
