@@ -19,6 +19,7 @@ import (
 const (
 	KindUser = "User"
 	KindCell = "Cell"
+	KindPair = "Pair"
 )
 
 // ErrUnavailable is returned when a grain could not be reached in time.

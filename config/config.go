@@ -57,10 +57,12 @@ type Config struct {
 	WSPingInterval time.Duration `koanf:"ws_ping_interval" default:"30s" desc:"Interval between WebSocket pings."`
 	ReconnectGrace time.Duration `koanf:"reconnect_grace" default:"10s" desc:"How long a user whose last socket closed stays on others' radar, so a reconnect does not flicker."`
 
-	RadarRadiusM    float64       `koanf:"radar_radius_m" default:"1000" desc:"Radar radius in metres (10 to 50000)."`
-	RadarLimit      int           `koanf:"radar_limit" default:"50" desc:"Most users a radar answer lists, nearest first (1 to 500)."`
-	PresenceTTL     time.Duration `koanf:"presence_ttl" default:"2m" desc:"How long a location stays live without a new update."`
-	RadarInterval   time.Duration `koanf:"radar_interval" default:"2s" desc:"Least time between two pushed radar.nearby.updated frames to one user."`
+	RadarRadiusM  float64       `koanf:"radar_radius_m" default:"1000" desc:"Radar radius in metres (10 to 50000)."`
+	RadarLimit    int           `koanf:"radar_limit" default:"50" desc:"Most users a radar answer lists, nearest first (1 to 500)."`
+	PresenceTTL   time.Duration `koanf:"presence_ttl" default:"2m" desc:"How long a location stays live without a new update."`
+	RadarInterval time.Duration `koanf:"radar_interval" default:"2s" desc:"Least time between two pushed radar.nearby.updated frames to one user."`
+
+	RequestTTL      time.Duration `koanf:"request_ttl" default:"10m" desc:"How long a connection request stays pending before it is missed."`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" default:"15s" desc:"How long shutdown waits for connections and work to drain."`
 
 	LogLevel  string `koanf:"log_level" default:"info" desc:"Log level: debug, info, warn or error."`
@@ -176,6 +178,7 @@ func (c *Config) Validate() error {
 	v.check(c.RadarRadiusM >= 10 && c.RadarRadiusM <= 50000, "radar_radius_m", fmt.Sprintf("must be between 10 and 50000, got %v", c.RadarRadiusM))
 	v.check(c.RadarLimit >= 1 && c.RadarLimit <= 500, "radar_limit", fmt.Sprintf("must be between 1 and 500, got %d", c.RadarLimit))
 	v.check(c.PresenceTTL > 0, "presence_ttl", fmt.Sprintf("must be greater than 0, got %s", c.PresenceTTL))
+	v.check(c.RequestTTL > 0, "request_ttl", fmt.Sprintf("must be greater than 0, got %s", c.RequestTTL))
 	v.check(c.RadarInterval > 0, "radar_interval", fmt.Sprintf("must be greater than 0, got %s", c.RadarInterval))
 	v.check(c.JWKSRefetch >= 0, "jwks_refetch_interval", fmt.Sprintf("must not be negative, got %s", c.JWKSRefetch))
 	v.check(c.ShutdownTimeout > 0, "shutdown_timeout", fmt.Sprintf("must be greater than 0, got %s", c.ShutdownTimeout))

@@ -39,6 +39,7 @@ var wantDefaults = Config{
 	RadarLimit:        50,
 	PresenceTTL:       2 * time.Minute,
 	RadarInterval:     2 * time.Second,
+	RequestTTL:        10 * time.Minute,
 	LogLevel:          "info",
 	LogFormat:         "text",
 }
@@ -77,6 +78,7 @@ var wantNames = map[string]string{
 	"GISBI_RADAR_LIMIT":               "radar-limit",
 	"GISBI_PRESENCE_TTL":              "presence-ttl",
 	"GISBI_RADAR_INTERVAL":            "radar-interval",
+	"GISBI_REQUEST_TTL":               "request-ttl",
 	"GISBI_LOG_LEVEL":                 "log-level",
 	"GISBI_LOG_FORMAT":                "log-format",
 }

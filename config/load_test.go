@@ -104,6 +104,7 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_RADAR_LIMIT", "10", nil, 10},
 		{"GISBI_PRESENCE_TTL", "30s", nil, 30 * time.Second},
 		{"GISBI_RADAR_INTERVAL", "500ms", nil, 500 * time.Millisecond},
+		{"GISBI_REQUEST_TTL", "2s", nil, 2 * time.Second},
 		{"GISBI_LOG_LEVEL", "debug", nil, "debug"},
 		{"GISBI_LOG_LEVEL", "error", nil, "error"},
 		{"GISBI_LOG_FORMAT", "json", nil, "json"},
@@ -198,6 +199,7 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_RADAR_LIMIT", "0", nil, "between 1 and 500"},
 		{"GISBI_PRESENCE_TTL", "0s", nil, "must be greater than 0"},
 		{"GISBI_RADAR_INTERVAL", "0s", nil, "must be greater than 0"},
+		{"GISBI_REQUEST_TTL", "0s", nil, "must be greater than 0"},
 		{"GISBI_LOG_LEVEL", "verbose", nil, `"verbose" is not one of [debug info warn error]`},
 		{"GISBI_LOG_FORMAT", "xml", nil, `"xml" is not one of [text json]`},
 	}

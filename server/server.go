@@ -11,6 +11,7 @@ import (
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 
+	"github.com/gisbi/engine/actors/pair"
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/reminders"
 	"github.com/gisbi/engine/actors/session"
@@ -96,13 +97,19 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 
 	grid := radar.NewGrid(cfg.RadarRadiusM)
 	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
+	online := user.NewOnline()
+	pairDeps := pair.Deps{
+		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
+		RequestTTL: cfg.RequestTTL, Online: online.Is,
+	}
 	kinds := []*pcluster.Kind{
 		user.NewKind(user.Deps{
 			Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
 			MaxSessions: cfg.MaxSocketsPerUser,
 			Grid:        grid, Dir: dir, Watchers: watchers, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
-			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace,
+			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace, Online: online,
 		}),
+		pair.NewKind(pairDeps),
 		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 	}
 	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
@@ -113,12 +120,14 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	deps.Node = node
 
 	handlers := map[string]session.Handler{}
-	for typ, h := range user.Handlers() {
-		handlers[typ] = h
+	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps)} {
+		for typ, h := range hs {
+			handlers[typ] = h
+		}
 	}
 	deps.Sessions = &session.Deps{
 		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
-		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap},
+		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps)},
 		CallTimeout: 5 * time.Second,
 	}
 	s.API = httpapi.New(deps)

@@ -165,6 +165,7 @@ type Store interface {
 	Devices() Devices
 	Safety() Safety
 	Reminders() Reminders
+	Pairs() Pairs
 	// Backup writes a consistent copy of the database to path while it is in use.
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).

@@ -168,8 +168,11 @@ func (s *State) Expire(now time.Time) []Event {
 // find returns the request by id for an action by user, applying expiry.
 func (s *State) find(by, id string, now time.Time) (*storage.Request, []Event, *protocol.Error) {
 	evs := s.Expire(now)
+	if !s.Has(by) {
+		return nil, evs, fail(protocol.CodeForbidden, "this request is not yours")
+	}
 	r := s.request(id)
-	if r == nil || !s.Has(by) {
+	if r == nil {
 		return nil, evs, fail(CodeRequestNotFound, "request not found")
 	}
 	return r, evs, nil
@@ -251,8 +254,11 @@ func (s *State) resolve(by, requestID string, now time.Time, cancel bool) (*stor
 // Close ends the active connection; either user may.
 func (s *State) Close(by, connectionID, reason string, now time.Time) (*storage.Connection, []Event, *protocol.Error) {
 	evs := s.Expire(now)
+	if !s.Has(by) {
+		return nil, evs, fail(protocol.CodeForbidden, "this connection is not yours")
+	}
 	c := s.connection(connectionID)
-	if c == nil || !s.Has(by) {
+	if c == nil {
 		return nil, evs, fail(protocol.CodeNotFound, "connection not found")
 	}
 	if c.Status != ConnActive {

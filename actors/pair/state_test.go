@@ -117,7 +117,7 @@ func TestAcceptRejectCancel(t *testing.T) {
 		{"accept by sender", func(s *State, id string) (any, []Event, *protocol.Error) { return s.Accept("a", id, nil, t0) },
 			protocol.CodeForbidden, StatusPending, LegacyPending, nil},
 		{"accept by stranger", func(s *State, id string) (any, []Event, *protocol.Error) { return s.Accept("c", id, nil, t0) },
-			CodeRequestNotFound, StatusPending, LegacyPending, nil},
+			protocol.CodeForbidden, StatusPending, LegacyPending, nil},
 		{"accept unknown", func(s *State, id string) (any, []Event, *protocol.Error) { return s.Accept("b", "req_nope", nil, t0) },
 			CodeRequestNotFound, StatusPending, LegacyPending, nil},
 		{"accept at expiry", func(s *State, id string) (any, []Event, *protocol.Error) { return s.Accept("b", id, nil, t0.Add(ttl)) },
@@ -234,7 +234,7 @@ func TestCloseEndAndRing(t *testing.T) {
 	})
 	t.Run("close by stranger or unknown", func(t *testing.T) {
 		s, c := connected(t)
-		if _, _, err := s.Close("c", c.ID, "", t0); code(err) != protocol.CodeNotFound {
+		if _, _, err := s.Close("c", c.ID, "", t0); code(err) != protocol.CodeForbidden {
 			t.Fatalf("stranger: %v", err)
 		}
 		if _, _, err := s.Close("a", "conn_nope", "", t0); code(err) != protocol.CodeNotFound {

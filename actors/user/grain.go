@@ -48,6 +48,9 @@ type Deps struct {
 	PresenceTTL    time.Duration
 	RadarInterval  time.Duration
 	ReconnectGrace time.Duration
+
+	// Online is the node's index of users with open sockets; may be nil.
+	Online *Online
 }
 
 // NewKind returns the User cluster kind.
@@ -97,9 +100,17 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.DetachSession:
 		had := len(g.state.Sessions)
 		g.state.Detach(m.SessionId)
+		g.deps.Online.set(g.id, len(g.state.Sessions))
 		if had > 0 && len(g.state.Sessions) == 0 {
 			g.lastSessionLeft(ctx)
 		}
+	case *grainpb.GetLocation:
+		now := g.now()
+		rep := &grainpb.LocationReply{Fresh: g.fresh(now)}
+		if rep.Fresh {
+			rep.Lat, rep.Lng = g.pres.loc.Lat, g.pres.loc.Lng
+		}
+		ctx.Respond(rep)
 	case *grainpb.GetUser:
 		ctx.Respond(g.getUser())
 	case *grainpb.ExistsQuery:
@@ -199,6 +210,7 @@ func (g *grain) attach(ctx actor.Context, m *grainpb.AttachSession) *grainpb.Att
 			Code: protocol.CloseSessionLimit, Reason: "too many sessions for this user",
 		})
 	}
+	g.deps.Online.set(g.id, len(g.state.Sessions))
 	if !g.pres.graceEnd.IsZero() {
 		g.pres.graceEnd = time.Time{}
 	}
@@ -350,6 +362,11 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 		}
 		g.state.Blocked[m.TargetId] = true
 	}
+	if !m.Unblock {
+		// A block closes whatever is open between the two. Fire and forget:
+		// a User grain never waits on a Pair grain, which may be asking it.
+		cluster.SendIn(ctx, cluster.KindPair, storage.PairID(g.id, m.TargetId), &grainpb.PairCommand{Op: "end", ActorId: g.id, Reason: "blocked"})
+	}
 	// Tell the other side so its world hides (or shows) this user too.
 	if c := pcluster.GetCluster(ctx.ActorSystem()); c != nil {
 		if pid := c.Get(m.TargetId, cluster.KindUser); pid != nil {
@@ -422,7 +439,15 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 		})
 	}
 	g.state.Sessions = nil
+	g.deps.Online.set(g.id, 0)
 	g.resync(ctx)
+	if pairs, err := g.deps.Store.Pairs().Of(c, g.id); err != nil {
+		g.deps.Logger.Error("user grain: list pairs", "user", g.id, "err", err)
+	} else {
+		for _, p := range pairs {
+			cluster.SendIn(ctx, cluster.KindPair, p, &grainpb.PairCommand{Op: "end", ActorId: g.id, Reason: "account_deleted"})
+		}
+	}
 	return &grainpb.Ack{}
 }
 

@@ -1638,6 +1638,259 @@ func (x *CellRemove) GetUserId() string {
 	return ""
 }
 
+// PairCommand is one action on a pair. op: send, accept, reject, cancel,
+// close, ring, end (block or account deletion), expire.
+type PairCommand struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Op              string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	ActorId         string                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`    // the user acting
+	TargetId        string                 `protobuf:"bytes,3,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"` // send, ring: the other user
+	RequestId       string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ConnectionId    string                 `protobuf:"bytes,5,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Reason          string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"` // close, end
+	OriginSessionId string                 `protobuf:"bytes,7,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PairCommand) Reset() {
+	*x = PairCommand{}
+	mi := &file_grains_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PairCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PairCommand) ProtoMessage() {}
+
+func (x *PairCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PairCommand.ProtoReflect.Descriptor instead.
+func (*PairCommand) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PairCommand) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *PairCommand) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *PairCommand) GetTargetId() string {
+	if x != nil {
+		return x.TargetId
+	}
+	return ""
+}
+
+func (x *PairCommand) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *PairCommand) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *PairCommand) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PairCommand) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// PairReply carries the actor's answer frame payload, already encoded.
+type PairReply struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Failure     *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	PayloadJson []byte                 `protobuf:"bytes,2,opt,name=payload_json,json=payloadJson,proto3" json:"payload_json,omitempty"`
+	// error details (request_exists carries the existing request)
+	DetailsJson   []byte `protobuf:"bytes,3,opt,name=details_json,json=detailsJson,proto3" json:"details_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PairReply) Reset() {
+	*x = PairReply{}
+	mi := &file_grains_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PairReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PairReply) ProtoMessage() {}
+
+func (x *PairReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PairReply.ProtoReflect.Descriptor instead.
+func (*PairReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PairReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *PairReply) GetPayloadJson() []byte {
+	if x != nil {
+		return x.PayloadJson
+	}
+	return nil
+}
+
+func (x *PairReply) GetDetailsJson() []byte {
+	if x != nil {
+		return x.DetailsJson
+	}
+	return nil
+}
+
+// GetLocation asks a User grain for its live location (connectedLocation).
+type GetLocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLocation) Reset() {
+	*x = GetLocation{}
+	mi := &file_grains_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLocation) ProtoMessage() {}
+
+func (x *GetLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLocation.ProtoReflect.Descriptor instead.
+func (*GetLocation) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{31}
+}
+
+type LocationReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fresh         bool                   `protobuf:"varint,1,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	Lat           float64                `protobuf:"fixed64,2,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lng           float64                `protobuf:"fixed64,3,opt,name=lng,proto3" json:"lng,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocationReply) Reset() {
+	*x = LocationReply{}
+	mi := &file_grains_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocationReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocationReply) ProtoMessage() {}
+
+func (x *LocationReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocationReply.ProtoReflect.Descriptor instead.
+func (*LocationReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *LocationReply) GetFresh() bool {
+	if x != nil {
+		return x.Fresh
+	}
+	return false
+}
+
+func (x *LocationReply) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *LocationReply) GetLng() float64 {
+	if x != nil {
+		return x.Lng
+	}
+	return 0
+}
+
 type ReminderFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1649,7 +1902,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1914,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1927,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{29}
+	return file_grains_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -1710,7 +1963,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1975,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +1988,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -1765,7 +2018,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +2030,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +2043,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -1938,7 +2191,25 @@ const file_grains_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x16.gisbi.grain.CellEntryR\x05entry\"%\n" +
 	"\n" +
 	"CellRemove\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"]\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xdd\x01\n" +
+	"\vPairCommand\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x19\n" +
+	"\bactor_id\x18\x02 \x01(\tR\aactorId\x12\x1b\n" +
+	"\ttarget_id\x18\x03 \x01(\tR\btargetId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12#\n" +
+	"\rconnection_id\x18\x05 \x01(\tR\fconnectionId\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12*\n" +
+	"\x11origin_session_id\x18\a \x01(\tR\x0foriginSessionId\"\x81\x01\n" +
+	"\tPairReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
+	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12!\n" +
+	"\fdetails_json\x18\x03 \x01(\fR\vdetailsJson\"\r\n" +
+	"\vGetLocation\"I\n" +
+	"\rLocationReply\x12\x14\n" +
+	"\x05fresh\x18\x01 \x01(\bR\x05fresh\x12\x10\n" +
+	"\x03lat\x18\x02 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lng\x18\x03 \x01(\x01R\x03lng\"]\n" +
 	"\rReminderFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1e\n" +
@@ -1964,7 +2235,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),        // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),     // 1: gisbi.grain.SessionRef
@@ -1995,9 +2266,13 @@ var file_grains_proto_goTypes = []any{
 	(*CellEntry)(nil),      // 26: gisbi.grain.CellEntry
 	(*CellUpsert)(nil),     // 27: gisbi.grain.CellUpsert
 	(*CellRemove)(nil),     // 28: gisbi.grain.CellRemove
-	(*ReminderFired)(nil),  // 29: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),   // 30: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),   // 31: gisbi.grain.CloseSession
+	(*PairCommand)(nil),    // 29: gisbi.grain.PairCommand
+	(*PairReply)(nil),      // 30: gisbi.grain.PairReply
+	(*GetLocation)(nil),    // 31: gisbi.grain.GetLocation
+	(*LocationReply)(nil),  // 32: gisbi.grain.LocationReply
+	(*ReminderFired)(nil),  // 33: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),   // 34: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),   // 35: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -2015,11 +2290,12 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 12: gisbi.grain.Ack.failure:type_name -> gisbi.grain.Failure
 	0,  // 13: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
 	26, // 14: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	0,  // 15: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -2036,7 +2312,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

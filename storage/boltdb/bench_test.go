@@ -93,3 +93,91 @@ func benchParallel(b *testing.B, delay time.Duration, p int) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 	})
 }
+
+// benchPair is a pair with some history: n requests between a and b, every
+// other one accepted as a connection.
+func benchPair(a, b string, n int) *storage.Pair {
+	now := time.Now()
+	p := &storage.Pair{ID: storage.PairID(a, b), UserA: a, UserB: b}
+	for i := range n {
+		from, to := a, b
+		if i%2 == 1 {
+			from, to = b, a
+		}
+		r := storage.Request{
+			ID: fmt.Sprintf("req_%s_%s_%d", a, b, i), FromUserID: from, ToUserID: to,
+			Status: "pending", LegacyStatus: "pending", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		}
+		if i%2 == 0 {
+			r.Status, r.LegacyStatus, r.ResolvedAt = "accepted", "accepted", &now
+			r.ConnectionID = fmt.Sprintf("conn_%s_%s_%d", a, b, i)
+			p.Connections = append(p.Connections, storage.Connection{
+				ID: r.ConnectionID, RequestID: r.ID, SenderID: from, ReceiverID: to,
+				Status: "closed", CreatedAt: now, AcceptedAt: now, ClosedAt: &now,
+				ConnectedLocation: &storage.LatLng{Lat: 52.52, Lng: 13.40},
+			})
+		}
+		p.Requests = append(p.Requests, r)
+	}
+	return p
+}
+
+// BenchmarkPairSave is the Pair grain persisting after each event.
+//
+//   - resave: one pair with 10 requests and 5 connections re-saved with a
+//     changed status, the common case: every index entry is already there.
+//   - new: a first request accepted between two new users, so the record and
+//     all five index entries are written.
+//   - parallel: many grains saving new pairs at once, sharing group commits.
+//
+// Serial ns/op is the latency of an acknowledged Save (batch delay + fsync).
+func BenchmarkPairSave(b *testing.B) {
+	for _, delay := range batchDelays {
+		b.Run("resave/batchDelay="+delay.String(), func(b *testing.B) {
+			s := openBench(b, delay)
+			ctx := b.Context()
+			p := benchPair("alice", "bob", 10)
+			if err := s.Pairs().Save(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				i++
+				p.Requests[9].Status = fmt.Sprint("status ", i)
+				if err := s.Pairs().Save(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("new/batchDelay="+delay.String(), func(b *testing.B) {
+			s := openBench(b, delay)
+			ctx := b.Context()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.Pairs().Save(ctx, benchPair("hub", fmt.Sprint("u", i), 1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, p := range []int{1, 16} {
+		b.Run(fmt.Sprintf("parallel/batchDelay=1ms/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+			s := openBench(b, time.Millisecond)
+			ctx := b.Context()
+			var next atomic.Int64
+			b.SetParallelism(p)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := next.Add(1)
+					if err := s.Pairs().Save(ctx, benchPair(fmt.Sprint("u", n), fmt.Sprint("v", n%100), 4)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+		})
+	}
+}

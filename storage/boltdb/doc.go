@@ -40,6 +40,10 @@ returns:
 	reports_by_reporter  reporter \x00 created(8) report id, walked backwards
 	reminders            kind \x00 identity \x00 name → Reminder
 	reminders_due        due(8) kind \x00 identity \x00 name
+	pairs                pair id → Pair (every request and connection of two users)
+	pairs_by_user        user id \x00 pair id, for both users of the pair
+	pairs_by_request     request id → pair id
+	pairs_by_connection  connection id → pair id
 	meta                 schema_version → uint64
 
 The 8-byte times are big-endian nanoseconds with the sign bit flipped, so key
@@ -47,6 +51,13 @@ order is time order and Due, Next and ReportsBy are cursor range scans.
 Because \x00 separates key parts, ids must not contain it; empty, oversized
 (over 1 KiB) or NUL-containing ids fail with ErrInvalid before any
 transaction starts.
+
+A pair id is storage.PairID(a, b), "a|b" with the smaller id first, so user
+ids in a pair must not contain "|" either: "a|b" and "c" would otherwise
+share a pair id with "a" and "b|c". Pairs.Save writes the whole record and
+only the index entries it lacks, in one transaction. Ids never leave a pair,
+so it removes nothing; a request or connection id already indexed under
+another pair is storage.ErrConflict.
 
 The meta bucket holds the schema version. Open runs the pending migrations
 in one transaction, so a crash mid-upgrade leaves the old schema intact, and

@@ -33,13 +33,18 @@ var (
 
 	bucketReminders    = []byte("reminders")     // kind \x00 identity \x00 name → Reminder JSON
 	bucketRemindersDue = []byte("reminders_due") // time(8) kind \x00 identity \x00 name → ""
+
+	bucketPairs             = []byte("pairs")               // pair id → Pair JSON
+	bucketPairsByUser       = []byte("pairs_by_user")       // user \x00 pair id → ""
+	bucketPairsByRequest    = []byte("pairs_by_request")    // request id → pair id
+	bucketPairsByConnection = []byte("pairs_by_connection") // connection id → pair id
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -63,6 +68,9 @@ var migrations = []migration{
 		bucketBlocks, bucketBlocksRev,
 		bucketReports, bucketReportsByReporter,
 		bucketReminders, bucketRemindersDue,
+	)},
+	{version: 2, name: "create pair buckets", up: createBuckets(
+		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection,
 	)},
 }
 

@@ -111,6 +111,9 @@ func (s *Store) Safety() storage.Safety { return safety{s} }
 // Reminders returns the durable-timer store.
 func (s *Store) Reminders() storage.Reminders { return reminders{s} }
 
+// Pairs returns the store of requests and connections between two users.
+func (s *Store) Pairs() storage.Pairs { return pairs{s} }
+
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 

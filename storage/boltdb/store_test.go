@@ -79,7 +79,8 @@ func allBuckets() [][]byte {
 		bucketDevices, bucketDevicesByUser,
 		bucketBlocks, bucketBlocksRev,
 		bucketReports, bucketReportsByReporter,
-		bucketReminders, bucketRemindersDue)
+		bucketReminders, bucketRemindersDue,
+		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection)
 	return out
 }
 

@@ -58,6 +58,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Devices", deviceCases},
 		{"Safety", safetyCases},
 		{"Reminders", reminderCases},
+		{"Pairs", pairCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {

@@ -82,6 +82,24 @@ func allOps(t *testing.T) []op {
 			return err
 		}},
 		{"Reminders.Next", func(ctx context.Context, s storage.Store) error { _, err := s.Reminders().Next(ctx); return err }},
+		{"Pairs.Get", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Pairs().Get(ctx, storage.PairID("u1", "u2"))
+			return err
+		}},
+		{"Pairs.Save", func(ctx context.Context, s storage.Store) error {
+			p := seedPair()
+			p.Requests = append(p.Requests, pendingRequest("req_2", "u2", "u1", t0))
+			return s.Pairs().Save(ctx, p)
+		}},
+		{"Pairs.Of", func(ctx context.Context, s storage.Store) error { _, err := s.Pairs().Of(ctx, "u1"); return err }},
+		{"Pairs.ByRequest", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Pairs().ByRequest(ctx, "req_1")
+			return err
+		}},
+		{"Pairs.ByConnection", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Pairs().ByConnection(ctx, "conn_1")
+			return err
+		}},
 	}
 }
 
@@ -96,6 +114,7 @@ func seed(t *testing.T, s storage.Store) {
 	must(t, s.Safety().Block(ctx, storage.Block{BlockerID: "u1", BlockedID: "u2", CreatedAt: t0}))
 	must(t, s.Safety().AddReport(ctx, newReport("r1", "u1", t0)))
 	must(t, s.Reminders().Set(ctx, rem("a", "x", 0)))
+	must(t, s.Pairs().Save(ctx, seedPair()))
 }
 
 var storeCases = []testCase{

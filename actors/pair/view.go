@@ -1,0 +1,139 @@
+package pair
+
+import (
+	"sort"
+	"time"
+
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// FirstMilestoneMinutes is nextMilestoneMinutes until proximity lands.
+const FirstMilestoneMinutes = 5
+
+// RequestView is the ConnectionRequest model as one viewer sees it.
+type RequestView struct {
+	ID            string        `json:"id"`
+	RequestID     string        `json:"requestId"`
+	FromUserID    string        `json:"fromUserId"`
+	ToUserID      string        `json:"toUserId"`
+	SenderID      string        `json:"senderId"`
+	ReceiverID    string        `json:"receiverId"`
+	User          protocol.User `json:"user"`
+	UserID        string        `json:"userId"`
+	Name          string        `json:"name"`
+	Age           *int          `json:"age"`
+	Avatar        *string       `json:"avatar"`
+	Snippet       string        `json:"snippet"`
+	Direction     string        `json:"direction"`
+	Status        string        `json:"status"`
+	LegacyStatus  string        `json:"legacyStatus"`
+	ClosureReason *string       `json:"closureReason"`
+	CreatedAt     string        `json:"createdAt"`
+	ResolvedAt    *string       `json:"resolvedAt"`
+	ExpiresAt     *string       `json:"expiresAt"`
+}
+
+// ConnectionView is the Connection model as one viewer sees it.
+type ConnectionView struct {
+	ConnectionID         string          `json:"connectionId"`
+	User                 protocol.User   `json:"user"`
+	IsOnline             bool            `json:"isOnline"`
+	AccumulatedMinutes   int             `json:"accumulatedMinutes"`
+	NextMilestoneMinutes *int            `json:"nextMilestoneMinutes"`
+	Direction            string          `json:"direction"`
+	Type                 string          `json:"type"`
+	Status               string          `json:"status"`
+	LegacyStatus         string          `json:"legacyStatus"`
+	SenderID             string          `json:"senderId"`
+	ReceiverID           string          `json:"receiverId"`
+	Name                 string          `json:"name"`
+	Age                  *int            `json:"age"`
+	Avatar               *string         `json:"avatar"`
+	Snippet              string          `json:"snippet"`
+	ClosureReason        *string         `json:"closureReason"`
+	ClosedByUserID       *string         `json:"closedByUserId"`
+	ConnectedLocation    *storage.LatLng `json:"connectedLocation"`
+	CreatedAt            string          `json:"createdAt"`
+	ResolvedAt           string          `json:"resolvedAt"`
+	ClosedAt             *string         `json:"closedAt"`
+}
+
+func direction(senderID, viewer string) string {
+	if senderID == viewer {
+		return "outgoing"
+	}
+	return "incoming"
+}
+
+func fmtPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := protocol.FormatTime(*t)
+	return &s
+}
+
+// snippet is the other user's vibe, the line list UIs show under a name.
+func snippet(u protocol.User) string {
+	if u.Vibe != nil {
+		return *u.Vibe
+	}
+	return ""
+}
+
+// ViewRequest renders r for viewer; other is the other user's profile.
+func ViewRequest(r *storage.Request, viewer string, other protocol.User) RequestView {
+	v := RequestView{
+		ID: r.ID, RequestID: r.ID, FromUserID: r.FromUserID, ToUserID: r.ToUserID,
+		SenderID: r.FromUserID, ReceiverID: r.ToUserID,
+		User: other, UserID: other.ID, Name: other.Name, Age: other.Age, Avatar: other.Avatar,
+		Snippet: snippet(other), Direction: direction(r.FromUserID, viewer),
+		Status: r.Status, LegacyStatus: r.LegacyStatus, ClosureReason: r.ClosureReason,
+		CreatedAt: protocol.FormatTime(r.CreatedAt), ResolvedAt: fmtPtr(r.ResolvedAt),
+	}
+	if r.Status == StatusPending {
+		v.ExpiresAt = fmtPtr(&r.ExpiresAt)
+	}
+	return v
+}
+
+// ViewConnection renders c for viewer.
+func ViewConnection(c *storage.Connection, viewer string, other protocol.User, online bool) ConnectionView {
+	next := FirstMilestoneMinutes
+	v := ConnectionView{
+		ConnectionID: c.ID, User: other, IsOnline: online, NextMilestoneMinutes: &next,
+		Direction: direction(c.SenderID, viewer), Type: "connection",
+		Status: StatusAccepted, LegacyStatus: "active",
+		SenderID: c.SenderID, ReceiverID: c.ReceiverID,
+		Name: other.Name, Age: other.Age, Avatar: other.Avatar, Snippet: snippet(other),
+		ClosureReason: c.ClosureReason, ClosedByUserID: c.ClosedByUserID, ConnectedLocation: c.ConnectedLocation,
+		CreatedAt: protocol.FormatTime(c.CreatedAt), ResolvedAt: protocol.FormatTime(c.AcceptedAt), ClosedAt: fmtPtr(c.ClosedAt),
+	}
+	if c.Status == ConnClosed {
+		v.Status, v.LegacyStatus, v.IsOnline = StatusClosed, "closed", false
+	}
+	return v
+}
+
+// SortRequests orders the unified requests list as the spec says: pending
+// first by createdAt descending, then the rest by resolvedAt descending.
+func SortRequests(rs []RequestView) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		pi, pj := rs[i].Status == StatusPending, rs[j].Status == StatusPending
+		if pi != pj {
+			return pi
+		}
+		if pi {
+			return rs[i].CreatedAt > rs[j].CreatedAt
+		}
+		return deref(rs[i].ResolvedAt) > deref(rs[j].ResolvedAt)
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
