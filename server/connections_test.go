@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"net/http"
 	"testing"
 	"time"
 
@@ -181,5 +180,4 @@ func TestRequestExpiresAndBlockingEndsPairs(t *testing.T) {
 	if f := b.ws.ExpectReply("error", "again"); f.ErrorCode() != "blocked" {
 		t.Fatalf("send to a blocker: %s", f.Raw)
 	}
-	_ = http.MethodGet
 }

@@ -33,7 +33,7 @@ type Connection struct {
 	RequestID         string     `json:"requestId"`
 	SenderID          string     `json:"senderId"`
 	ReceiverID        string     `json:"receiverId"`
-	Status            string     `json:"status"` // accepted | closed
+	Status            string     `json:"status"`     // accepted | closed
 	CreatedAt         time.Time  `json:"createdAt"`  // when the request was sent
 	AcceptedAt        time.Time  `json:"acceptedAt"` // resolvedAt of the request
 	ClosedAt          *time.Time `json:"closedAt,omitempty"`

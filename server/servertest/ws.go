@@ -195,6 +195,16 @@ func (w *WS) ExpectReply(typ, requestID string) *Frame {
 	return f
 }
 
+// ExpectReplyAny waits for whatever frame answers requestID (reply or error).
+func (w *WS) ExpectReplyAny(requestID string) *Frame {
+	w.t.Helper()
+	f := w.take(func(f *Frame) bool { return f.RequestID == requestID }, 10*time.Second)
+	if f == nil {
+		w.t.Fatalf("no answer to %q within 10s (have: %s)", requestID, w.pending())
+	}
+	return f
+}
+
 // ExpectPush waits for an event of type typ: a frame that answers no request.
 func (w *WS) ExpectPush(typ string, timeout time.Duration) *Frame {
 	w.t.Helper()

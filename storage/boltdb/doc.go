@@ -53,8 +53,8 @@ Because \x00 separates key parts, ids must not contain it; empty, oversized
 transaction starts.
 
 A pair id is storage.PairID(a, b), "a|b" with the smaller id first, so user
-ids in a pair must not contain "|" either: "a|b" and "c" would otherwise
-share a pair id with "a" and "b|c". Pairs.Save writes the whole record and
+ids in a pair must not contain "|" either: users "a|b" and "c" would
+otherwise share the pair id "a|b|c" with users "a" and "b|c". Pairs.Save writes the whole record and
 only the index entries it lacks, in one transaction. Ids never leave a pair,
 so it removes nothing; a request or connection id already indexed under
 another pair is storage.ErrConflict.
