@@ -61,9 +61,12 @@ func New(d Deps) *API {
 		BodyLimit:             d.Config.MaxBodyBytes,
 		ErrorHandler:          errorHandler(d.Metrics, d.Logger),
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		// Values from the context must be safe to keep: handlers pass them
+		// to grains, which outlive the request whose buffer fasthttp reuses.
+		Immutable:    true,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
 	})
 	a.App = app
 	app.Use(a.requestID)
@@ -82,6 +85,10 @@ func New(d Deps) *API {
 	limited.Post("/devices/register", a.requireAuth, a.registerDevice)
 	limited.Patch("/users/profile", a.requireAuth, a.patchProfile)
 	limited.Get("/users/me", a.requireAuth, a.me)
+	limited.Get("/connections", a.requireAuth, a.listConnections)
+	limited.Post("/connections/:userId", a.requireAuth, a.createConnection)
+	limited.Post("/connections/:userId/accept", a.requireAuth, a.acceptConnection)
+	limited.Delete("/connections/:userId", a.requireAuth, a.deleteConnection)
 
 	if d.Config.AdminToken != "" {
 		admin := app.Group("/admin", a.requireAdmin)

@@ -34,6 +34,12 @@ const (
 	CodeRequestExpired           Code = "request_expired"
 	CodePeerGiftsDisabled        Code = "peer_gifts_disabled"
 	CodeUnavailable              Code = "unavailable"
+	CodeSelfRequest              Code = "self_request"
+	CodeBlocked                  Code = "blocked"
+	CodeRequestExists            Code = "request_exists"
+	CodeAlreadyConnected         Code = "already_connected"
+	CodeRequestNotFound          Code = "request_not_found"
+	CodeVibeRequired             Code = "vibe_required"
 )
 
 // Domains name the feature area of an error.
@@ -81,16 +87,16 @@ func AsError(err error) (*Error, bool) {
 // place where codes meet HTTP.
 func HTTPStatus(c Code) int {
 	switch c {
-	case CodeInvalidJSON, CodeInvalidPayload, CodeUnknownType, CodeMissingUserID,
+	case CodeInvalidJSON, CodeInvalidPayload, CodeUnknownType, CodeMissingUserID, CodeSelfRequest,
 		CodeMissingRecipientID, CodeInvalidLocation:
 		return http.StatusBadRequest
 	case CodeUnauthorized, CodeTokenExpired, CodeAccountDeleted:
 		return http.StatusUnauthorized
-	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired:
+	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired, CodeBlocked:
 		return http.StatusForbidden
-	case CodeNotFound, CodeUserNotFound:
+	case CodeNotFound, CodeUserNotFound, CodeRequestNotFound:
 		return http.StatusNotFound
-	case CodeUsernameTaken:
+	case CodeUsernameTaken, CodeRequestExists, CodeAlreadyConnected, CodeVibeRequired:
 		return http.StatusConflict
 	case CodeRequestExpired, CodePeerGiftsDisabled:
 		return http.StatusGone

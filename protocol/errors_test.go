@@ -33,6 +33,12 @@ var httpStatusOf = map[Code]int{
 	CodeActiveConnectionRequired: http.StatusForbidden,
 	CodeInvalidLocation:          http.StatusBadRequest,
 	CodeRequestExpired:           http.StatusGone,
+	CodeSelfRequest:              http.StatusBadRequest,
+	CodeBlocked:                  http.StatusForbidden,
+	CodeRequestExists:            http.StatusConflict,
+	CodeAlreadyConnected:         http.StatusConflict,
+	CodeRequestNotFound:          http.StatusNotFound,
+	CodeVibeRequired:             http.StatusConflict,
 	CodePeerGiftsDisabled:        http.StatusGone,
 	CodeUnavailable:              http.StatusServiceUnavailable,
 }

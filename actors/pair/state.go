@@ -32,13 +32,13 @@ const (
 	ReasonUserLeft       = "user_left"
 )
 
-// Feature codes of connections.
+// Feature codes of connections, named here for the package's readers.
 const (
-	CodeSelfRequest      protocol.Code = "self_request"
-	CodeBlocked          protocol.Code = "blocked"
-	CodeRequestExists    protocol.Code = "request_exists"
-	CodeAlreadyConnected protocol.Code = "already_connected"
-	CodeRequestNotFound  protocol.Code = "request_not_found"
+	CodeSelfRequest      = protocol.CodeSelfRequest
+	CodeBlocked          = protocol.CodeBlocked
+	CodeRequestExists    = protocol.CodeRequestExists
+	CodeAlreadyConnected = protocol.CodeAlreadyConnected
+	CodeRequestNotFound  = protocol.CodeRequestNotFound
 )
 
 // RingInterval is the least time between two rings of one pair.

@@ -54,10 +54,10 @@ transaction starts.
 
 A pair id is storage.PairID(a, b), "a|b" with the smaller id first, so user
 ids in a pair must not contain "|" either: users "a|b" and "c" would
-otherwise share the pair id "a|b|c" with users "a" and "b|c". Pairs.Save writes the whole record and
-only the index entries it lacks, in one transaction. Ids never leave a pair,
-so it removes nothing; a request or connection id already indexed under
-another pair is storage.ErrConflict.
+otherwise share the pair id "a|b|c" with users "a" and "b|c". Pairs.Save
+writes the whole record and only the index entries it lacks, in one
+transaction. Ids never leave a pair, so it removes nothing; a request or
+connection id already indexed under another pair is storage.ErrConflict.
 
 The meta bucket holds the schema version. Open runs the pending migrations
 in one transaction, so a crash mid-upgrade leaves the old schema intact, and

@@ -34,11 +34,11 @@ Close itself in some cases, so Close must be idempotent.
 The suite pins choices storage.go leaves open: Users.Put of an unknown user
 is ErrNotFound (Put never creates, so no account exists without its identity
 link); an empty username is no username; Block keeps the first CreatedAt;
-Reminders.Delete of an unknown reminder succeeds; Due rejects a
-non-positive limit; Pairs.Save refuses a pair whose id is not PairID of its
-users, whose users are equal, or whose requests or connections are not
-between its two users or repeat an id, and answers ErrConflict for a request or connection id
-that belongs to another pair; Pairs.Of of a stranger is an empty slice; a
+Reminders.Delete of an unknown reminder succeeds; Due rejects a non-positive
+limit; Pairs.Save refuses a pair whose id is not PairID of its users, whose
+users are equal, or whose requests or connections are not between its two
+users or repeat an id, and answers ErrConflict for a request or connection
+id that belongs to another pair; Pairs.Of of a stranger is an empty slice; a
 cancelled context fails with the context's error.
 
 Times in the suite have microsecond precision and are compared with Equal,
