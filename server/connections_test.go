@@ -181,3 +181,37 @@ func TestRequestExpiresAndBlockingEndsPairs(t *testing.T) {
 		t.Fatalf("send to a blocker: %s", f.Raw)
 	}
 }
+
+func TestConnectedLocationAndAccountDeletion(t *testing.T) {
+	srv := servertest.Start(t)
+	a, b := joinAs(t, srv, "meet-a"), joinAs(t, srv, "meet-b")
+	locate(t, a.ws, 6.4000, 3.4000)
+	locate(t, b.ws, 6.4010, 3.4020)
+	req := send(t, a, b)
+	b.ws.Send("connection.request.accept", map[string]any{"requestId": req}, "acc")
+	conn := b.ws.ExpectReply("connection.request.accept", "acc").Map(t)["connection"].(map[string]any)
+	loc, _ := conn["connectedLocation"].(map[string]any)
+	if loc == nil || loc["lat"].(float64) < 6.40049 || loc["lat"].(float64) > 6.40051 || loc["lng"].(float64) < 3.40099 || loc["lng"].(float64) > 3.40101 {
+		t.Fatalf("connectedLocation = %v, want the midpoint 6.4005,3.401", conn["connectedLocation"])
+	}
+	// Without live locations there is no meeting point.
+	c, d := joinAs(t, srv, "meet-c"), joinAs(t, srv, "meet-d")
+	req = send(t, c, d)
+	d.ws.Send("connection.request.accept", map[string]any{"requestId": req}, "acc2")
+	if l := d.ws.ExpectReply("connection.request.accept", "acc2").Map(t)["connection"].(map[string]any)["connectedLocation"]; l != nil {
+		t.Fatalf("connectedLocation without locations = %v", l)
+	}
+
+	// Deleting an account closes its connections for the other user.
+	if res := a.Do("POST", "/auth/delete-account", map[string]string{"reason": "bye"}); res.Status != 200 {
+		t.Fatalf("delete: %d %s", res.Status, res.Body)
+	}
+	f := b.ws.ExpectPush("connection.close", 5*time.Second).Map(t)
+	if f["closureReason"] != "account_deleted" || f["closedByUserId"] != a.ID {
+		t.Fatalf("close on deletion: %v", f)
+	}
+	b.ws.Send("connection.request.send", map[string]any{"userId": a.ID}, "ghost")
+	if e := b.ws.ExpectReply("error", "ghost"); e.ErrorCode() != "user_not_found" {
+		t.Fatalf("request to a deleted user: %s", e.Raw)
+	}
+}
