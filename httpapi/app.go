@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/gisbi/engine/actors/pair"
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/clock"
@@ -37,6 +38,8 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Sessions *session.Deps
+	// Pairs lets the chat routes read conversations as the socket does.
+	Pairs pair.Deps
 }
 
 // API is the fiber app plus the live sockets it must close on shutdown.
@@ -85,6 +88,8 @@ func New(d Deps) *API {
 	limited.Post("/devices/register", a.requireAuth, a.registerDevice)
 	limited.Patch("/users/profile", a.requireAuth, a.patchProfile)
 	limited.Get("/users/me", a.requireAuth, a.me)
+	limited.Get("/conversations", a.requireAuth, a.listConversations)
+	limited.Get("/conversations/:userId/messages", a.requireAuth, a.conversationMessages)
 	limited.Get("/connections", a.requireAuth, a.listConnections)
 	limited.Post("/connections/:userId", a.requireAuth, a.createConnection)
 	limited.Post("/connections/:userId/accept", a.requireAuth, a.acceptConnection)

@@ -13,7 +13,7 @@ type member struct {
 	ws *servertest.WS
 }
 
-func joinAs(t *testing.T, srv *servertest.Server, handle string) member {
+func joinAs(t testing.TB, srv *servertest.Server, handle string) member {
 	u := srv.Login(handle)
 	ws := u.Dial()
 	ws.Start()
@@ -21,7 +21,7 @@ func joinAs(t *testing.T, srv *servertest.Server, handle string) member {
 }
 
 // send has a send b a request and returns the request id as both saw it.
-func send(t *testing.T, a, b member) string {
+func send(t testing.TB, a, b member) string {
 	t.Helper()
 	a.ws.Send("connection.request.send", map[string]any{"userId": b.ID}, "snd")
 	mine := a.ws.ExpectReply("connection.request.send", "snd").Map(t)["request"].(map[string]any)

@@ -120,16 +120,18 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	deps.Node = node
 
 	handlers := map[string]session.Handler{}
-	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps)} {
+	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps), pair.ChatHandlers(pairDeps)} {
 		for typ, h := range hs {
 			handlers[typ] = h
 		}
 	}
 	deps.Sessions = &session.Deps{
 		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
-		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps)},
+		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), pair.ChatBootstrap(pairDeps)},
+		Replay:      pair.Replay(pairDeps),
 		CallTimeout: 5 * time.Second,
 	}
+	deps.Pairs = pairDeps
 	s.API = httpapi.New(deps)
 	return s, nil
 }

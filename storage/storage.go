@@ -166,6 +166,7 @@ type Store interface {
 	Safety() Safety
 	Reminders() Reminders
 	Pairs() Pairs
+	Messages() Messages
 	// Backup writes a consistent copy of the database to path while it is in use.
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).

@@ -35,6 +35,8 @@ type Deps struct {
 	RequestTTL time.Duration
 	// Online reports whether a user has an open socket (Connection.isOnline).
 	Online func(userID string) bool
+	// Notify pushes to users with no open socket; nil when push is off.
+	Notify Notifier
 }
 
 // NewKind returns the Pair cluster kind.
@@ -46,6 +48,7 @@ type grain struct {
 	deps    Deps
 	state   *State
 	loadErr error
+	lastSeq uint64 // last message number of the conversation; 0 = read it from the store
 }
 
 func (g *grain) Receive(ctx actor.Context) {
@@ -152,6 +155,12 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 				return map[string]any{"status": "sent", "fromUserId": m.ActorId, "recipientId": to, "fromUser": from}
 			}
 		}
+	case "message":
+		return g.message(ctx, m)
+	case "read":
+		return g.read(ctx, m)
+	case "relay":
+		return g.relay(ctx, m)
 	case "end":
 		evs = g.state.End(m.ActorId, m.Reason, now)
 	case "expire":

@@ -50,6 +50,8 @@ type Deps struct {
 	Verifier  TokenVerifier
 	Handlers  map[string]Handler
 	Bootstrap []BootstrapSource
+	// Replay runs after bootstrap when session.start carries lastSeenAt.
+	Replay func(c *Context, since time.Time) error
 	// CallTimeout bounds each grain call a command makes.
 	CallTimeout time.Duration
 }
@@ -229,7 +231,13 @@ func (s *sessionActor) start(c *Context) error {
 			return err
 		}
 	}
-	return c.Reply(protocol.TypeSessionBootstrap, &b)
+	if err := c.Reply(protocol.TypeSessionBootstrap, &b); err != nil {
+		return err
+	}
+	if p.LastSeenAt != nil && s.deps.Replay != nil {
+		return s.deps.Replay(c, *p.LastSeenAt)
+	}
+	return nil
 }
 
 func (s *sessionActor) refresh(c *Context) error {
@@ -285,6 +293,14 @@ func (c *Context) Reply(typ string, payload any) error {
 	c.replied = true
 	c.s.send(typ, b)
 	return nil
+}
+
+// Event sends a frame that answers no request (no ids).
+func (c *Context) Event(typ string, payload any) {
+	b, err := protocol.EncodeFrame(typ, payload, c.s.deps.Clock.Now(), "", "")
+	if err == nil {
+		c.s.send(typ, b)
+	}
 }
 
 // ReplyRaw sends a frame whose payload is compact JSON the server encoded.

@@ -1639,7 +1639,8 @@ func (x *CellRemove) GetUserId() string {
 }
 
 // PairCommand is one action on a pair. op: send, accept, reject, cancel,
-// close, ring, end (block or account deletion), expire.
+// close, ring, end (block or account deletion), expire; and for the pair's
+// conversation: message, read, relay.
 type PairCommand struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Op              string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
@@ -1649,6 +1650,10 @@ type PairCommand struct {
 	ConnectionId    string                 `protobuf:"bytes,5,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
 	Reason          string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"` // close, end
 	OriginSessionId string                 `protobuf:"bytes,7,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	Content         string                 `protobuf:"bytes,8,opt,name=content,proto3" json:"content,omitempty"`                       // message
+	MessageId       string                 `protobuf:"bytes,9,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`  // read
+	RelayType       string                 `protobuf:"bytes,10,opt,name=relay_type,json=relayType,proto3" json:"relay_type,omitempty"` // relay: chat.typing, chat.location.*
+	RelayJson       []byte                 `protobuf:"bytes,11,opt,name=relay_json,json=relayJson,proto3" json:"relay_json,omitempty"` // relay: the validated fields to forward
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -1730,6 +1735,34 @@ func (x *PairCommand) GetOriginSessionId() string {
 		return x.OriginSessionId
 	}
 	return ""
+}
+
+func (x *PairCommand) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *PairCommand) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *PairCommand) GetRelayType() string {
+	if x != nil {
+		return x.RelayType
+	}
+	return ""
+}
+
+func (x *PairCommand) GetRelayJson() []byte {
+	if x != nil {
+		return x.RelayJson
+	}
+	return nil
 }
 
 // PairReply carries the actor's answer frame payload, already encoded.
@@ -2191,7 +2224,7 @@ const file_grains_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x16.gisbi.grain.CellEntryR\x05entry\"%\n" +
 	"\n" +
 	"CellRemove\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xdd\x01\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xd4\x02\n" +
 	"\vPairCommand\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x19\n" +
 	"\bactor_id\x18\x02 \x01(\tR\aactorId\x12\x1b\n" +
@@ -2200,7 +2233,15 @@ const file_grains_proto_rawDesc = "" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12#\n" +
 	"\rconnection_id\x18\x05 \x01(\tR\fconnectionId\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12*\n" +
-	"\x11origin_session_id\x18\a \x01(\tR\x0foriginSessionId\"\x81\x01\n" +
+	"\x11origin_session_id\x18\a \x01(\tR\x0foriginSessionId\x12\x18\n" +
+	"\acontent\x18\b \x01(\tR\acontent\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\t \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"relay_type\x18\n" +
+	" \x01(\tR\trelayType\x12\x1d\n" +
+	"\n" +
+	"relay_json\x18\v \x01(\fR\trelayJson\"\x81\x01\n" +
 	"\tPairReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
 	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12!\n" +

@@ -159,6 +159,11 @@ func (w *WS) Next(timeout time.Duration) *Frame {
 	return f
 }
 
+// TryNext returns the next frame, or nil after timeout or once the socket closed.
+func (w *WS) TryNext(timeout time.Duration) *Frame {
+	return w.take(func(*Frame) bool { return true }, timeout)
+}
+
 // Expect waits for the next frame of type typ, skipping (and logging) others.
 func (w *WS) Expect(typ string) *Frame {
 	w.t.Helper()

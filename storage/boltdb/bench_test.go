@@ -3,6 +3,7 @@ package boltdb_test
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,4 +181,116 @@ func BenchmarkPairSave(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 		})
 	}
+}
+
+func benchMessage(from, to string, seq uint64, created time.Time) *storage.Message {
+	pair := storage.PairID(from, to)
+	return &storage.Message{
+		ID: fmt.Sprintf("msg_%s_%d", pair, seq), PairID: pair, Seq: seq,
+		SenderID: from, RecipientID: to, CreatedAt: created,
+		Content: "on my way, see you at the fountain in five minutes",
+	}
+}
+
+// BenchmarkMessageAppend is the Pair grain persisting a chat message: the
+// record, its id and inbox entries and both users' summaries, in one write.
+//
+//   - serial: one conversation, one message after the other; ns/op is the
+//     latency of an acknowledged Append (batch delay + fsync).
+//   - parallel: one conversation per goroutine (as with grains), all sharing
+//     group commits; every pair has the hub user, so all writers touch its
+//     conversations and inbox.
+func BenchmarkMessageAppend(b *testing.B) {
+	for _, delay := range batchDelays {
+		b.Run("serial/batchDelay="+delay.String(), func(b *testing.B) {
+			s := openBench(b, delay)
+			ctx := b.Context()
+			now := time.Now()
+			var seq uint64
+			for b.Loop() {
+				seq++
+				from, to := "alice", "bob"
+				if seq%2 == 0 {
+					from, to = to, from
+				}
+				if err := s.Messages().Append(ctx, benchMessage(from, to, seq, now.Add(time.Duration(seq)))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, p := range []int{1, 16} {
+		b.Run(fmt.Sprintf("parallel/batchDelay=1ms/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+			s := openBench(b, time.Millisecond)
+			ctx := b.Context()
+			now := time.Now()
+			var next atomic.Int64
+			b.SetParallelism(p)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				u := fmt.Sprint("u", next.Add(1))
+				var seq uint64
+				for pb.Next() {
+					seq++
+					from, to := u, "hub"
+					if seq%2 == 0 {
+						from, to = to, from
+					}
+					if err := s.Messages().Append(ctx, benchMessage(from, to, seq, now.Add(time.Duration(seq)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+		})
+	}
+}
+
+// BenchmarkMessageReads is the read side over a user with 100
+// conversations of 20 messages each: the conversation list (one summary
+// scan plus 100 last messages, then a sort), a page of 50 and an inbox
+// replay of 100.
+func BenchmarkMessageReads(b *testing.B) {
+	s := openBench(b, time.Millisecond)
+	ctx := b.Context()
+	now := time.Now()
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			u := fmt.Sprintf("u%03d", i)
+			for seq := uint64(1); seq <= 20; seq++ {
+				from, to := u, "hub"
+				if seq%4 == 0 {
+					from, to = to, from
+				}
+				if err := s.Messages().Append(ctx, benchMessage(from, to, seq, now.Add(time.Duration(i)*time.Second+time.Duration(seq)))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.Run("conversations", func(b *testing.B) {
+		for b.Loop() {
+			if cs, err := s.Messages().Conversations(ctx, "hub", 20); err != nil || len(cs) != 20 {
+				b.Fatal(len(cs), err)
+			}
+		}
+	})
+	b.Run("page", func(b *testing.B) {
+		for b.Loop() {
+			if ms, err := s.Messages().Page(ctx, storage.PairID("hub", "u050"), 0, 50); err != nil || len(ms) != 20 {
+				b.Fatal(len(ms), err)
+			}
+		}
+	})
+	b.Run("since", func(b *testing.B) {
+		for b.Loop() {
+			if ms, err := s.Messages().Since(ctx, "hub", now, 100); err != nil || len(ms) != 100 {
+				b.Fatal(len(ms), err)
+			}
+		}
+	})
 }

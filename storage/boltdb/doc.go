@@ -44,6 +44,10 @@ returns:
 	pairs_by_user        user id \x00 pair id, for both users of the pair
 	pairs_by_request     request id → pair id
 	pairs_by_connection  connection id → pair id
+	messages             pair id \x00 seq(8) → Message, in conversation order
+	messages_by_id       message id → pair id \x00 seq(8)
+	inbox                recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
+	conversations        user id \x00 pair id → {otherUserId, lastSeq, unread}, for both users
 	meta                 schema_version → uint64
 
 The 8-byte times are big-endian nanoseconds with the sign bit flipped, so key
@@ -58,6 +62,19 @@ otherwise share the pair id "a|b|c" with users "a" and "b|c". Pairs.Save
 writes the whole record and only the index entries it lacks, in one
 transaction. Ids never leave a pair, so it removes nothing; a request or
 connection id already indexed under another pair is storage.ErrConflict.
+
+Messages are keyed by pair and big-endian seq, so Page and LastSeq are
+backwards range scans and Since is a forward scan of the recipient's inbox.
+Append writes the message, both indexes and both users' conversation
+summaries in one transaction; the recipient's summary carries the unread
+count, so Conversations never counts messages (it reads the user's
+summaries and each last message, then sorts by the last message's time).
+Append refuses a message that is already read or whose seq is not above the
+pair's last (ErrConflict, like a taken id or seq): then the messages a user
+has read are always the oldest ones sent to them, and MarkRead walks
+backwards from upToSeq only until the first message to the reader that is
+already read. A MarkRead with nothing to mark is answered from a read
+transaction and commits nothing.
 
 The meta bucket holds the schema version. Open runs the pending migrations
 in one transaction, so a crash mid-upgrade leaves the old schema intact, and

@@ -38,13 +38,18 @@ var (
 	bucketPairsByUser       = []byte("pairs_by_user")       // user \x00 pair id → ""
 	bucketPairsByRequest    = []byte("pairs_by_request")    // request id → pair id
 	bucketPairsByConnection = []byte("pairs_by_connection") // connection id → pair id
+
+	bucketMessages      = []byte("messages")       // pair id \x00 seq(8) → Message JSON
+	bucketMessagesByID  = []byte("messages_by_id") // message id → pair id \x00 seq(8)
+	bucketInbox         = []byte("inbox")          // recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
+	bucketConversations = []byte("conversations")  // user \x00 pair id → conversation summary JSON
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -71,6 +76,9 @@ var migrations = []migration{
 	)},
 	{version: 2, name: "create pair buckets", up: createBuckets(
 		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection,
+	)},
+	{version: 3, name: "create message buckets", up: createBuckets(
+		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations,
 	)},
 }
 

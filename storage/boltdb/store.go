@@ -114,6 +114,9 @@ func (s *Store) Reminders() storage.Reminders { return reminders{s} }
 // Pairs returns the store of requests and connections between two users.
 func (s *Store) Pairs() storage.Pairs { return pairs{s} }
 
+// Messages returns the store of chat messages and conversation summaries.
+func (s *Store) Messages() storage.Messages { return messages{s} }
+
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 

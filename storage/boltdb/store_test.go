@@ -80,7 +80,8 @@ func allBuckets() [][]byte {
 		bucketBlocks, bucketBlocksRev,
 		bucketReports, bucketReportsByReporter,
 		bucketReminders, bucketRemindersDue,
-		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection)
+		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection,
+		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations)
 	return out
 }
 

@@ -38,8 +38,15 @@ Reminders.Delete of an unknown reminder succeeds; Due rejects a non-positive
 limit; Pairs.Save refuses a pair whose id is not PairID of its users, whose
 users are equal, or whose requests or connections are not between its two
 users or repeat an id, and answers ErrConflict for a request or connection
-id that belongs to another pair; Pairs.Of of a stranger is an empty slice; a
-cancelled context fails with the context's error.
+id that belongs to another pair; Pairs.Of of a stranger is an empty slice;
+Messages.Append refuses a message with ReadAt set and answers ErrConflict
+for a seq that is not above the pair's last (gaps are allowed); MarkRead of
+an unknown pair, or up to a seq beyond the last, marks what exists, and a
+reader outside the pair is an error; Page and Since reject a non-positive
+limit and Conversations a negative one; Conversations ties on the last
+message's CreatedAt go by pair id; Page, Since and Conversations of an
+unknown pair or user are empty slices; a cancelled context fails with the
+context's error.
 
 Times in the suite have microsecond precision and are compared with Equal,
 so backends that store microseconds or return another Location still pass.

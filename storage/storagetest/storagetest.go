@@ -59,6 +59,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Safety", safetyCases},
 		{"Reminders", reminderCases},
 		{"Pairs", pairCases},
+		{"Messages", messageCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gisbi/engine/storage"
 )
@@ -100,6 +101,33 @@ func allOps(t *testing.T) []op {
 			_, err := s.Pairs().ByConnection(ctx, "conn_1")
 			return err
 		}},
+		{"Messages.Append", func(ctx context.Context, s storage.Store) error {
+			return s.Messages().Append(ctx, chatMsg("u2", "u1", 2, time.Minute))
+		}},
+		{"Messages.Get", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Messages().Get(ctx, chatMsg("u1", "u2", 1, 0).ID)
+			return err
+		}},
+		{"Messages.MarkRead", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Messages().MarkRead(ctx, storage.PairID("u1", "u2"), "u2", 1, t0)
+			return err
+		}},
+		{"Messages.Page", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Messages().Page(ctx, storage.PairID("u1", "u2"), 0, 10)
+			return err
+		}},
+		{"Messages.Conversations", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Messages().Conversations(ctx, "u1", 0)
+			return err
+		}},
+		{"Messages.Since", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Messages().Since(ctx, "u2", t0.Add(-time.Hour), 10)
+			return err
+		}},
+		{"Messages.LastSeq", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Messages().LastSeq(ctx, storage.PairID("u1", "u2"))
+			return err
+		}},
 	}
 }
 
@@ -115,6 +143,7 @@ func seed(t *testing.T, s storage.Store) {
 	must(t, s.Safety().AddReport(ctx, newReport("r1", "u1", t0)))
 	must(t, s.Reminders().Set(ctx, rem("a", "x", 0)))
 	must(t, s.Pairs().Save(ctx, seedPair()))
+	must(t, s.Messages().Append(ctx, chatMsg("u1", "u2", 1, 0)))
 }
 
 var storeCases = []testCase{

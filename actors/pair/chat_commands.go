@@ -1,0 +1,210 @@
+package pair
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/actors/user"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// Chat history limits: how much chat.history.fetch and bootstrap carry.
+// Older messages are paged over REST.
+const (
+	historyConversations = 50
+	historyPerConv       = 20
+	// ReplayLimit caps the messages replayed after session.start (SPEC-NOTES).
+	ReplayLimit = 1000
+)
+
+// ChatHandlers are the chat socket commands, served by Pair grains.
+func ChatHandlers(d Deps) map[string]session.Handler {
+	relay := func(c *session.Context) error { return chatRelay(c) }
+	return map[string]session.Handler{
+		protocol.TypeChatMessage:      chatSend,
+		protocol.TypeChatRead:         func(c *session.Context) error { return chatRead(c, d) },
+		protocol.TypeChatTyping:       relay,
+		protocol.TypeChatShareStart:   relay,
+		protocol.TypeChatShareUpdated: relay,
+		protocol.TypeChatShareStop:    relay,
+		protocol.TypeChatHistory: func(c *session.Context) error {
+			h, err := LoadChat(c.Ctx, d, c.UserID, c.Now)
+			if err != nil {
+				return err
+			}
+			return c.Reply(protocol.TypeChatHistory, h)
+		},
+	}
+}
+
+func chatSend(c *session.Context) error {
+	var p protocol.ChatSend
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.RecipientID == c.UserID {
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "you cannot message yourself")
+	}
+	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PairCommand{Op: "message", ActorId: c.UserID, Content: p.Content})
+}
+
+func chatRead(c *session.Context, d Deps) error {
+	var p struct {
+		MessageID string `json:"messageId"`
+	}
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	if p.MessageID == "" {
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "messageId is required")
+	}
+	m, err := d.Store.Messages().Get(c.Ctx, p.MessageID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainChat, "message not found")
+	}
+	if err != nil {
+		return err
+	}
+	if m.SenderID != c.UserID && m.RecipientID != c.UserID {
+		return protocol.Errorf(protocol.CodeForbidden, protocol.DomainChat, "not your conversation")
+	}
+	return call(c, m.PairID, &grainpb.PairCommand{Op: "read", ActorId: c.UserID, MessageId: m.ID})
+}
+
+func chatRelay(c *session.Context) error {
+	var p protocol.ChatRelay
+	if err := c.Decode(&p); err != nil {
+		if err.Code == protocol.CodeInvalidPayload && (c.Frame.Type == protocol.TypeChatShareStart || c.Frame.Type == protocol.TypeChatShareUpdated) {
+			err.Code = protocol.CodeInvalidLocation
+		}
+		return err
+	}
+	fields, perr := p.ValidateRelay(c.Frame.Type)
+	if perr != nil {
+		return perr
+	}
+	if p.RecipientID == c.UserID {
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "you cannot relay to yourself")
+	}
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PairCommand{Op: "relay", ActorId: c.UserID, RelayType: c.Frame.Type, RelayJson: raw})
+}
+
+// ConversationView is one entry of the conversations map.
+type ConversationView struct {
+	LastMessage protocol.Message `json:"lastMessage"`
+	UnreadCount int              `json:"unreadCount"`
+}
+
+// Chat is the chat.history.fetch payload (and the chat part of bootstrap).
+type Chat struct {
+	Messages                []protocol.Message          `json:"messages"`
+	Conversations           map[string]ConversationView `json:"conversations"`
+	UnreadMessageCount      map[string]int              `json:"unreadMessageCount"`
+	TotalUnreadMessageCount int                         `json:"totalUnreadMessageCount"`
+}
+
+// LoadChat reads a user's conversations (exact unread counts, kept
+// incrementally by the store) and the latest messages of the most recent
+// ones, oldest first.
+func LoadChat(ctx context.Context, d Deps, userID string, now time.Time) (*Chat, error) {
+	convs, err := d.Store.Messages().Conversations(ctx, userID, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &Chat{Messages: []protocol.Message{}, Conversations: map[string]ConversationView{}, UnreadMessageCount: map[string]int{}}
+	profiles := map[string]protocol.User{}
+	profile := func(id string) protocol.User {
+		if p, ok := profiles[id]; ok {
+			return p
+		}
+		p := protocol.User{ID: id}
+		if u, err := d.Store.Users().Get(ctx, id); err == nil {
+			p = user.Wire(u, now)
+		}
+		profiles[id] = p
+		return p
+	}
+	view := func(m *storage.Message) protocol.Message {
+		return MessageView(m, profile(m.SenderID), profile(m.RecipientID))
+	}
+	for i, cv := range convs {
+		out.Conversations[cv.OtherUserID] = ConversationView{LastMessage: view(&cv.Last), UnreadCount: cv.Unread}
+		out.UnreadMessageCount[cv.OtherUserID] = cv.Unread
+		out.TotalUnreadMessageCount += cv.Unread
+		if i < historyConversations {
+			page, err := d.Store.Messages().Page(ctx, cv.PairID, 0, historyPerConv)
+			if err != nil {
+				return nil, err
+			}
+			for j := range page {
+				out.Messages = append(out.Messages, view(&page[j]))
+			}
+		}
+	}
+	sort.SliceStable(out.Messages, func(i, j int) bool { return out.Messages[i].CreatedAt < out.Messages[j].CreatedAt })
+	return out, nil
+}
+
+// ChatBootstrap fills messages, conversations and the unread counts.
+func ChatBootstrap(d Deps) session.BootstrapSource {
+	return func(c *session.Context, b *protocol.Bootstrap) error {
+		h, err := LoadChat(c.Ctx, d, c.UserID, c.Now)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(h.Messages)
+		if err != nil {
+			return err
+		}
+		b.Messages = raw
+		for k, v := range h.Conversations {
+			lm, err := json.Marshal(v.LastMessage)
+			if err != nil {
+				return err
+			}
+			b.Conversations[k] = protocol.Conversation{LastMessage: lm, UnreadCount: v.UnreadCount}
+		}
+		b.UnreadMessageCount = h.UnreadMessageCount
+		b.TotalUnreadMessageCount = h.TotalUnreadMessageCount
+		return nil
+	}
+}
+
+// Replay sends, after bootstrap, every message to the user created after
+// lastSeenAt, oldest first, at most ReplayLimit.
+func Replay(d Deps) func(c *session.Context, since time.Time) error {
+	return func(c *session.Context, since time.Time) error {
+		msgs, err := d.Store.Messages().Since(c.Ctx, c.UserID, since, ReplayLimit)
+		if err != nil {
+			return err
+		}
+		profiles := map[string]protocol.User{}
+		for i := range msgs {
+			m := &msgs[i]
+			for _, id := range []string{m.SenderID, m.RecipientID} {
+				if _, ok := profiles[id]; !ok {
+					p := protocol.User{ID: id}
+					if u, err := d.Store.Users().Get(c.Ctx, id); err == nil {
+						p = user.Wire(u, c.Now)
+					}
+					profiles[id] = p
+				}
+			}
+			c.Event(protocol.TypeChatMessage, MessageView(m, profiles[m.SenderID], profiles[m.RecipientID]))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,110 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Message is the Message model.
+type Message struct {
+	MessageID   string  `json:"messageId"`
+	SenderID    string  `json:"senderId"`
+	RecipientID string  `json:"recipientId"`
+	Sender      User    `json:"sender"`
+	Recipient   User    `json:"recipient"`
+	Content     string  `json:"content"`
+	CreatedAt   string  `json:"createdAt"`
+	ReadAt      *string `json:"readAt"`
+}
+
+// MaxMessageChars bounds a chat message after trimming.
+const MaxMessageChars = 4000
+
+// ChatSend is the chat.message.created payload a client sends.
+type ChatSend struct {
+	RecipientID string `json:"recipientId"`
+	Content     string `json:"content"`
+}
+
+// Validate checks the recipient and normalises the content.
+func (p *ChatSend) Validate() *Error {
+	if err := validRecipient(p.RecipientID); err != nil {
+		return err
+	}
+	p.Content = strings.TrimSpace(p.Content)
+	if p.Content == "" {
+		return Errorf(CodeInvalidPayload, DomainChat, "content is required")
+	}
+	if utf8.RuneCountInString(p.Content) > MaxMessageChars {
+		return Errorf(CodeInvalidPayload, DomainChat, "content is longer than %d characters", MaxMessageChars)
+	}
+	if !utf8.ValidString(p.Content) {
+		return Errorf(CodeInvalidPayload, DomainChat, "content is not valid UTF-8")
+	}
+	return nil
+}
+
+func validRecipient(id string) *Error {
+	if id == "" {
+		return Errorf(CodeMissingRecipientID, DomainChat, "recipientId is required")
+	}
+	if !ValidID(id) {
+		return Errorf(CodeUserNotFound, DomainChat, "user not found")
+	}
+	return nil
+}
+
+// ChatRelay is the payload of chat.typing and the location-share frames.
+// fromUserId, if a client sends it, is ignored: the socket says who it is.
+type ChatRelay struct {
+	RecipientID string          `json:"recipientId"`
+	IsTyping    *bool           `json:"isTyping"`
+	Location    json.RawMessage `json:"location"`
+}
+
+// SharedLocation is the location object of a share frame.
+type SharedLocation struct {
+	Lat            *float64 `json:"lat"`
+	Lng            *float64 `json:"lng"`
+	AccuracyMeters *float64 `json:"accuracyMeters,omitempty"`
+	Heading        *float64 `json:"heading,omitempty"`
+	Speed          *float64 `json:"speed,omitempty"`
+	UpdatedAt      *string  `json:"updatedAt,omitempty"`
+}
+
+// ValidateRelay checks a relay frame of the given type and returns the
+// payload to forward (with the location normalised).
+func (p *ChatRelay) ValidateRelay(typ string) (map[string]any, *Error) {
+	if err := validRecipient(p.RecipientID); err != nil {
+		return nil, err
+	}
+	out := map[string]any{"recipientId": p.RecipientID}
+	switch typ {
+	case TypeChatTyping:
+		if p.IsTyping == nil {
+			return nil, Errorf(CodeInvalidPayload, DomainChat, "isTyping is required")
+		}
+		out["isTyping"] = *p.IsTyping
+	case TypeChatShareStart, TypeChatShareUpdated:
+		if len(p.Location) == 0 || string(p.Location) == "null" {
+			return nil, Errorf(CodeInvalidLocation, DomainChat, "location is required")
+		}
+		var l SharedLocation
+		if err := json.Unmarshal(p.Location, &l); err != nil {
+			return nil, Errorf(CodeInvalidLocation, DomainChat, "location must be an object with lat and lng")
+		}
+		lu := LocationUpdate{Lat: l.Lat, Lng: l.Lng, AccuracyMeters: l.AccuracyMeters, Heading: l.Heading, Speed: l.Speed}
+		if err := lu.Validate(); err != nil {
+			return nil, &Error{Code: CodeInvalidLocation, Domain: DomainChat, Message: err.Message}
+		}
+		if l.UpdatedAt != nil {
+			if _, err := time.Parse(time.RFC3339, *l.UpdatedAt); err != nil {
+				return nil, Errorf(CodeInvalidLocation, DomainChat, "location.updatedAt must be RFC 3339")
+			}
+		}
+		out["location"] = l
+	}
+	return out, nil
+}

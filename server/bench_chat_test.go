@@ -1,0 +1,93 @@
+package server_test
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/server/servertest"
+)
+
+// BenchmarkChat100Pairs: 100 connected pairs on loopback, every sender
+// streaming messages with up to 8 in flight; each message is stored durably
+// (group commit) before its ack and delivery. Reports durable messages per
+// second and send→deliver latency measured at the recipient.
+func BenchmarkChat100Pairs(b *testing.B) {
+	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6; c.WSSendQueue = 4096 })
+	const pairs, window = 100, 8
+	type pairConn struct{ a, b member }
+	var ps []pairConn
+	for i := 0; i < pairs; i++ {
+		x, y := connected(b, srv, fmt.Sprint("ba-", i), fmt.Sprint("bb-", i))
+		ps = append(ps, pairConn{x, y})
+	}
+	var mu sync.Mutex
+	var lats []time.Duration
+	var delivered atomic.Int64
+	per := b.N/pairs + 1
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(2)
+		go func(p pairConn) { // receiver: measure send→deliver
+			defer wg.Done()
+			local := make([]time.Duration, 0, per)
+			for n := 0; n < per; {
+				f := p.b.ws.TryNext(30 * time.Second)
+				if f == nil {
+					break
+				}
+				if f.Type != "chat.message.created" {
+					continue
+				}
+				content := f.Map(b)["content"].(string)
+				sent, _ := strconv.ParseInt(content, 10, 64)
+				local = append(local, time.Since(time.Unix(0, sent)))
+				n++
+				delivered.Add(1)
+			}
+			mu.Lock()
+			lats = append(lats, local...)
+			mu.Unlock()
+		}(p)
+		go func(p pairConn) { // sender: keep `window` messages in flight
+			defer wg.Done()
+			sem := make(chan struct{}, window)
+			done := make(chan struct{})
+			go func() {
+				for acks := 0; acks < per; {
+					f := p.a.ws.TryNext(30 * time.Second)
+					if f == nil {
+						break
+					}
+					if f.Type == "chat.message.created" && f.RequestID != "" {
+						acks++
+						<-sem
+					}
+				}
+				close(done)
+			}()
+			for i := 0; i < per; i++ {
+				sem <- struct{}{}
+				_ = p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
+					"payload": map[string]any{"recipientId": p.b.ID, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}})
+			}
+			<-done
+		}(p)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) > 0 {
+		b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
+	}
+	b.ReportMetric(float64(delivered.Load())/elapsed.Seconds(), "msgs/s")
+}
