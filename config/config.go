@@ -24,7 +24,7 @@ import (
 type Config struct {
 	Addr    string `koanf:"addr" default:":8080" desc:"Address the HTTP and WebSocket server listens on (host:port)."`
 	DataDir string `koanf:"data_dir" default:"./data" desc:"Directory for the database and generated keys."`
-	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS URLs and a clock speed other than 1. Never enable in production."`
+	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS and push endpoint URLs and a clock speed other than 1. Never enable in production."`
 
 	JWTKeyFile string        `koanf:"jwt_key_file" default:"" desc:"File holding the JWT signing key; empty means jwt.key inside data_dir."`
 	JWTIssuer  string        `koanf:"jwt_issuer" default:"gisbi" desc:"Issuer (iss claim) of the tokens this server signs and accepts."`
@@ -40,6 +40,20 @@ type Config struct {
 	JWKSRefetch time.Duration `koanf:"jwks_refetch_interval" default:"1m" desc:"Least time between two fetches of a provider's JWKS caused by an unknown key id."`
 
 	FirebaseCredentialsFile string `koanf:"firebase_credentials_file" default:"" desc:"Firebase service-account JSON file; empty disables Firebase. Must exist when set."`
+
+	// Push notifications to offline users. Each provider is on when its
+	// credentials file is set; with neither, push is off.
+	FCMCredentialsFile string `koanf:"fcm_credentials_file" default:"" desc:"Google service-account JSON file for Firebase Cloud Messaging (Android and web push); empty disables FCM. Must exist when set."`
+	FCMEndpoint        string `koanf:"fcm_endpoint" default:"https://fcm.googleapis.com" desc:"Base URL of the FCM HTTP v1 API; https unless dev mode."`
+	FCMTokenURL        string `koanf:"fcm_token_url" default:"" desc:"OAuth token URL for FCM; empty means the token_uri of the credentials file. https unless dev mode."`
+	APNsKeyFile        string `koanf:"apns_key_file" default:"" desc:"APNs auth key (.p8, PKCS#8 EC P-256) for iOS push; empty disables APNs. Must exist when set, and then apns_key_id, apns_team_id and apns_topic are required."`
+	APNsKeyID          string `koanf:"apns_key_id" default:"" desc:"Key ID of the APNs auth key (10 letters or digits)."`
+	APNsTeamID         string `koanf:"apns_team_id" default:"" desc:"Apple developer team ID that owns the APNs key (10 letters or digits)."`
+	APNsTopic          string `koanf:"apns_topic" default:"" desc:"APNs topic: the iOS app's bundle ID."`
+	APNsEndpoint       string `koanf:"apns_endpoint" default:"https://api.push.apple.com" desc:"Base URL of APNs (https://api.sandbox.push.apple.com for development builds); https unless dev mode."`
+	PushWorkers        int    `koanf:"push_workers" default:"4" desc:"Concurrent push deliveries (1 to 1000)."`
+	PushQueue          int    `koanf:"push_queue" default:"10000" desc:"Push notifications waiting for a worker (1 to 1000000); when full, new ones are dropped rather than delaying the sender."`
+	PushRetries        int    `koanf:"push_retries" default:"3" desc:"Retries of a push after a transient provider error, with exponential backoff (0 to 10)."`
 
 	AllowedOrigins []string `koanf:"allowed_origins" default:"" desc:"Comma-separated browser origins (scheme://host[:port]) allowed to open WebSockets; dev mode accepts any origin."`
 	AdminToken     string   `koanf:"admin_token" default:"" secret:"true" desc:"Bearer token for the operator API, at least 16 characters; empty disables the operator API."`
@@ -82,6 +96,10 @@ const (
 	maxFrameBytes     = 16 << 20
 	maxClockSpeed     = 3600
 	minAdminTokenLen  = 16
+	maxPushWorkers    = 1000
+	maxPushQueue      = 1_000_000
+	maxPushRetries    = 10
+	appleIDLen        = 10
 	defaultJWTKeyName = "jwt.key"
 )
 
@@ -129,18 +147,29 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("must be longer than GISBI_ACCESS_TTL (%s), got %s", c.AccessTTL, c.RefreshTTL))
 	}
 
-	v.jwksURL("google_jwks_url", c.GoogleJWKSURL, c.Dev)
-	v.jwksURL("apple_jwks_url", c.AppleJWKSURL, c.Dev)
+	v.secureURL("google_jwks_url", c.GoogleJWKSURL, c.Dev)
+	v.secureURL("apple_jwks_url", c.AppleJWKSURL, c.Dev)
 
-	if c.FirebaseCredentialsFile != "" {
-		st, err := os.Stat(c.FirebaseCredentialsFile)
-		switch {
-		case err != nil:
-			v.add("firebase_credentials_file", fmt.Sprintf("cannot use %q", c.FirebaseCredentialsFile), err)
-		case !st.Mode().IsRegular():
-			v.add("firebase_credentials_file", fmt.Sprintf("%q is not a regular file", c.FirebaseCredentialsFile), nil)
-		}
+	v.regularFile("firebase_credentials_file", c.FirebaseCredentialsFile)
+
+	v.regularFile("fcm_credentials_file", c.FCMCredentialsFile)
+	v.secureURL("fcm_endpoint", c.FCMEndpoint, c.Dev)
+	if c.FCMTokenURL != "" {
+		v.secureURL("fcm_token_url", c.FCMTokenURL, c.Dev)
 	}
+	v.regularFile("apns_key_file", c.APNsKeyFile)
+	v.appleID("apns_key_id", c.APNsKeyID, c.APNsKeyFile != "")
+	v.appleID("apns_team_id", c.APNsTeamID, c.APNsKeyFile != "")
+	switch {
+	case c.APNsTopic == "" && c.APNsKeyFile != "":
+		v.add("apns_topic", "must be set when GISBI_APNS_KEY_FILE is set", nil)
+	case c.APNsTopic != "" && !isBundleID(c.APNsTopic):
+		v.add("apns_topic", fmt.Sprintf("%q is not a bundle ID (letters, digits, '.' and '-')", c.APNsTopic), nil)
+	}
+	v.secureURL("apns_endpoint", c.APNsEndpoint, c.Dev)
+	v.between("push_workers", c.PushWorkers, 1, maxPushWorkers)
+	v.between("push_queue", c.PushQueue, 1, maxPushQueue)
+	v.between("push_retries", c.PushRetries, 0, maxPushRetries)
 
 	for _, o := range c.AllowedOrigins {
 		if !isOrigin(o) {
@@ -228,6 +257,36 @@ func (v *validator) atLeast(key string, got, min int) {
 	v.check(got >= min, key, fmt.Sprintf("must be at least %d, got %d", min, got))
 }
 
+func (v *validator) between(key string, got, min, max int) {
+	v.check(got >= min && got <= max, key, fmt.Sprintf("must be between %d and %d, got %d", min, max, got))
+}
+
+// regularFile checks an optional file setting: empty is fine, anything else
+// must name a readable regular file now rather than fail on first use.
+func (v *validator) regularFile(key, path string) {
+	if path == "" {
+		return
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		v.add(key, fmt.Sprintf("cannot use %q", path), err)
+	case !st.Mode().IsRegular():
+		v.add(key, fmt.Sprintf("%q is not a regular file", path), nil)
+	}
+}
+
+// appleID checks a key or team ID from the Apple developer account, which
+// are 10 letters or digits; required says the APNs key file needs it.
+func (v *validator) appleID(key, id string, required bool) {
+	switch {
+	case id == "" && required:
+		v.add(key, "must be set when GISBI_APNS_KEY_FILE is set", nil)
+	case id != "" && (len(id) != appleIDLen || !isAlnum(id)):
+		v.add(key, fmt.Sprintf("%q must be %d letters or digits", id, appleIDLen), nil)
+	}
+}
+
 func (v *validator) positiveRate(key string, got float64) {
 	v.check(got > 0 && !math.IsInf(got, 0), key, fmt.Sprintf("must be greater than 0, got %v", got))
 }
@@ -238,9 +297,9 @@ func (v *validator) oneOf(key, got string, allowed ...string) {
 	}
 }
 
-// jwksURL insists on https outside dev mode because the keys fetched there
-// decide which ID tokens are trusted.
-func (v *validator) jwksURL(key, raw string, dev bool) {
+// secureURL insists on https outside dev mode: JWKS URLs decide which ID
+// tokens are trusted, and push endpoints receive provider credentials.
+func (v *validator) secureURL(key, raw string, dev bool) {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
@@ -264,4 +323,28 @@ func isOrigin(s string) bool {
 	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
 		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil &&
 		s == u.Scheme+"://"+u.Host
+}
+
+func isAlnum(s string) bool {
+	for _, r := range s {
+		if !isAlnumRune(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnumRune(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+}
+
+// isBundleID accepts what Apple allows in a bundle ID, which is also the
+// APNs topic (optionally with a suffix such as .voip).
+func isBundleID(s string) bool {
+	for _, r := range s {
+		if r != '.' && r != '-' && !isAlnumRune(r) {
+			return false
+		}
+	}
+	return s != "" && s[0] != '.' && s[len(s)-1] != '.'
 }

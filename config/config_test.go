@@ -42,6 +42,11 @@ var wantDefaults = Config{
 	RequestTTL:        10 * time.Minute,
 	LogLevel:          "info",
 	LogFormat:         "text",
+	FCMEndpoint:       "https://fcm.googleapis.com",
+	APNsEndpoint:      "https://api.push.apple.com",
+	PushWorkers:       4,
+	PushQueue:         10000,
+	PushRetries:       3,
 }
 
 // wantNames are the environment variable and flag names promised to
@@ -59,6 +64,17 @@ var wantNames = map[string]string{
 	"GISBI_APPLE_CLIENT_IDS":          "apple-client-ids",
 	"GISBI_APPLE_JWKS_URL":            "apple-jwks-url",
 	"GISBI_FIREBASE_CREDENTIALS_FILE": "firebase-credentials-file",
+	"GISBI_FCM_CREDENTIALS_FILE":      "fcm-credentials-file",
+	"GISBI_FCM_ENDPOINT":              "fcm-endpoint",
+	"GISBI_FCM_TOKEN_URL":             "fcm-token-url",
+	"GISBI_APNS_KEY_FILE":             "apns-key-file",
+	"GISBI_APNS_KEY_ID":               "apns-key-id",
+	"GISBI_APNS_TEAM_ID":              "apns-team-id",
+	"GISBI_APNS_TOPIC":                "apns-topic",
+	"GISBI_APNS_ENDPOINT":             "apns-endpoint",
+	"GISBI_PUSH_WORKERS":              "push-workers",
+	"GISBI_PUSH_QUEUE":                "push-queue",
+	"GISBI_PUSH_RETRIES":              "push-retries",
 	"GISBI_ALLOWED_ORIGINS":           "allowed-origins",
 	"GISBI_ADMIN_TOKEN":               "admin-token",
 	"GISBI_MAX_FRAME_BYTES":           "max-frame-bytes",
@@ -276,6 +292,30 @@ func TestValidate(t *testing.T) {
 		{"clock speed without dev", func(c *Config) { c.ClockSpeed = 60 }, "GISBI_CLOCK_SPEED", "GISBI_DEV"},
 		{"zero reconnect grace", func(c *Config) { c.ReconnectGrace = 0 }, "", ""},
 		{"admin token", func(c *Config) { c.AdminToken = "0123456789abcdef" }, "", ""},
+		{"fcm file exists", func(c *Config) { c.FCMCredentialsFile = credentials }, "", ""},
+		{"fcm file missing", func(c *Config) { c.FCMCredentialsFile = credentials + ".missing" }, "GISBI_FCM_CREDENTIALS_FILE", "cannot use"},
+		{"http fcm endpoint in production", func(c *Config) { c.FCMEndpoint = "http://127.0.0.1:1" }, "GISBI_FCM_ENDPOINT", "must use https"},
+		{"http fcm endpoints in dev", func(c *Config) {
+			c.Dev, c.FCMEndpoint, c.FCMTokenURL = true, "http://127.0.0.1:1", "http://127.0.0.1:1/token"
+		}, "", ""},
+		{"http apns endpoint in production", func(c *Config) { c.APNsEndpoint = "http://127.0.0.1:1" }, "GISBI_APNS_ENDPOINT", "must use https"},
+		{"http apns endpoint in dev", func(c *Config) { c.Dev, c.APNsEndpoint = true, "http://127.0.0.1:1" }, "", ""},
+		{"apns complete", func(c *Config) {
+			c.APNsKeyFile, c.APNsKeyID, c.APNsTeamID, c.APNsTopic = credentials, "ABC123DEFG", "DEF123GHIJ", "com.example.app"
+		}, "", ""},
+		{"apns ids without key file", func(c *Config) {
+			c.APNsKeyID, c.APNsTeamID, c.APNsTopic = "ABC123DEFG", "DEF123GHIJ", "com.example.app"
+		}, "", ""},
+		{"apns key file without key id", func(c *Config) {
+			c.APNsKeyFile, c.APNsTeamID, c.APNsTopic = credentials, "DEF123GHIJ", "com.example.app"
+		}, "GISBI_APNS_KEY_ID", "must be set when GISBI_APNS_KEY_FILE is set"},
+		{"apns key file without team id", func(c *Config) {
+			c.APNsKeyFile, c.APNsKeyID, c.APNsTopic = credentials, "ABC123DEFG", "com.example.app"
+		}, "GISBI_APNS_TEAM_ID", "must be set when GISBI_APNS_KEY_FILE is set"},
+		{"apns key file without topic", func(c *Config) {
+			c.APNsKeyFile, c.APNsKeyID, c.APNsTeamID = credentials, "ABC123DEFG", "DEF123GHIJ"
+		}, "GISBI_APNS_TOPIC", "must be set when GISBI_APNS_KEY_FILE is set"},
+		{"no push retries", func(c *Config) { c.PushRetries = 0 }, "", ""},
 		{"short admin token", func(c *Config) { c.AdminToken = "0123456789abcde" }, "GISBI_ADMIN_TOKEN", "at least 16"},
 	}
 	for _, tt := range tests {

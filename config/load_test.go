@@ -55,6 +55,8 @@ var sources = []source{
 
 func TestEverySettingParses(t *testing.T) {
 	credentials := writeFile(t, "firebase.json", "{}")
+	apnsKey := writeFile(t, "AuthKey.p8", "key")
+	apnsIDs := []string{"GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}
 	tests := []struct {
 		env   string
 		value string
@@ -80,6 +82,26 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_APPLE_CLIENT_IDS", "com.example.app,com.example.web", nil, []string{"com.example.app", "com.example.web"}},
 		{"GISBI_APPLE_JWKS_URL", "http://127.0.0.1:8081/keys", []string{"GISBI_DEV=1"}, "http://127.0.0.1:8081/keys"},
 		{"GISBI_FIREBASE_CREDENTIALS_FILE", credentials, nil, credentials},
+		{"GISBI_FCM_CREDENTIALS_FILE", credentials, nil, credentials},
+		{"GISBI_FCM_CREDENTIALS_FILE", "", []string{"GISBI_FCM_CREDENTIALS_FILE=" + credentials}, ""},
+		{"GISBI_FCM_ENDPOINT", "https://fcm.example.com", nil, "https://fcm.example.com"},
+		{"GISBI_FCM_ENDPOINT", "http://127.0.0.1:8082", []string{"GISBI_DEV=true"}, "http://127.0.0.1:8082"},
+		{"GISBI_FCM_TOKEN_URL", "https://oauth2.example.com/token", nil, "https://oauth2.example.com/token"},
+		{"GISBI_FCM_TOKEN_URL", "", []string{"GISBI_FCM_TOKEN_URL=https://oauth2.example.com/token"}, ""},
+		{"GISBI_APNS_KEY_FILE", apnsKey, apnsIDs, apnsKey},
+		{"GISBI_APNS_KEY_ID", "ABC123DEFG", nil, "ABC123DEFG"},
+		{"GISBI_APNS_KEY_ID", "abc123defg", []string{"GISBI_APNS_KEY_FILE=" + apnsKey, "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}, "abc123defg"},
+		{"GISBI_APNS_TEAM_ID", "DEF123GHIJ", nil, "DEF123GHIJ"},
+		{"GISBI_APNS_TOPIC", "com.example.app", nil, "com.example.app"},
+		{"GISBI_APNS_TOPIC", "com.example-co.app.voip", nil, "com.example-co.app.voip"},
+		{"GISBI_APNS_ENDPOINT", "https://api.sandbox.push.apple.com", nil, "https://api.sandbox.push.apple.com"},
+		{"GISBI_APNS_ENDPOINT", "http://127.0.0.1:8083", []string{"GISBI_DEV=1"}, "http://127.0.0.1:8083"},
+		{"GISBI_PUSH_WORKERS", "1", nil, 1},
+		{"GISBI_PUSH_WORKERS", "1000", nil, 1000},
+		{"GISBI_PUSH_QUEUE", "1", nil, 1},
+		{"GISBI_PUSH_QUEUE", "1000000", nil, 1000000},
+		{"GISBI_PUSH_RETRIES", "0", nil, 0},
+		{"GISBI_PUSH_RETRIES", "10", nil, 10},
 		{"GISBI_ALLOWED_ORIGINS", "https://gisbi.example,http://localhost:5173", nil, []string{"https://gisbi.example", "http://localhost:5173"}},
 		{"GISBI_ADMIN_TOKEN", "0123456789abcdef0123", nil, "0123456789abcdef0123"},
 		{"GISBI_MAX_FRAME_BYTES", "1024", nil, 1024},
@@ -141,6 +163,8 @@ func TestEverySettingParses(t *testing.T) {
 
 func TestInvalidValues(t *testing.T) {
 	dir := t.TempDir()
+	apnsKey := writeFile(t, "AuthKey.p8", "key")
+	apnsIDs := []string{"GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}
 	tests := []struct {
 		env   string
 		value string
@@ -165,6 +189,32 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_APPLE_JWKS_URL", "ftp://example.com/keys", nil, "is not an absolute http(s) URL"},
 		{"GISBI_FIREBASE_CREDENTIALS_FILE", filepath.Join(dir, "missing.json"), nil, "cannot use"},
 		{"GISBI_FIREBASE_CREDENTIALS_FILE", dir, nil, "is not a regular file"},
+		{"GISBI_FCM_CREDENTIALS_FILE", filepath.Join(dir, "missing.json"), nil, "cannot use"},
+		{"GISBI_FCM_CREDENTIALS_FILE", dir, nil, "is not a regular file"},
+		{"GISBI_FCM_ENDPOINT", "", nil, "must not be empty"},
+		{"GISBI_FCM_ENDPOINT", "http://fcm.example.com", nil, "must use https unless dev mode is on"},
+		{"GISBI_FCM_ENDPOINT", "fcm.googleapis.com", nil, "is not an absolute http(s) URL"},
+		{"GISBI_FCM_TOKEN_URL", "http://oauth2.example.com/token", nil, "must use https unless dev mode is on"},
+		{"GISBI_FCM_TOKEN_URL", "/token", []string{"GISBI_DEV=1"}, "is not an absolute http(s) URL"},
+		{"GISBI_APNS_KEY_FILE", filepath.Join(dir, "missing.p8"), apnsIDs, "cannot use"},
+		{"GISBI_APNS_KEY_FILE", dir, apnsIDs, "is not a regular file"},
+		{"GISBI_APNS_KEY_ID", "ABC123", nil, `"ABC123" must be 10 letters or digits`},
+		{"GISBI_APNS_KEY_ID", "ABC-123DEF", nil, "must be 10 letters or digits"},
+		{"GISBI_APNS_KEY_ID", "", []string{"GISBI_APNS_KEY_FILE=" + apnsKey, "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}, "must be set when GISBI_APNS_KEY_FILE is set"},
+		{"GISBI_APNS_TEAM_ID", "DEF123GHIJK", nil, "must be 10 letters or digits"},
+		{"GISBI_APNS_TEAM_ID", "", []string{"GISBI_APNS_KEY_FILE=" + apnsKey, "GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TOPIC=com.example.app"}, "must be set when GISBI_APNS_KEY_FILE is set"},
+		{"GISBI_APNS_TOPIC", "com example app", nil, `"com example app" is not a bundle ID`},
+		{"GISBI_APNS_TOPIC", "com.example.", nil, "is not a bundle ID"},
+		{"GISBI_APNS_TOPIC", "", []string{"GISBI_APNS_KEY_FILE=" + apnsKey, "GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TEAM_ID=DEF123GHIJ"}, "must be set when GISBI_APNS_KEY_FILE is set"},
+		{"GISBI_APNS_ENDPOINT", "", nil, "must not be empty"},
+		{"GISBI_APNS_ENDPOINT", "http://api.push.apple.com", nil, "must use https unless dev mode is on"},
+		{"GISBI_PUSH_WORKERS", "0", nil, "must be between 1 and 1000, got 0"},
+		{"GISBI_PUSH_WORKERS", "1001", nil, "must be between 1 and 1000"},
+		{"GISBI_PUSH_WORKERS", "four", nil, `"four" is not an integer`},
+		{"GISBI_PUSH_QUEUE", "0", nil, "must be between 1 and 1000000, got 0"},
+		{"GISBI_PUSH_QUEUE", "1000001", nil, "must be between 1 and 1000000"},
+		{"GISBI_PUSH_RETRIES", "-1", nil, "must be between 0 and 10, got -1"},
+		{"GISBI_PUSH_RETRIES", "11", nil, "must be between 0 and 10"},
 		{"GISBI_ALLOWED_ORIGINS", "*", nil, `"*" is not an origin`},
 		{"GISBI_ALLOWED_ORIGINS", "https://ok.example,gisbi.example", nil, `"gisbi.example" is not an origin`},
 		{"GISBI_ALLOWED_ORIGINS", "https://gisbi.example/app", nil, "is not an origin"},

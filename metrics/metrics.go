@@ -25,6 +25,9 @@ type Metrics struct {
 	// the users watching near a change, which is how radar fan-out is checked.
 	RadarNotifications prometheus.Counter
 	RadarPushes        prometheus.Counter
+	// Pushes counts push-notification outcomes by kind (message, request,
+	// accepted, ring) and outcome (sent, unregistered, failed, dropped…).
+	Pushes *prometheus.CounterVec
 }
 
 // New registers every collector.
@@ -64,7 +67,10 @@ func New() *Metrics {
 			Name: "gisbi_radar_pushes_total", Help: "radar.nearby.updated frames pushed because someone else moved, appeared, hid or left.",
 		}),
 	}
-	m.Registry.MustRegister(m.RadarNotifications, m.RadarPushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
+	m.Pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gisbi_push_notifications_total", Help: "Push notifications by kind and outcome.",
+	}, []string{"kind", "outcome"})
+	m.Registry.MustRegister(m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

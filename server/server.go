@@ -24,6 +24,7 @@ import (
 	"github.com/gisbi/engine/httpapi"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/push"
 	"github.com/gisbi/engine/storage"
 	"github.com/gisbi/engine/storage/boltdb"
 )
@@ -42,6 +43,7 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	API       *httpapi.API
 	Reminders *reminders.Service
+	Push      *push.Dispatcher // nil when no push provider is configured
 
 	ln       net.Listener
 	serveErr chan error
@@ -98,9 +100,21 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	grid := radar.NewGrid(cfg.RadarRadiusM)
 	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
 	online := user.NewOnline()
+	senders, err := push.SendersFromConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: push: %w", err)
+	}
+	if len(senders) > 0 {
+		opts := push.OptionsFromConfig(cfg, logger)
+		opts.OnResult = func(kind, outcome string) { s.Metrics.Pushes.WithLabelValues(kind, outcome).Inc() }
+		s.Push = push.NewDispatcher(store.Devices(), senders, opts)
+	}
 	pairDeps := pair.Deps{
 		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
 		RequestTTL: cfg.RequestTTL, Online: online.Is,
+		Notify: func(userID, kind, title, body string, data map[string]string) {
+			s.Push.Notify(userID, push.Notification{Kind: kind, Title: title, Body: body, Data: data})
+		},
 	}
 	kinds := []*pcluster.Kind{
 		user.NewKind(user.Deps{
@@ -179,6 +193,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.Reminders.Stop()
 	s.Node.Stop()
+	if err := s.Push.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("push: %w", err))
+	}
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}

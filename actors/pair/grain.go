@@ -190,6 +190,9 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 			g.deliverTo(ctx, u, ev.Type, g.payload(ctx, ev, u), except)
 		}
 	}
+	if perr == nil {
+		g.pushOffline(m, evs, now)
+	}
 	if perr != nil {
 		rep := &grainpb.PairReply{Failure: &grainpb.Failure{Code: string(perr.Code), Message: perr.Message, Domain: perr.Domain}}
 		if r, ok := perr.Details.(*storage.Request); ok {
@@ -202,6 +205,27 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 		rep.PayloadJson, _ = json.Marshal(answer(m.ActorId))
 	}
 	return rep
+}
+
+// pushOffline notifies the other user when it has no socket open: a new
+// request, an accepted request, a ring.
+func (g *grain) pushOffline(m *grainpb.PairCommand, evs []Event, now time.Time) {
+	if g.deps.Notify == nil {
+		return
+	}
+	to := g.state.Other(m.ActorId)
+	if g.deps.Online != nil && g.deps.Online(to) {
+		return
+	}
+	name := g.profile(m.ActorId, now).Name
+	switch {
+	case m.Op == "ring":
+		g.deps.Notify(to, "ring", name, name+" is ringing you", map[string]string{"fromUserId": m.ActorId})
+	case m.Op == "send" && len(evs) > 0 && evs[len(evs)-1].Type == protocol.TypeRequestSend:
+		g.deps.Notify(to, "request", name, name+" wants to connect", map[string]string{"requestId": evs[len(evs)-1].Request.ID})
+	case m.Op == "accept" && len(evs) > 0 && evs[len(evs)-1].Type == protocol.TypeRequestAccept:
+		g.deps.Notify(to, "accepted", name, name+" accepted your request", map[string]string{"connectionId": evs[len(evs)-1].Connection.ID})
+	}
 }
 
 func internal(err error) *grainpb.PairReply {
