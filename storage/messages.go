@@ -33,6 +33,9 @@ type Messages interface {
 	// conversation summaries and the recipient's unread count and inbox.
 	// ErrConflict if (PairID, Seq) or ID already exists.
 	Append(ctx context.Context, m *Message) error
+	// AppendBatch is Append for several messages, in order, in one
+	// transaction: all are stored or none (the first error is returned).
+	AppendBatch(ctx context.Context, ms []*Message) error
 	// Get returns a message by id; ErrNotFound when unknown.
 	Get(ctx context.Context, id string) (*Message, error)
 	// MarkRead sets ReadAt=at on message upToSeq and every earlier message of

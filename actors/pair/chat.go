@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -44,35 +45,104 @@ func (g *grain) nextSeq() (uint64, error) {
 	return g.lastSeq + 1, nil
 }
 
-// message stores a chat message durably, then delivers it to both users.
-func (g *grain) message(ctx actor.Context, m *grainpb.PairCommand) *grainpb.PairReply {
+// queued is a message numbered and waiting for its commit, with who to ack.
+type queued struct {
+	msg     *storage.Message
+	replyTo *actor.PID
+	origin  string
+}
+
+// appendDone reports a batch commit back to the grain.
+type appendDone struct {
+	batch []queued
+	err   error
+}
+
+// queueMessage numbers a message and queues it for the pair's writer. The
+// grain does not wait for the fsync: it keeps taking messages, and the
+// writer commits everything queued meanwhile in one transaction. The sender
+// is acked, and both users told, only once the message is stored.
+func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PairCommand) {
 	if perr := g.chatGuard(m.ActorId); perr != nil {
-		return failReply(perr)
+		ctx.Respond(failReply(perr))
+		return
 	}
-	now := g.deps.Clock.Now()
 	seq, err := g.nextSeq()
 	if err != nil {
-		return internal(err)
+		ctx.Respond(internal(err))
+		return
 	}
+	g.lastSeq = seq
 	msg := &storage.Message{
 		ID: "msg_" + lowerULID(), PairID: g.state.ID, Seq: seq,
 		SenderID: m.ActorId, RecipientID: g.state.Other(m.ActorId),
-		Content: m.Content, CreatedAt: now,
+		Content: m.Content, CreatedAt: g.deps.Clock.Now(),
 	}
-	if err := g.deps.Store.Messages().Append(context.Background(), msg); err != nil {
-		g.lastSeq = 0 // re-read on the next message
-		g.deps.Logger.Error("pair grain: store message", "pair", g.state.ID, "err", err)
-		return internal(err)
+	g.queue = append(g.queue, queued{msg: msg, replyTo: ctx.Sender(), origin: m.OriginSessionId})
+	if !g.writing {
+		g.flush(ctx)
 	}
-	g.lastSeq = seq
-	view := g.messageView(msg, now)
-	g.deliverTo(ctx, msg.RecipientID, protocol.TypeChatMessage, view, "")
-	g.deliverTo(ctx, msg.SenderID, protocol.TypeChatMessage, view, m.OriginSessionId)
-	if g.deps.Notify != nil && (g.deps.Online == nil || !g.deps.Online(msg.RecipientID)) {
-		g.deps.Notify(msg.RecipientID, "message", view.Sender.Name, preview(msg.Content), map[string]string{"messageId": msg.ID, "senderId": msg.SenderID})
+}
+
+// flush hands the queue to a writer goroutine; one batch is in flight at a
+// time, so a pair's messages commit in order.
+func (g *grain) flush(ctx actor.Context) {
+	batch := g.queue
+	g.queue = nil
+	g.writing = true
+	msgs := make([]*storage.Message, len(batch))
+	for i := range batch {
+		msgs[i] = batch[i].msg
 	}
-	b, _ := json.Marshal(view)
-	return &grainpb.PairReply{PayloadJson: b}
+	self, sys, store := ctx.Self(), ctx.ActorSystem(), g.deps.Store
+	go func() {
+		err := store.Messages().AppendBatch(context.Background(), msgs)
+		sys.Root.Send(self, appendDone{batch: batch, err: err})
+	}()
+}
+
+// appended acks and delivers a committed batch, in order.
+func (g *grain) appended(ctx actor.Context, d appendDone) {
+	g.writing = false
+	if d.err != nil {
+		g.deps.Logger.Error("pair grain: store messages", "pair", g.state.ID, "n", len(d.batch), "err", d.err)
+		// Nothing of the batch is stored; later messages were numbered after
+		// it, so fail them too and renumber from the store.
+		for _, q := range append(d.batch, g.queue...) {
+			if q.replyTo != nil {
+				ctx.Send(q.replyTo, internal(d.err))
+			}
+		}
+		g.queue, g.lastSeq = nil, 0
+		return
+	}
+	now := g.deps.Clock.Now()
+	profiles := map[string]protocol.User{}
+	profile := func(id string) protocol.User {
+		p, ok := profiles[id]
+		if !ok {
+			p = g.profile(id, now)
+			profiles[id] = p
+		}
+		return p
+	}
+	for _, q := range d.batch {
+		view := MessageView(q.msg, profile(q.msg.SenderID), profile(q.msg.RecipientID))
+		payload, _ := json.Marshal(view)
+		// One encoding for both users: the Message model is the same for each.
+		frame := protocol.EncodeRawFrame(protocol.TypeChatMessage, payload, now, "", "")
+		cluster.SendIn(ctx, cluster.KindUser, q.msg.RecipientID, &grainpb.Deliver{WsFrame: frame, Type: protocol.TypeChatMessage})
+		cluster.SendIn(ctx, cluster.KindUser, q.msg.SenderID, &grainpb.Deliver{WsFrame: frame, Type: protocol.TypeChatMessage, ExceptSessionId: q.origin})
+		if q.replyTo != nil {
+			ctx.Send(q.replyTo, &grainpb.PairReply{PayloadJson: payload})
+		}
+		if g.deps.Notify != nil && (g.deps.Online == nil || !g.deps.Online(q.msg.RecipientID)) {
+			g.deps.Notify(q.msg.RecipientID, "message", view.Sender.Name, preview(q.msg.Content), map[string]string{"messageId": q.msg.ID, "senderId": q.msg.SenderID})
+		}
+	}
+	if len(g.queue) > 0 {
+		g.flush(ctx)
+	}
 }
 
 func preview(s string) string {

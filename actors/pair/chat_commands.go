@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
+	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -54,7 +56,30 @@ func chatSend(c *session.Context) error {
 	if p.RecipientID == c.UserID {
 		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "you cannot message yourself")
 	}
-	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PairCommand{Op: "message", ActorId: c.UserID, Content: p.Content})
+	// Asynchronous: the Pair grain answers once the message is stored, and
+	// the socket's next messages must not wait behind that fsync.
+	cmd := &grainpb.PairCommand{Op: "message", ActorId: c.UserID, Content: p.Content, OriginSessionId: c.SessionID}
+	c.CallAsync(cluster.KindPair, storage.PairID(c.UserID, p.RecipientID), cmd, func(res any, err error) {
+		if err == nil {
+			err = answer(c, res)
+		}
+		if err != nil {
+			c.Fail(err)
+		}
+	})
+	return nil
+}
+
+// answer replies with a PairReply, or returns its failure.
+func answer(c *session.Context, res any) error {
+	rep, ok := res.(*grainpb.PairReply)
+	if !ok {
+		return fmt.Errorf("pair: unexpected reply %T", res)
+	}
+	if rep.Failure != nil {
+		return rep.Failure.Err()
+	}
+	return c.ReplyRaw(c.Frame.Type, rep.PayloadJson)
 }
 
 func chatRead(c *session.Context, d Deps) error {

@@ -48,7 +48,9 @@ type grain struct {
 	deps    Deps
 	state   *State
 	loadErr error
-	lastSeq uint64 // last message number of the conversation; 0 = read it from the store
+	lastSeq uint64   // last message number of the conversation; 0 = read it from the store
+	queue   []queued // messages numbered, waiting for the writer
+	writing bool     // a batch commit is in flight
 }
 
 func (g *grain) Receive(ctx actor.Context) {
@@ -66,9 +68,17 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindPair).Inc()
 		ctx.SetReceiveTimeout(5 * time.Minute)
 	case *actor.ReceiveTimeout:
-		ctx.Poison(ctx.Self())
+		if !g.writing && len(g.queue) == 0 {
+			ctx.Poison(ctx.Self())
+		}
 	case *grainpb.PairCommand:
+		if m.Op == "message" {
+			g.queueMessage(ctx, m) // answered once stored
+			return
+		}
 		ctx.Respond(g.command(ctx, m))
+	case appendDone:
+		g.appended(ctx, m)
 	case *grainpb.ReminderFired:
 		rep := g.command(ctx, &grainpb.PairCommand{Op: "expire"})
 		ctx.Respond(&grainpb.Ack{Failure: rep.Failure})
@@ -155,8 +165,6 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 				return map[string]any{"status": "sent", "fromUserId": m.ActorId, "recipientId": to, "fromUser": from}
 			}
 		}
-	case "message":
-		return g.message(ctx, m)
 	case "read":
 		return g.read(ctx, m)
 	case "relay":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/clock"
@@ -88,6 +89,7 @@ type sessionActor struct {
 	timer    clock.Timer
 	attached bool
 	closed   bool
+	actx     actor.Context // set while a command is handled
 }
 
 type tokenCheck struct{}
@@ -115,6 +117,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		if s.closed {
 			return
 		}
+		s.actx = ctx
 		if m.Err != nil {
 			c := &Context{s: s, Frame: m.Frame, UserID: s.p.UserID}
 			c.Fail(m.Err)
@@ -191,7 +194,7 @@ func (s *sessionActor) close(code int, reason string) {
 }
 
 func (s *sessionActor) handle(f protocol.ClientFrame) {
-	c := &Context{s: s, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now()}
+	c := &Context{s: s, actx: s.actx, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now()}
 	var cancel context.CancelFunc
 	c.Ctx, cancel = context.WithTimeout(context.Background(), s.deps.CallTimeout)
 	defer cancel()
@@ -268,6 +271,7 @@ func (s *sessionActor) refresh(c *Context) error {
 // Context is what a Handler sees of its session and frame.
 type Context struct {
 	s         *sessionActor
+	actx      actor.Context
 	Ctx       context.Context
 	Frame     protocol.ClientFrame
 	UserID    string
@@ -277,6 +281,25 @@ type Context struct {
 	// LastSeenAt is set during session.start.
 	LastSeenAt *time.Time
 	replied    bool
+}
+
+// CallAsync asks a grain and runs done with its reply later, on the
+// session's goroutine, without holding up the frames that follow: a chat
+// message waiting for its fsync must not stall the next one. done receives
+// the reply or an error (errors are answered as error frames by Fail).
+func (c *Context) CallAsync(kind, identity string, req proto.Message, done func(res any, err error)) {
+	pid := c.Node.Cluster.Get(identity, kind)
+	if pid == nil {
+		done(nil, fmt.Errorf("%w: %s/%s: no activation", cluster.ErrUnavailable, kind, identity))
+		return
+	}
+	fut := c.actx.RequestFuture(pid, req, c.s.deps.CallTimeout)
+	c.actx.ReenterAfter(fut, func(res interface{}, err error) {
+		if err != nil {
+			err = fmt.Errorf("%w: %s/%s: %w", cluster.ErrUnavailable, kind, identity, err)
+		}
+		done(res, err)
+	})
 }
 
 // Decode reads the frame's payload into v.

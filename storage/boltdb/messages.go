@@ -159,64 +159,89 @@ func checkLimit(op string, limit int) error {
 // and every value written is derived from what the transaction reads, so a
 // batch retry recomputes the unread count instead of adding twice.
 func (r messages) Append(ctx context.Context, m *storage.Message) error {
-	if err := checkMessage(m); err != nil {
-		return err
+	return r.AppendBatch(ctx, []*storage.Message{m})
+}
+
+// AppendBatch stores messages in order in one transaction: all or none.
+// A Pair grain hands over everything queued since its last commit, so one
+// fsync carries many messages.
+func (r messages) AppendBatch(ctx context.Context, ms []*storage.Message) error {
+	if len(ms) == 0 {
+		return nil
 	}
-	raw, err := marshal(m)
-	if err != nil {
-		return err
+	raws := make([][]byte, len(ms))
+	for i, m := range ms {
+		if err := checkMessage(m); err != nil {
+			return err
+		}
+		raw, err := marshal(m)
+		if err != nil {
+			return err
+		}
+		raws[i] = raw
 	}
-	id := []byte(m.ID)
-	key := seqKey(m.PairID, m.Seq)
-	inboxKey := append(append(append(prefix(m.RecipientID), timeKey(m.CreatedAt)...), sep), m.ID...)
-	senderKey, recipientKey := join(m.SenderID, m.PairID), join(m.RecipientID, m.PairID)
 	return r.s.update(ctx, "messages.append", func(tx *bolt.Tx) error {
-		mb, byID, inbox, convs, err := messageBuckets(tx)
-		if err != nil {
-			return err
-		}
-		if owner := byID.Get(id); owner != nil {
-			return fmt.Errorf("boltdb: message id %q already exists: %w", m.ID, storage.ErrConflict)
-		}
-		if last := lastSeq(mb, m.PairID); m.Seq <= last {
-			if mb.Get(key) != nil {
-				return fmt.Errorf("boltdb: pair %q already has message seq %d: %w", m.PairID, m.Seq, storage.ErrConflict)
-			}
-			return fmt.Errorf("boltdb: message %q: seq %d is not after pair %q's last seq %d: %w",
-				m.ID, m.Seq, m.PairID, last, storage.ErrConflict)
-		}
-		var snd, rcp convSummary
-		if _, err := getJSON(convs, senderKey, &snd); err != nil {
-			return err
-		}
-		if _, err := getJSON(convs, recipientKey, &rcp); err != nil {
-			return err
-		}
-		snd.OtherUserID, snd.LastSeq = m.RecipientID, m.Seq
-		rcp.OtherUserID, rcp.LastSeq = m.SenderID, m.Seq
-		rcp.Unread++
-		sraw, err := marshal(&snd)
-		if err != nil {
-			return err
-		}
-		rraw, err := marshal(&rcp)
-		if err != nil {
-			return err
-		}
-		puts := []struct {
-			b    *bolt.Bucket
-			k, v []byte
-		}{
-			{mb, key, raw}, {byID, id, key}, {inbox, inboxKey, key},
-			{convs, senderKey, sraw}, {convs, recipientKey, rraw},
-		}
-		for _, put := range puts {
-			if err := put.b.Put(put.k, put.v); err != nil {
+		for i, m := range ms {
+			if err := appendTx(tx, m, raws[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// appendTx writes one message and its indexes. Every value is recomputed
+// from what the transaction reads, so a re-run batch writes the same.
+func appendTx(tx *bolt.Tx, m *storage.Message, raw []byte) error {
+	id := []byte(m.ID)
+	key := seqKey(m.PairID, m.Seq)
+	inboxKey := append(append(append(prefix(m.RecipientID), timeKey(m.CreatedAt)...), sep), m.ID...)
+	senderKey, recipientKey := join(m.SenderID, m.PairID), join(m.RecipientID, m.PairID)
+	mb, byID, inbox, convs, err := messageBuckets(tx)
+	if err != nil {
+		return err
+	}
+	if owner := byID.Get(id); owner != nil {
+		return fmt.Errorf("boltdb: message id %q already exists: %w", m.ID, storage.ErrConflict)
+	}
+	if last := lastSeq(mb, m.PairID); m.Seq <= last {
+		if mb.Get(key) != nil {
+			return fmt.Errorf("boltdb: pair %q already has message seq %d: %w", m.PairID, m.Seq, storage.ErrConflict)
+		}
+		return fmt.Errorf("boltdb: message %q: seq %d is not after pair %q's last seq %d: %w",
+			m.ID, m.Seq, m.PairID, last, storage.ErrConflict)
+	}
+	var snd, rcp convSummary
+	if _, err := getJSON(convs, senderKey, &snd); err != nil {
+		return err
+	}
+	if _, err := getJSON(convs, recipientKey, &rcp); err != nil {
+		return err
+	}
+	snd.OtherUserID, snd.LastSeq = m.RecipientID, m.Seq
+	rcp.OtherUserID, rcp.LastSeq = m.SenderID, m.Seq
+	rcp.Unread++
+	sraw, err := marshal(&snd)
+	if err != nil {
+		return err
+	}
+	rraw, err := marshal(&rcp)
+	if err != nil {
+		return err
+	}
+	puts := []struct {
+		b    *bolt.Bucket
+		k, v []byte
+	}{
+		{mb, key, raw}, {byID, id, key}, {inbox, inboxKey, key},
+		{convs, senderKey, sraw}, {convs, recipientKey, rraw},
+	}
+	for _, put := range puts {
+		if err := put.b.Put(put.k, put.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // loadMessage decodes the message under a messages key that an index named.

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -99,6 +100,30 @@ func deref(ms []*storage.Message) []storage.Message {
 }
 
 var messageCases = []testCase{
+	{"append batch stores in order, all or nothing", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		batch := []*storage.Message{chatMsg("amy", "bob", 1, 0), chatMsg("amy", "bob", 2, 1), chatMsg("bob", "amy", 3, 2)}
+		must(t, s.Messages().AppendBatch(ctx, batch))
+		page, err := s.Messages().Page(ctx, storage.PairID("amy", "bob"), 0, 10)
+		must(t, err)
+		if len(page) != 3 || page[0].Seq != 3 || page[2].Seq != 1 {
+			t.Fatalf("page after a batch: %d messages, %s", len(page), show(page))
+		}
+		convs, err := s.Messages().Conversations(ctx, "bob", 0)
+		must(t, err)
+		if len(convs) != 1 || convs[0].Unread != 2 {
+			t.Fatalf("bob's conversations after a batch: %s", show(convs))
+		}
+		// A batch whose second message conflicts stores nothing.
+		bad := []*storage.Message{chatMsg("amy", "bob", 4, 3), chatMsg("amy", "bob", 2, 4)}
+		if err := s.Messages().AppendBatch(ctx, bad); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("conflicting batch: %v, want ErrConflict", err)
+		}
+		if last, err := s.Messages().LastSeq(ctx, storage.PairID("amy", "bob")); err != nil || last != 3 {
+			t.Fatalf("LastSeq after a failed batch = %d, %v; want 3", last, err)
+		}
+		must(t, s.Messages().AppendBatch(ctx, nil))
+	}},
 	{"append then get round-trips every field", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
 		m := chatMsg("zed", "amy", 1, 0)
