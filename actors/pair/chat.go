@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -164,10 +163,6 @@ func MessageView(m *storage.Message, sender, recipient protocol.User) protocol.M
 		Sender: sender, Recipient: recipient, Content: m.Content,
 		CreatedAt: protocol.FormatTime(m.CreatedAt), ReadAt: fmtPtr(m.ReadAt),
 	}
-}
-
-func (g *grain) messageView(m *storage.Message, now time.Time) protocol.Message {
-	return MessageView(m, g.profile(m.SenderID, now), g.profile(m.RecipientID, now))
 }
 
 // read marks a message and every earlier one to the reader as read, and
