@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
@@ -68,18 +67,6 @@ func chatSend(c *session.Context) error {
 		}
 	})
 	return nil
-}
-
-// answer replies with a PairReply, or returns its failure.
-func answer(c *session.Context, res any) error {
-	rep, ok := res.(*grainpb.PairReply)
-	if !ok {
-		return fmt.Errorf("pair: unexpected reply %T", res)
-	}
-	if rep.Failure != nil {
-		return rep.Failure.Err()
-	}
-	return c.ReplyRaw(c.Frame.Type, rep.PayloadJson)
 }
 
 func chatRead(c *session.Context, d Deps) error {

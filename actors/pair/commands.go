@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gisbi/engine/actors/session"
@@ -106,6 +107,16 @@ func call(c *session.Context, pairID string, cmd *grainpb.PairCommand) error {
 	rep, err := cluster.Call[*grainpb.PairReply](c.Ctx, c.Node, cluster.KindPair, pairID, cmd)
 	if err != nil {
 		return err
+	}
+	return answer(c, rep)
+}
+
+// answer replies with a PairReply's payload, or returns its failure (with
+// the pending request as details on request_exists).
+func answer(c *session.Context, res any) error {
+	rep, ok := res.(*grainpb.PairReply)
+	if !ok {
+		return fmt.Errorf("pair: unexpected reply %T", res)
 	}
 	if rep.Failure != nil {
 		pe := &protocol.Error{Code: protocol.Code(rep.Failure.Code), Message: rep.Failure.Message, Domain: rep.Failure.Domain}
