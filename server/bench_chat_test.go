@@ -90,4 +90,23 @@ func BenchmarkChat100Pairs(b *testing.B) {
 		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
 	}
 	b.ReportMetric(float64(delivered.Load())/elapsed.Seconds(), "msgs/s")
+	// How the store behaved: mean commit latency and messages per commit.
+	if mfs, err := srv.Metrics.Registry.Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() != "gisbi_store_commit_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "op" && l.GetValue() == "messages.append" {
+						h := m.GetHistogram()
+						if h.GetSampleCount() > 0 {
+							b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "commit-ms")
+							b.ReportMetric(float64(delivered.Load())/float64(h.GetSampleCount()), "msgs/commit")
+						}
+					}
+				}
+			}
+		}
+	}
 }
