@@ -167,6 +167,7 @@ type Store interface {
 	Reminders() Reminders
 	Pairs() Pairs
 	Messages() Messages
+	Snapshots() Snapshots
 	// Backup writes a consistent copy of the database to path while it is in use.
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).

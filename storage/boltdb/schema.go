@@ -39,6 +39,7 @@ var (
 	bucketPairsByRequest    = []byte("pairs_by_request")    // request id → pair id
 	bucketPairsByConnection = []byte("pairs_by_connection") // connection id → pair id
 
+	bucketSnapshots     = []byte("snapshots")      // kind \x00 id → grain snapshot bytes
 	bucketMessages      = []byte("messages")       // pair id \x00 seq(8) → Message JSON
 	bucketMessagesByID  = []byte("messages_by_id") // message id → pair id \x00 seq(8)
 	bucketInbox         = []byte("inbox")          // recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
@@ -49,7 +50,7 @@ var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -80,6 +81,7 @@ var migrations = []migration{
 	{version: 3, name: "create message buckets", up: createBuckets(
 		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations,
 	)},
+	{version: 4, name: "create snapshot bucket", up: createBuckets(bucketSnapshots)},
 }
 
 // createBuckets tolerates existing buckets so a v0 file (written before the

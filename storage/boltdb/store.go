@@ -117,6 +117,9 @@ func (s *Store) Pairs() storage.Pairs { return pairs{s} }
 // Messages returns the store of chat messages and conversation summaries.
 func (s *Store) Messages() storage.Messages { return messages{s} }
 
+// Snapshots implements storage.Store.
+func (s *Store) Snapshots() storage.Snapshots { return snapshots{s} }
+
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 

@@ -81,7 +81,8 @@ func allBuckets() [][]byte {
 		bucketReports, bucketReportsByReporter,
 		bucketReminders, bucketRemindersDue,
 		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection,
-		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations)
+		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations,
+		bucketSnapshots)
 	return out
 }
 

@@ -60,6 +60,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Reminders", reminderCases},
 		{"Pairs", pairCases},
 		{"Messages", messageCases},
+		{"Snapshots", snapshotCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {
