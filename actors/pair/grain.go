@@ -131,23 +131,19 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 		}
 	case "accept":
 		loc := g.meetingPoint(ctx)
-		var c *storage.Connection
-		c, evs, perr = g.state.Accept(m.ActorId, m.RequestId, loc, now)
+		_, evs, perr = g.state.Accept(m.ActorId, m.RequestId, loc, now)
 		if perr == nil {
 			ev := evs[len(evs)-1]
 			answer = func(v string) any { return g.payload(ctx, ev, v) }
-			_ = c
 		}
 	case "reject", "cancel":
-		var r *storage.Request
 		if m.Op == "reject" {
-			r, evs, perr = g.state.Reject(m.ActorId, m.RequestId, now)
+			_, evs, perr = g.state.Reject(m.ActorId, m.RequestId, now)
 		} else {
-			r, evs, perr = g.state.Cancel(m.ActorId, m.RequestId, now)
+			_, evs, perr = g.state.Cancel(m.ActorId, m.RequestId, now)
 		}
 		if perr == nil {
 			ev := evs[len(evs)-1]
-			_ = r
 			answer = func(v string) any { return g.payload(ctx, ev, v) }
 		}
 	case "close":

@@ -280,7 +280,6 @@ type Context struct {
 	Now       time.Time
 	// LastSeenAt is set during session.start.
 	LastSeenAt *time.Time
-	replied    bool
 }
 
 // CallAsync asks a grain and runs done with its reply later, on the
@@ -313,7 +312,6 @@ func (c *Context) Reply(typ string, payload any) error {
 	if err != nil {
 		return err
 	}
-	c.replied = true
 	c.s.send(typ, b)
 	return nil
 }
@@ -328,7 +326,6 @@ func (c *Context) Event(typ string, payload any) {
 
 // ReplyRaw sends a frame whose payload is compact JSON the server encoded.
 func (c *Context) ReplyRaw(typ string, payload []byte) error {
-	c.replied = true
 	c.s.send(typ, protocol.EncodeRawFrame(typ, payload, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
 	return nil
 }
