@@ -40,11 +40,7 @@ type legacyConnection struct {
 }
 
 func (a *API) legacyUser(ctx context.Context, id string) legacyUser {
-	u, err := a.d.Store.Users().Get(ctx, id)
-	if err != nil {
-		return legacyUser{ID: id}
-	}
-	w := user.Wire(u, a.d.Clock.Now())
+	w := user.Profile(ctx, a.d.Store.Users(), id, a.d.Clock.Now())
 	return legacyUser{ID: id, Name: w.Name, Username: w.Username, Photo: w.Avatar, Bio: w.Bio}
 }
 

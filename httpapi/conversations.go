@@ -51,18 +51,10 @@ func (a *API) conversationMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	now := a.d.Clock.Now()
-	profiles := map[string]protocol.User{}
-	for _, id := range []string{me, other} {
-		p := protocol.User{ID: id}
-		if u, err := a.d.Store.Users().Get(ctx, id); err == nil {
-			p = user.Wire(u, now)
-		}
-		profiles[id] = p
-	}
+	profiles := user.NewProfiles(a.d.Store.Users(), a.d.Clock.Now())
 	out := make([]protocol.Message, 0, len(page))
 	for i := range page {
-		out = append(out, pair.MessageView(&page[i], profiles[page[i].SenderID], profiles[page[i].RecipientID]))
+		out = append(out, pair.MessageView(&page[i], profiles.Get(ctx, page[i].SenderID), profiles.Get(ctx, page[i].RecipientID)))
 	}
 	var next *string
 	if len(page) == limit && page[len(page)-1].Seq > 1 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
@@ -116,17 +117,10 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 		return
 	}
 	now := g.deps.Clock.Now()
-	profiles := map[string]protocol.User{}
-	profile := func(id string) protocol.User {
-		p, ok := profiles[id]
-		if !ok {
-			p = g.profile(id, now)
-			profiles[id] = p
-		}
-		return p
-	}
+	c := context.Background()
+	profiles := user.NewProfiles(g.deps.Store.Users(), now)
 	for _, q := range d.batch {
-		view := MessageView(q.msg, profile(q.msg.SenderID), profile(q.msg.RecipientID))
+		view := MessageView(q.msg, profiles.Get(c, q.msg.SenderID), profiles.Get(c, q.msg.RecipientID))
 		payload, _ := json.Marshal(view)
 		// One encoding for both users: the Message model is the same for each.
 		frame := protocol.EncodeRawFrame(protocol.TypeChatMessage, payload, now, "", "")

@@ -137,20 +137,9 @@ func LoadChat(ctx context.Context, d Deps, userID string, now time.Time) (*Chat,
 		return nil, err
 	}
 	out := &Chat{Messages: []protocol.Message{}, Conversations: map[string]ConversationView{}, UnreadMessageCount: map[string]int{}}
-	profiles := map[string]protocol.User{}
-	profile := func(id string) protocol.User {
-		if p, ok := profiles[id]; ok {
-			return p
-		}
-		p := protocol.User{ID: id}
-		if u, err := d.Store.Users().Get(ctx, id); err == nil {
-			p = user.Wire(u, now)
-		}
-		profiles[id] = p
-		return p
-	}
+	profiles := user.NewProfiles(d.Store.Users(), now)
 	view := func(m *storage.Message) protocol.Message {
-		return MessageView(m, profile(m.SenderID), profile(m.RecipientID))
+		return MessageView(m, profiles.Get(ctx, m.SenderID), profiles.Get(ctx, m.RecipientID))
 	}
 	for i, cv := range convs {
 		out.Conversations[cv.OtherUserID] = ConversationView{LastMessage: view(&cv.Last), UnreadCount: cv.Unread}
@@ -203,19 +192,10 @@ func Replay(d Deps) func(c *session.Context, since time.Time) error {
 		if err != nil {
 			return err
 		}
-		profiles := map[string]protocol.User{}
+		profiles := user.NewProfiles(d.Store.Users(), c.Now)
 		for i := range msgs {
 			m := &msgs[i]
-			for _, id := range []string{m.SenderID, m.RecipientID} {
-				if _, ok := profiles[id]; !ok {
-					p := protocol.User{ID: id}
-					if u, err := d.Store.Users().Get(c.Ctx, id); err == nil {
-						p = user.Wire(u, c.Now)
-					}
-					profiles[id] = p
-				}
-			}
-			c.Event(protocol.TypeChatMessage, MessageView(m, profiles[m.SenderID], profiles[m.RecipientID]))
+			c.Event(protocol.TypeChatMessage, MessageView(m, profiles.Get(c.Ctx, m.SenderID), profiles.Get(c.Ctx, m.RecipientID)))
 		}
 		return nil
 	}

@@ -150,12 +150,7 @@ func LoadHistory(ctx context.Context, d Deps, userID string, now time.Time) (*Hi
 		s := &State{Pair: *p}
 		s.Expire(now)
 		otherID := s.Other(userID)
-		var other protocol.User
-		if u, err := d.Store.Users().Get(ctx, otherID); err == nil {
-			other = user.Wire(u, now)
-		} else {
-			other = protocol.User{ID: otherID}
-		}
+		other := user.Profile(ctx, d.Store.Users(), otherID, now)
 		for i := range s.Requests {
 			v := ViewRequest(&s.Requests[i], userID, other)
 			h.Requests = append(h.Requests, v)

@@ -299,11 +299,7 @@ func (g *grain) meetingPoint(ctx actor.Context) *storage.LatLng {
 }
 
 func (g *grain) profile(id string, now time.Time) protocol.User {
-	u, err := g.deps.Store.Users().Get(context.Background(), id)
-	if err != nil {
-		return protocol.User{ID: id}
-	}
-	return user.Wire(u, now)
+	return user.Profile(context.Background(), g.deps.Store.Users(), id, now)
 }
 
 // payload renders an event for one viewer.
