@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/ids"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
 )
@@ -133,7 +133,7 @@ func (a *API) findOrCreateUser(ctx context.Context, id *auth.Identity) (*storage
 		}
 		now := a.d.Clock.Now()
 		u = &storage.User{
-			ID: "user_" + strings.ToLower(ulid.Make().String()), Name: id.Name,
+			ID: ids.New("user"), Name: id.Name,
 			Provider: id.Provider, Subject: id.Subject, Email: id.Email,
 			CreatedAt: now, UpdatedAt: now,
 		}

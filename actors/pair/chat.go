@@ -10,6 +10,7 @@ import (
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/ids"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
 )
@@ -74,7 +75,7 @@ func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PairCommand) {
 	}
 	g.lastSeq = seq
 	msg := &storage.Message{
-		ID: "msg_" + lowerULID(), PairID: g.state.ID, Seq: seq,
+		ID: ids.New("msg"), PairID: g.state.ID, Seq: seq,
 		SenderID: m.ActorId, RecipientID: g.state.Other(m.ActorId),
 		Content: m.Content, CreatedAt: g.deps.Clock.Now(),
 	}

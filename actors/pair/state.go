@@ -3,8 +3,7 @@ package pair
 import (
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
+	"github.com/gisbi/engine/ids"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
 )
@@ -143,7 +142,7 @@ func (s *State) Send(from, to string, g SendGuards, now time.Time, ttl time.Dura
 		return nil, evs, fail(CodeAlreadyConnected, "you are already connected")
 	}
 	s.Requests = append(s.Requests, storage.Request{
-		ID: "req_" + lowerULID(), FromUserID: from, ToUserID: to,
+		ID: ids.New("req"), FromUserID: from, ToUserID: to,
 		Status: StatusPending, LegacyStatus: LegacyPending,
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	})
@@ -201,7 +200,7 @@ func (s *State) Accept(by, requestID string, at *storage.LatLng, now time.Time) 
 	t := now
 	r.Status, r.LegacyStatus, r.ResolvedAt = StatusAccepted, LegacyAccepted, &t
 	c := storage.Connection{
-		ID: "conn_" + lowerULID(), RequestID: r.ID, SenderID: r.FromUserID, ReceiverID: r.ToUserID,
+		ID: ids.New("conn"), RequestID: r.ID, SenderID: r.FromUserID, ReceiverID: r.ToUserID,
 		Status: ConnActive, CreatedAt: r.CreatedAt, AcceptedAt: now, ConnectedLocation: at,
 	}
 	r.ConnectionID = c.ID
@@ -316,15 +315,4 @@ func (s *State) Other(u string) string {
 		return s.UserB
 	}
 	return s.UserA
-}
-
-func lowerULID() string {
-	id := ulid.Make().String()
-	b := []byte(id)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

@@ -11,12 +11,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/ids"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -397,7 +397,7 @@ func (g *grain) report(m *grainpb.ReportUser) *grainpb.ReportReply {
 		return &grainpb.ReportReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "report failed")}
 	}
 	r := &storage.Report{
-		ID: "sr_" + ulid.Make().String(), ReporterID: g.id, ReportedUserID: m.TargetId,
+		ID: ids.New("sr"), ReporterID: g.id, ReportedUserID: m.TargetId,
 		Reason: m.Reason, Status: "open", CreatedAt: g.now(),
 	}
 	if err := g.deps.Store.Safety().AddReport(context.Background(), r); err != nil {
