@@ -198,7 +198,7 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 		g.pushOffline(m, evs, now)
 	}
 	if perr != nil {
-		rep := &grainpb.PairReply{Failure: &grainpb.Failure{Code: string(perr.Code), Message: perr.Message, Domain: perr.Domain}}
+		rep := failReply(perr)
 		if r, ok := perr.Details.(*storage.Request); ok {
 			rep.DetailsJson, _ = json.Marshal(ViewRequest(r, m.ActorId, g.profile(g.state.Other(m.ActorId), now)))
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
 )
 
 // CellDeps are shared by every Cell grain of a node.
@@ -55,7 +56,7 @@ func (g *cellGrain) Receive(ctx actor.Context) {
 		if r := recover(); r != nil {
 			g.deps.Logger.Error("cell grain: panic", "cell", CellID(g.cell), "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
 			if ctx.Sender() != nil {
-				ctx.Respond(&grainpb.Ack{Failure: &grainpb.Failure{Code: "internal", Message: "internal error"}})
+				ctx.Respond(&grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainPresence, "internal error")})
 			}
 		}
 	}()
