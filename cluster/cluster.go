@@ -17,9 +17,10 @@ import (
 
 // Grain kinds.
 const (
-	KindUser = "User"
-	KindCell = "Cell"
-	KindPair = "Pair"
+	KindUser      = "User"
+	KindCell      = "Cell"
+	KindPair      = "Pair"
+	KindProximity = "Proximity"
 )
 
 // ErrUnavailable is returned when a grain could not be reached in time.

@@ -76,7 +76,21 @@ type Config struct {
 	PresenceTTL   time.Duration `koanf:"presence_ttl" default:"2m" desc:"How long a location stays live without a new update."`
 	RadarInterval time.Duration `koanf:"radar_interval" default:"2s" desc:"Least time between two pushed radar.nearby.updated frames to one user."`
 
-	RequestTTL      time.Duration `koanf:"request_ttl" default:"10m" desc:"How long a connection request stays pending before it is missed."`
+	RequestTTL time.Duration `koanf:"request_ttl" default:"10m" desc:"How long a connection request stays pending before it is missed."`
+
+	// Proximity: paired users accumulate together-time while their phones see
+	// each other over BLE and report it in heartbeats.
+	BLETokenTTL             time.Duration `koanf:"ble_token_ttl" default:"90s" desc:"Lifetime of a participant's BLE advertising token."`
+	BLETokenRotateBefore    time.Duration `koanf:"ble_token_rotate_before" default:"30s" desc:"How long before a BLE token expires its owner is sent the next one; must be shorter than ble_token_ttl."`
+	HeartbeatTimeout        time.Duration `koanf:"heartbeat_timeout" default:"15s" desc:"How long after its last valid heartbeat a participant still counts as seeing its partner; at least 1s, since heartbeats are limited to one per second."`
+	ProximityGrace          time.Duration `koanf:"proximity_grace" default:"30s" desc:"How long a paused run can still resume if both participants see each other again."`
+	MilestonesMinutes       []int         `koanf:"milestones_minutes" default:"5,15,30,60,120,240" desc:"Comma-separated together-time milestones in minutes, strictly ascending (at most 32, each 1 to 525600); a milestone's giftTier is its position, starting at 1."`
+	RSSIMin                 int           `koanf:"rssi_min" default:"-90" desc:"Weakest heartbeat signal accepted, in dBm (-127 to 20, at most rssi_max)."`
+	RSSIMax                 int           `koanf:"rssi_max" default:"-40" desc:"Strongest heartbeat signal accepted, in dBm (-127 to 20); heartbeats outside rssi_min to rssi_max, inclusive, are rejected."`
+	ProximitySnapshot       time.Duration `koanf:"proximity_snapshot" default:"5s" desc:"How often an active run's together-time is saved; a crash loses at most this much."`
+	ProximityMaxDistanceM   float64       `koanf:"proximity_max_distance_m" default:"250" desc:"Distance in metres (1 to 100000) beyond which two fresh GPS fixes make a heartbeat a location_mismatch."`
+	ProximityUpdateInterval time.Duration `koanf:"proximity_update_interval" default:"30s" desc:"How often an active run pushes proximity.session.updated to both participants, besides on state changes."`
+
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" default:"15s" desc:"How long shutdown waits for connections and work to drain."`
 
 	LogLevel  string `koanf:"log_level" default:"info" desc:"Log level: debug, info, warn or error."`
@@ -101,6 +115,16 @@ const (
 	maxPushRetries    = 10
 	appleIDLen        = 10
 	defaultJWTKeyName = "jwt.key"
+
+	// Heartbeats are rate limited to one per second, so a shorter timeout
+	// could never keep a run active.
+	minHeartbeatTimeout = time.Second
+	maxMilestones       = 32
+	maxMilestoneMinutes = 525600 // one year
+	minRSSI             = -127
+	maxRSSI             = 20
+	minProximityDistM   = 1
+	maxProximityDistM   = 100000
 )
 
 // Defaults returns the configuration used when no file, environment variable
@@ -208,6 +232,7 @@ func (c *Config) Validate() error {
 	v.check(c.RadarLimit >= 1 && c.RadarLimit <= 500, "radar_limit", fmt.Sprintf("must be between 1 and 500, got %d", c.RadarLimit))
 	v.check(c.PresenceTTL > 0, "presence_ttl", fmt.Sprintf("must be greater than 0, got %s", c.PresenceTTL))
 	v.check(c.RequestTTL > 0, "request_ttl", fmt.Sprintf("must be greater than 0, got %s", c.RequestTTL))
+	v.proximity(c)
 	v.check(c.RadarInterval > 0, "radar_interval", fmt.Sprintf("must be greater than 0, got %s", c.RadarInterval))
 	v.check(c.JWKSRefetch >= 0, "jwks_refetch_interval", fmt.Sprintf("must not be negative, got %s", c.JWKSRefetch))
 	v.check(c.ShutdownTimeout > 0, "shutdown_timeout", fmt.Sprintf("must be greater than 0, got %s", c.ShutdownTimeout))
@@ -286,6 +311,60 @@ func (v *validator) appleID(key, id string, required bool) {
 		v.add(key, fmt.Sprintf("%q must be %d letters or digits", id, appleIDLen), nil)
 	}
 }
+
+// proximity checks the proximity settings, reporting a relation between two
+// settings on the one that names the other.
+func (v *validator) proximity(c *Config) {
+	v.check(c.BLETokenTTL > 0, "ble_token_ttl", fmt.Sprintf("must be greater than 0, got %s", c.BLETokenTTL))
+	v.check(c.BLETokenRotateBefore > 0, "ble_token_rotate_before", fmt.Sprintf("must be greater than 0, got %s", c.BLETokenRotateBefore))
+	if c.BLETokenTTL > 0 && c.BLETokenRotateBefore > 0 {
+		v.check(c.BLETokenRotateBefore < c.BLETokenTTL, "ble_token_rotate_before",
+			fmt.Sprintf("must be shorter than GISBI_BLE_TOKEN_TTL (%s), got %s", c.BLETokenTTL, c.BLETokenRotateBefore))
+	}
+	v.check(c.HeartbeatTimeout >= minHeartbeatTimeout, "heartbeat_timeout",
+		fmt.Sprintf("must be at least %s (heartbeats are limited to one per second), got %s", minHeartbeatTimeout, c.HeartbeatTimeout))
+	v.check(c.ProximityGrace > 0, "proximity_grace", fmt.Sprintf("must be greater than 0, got %s", c.ProximityGrace))
+	v.milestones("milestones_minutes", c.MilestonesMinutes)
+
+	v.between("rssi_min", c.RSSIMin, minRSSI, maxRSSI)
+	v.between("rssi_max", c.RSSIMax, minRSSI, maxRSSI)
+	if inRange(c.RSSIMin, minRSSI, maxRSSI) && inRange(c.RSSIMax, minRSSI, maxRSSI) {
+		v.check(c.RSSIMin <= c.RSSIMax, "rssi_min",
+			fmt.Sprintf("must be at most GISBI_RSSI_MAX (%d), got %d", c.RSSIMax, c.RSSIMin))
+	}
+
+	v.check(c.ProximitySnapshot > 0, "proximity_snapshot", fmt.Sprintf("must be greater than 0, got %s", c.ProximitySnapshot))
+	v.check(c.ProximityMaxDistanceM >= minProximityDistM && c.ProximityMaxDistanceM <= maxProximityDistM, "proximity_max_distance_m",
+		fmt.Sprintf("must be between %d and %d, got %v", minProximityDistM, maxProximityDistM, c.ProximityMaxDistanceM))
+	v.check(c.ProximityUpdateInterval > 0, "proximity_update_interval", fmt.Sprintf("must be greater than 0, got %s", c.ProximityUpdateInterval))
+}
+
+// milestones checks a list of minutes whose positions are gift tiers: a
+// repeat or a step back would make two tiers fire at once or never.
+func (v *validator) milestones(key string, ms []int) {
+	switch {
+	case len(ms) == 0:
+		v.add(key, "must not be empty", nil)
+		return
+	case len(ms) > maxMilestones:
+		v.add(key, fmt.Sprintf("must have at most %d entries, got %d", maxMilestones, len(ms)), nil)
+		return
+	}
+	for i, m := range ms {
+		if !inRange(m, 1, maxMilestoneMinutes) {
+			v.add(key, fmt.Sprintf("%d is not between 1 and %d minutes", m, maxMilestoneMinutes), nil)
+		}
+		switch {
+		case i == 0:
+		case m == ms[i-1]:
+			v.add(key, fmt.Sprintf("must be strictly ascending, but %d appears twice", m), nil)
+		case m < ms[i-1]:
+			v.add(key, fmt.Sprintf("must be strictly ascending, but %d follows %d", m, ms[i-1]), nil)
+		}
+	}
+}
+
+func inRange(got, min, max int) bool { return got >= min && got <= max }
 
 func (v *validator) positiveRate(key string, got float64) {
 	v.check(got > 0 && !math.IsInf(got, 0), key, fmt.Sprintf("must be greater than 0, got %v", got))

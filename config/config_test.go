@@ -15,38 +15,48 @@ import (
 // wantDefaults is written out by hand, not derived from the tags, so that a
 // changed default tag shows up as a failing test.
 var wantDefaults = Config{
-	Addr:              ":8080",
-	DataDir:           "./data",
-	JWTIssuer:         "gisbi",
-	AccessTTL:         15 * time.Minute,
-	RefreshTTL:        720 * time.Hour,
-	GoogleJWKSURL:     "https://www.googleapis.com/oauth2/v3/certs",
-	AppleJWKSURL:      "https://appleid.apple.com/auth/keys",
-	MaxFrameBytes:     65536,
-	ClockSpeed:        1,
-	MaxBodyBytes:      1048576,
-	WSRate:            20,
-	WSBurst:           40,
-	WSSendQueue:       256,
-	MaxSocketsPerUser: 10,
-	HTTPRate:          20,
-	HTTPBurst:         60,
-	WSPingInterval:    30 * time.Second,
-	ReconnectGrace:    10 * time.Second,
-	ShutdownTimeout:   15 * time.Second,
-	JWKSRefetch:       time.Minute,
-	RadarRadiusM:      1000,
-	RadarLimit:        50,
-	PresenceTTL:       2 * time.Minute,
-	RadarInterval:     2 * time.Second,
-	RequestTTL:        10 * time.Minute,
-	LogLevel:          "info",
-	LogFormat:         "text",
-	FCMEndpoint:       "https://fcm.googleapis.com",
-	APNsEndpoint:      "https://api.push.apple.com",
-	PushWorkers:       4,
-	PushQueue:         10000,
-	PushRetries:       3,
+	Addr:                    ":8080",
+	DataDir:                 "./data",
+	JWTIssuer:               "gisbi",
+	AccessTTL:               15 * time.Minute,
+	RefreshTTL:              720 * time.Hour,
+	GoogleJWKSURL:           "https://www.googleapis.com/oauth2/v3/certs",
+	AppleJWKSURL:            "https://appleid.apple.com/auth/keys",
+	MaxFrameBytes:           65536,
+	ClockSpeed:              1,
+	MaxBodyBytes:            1048576,
+	WSRate:                  20,
+	WSBurst:                 40,
+	WSSendQueue:             256,
+	MaxSocketsPerUser:       10,
+	HTTPRate:                20,
+	HTTPBurst:               60,
+	WSPingInterval:          30 * time.Second,
+	ReconnectGrace:          10 * time.Second,
+	ShutdownTimeout:         15 * time.Second,
+	JWKSRefetch:             time.Minute,
+	RadarRadiusM:            1000,
+	RadarLimit:              50,
+	PresenceTTL:             2 * time.Minute,
+	RadarInterval:           2 * time.Second,
+	RequestTTL:              10 * time.Minute,
+	BLETokenTTL:             90 * time.Second,
+	BLETokenRotateBefore:    30 * time.Second,
+	HeartbeatTimeout:        15 * time.Second,
+	ProximityGrace:          30 * time.Second,
+	MilestonesMinutes:       []int{5, 15, 30, 60, 120, 240},
+	RSSIMin:                 -90,
+	RSSIMax:                 -40,
+	ProximitySnapshot:       5 * time.Second,
+	ProximityMaxDistanceM:   250,
+	ProximityUpdateInterval: 30 * time.Second,
+	LogLevel:                "info",
+	LogFormat:               "text",
+	FCMEndpoint:             "https://fcm.googleapis.com",
+	APNsEndpoint:            "https://api.push.apple.com",
+	PushWorkers:             4,
+	PushQueue:               10000,
+	PushRetries:             3,
 }
 
 // wantNames are the environment variable and flag names promised to
@@ -95,6 +105,16 @@ var wantNames = map[string]string{
 	"GISBI_PRESENCE_TTL":              "presence-ttl",
 	"GISBI_RADAR_INTERVAL":            "radar-interval",
 	"GISBI_REQUEST_TTL":               "request-ttl",
+	"GISBI_BLE_TOKEN_TTL":             "ble-token-ttl",
+	"GISBI_BLE_TOKEN_ROTATE_BEFORE":   "ble-token-rotate-before",
+	"GISBI_HEARTBEAT_TIMEOUT":         "heartbeat-timeout",
+	"GISBI_PROXIMITY_GRACE":           "proximity-grace",
+	"GISBI_MILESTONES_MINUTES":        "milestones-minutes",
+	"GISBI_RSSI_MIN":                  "rssi-min",
+	"GISBI_RSSI_MAX":                  "rssi-max",
+	"GISBI_PROXIMITY_SNAPSHOT":        "proximity-snapshot",
+	"GISBI_PROXIMITY_MAX_DISTANCE_M":  "proximity-max-distance-m",
+	"GISBI_PROXIMITY_UPDATE_INTERVAL": "proximity-update-interval",
 	"GISBI_LOG_LEVEL":                 "log-level",
 	"GISBI_LOG_FORMAT":                "log-format",
 }
@@ -219,8 +239,11 @@ func TestFlagSetMatchesSettings(t *testing.T) {
 	if fs.Lookup("config") == nil {
 		t.Error("no flag --config")
 	}
-	if usage := fs.FlagUsages(); !strings.Contains(usage, "--access-ttl duration") {
-		t.Errorf("usage does not show the duration type:\n%s", usage)
+	usage := fs.FlagUsages()
+	for _, want := range []string{"--access-ttl duration", "--allowed-origins list", "--milestones-minutes ints", "(default 5,15,30,60,120,240)", "(default -90)"} {
+		if !strings.Contains(usage, want) {
+			t.Errorf("usage does not contain %q:\n%s", want, usage)
+		}
 	}
 }
 
@@ -317,6 +340,15 @@ func TestValidate(t *testing.T) {
 		}, "GISBI_APNS_TOPIC", "must be set when GISBI_APNS_KEY_FILE is set"},
 		{"no push retries", func(c *Config) { c.PushRetries = 0 }, "", ""},
 		{"short admin token", func(c *Config) { c.AdminToken = "0123456789abcde" }, "GISBI_ADMIN_TOKEN", "at least 16"},
+		{"rotate just before expiry", func(c *Config) { c.BLETokenRotateBefore = c.BLETokenTTL - time.Nanosecond }, "", ""},
+		{"rotate at expiry", func(c *Config) { c.BLETokenRotateBefore = c.BLETokenTTL }, "GISBI_BLE_TOKEN_ROTATE_BEFORE", "shorter than GISBI_BLE_TOKEN_TTL (1m30s)"},
+		{"shortest heartbeat timeout", func(c *Config) { c.HeartbeatTimeout = time.Second }, "", ""},
+		{"one milestone", func(c *Config) { c.MilestonesMinutes = []int{525600} }, "", ""},
+		{"nil milestones", func(c *Config) { c.MilestonesMinutes = nil }, "GISBI_MILESTONES_MINUTES", "must not be empty"},
+		{"32 milestones", func(c *Config) { c.MilestonesMinutes = ascending(32) }, "", ""},
+		{"33 milestones", func(c *Config) { c.MilestonesMinutes = ascending(33) }, "GISBI_MILESTONES_MINUTES", "at most 32 entries, got 33"},
+		{"equal rssi bounds", func(c *Config) { c.RSSIMin, c.RSSIMax = -60, -60 }, "", ""},
+		{"rssi bounds swapped", func(c *Config) { c.RSSIMin, c.RSSIMax = -40, -90 }, "GISBI_RSSI_MIN", "must be at most GISBI_RSSI_MAX (-90), got -40"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,6 +395,31 @@ func TestLogValueRedactsSecrets(t *testing.T) {
 	for _, want := range []string{`"admin_token":"[redacted]"`, `"addr":":8080"`} {
 		if strings.Count(out, want) != 2 {
 			t.Errorf("log %s does not contain %s twice", out, want)
+		}
+	}
+}
+
+// ascending returns the milestones 1, 2, ..., n.
+func ascending(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+func TestValidateReportsEveryMilestoneProblem(t *testing.T) {
+	c := Defaults()
+	c.MilestonesMinutes = []int{0, 5, 5, 3, 525601}
+	err := c.Validate()
+	for _, want := range []string{
+		"0 is not between 1 and 525600 minutes",
+		"strictly ascending, but 5 appears twice",
+		"strictly ascending, but 3 follows 5",
+		"525601 is not between 1 and 525600 minutes",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not contain %q", err, want)
 		}
 	}
 }

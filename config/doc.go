@@ -35,7 +35,8 @@
 //
 // That alone gives it a file key, GISBI_PUSH_TTL, --push-ttl, a default, a row
 // in Settings and MarkdownTable, and a line in --help. Supported field types
-// are string, bool, int, float64, time.Duration and []string; add secret:"true"
-// for values that must not appear in logs. If the value has limits, check them
-// in Validate. Then paste the new MarkdownTable output into the README.
+// are string, bool, int, float64, time.Duration, []string and []int; add
+// secret:"true" for values that must not appear in logs. If the value has
+// limits, check them in Validate. Then paste the new MarkdownTable output into
+// the README.
 package config

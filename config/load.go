@@ -62,7 +62,7 @@ func (v *flagValue) Type() string   { return v.kind.String() }
 
 func (v *flagValue) Set(s string) error {
 	// Repeating a list flag appends, as with pflag's own slice flags.
-	if v.kind == kindList && v.set {
+	if (v.kind == kindList || v.kind == kindIntList) && v.set {
 		v.raw += "," + s
 	} else {
 		v.raw = s

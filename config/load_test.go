@@ -127,6 +127,32 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_PRESENCE_TTL", "30s", nil, 30 * time.Second},
 		{"GISBI_RADAR_INTERVAL", "500ms", nil, 500 * time.Millisecond},
 		{"GISBI_REQUEST_TTL", "2s", nil, 2 * time.Second},
+		{"GISBI_BLE_TOKEN_TTL", "2m", nil, 2 * time.Minute},
+		{"GISBI_BLE_TOKEN_TTL", "31s", nil, 31 * time.Second},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "1m", nil, time.Minute},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "89s", nil, 89 * time.Second},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "5s", []string{"GISBI_BLE_TOKEN_TTL=10s"}, 5 * time.Second},
+		{"GISBI_HEARTBEAT_TIMEOUT", "1s", nil, time.Second},
+		{"GISBI_HEARTBEAT_TIMEOUT", "1m", nil, time.Minute},
+		{"GISBI_PROXIMITY_GRACE", "1m", nil, time.Minute},
+		{"GISBI_PROXIMITY_GRACE", "1ms", nil, time.Millisecond},
+		{"GISBI_MILESTONES_MINUTES", "10", nil, []int{10}},
+		{"GISBI_MILESTONES_MINUTES", "1,2,525600", nil, []int{1, 2, 525600}},
+		{"GISBI_MILESTONES_MINUTES", " 5, 15,,+30, ", nil, []int{5, 15, 30}},
+		{"GISBI_RSSI_MIN", "-80", nil, -80},
+		{"GISBI_RSSI_MIN", "-127", nil, -127},
+		{"GISBI_RSSI_MIN", "-40", nil, -40},
+		{"GISBI_RSSI_MIN", "20", []string{"GISBI_RSSI_MAX=20"}, 20},
+		{"GISBI_RSSI_MAX", "-30", nil, -30},
+		{"GISBI_RSSI_MAX", "20", nil, 20},
+		{"GISBI_RSSI_MAX", "-127", []string{"GISBI_RSSI_MIN=-127"}, -127},
+		{"GISBI_PROXIMITY_SNAPSHOT", "1s", nil, time.Second},
+		{"GISBI_PROXIMITY_SNAPSHOT", "250ms", nil, 250 * time.Millisecond},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "1", nil, 1.0},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "100000", nil, 100000.0},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "499.5", nil, 499.5},
+		{"GISBI_PROXIMITY_UPDATE_INTERVAL", "10s", nil, 10 * time.Second},
+		{"GISBI_PROXIMITY_UPDATE_INTERVAL", "5m", nil, 5 * time.Minute},
 		{"GISBI_LOG_LEVEL", "debug", nil, "debug"},
 		{"GISBI_LOG_LEVEL", "error", nil, "error"},
 		{"GISBI_LOG_FORMAT", "json", nil, "json"},
@@ -250,6 +276,47 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_PRESENCE_TTL", "0s", nil, "must be greater than 0"},
 		{"GISBI_RADAR_INTERVAL", "0s", nil, "must be greater than 0"},
 		{"GISBI_REQUEST_TTL", "0s", nil, "must be greater than 0"},
+		{"GISBI_BLE_TOKEN_TTL", "0s", nil, "must be greater than 0, got 0s"},
+		{"GISBI_BLE_TOKEN_TTL", "-90s", nil, "must be greater than 0"},
+		{"GISBI_BLE_TOKEN_TTL", "90", nil, `"90" is not a duration`},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "0s", nil, "must be greater than 0, got 0s"},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "-1s", nil, "must be greater than 0"},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "90s", nil, "must be shorter than GISBI_BLE_TOKEN_TTL (1m30s), got 1m30s"},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "2m", nil, "must be shorter than GISBI_BLE_TOKEN_TTL (1m30s), got 2m0s"},
+		{"GISBI_BLE_TOKEN_ROTATE_BEFORE", "30s", []string{"GISBI_BLE_TOKEN_TTL=20s"}, "must be shorter than GISBI_BLE_TOKEN_TTL (20s), got 30s"},
+		{"GISBI_HEARTBEAT_TIMEOUT", "999ms", nil, "must be at least 1s (heartbeats are limited to one per second), got 999ms"},
+		{"GISBI_HEARTBEAT_TIMEOUT", "0s", nil, "must be at least 1s"},
+		{"GISBI_HEARTBEAT_TIMEOUT", "15", nil, `"15" is not a duration`},
+		{"GISBI_PROXIMITY_GRACE", "0s", nil, "must be greater than 0, got 0s"},
+		{"GISBI_PROXIMITY_GRACE", "-30s", nil, "must be greater than 0"},
+		{"GISBI_MILESTONES_MINUTES", "", nil, "must not be empty"},
+		{"GISBI_MILESTONES_MINUTES", " , ", nil, "must not be empty"},
+		{"GISBI_MILESTONES_MINUTES", "5,x", nil, `element 1 ("x") is not an integer`},
+		{"GISBI_MILESTONES_MINUTES", "5,,1.5", nil, `element 2 ("1.5") is not an integer`},
+		{"GISBI_MILESTONES_MINUTES", "5m", nil, `element 0 ("5m") is not an integer`},
+		{"GISBI_MILESTONES_MINUTES", "5,15,10", nil, "must be strictly ascending, but 10 follows 15"},
+		{"GISBI_MILESTONES_MINUTES", "5,15,15,30", nil, "must be strictly ascending, but 15 appears twice"},
+		{"GISBI_MILESTONES_MINUTES", "0,5", nil, "0 is not between 1 and 525600 minutes"},
+		{"GISBI_MILESTONES_MINUTES", "-5,5", nil, "-5 is not between 1 and 525600 minutes"},
+		{"GISBI_MILESTONES_MINUTES", "5,525601", nil, "525601 is not between 1 and 525600 minutes"},
+		{"GISBI_MILESTONES_MINUTES", intsText(33), nil, "must have at most 32 entries, got 33"},
+		{"GISBI_RSSI_MIN", "-128", nil, "must be between -127 and 20, got -128"},
+		{"GISBI_RSSI_MIN", "21", []string{"GISBI_RSSI_MAX=20"}, "must be between -127 and 20, got 21"},
+		{"GISBI_RSSI_MIN", "-80dBm", nil, `"-80dBm" is not an integer`},
+		{"GISBI_RSSI_MIN", "-30", nil, "must be at most GISBI_RSSI_MAX (-40), got -30"},
+		{"GISBI_RSSI_MIN", "-90", []string{"GISBI_RSSI_MAX=-95"}, "must be at most GISBI_RSSI_MAX (-95), got -90"},
+		{"GISBI_RSSI_MAX", "21", nil, "must be between -127 and 20, got 21"},
+		{"GISBI_RSSI_MAX", "-128", []string{"GISBI_RSSI_MIN=-127"}, "must be between -127 and 20, got -128"},
+		{"GISBI_RSSI_MAX", "-40.5", nil, `"-40.5" is not an integer`},
+		{"GISBI_PROXIMITY_SNAPSHOT", "0s", nil, "must be greater than 0, got 0s"},
+		{"GISBI_PROXIMITY_SNAPSHOT", "5", nil, `"5" is not a duration`},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "0.5", nil, "must be between 1 and 100000, got 0.5"},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "100000.5", nil, "must be between 1 and 100000"},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "-250", nil, "must be between 1 and 100000"},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "NaN", nil, `"NaN" is not a number`},
+		{"GISBI_PROXIMITY_MAX_DISTANCE_M", "250m", nil, `"250m" is not a number`},
+		{"GISBI_PROXIMITY_UPDATE_INTERVAL", "0s", nil, "must be greater than 0, got 0s"},
+		{"GISBI_PROXIMITY_UPDATE_INTERVAL", "-1m", nil, "must be greater than 0"},
 		{"GISBI_LOG_LEVEL", "verbose", nil, `"verbose" is not one of [debug info warn error]`},
 		{"GISBI_LOG_FORMAT", "xml", nil, `"xml" is not one of [text json]`},
 	}
@@ -393,6 +460,8 @@ func TestFileFormats(t *testing.T) {
 	want.ClockSpeed = 1.5
 	want.WSRate = 10
 	want.HTTPBurst = 5
+	want.MilestonesMinutes = []int{1, 2, 3}
+	want.RSSIMin = -80
 
 	yamlText := `# comments are fine
 addr: "0.0.0.0:9000"
@@ -404,6 +473,8 @@ max_frame_bytes: 2048
 clock_speed: 1.5
 ws_rate: 10
 http_burst: 5
+milestones_minutes: [1, 2, 3]
+rssi_min: -80
 admin_token:
 `
 	jsonText := `{
@@ -416,6 +487,8 @@ admin_token:
   "clock_speed": 1.5,
   "ws_rate": 10,
   "http_burst": 5.0,
+  "milestones_minutes": [1, 2.0, 3],
+  "rssi_min": -80,
   "admin_token": null
 }`
 	for _, tt := range []struct{ name, text string }{
@@ -461,6 +534,13 @@ func TestFileErrors(t *testing.T) {
 		{"bad-list-element.yaml", "google_client_ids: [ok, 7]\n", []string{`GISBI_GOOGLE_CLIENT_IDS (--google-client-ids): element 1 (7) is not a string`}},
 		{"map-for-list.yaml", "allowed_origins: {a: b}\n", []string{`GISBI_ALLOWED_ORIGINS (--allowed-origins): map[a:b] is not a list`}},
 		{"bad-bool.json", `{"dev": "maybe"}`, []string{`GISBI_DEV (--dev): "maybe" is not a boolean`}},
+		{"bad-int-element.yaml", "milestones_minutes: [5, x]\n", []string{`GISBI_MILESTONES_MINUTES (--milestones-minutes): element 1 ("x") is not an integer`}},
+		{"float-int-element.json", `{"milestones_minutes": [5, 1.5]}`, []string{`GISBI_MILESTONES_MINUTES (--milestones-minutes): element 1 (1.5) is not an integer`}},
+		{"bool-int-element.yaml", "milestones_minutes: [5, true]\n", []string{`element 1 (true) is not an integer`}},
+		{"null-int-element.yaml", "milestones_minutes: [5, ~]\n", []string{`element 1 (<nil>) is not an integer`}},
+		{"map-for-int-list.yaml", "milestones_minutes: {a: 1}\n", []string{`GISBI_MILESTONES_MINUTES (--milestones-minutes): map[a:1] is not a list`}},
+		{"float-for-int-list.json", `{"milestones_minutes": 7.5}`, []string{`GISBI_MILESTONES_MINUTES (--milestones-minutes): element 0 (7.5) is not an integer`}},
+		{"unsorted-int-list.json", `{"milestones_minutes": [30, 15]}`, []string{`GISBI_MILESTONES_MINUTES (--milestones-minutes): must be strictly ascending, but 15 follows 30`}},
 		{"malformed.yaml", "addr: [\n", []string{"malformed.yaml"}},
 		{"malformed.json", `{"addr": `, []string{"malformed.json"}},
 		{"settings.toml", "addr = ':1'\n", []string{`unsupported extension ".toml"`}},
@@ -541,6 +621,75 @@ func TestArgs(t *testing.T) {
 	for _, help := range []string{"--help", "-h"} {
 		if _, err := Load([]string{help}, nil); !errors.Is(err, pflag.ErrHelp) {
 			t.Errorf("Load(%q): error %v, want pflag.ErrHelp", help, err)
+		}
+	}
+}
+
+// intsText returns "1,2,...,n".
+func intsText(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(parts, ",")
+}
+
+func TestIntListSources(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		file    string // YAML, if any
+		want    []int
+	}{
+		{"default", nil, nil, "", []int{5, 15, 30, 60, 120, 240}},
+		{"env", nil, []string{"GISBI_MILESTONES_MINUTES=1,2"}, "", []int{1, 2}},
+		{"yaml text", nil, nil, "milestones_minutes: 10,20\n", []int{10, 20}},
+		{"yaml array", nil, nil, "milestones_minutes:\n  - 10\n  - \"20\"\n", []int{10, 20}},
+		{"yaml single number", nil, nil, "milestones_minutes: 60\n", []int{60}},
+		{"yaml null keeps default", nil, nil, "milestones_minutes:\n", []int{5, 15, 30, 60, 120, 240}},
+		{"env over file", nil, []string{"GISBI_MILESTONES_MINUTES=7"}, "milestones_minutes: [1, 2]\n", []int{7}},
+		{"flag over env", []string{"--milestones-minutes=3,4"}, []string{"GISBI_MILESTONES_MINUTES=1,2"}, "", []int{3, 4}},
+		{"repeated flag appends", []string{"--milestones-minutes=5", "--milestones-minutes", "10,20"}, []string{"GISBI_MILESTONES_MINUTES=1,2"}, "", []int{5, 10, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append([]string{"--config", writeFile(t, "c.yaml", tt.file)}, args...)
+			}
+			c, err := Load(args, tt.environ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.MilestonesMinutes, tt.want) {
+				t.Fatalf("milestones %v, want %v", c.MilestonesMinutes, tt.want)
+			}
+		})
+	}
+}
+
+// Negative numbers must not be mistaken for flags, whichever way they are
+// written.
+func TestNegativeFlagValues(t *testing.T) {
+	tests := []struct {
+		args             []string
+		environ          []string
+		wantMin, wantMax int
+	}{
+		{[]string{"--rssi-min=-80"}, nil, -80, -40},
+		{[]string{"--rssi-min", "-80", "--rssi-max", "-50"}, nil, -80, -50},
+		{nil, []string{"GISBI_RSSI_MIN=-80", "GISBI_RSSI_MAX=-50"}, -80, -50},
+		{[]string{"--rssi-max=-100"}, []string{"GISBI_RSSI_MIN=-110"}, -110, -100},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.args, tt.environ)
+		if err != nil {
+			t.Errorf("Load(%q, %q): %v", tt.args, tt.environ, err)
+			continue
+		}
+		if c.RSSIMin != tt.wantMin || c.RSSIMax != tt.wantMax {
+			t.Errorf("Load(%q, %q): rssi %d..%d, want %d..%d", tt.args, tt.environ, c.RSSIMin, c.RSSIMax, tt.wantMin, tt.wantMax)
 		}
 	}
 }

@@ -17,7 +17,7 @@ type Setting struct {
 	Key         string // file key, e.g. "access_ttl"
 	Env         string // environment variable, e.g. "GISBI_ACCESS_TTL"
 	Flag        string // flag name without dashes, e.g. "access-ttl"
-	Type        string // duration, string, bool, int, float or list
+	Type        string // duration, string, bool, int, float, list or ints
 	Default     string // default as text, exactly as it would be written in env
 	Description string
 	Secret      bool // kept out of logs and error messages
@@ -47,6 +47,7 @@ const (
 	kindFloat
 	kindDuration
 	kindList
+	kindIntList
 )
 
 var kindNames = [...]string{
@@ -56,6 +57,8 @@ var kindNames = [...]string{
 	kindFloat:    "float",
 	kindDuration: "duration",
 	kindList:     "list",
+	// "ints" is what pflag itself shows for integer slice flags.
+	kindIntList: "ints",
 }
 
 func (k kind) String() string { return kindNames[k] }
@@ -133,6 +136,8 @@ func kindOf(sf reflect.StructField) kind {
 		return kindFloat
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		return kindList
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Int:
+		return kindIntList
 	}
 	panic(fmt.Sprintf("config: field %s has unsupported type %s", sf.Name, sf.Type))
 }
@@ -233,6 +238,12 @@ func (f *field) set(dst reflect.Value, raw any) error {
 		dst.SetInt(int64(d))
 	case kindList:
 		l, err := parseList(raw)
+		if err != nil {
+			return &SettingError{Setting: f.Setting, Reason: err.Error()}
+		}
+		dst.Set(reflect.ValueOf(l))
+	case kindIntList:
+		l, err := parseIntList(raw)
 		if err != nil {
 			return &SettingError{Setting: f.Setting, Reason: err.Error()}
 		}
@@ -348,6 +359,43 @@ func parseList(raw any) ([]string, error) {
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// parseIntList reads a list of integers written like a list: comma-separated
+// text, or in a file an array (or a single number). Like parseList it skips
+// empty elements and returns nil for an empty list. Errors count elements
+// from 0 as written, empty ones included.
+func parseIntList(raw any) ([]int, error) {
+	var parts []any
+	switch v := raw.(type) {
+	case string:
+		for p := range strings.SplitSeq(v, ",") {
+			parts = append(parts, p)
+		}
+	case []any:
+		parts = v
+	case int, int64, uint64, float64:
+		parts = []any{v}
+	default:
+		return nil, fmt.Errorf("%v is not a list (comma-separated string or array of integers)", raw)
+	}
+	var out []int
+	for i, p := range parts {
+		s, isString := p.(string)
+		if isString && strings.TrimSpace(s) == "" {
+			continue
+		}
+		n, err := parseInt(p)
+		switch {
+		case err == nil:
+			out = append(out, n)
+		case isString:
+			return nil, fmt.Errorf("element %d (%q) is not an integer", i, s)
+		default:
+			return nil, fmt.Errorf("element %d (%v) is not an integer", i, p)
 		}
 	}
 	return out, nil

@@ -94,6 +94,8 @@ func New(d Deps) *API {
 	limited.Post("/connections/:userId", a.requireAuth, a.createConnection)
 	limited.Post("/connections/:userId/accept", a.requireAuth, a.acceptConnection)
 	limited.Delete("/connections/:userId", a.requireAuth, a.deleteConnection)
+	limited.Post("/connections/:connectionId/proximity/token", a.requireAuth, a.proximityToken)
+	limited.Get("/connections/:connectionId/proximity/summary", a.requireAuth, a.proximitySummary)
 
 	if d.Config.AdminToken != "" {
 		admin := app.Group("/admin", a.requireAdmin)

@@ -28,6 +28,11 @@ type Metrics struct {
 	// Pushes counts push-notification outcomes by kind (message, request,
 	// accepted, ring) and outcome (sent, unregistered, failed, dropped…).
 	Pushes *prometheus.CounterVec
+	// ProximityScans counts proximity starts and heartbeats by op and result
+	// (ok or the error code), so spoofing attempts show up as a rate.
+	ProximityScans *prometheus.CounterVec
+	// ProximityMilestones counts milestones reached (each fires once per pair).
+	ProximityMilestones prometheus.Counter
 }
 
 // New registers every collector.
@@ -70,7 +75,13 @@ func New() *Metrics {
 	m.Pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gisbi_push_notifications_total", Help: "Push notifications by kind and outcome.",
 	}, []string{"kind", "outcome"})
-	m.Registry.MustRegister(m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
+	m.ProximityScans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gisbi_proximity_scans_total", Help: "proximity.session.start and proximity.heartbeat handled, by op and result (ok or error code).",
+	}, []string{"op", "result"})
+	m.ProximityMilestones = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gisbi_proximity_milestones_total", Help: "Together-time milestones reached.",
+	})
+	m.Registry.MustRegister(m.ProximityScans, m.ProximityMilestones, m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

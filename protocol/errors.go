@@ -40,6 +40,9 @@ const (
 	CodeAlreadyConnected         Code = "already_connected"
 	CodeRequestNotFound          Code = "request_not_found"
 	CodeVibeRequired             Code = "vibe_required"
+	CodeInvalidToken             Code = "invalid_token"
+	CodeRSSIOutOfRange           Code = "rssi_out_of_range"
+	CodeLocationMismatch         Code = "location_mismatch"
 )
 
 // Domains name the feature area of an error.
@@ -88,7 +91,7 @@ func AsError(err error) (*Error, bool) {
 func HTTPStatus(c Code) int {
 	switch c {
 	case CodeInvalidJSON, CodeInvalidPayload, CodeUnknownType, CodeMissingUserID, CodeSelfRequest,
-		CodeMissingRecipientID, CodeInvalidLocation:
+		CodeMissingRecipientID, CodeInvalidLocation, CodeRSSIOutOfRange:
 		return http.StatusBadRequest
 	case CodeUnauthorized, CodeTokenExpired, CodeAccountDeleted:
 		return http.StatusUnauthorized
@@ -96,7 +99,8 @@ func HTTPStatus(c Code) int {
 		return http.StatusForbidden
 	case CodeNotFound, CodeUserNotFound, CodeRequestNotFound:
 		return http.StatusNotFound
-	case CodeUsernameTaken, CodeRequestExists, CodeAlreadyConnected, CodeVibeRequired:
+	case CodeUsernameTaken, CodeRequestExists, CodeAlreadyConnected, CodeVibeRequired,
+		CodeInvalidToken, CodeLocationMismatch:
 		return http.StatusConflict
 	case CodeRequestExpired, CodePeerGiftsDisabled:
 		return http.StatusGone

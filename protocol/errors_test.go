@@ -41,6 +41,9 @@ var httpStatusOf = map[Code]int{
 	CodeVibeRequired:             http.StatusConflict,
 	CodePeerGiftsDisabled:        http.StatusGone,
 	CodeUnavailable:              http.StatusServiceUnavailable,
+	CodeInvalidToken:             http.StatusConflict,
+	CodeRSSIOutOfRange:           http.StatusBadRequest,
+	CodeLocationMismatch:         http.StatusConflict,
 }
 
 func TestHTTPStatus(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/gisbi/engine/actors/pair"
+	"github.com/gisbi/engine/actors/proximity"
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/reminders"
 	"github.com/gisbi/engine/actors/session"
@@ -116,6 +117,12 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 			s.Push.Notify(userID, push.Notification{Kind: kind, Title: title, Body: body, Data: data})
 		},
 	}
+	proxCfg := proximity.Config{
+		TokenTTL: cfg.BLETokenTTL, RotateBefore: cfg.BLETokenRotateBefore, HeartbeatTimeout: cfg.HeartbeatTimeout,
+		Grace: cfg.ProximityGrace, Milestones: cfg.MilestonesMinutes, RSSIMin: cfg.RSSIMin, RSSIMax: cfg.RSSIMax,
+		MaxDistanceM: cfg.ProximityMaxDistanceM, DayLocation: time.UTC,
+	}
+	pairDeps.Milestones = cfg.MilestonesMinutes
 	kinds := []*pcluster.Kind{
 		user.NewKind(user.Deps{
 			Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
@@ -124,6 +131,10 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace, Online: online,
 		}),
 		pair.NewKind(pairDeps),
+		proximity.NewKind(proximity.Deps{
+			Store: store, Clock: s.Clock, Config: proxCfg, SnapshotEvery: cfg.ProximitySnapshot,
+			UpdateEvery: cfg.ProximityUpdateInterval, Online: online.Is, Metrics: s.Metrics, Logger: logger,
+		}),
 		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 	}
 	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
@@ -132,16 +143,17 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	s.Node = node
 	deps.Node = node
+	pairDeps.Progress = proximity.Progress(node, store, logger)
 
 	handlers := map[string]session.Handler{}
-	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps), pair.ChatHandlers(pairDeps)} {
+	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps), pair.ChatHandlers(pairDeps), proximity.Handlers()} {
 		for typ, h := range hs {
 			handlers[typ] = h
 		}
 	}
 	deps.Sessions = &session.Deps{
 		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
-		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), pair.ChatBootstrap(pairDeps)},
+		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), pair.ChatBootstrap(pairDeps), proximity.Bootstrap(store, logger)},
 		Replay:      pair.Replay(pairDeps),
 		CallTimeout: 5 * time.Second,
 	}

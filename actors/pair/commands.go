@@ -165,6 +165,7 @@ func LoadHistory(ctx context.Context, d Deps, userID string, now time.Time) (*Hi
 		for i := range s.Connections {
 			online := d.Online != nil && d.Online(otherID)
 			v := ViewConnection(&s.Connections[i], userID, other, online)
+			d.together(ctx, &v, &s.Connections[i], userID, false)
 			if v.Status == StatusAccepted {
 				h.Active = append(h.Active, v)
 			} else {

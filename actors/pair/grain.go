@@ -37,6 +37,25 @@ type Deps struct {
 	Online func(userID string) bool
 	// Notify pushes to users with no open socket; nil when push is off.
 	Notify Notifier
+	// Progress reads a connection's verified together-time for viewer:
+	// accumulated minutes and the next milestone (nil when none is left).
+	// Nil leaves 0 and the first of Milestones.
+	Progress func(ctx context.Context, c *storage.Connection, viewer string) (int, *int)
+	// Milestones are the together-time milestones in minutes, ascending.
+	Milestones []int
+}
+
+// together fills a Connection view's together-time. A connection just
+// accepted has none yet, so it needs no question to proximity.
+func (d Deps) together(ctx context.Context, v *ConnectionView, c *storage.Connection, viewer string, fresh bool) {
+	if d.Progress != nil && !fresh {
+		v.AccumulatedMinutes, v.NextMilestoneMinutes = d.Progress(ctx, c, viewer)
+		return
+	}
+	if len(d.Milestones) > 0 {
+		first := d.Milestones[0]
+		v.NextMilestoneMinutes = &first
+	}
 }
 
 // NewKind returns the Pair cluster kind.
@@ -182,6 +201,13 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 		}
 	}
 	g.reminder(now)
+	for _, ev := range evs {
+		if ev.Type == protocol.TypeConnClose {
+			// Proximity ends with the connection and retires its tokens. A
+			// message lost to a crash is made up when the grain next loads.
+			cluster.SendIn(ctx, cluster.KindProximity, ev.Connection.ID, &grainpb.ProximityCommand{Op: "close"})
+		}
+	}
 
 	// Events the actor caused reach its other sockets; its own socket gets
 	// the answer. Side events (a request found missed) reach every socket.
@@ -327,7 +353,9 @@ func (g *grain) payload(ctx actor.Context, ev Event, viewer string) any {
 	switch ev.Type {
 	case protocol.TypeRequestAccept:
 		online := g.deps.Online != nil && g.deps.Online(other.ID)
-		p["connection"] = ViewConnection(ev.Connection, viewer, other, online)
+		cv := ViewConnection(ev.Connection, viewer, other, online)
+		g.deps.together(context.Background(), &cv, ev.Connection, viewer, true)
+		p["connection"] = cv
 	case protocol.TypeRequestReject:
 		p["status"] = LegacyRejected
 	case protocol.TypeRequestMissed:

@@ -8,9 +8,6 @@ import (
 	"github.com/gisbi/engine/storage"
 )
 
-// FirstMilestoneMinutes is nextMilestoneMinutes until proximity lands.
-const FirstMilestoneMinutes = 5
-
 // RequestView is the ConnectionRequest model as one viewer sees it.
 type RequestView struct {
 	ID            string        `json:"id"`
@@ -98,11 +95,11 @@ func ViewRequest(r *storage.Request, viewer string, other protocol.User) Request
 	return v
 }
 
-// ViewConnection renders c for viewer.
+// ViewConnection renders c for viewer. Together-time (accumulatedMinutes,
+// nextMilestoneMinutes) belongs to proximity; Deps.together fills it in.
 func ViewConnection(c *storage.Connection, viewer string, other protocol.User, online bool) ConnectionView {
-	next := FirstMilestoneMinutes
 	v := ConnectionView{
-		ConnectionID: c.ID, User: other, IsOnline: online, NextMilestoneMinutes: &next,
+		ConnectionID: c.ID, User: other, IsOnline: online,
 		Direction: direction(c.SenderID, viewer), Type: "connection",
 		Status: StatusAccepted, LegacyStatus: "active",
 		SenderID: c.SenderID, ReceiverID: c.ReceiverID,

@@ -13,16 +13,6 @@ import (
 	"github.com/gisbi/engine/storage"
 )
 
-// Feature codes of proximity. They are declared here because protocol may not
-// carry them yet; the strings are the contract, so a later protocol constant
-// with the same value is interchangeable.
-const (
-	CodeInvalidToken     protocol.Code = "invalid_token"
-	CodeRSSIOutOfRange   protocol.Code = "rssi_out_of_range"
-	CodeRateLimited      protocol.Code = "rate_limited"
-	CodeLocationMismatch protocol.Code = "location_mismatch"
-)
-
 // Run statuses. StatusIdle is internal (no run yet); views render it as
 // paused because the wire only knows active | paused | ended.
 const (
@@ -471,17 +461,17 @@ func (s *State) guard(user string) *protocol.Error {
 func (s *State) verify(user, token string, rssi int, now time.Time, locs *Locations) *protocol.Error {
 	if rssi < s.cfg.RSSIMin || rssi > s.cfg.RSSIMax {
 		s.risk.RSSIRejects++
-		return fail(CodeRSSIOutOfRange, fmt.Sprintf("rssi must be between %d and %d dBm", s.cfg.RSSIMin, s.cfg.RSSIMax))
+		return fail(protocol.CodeRSSIOutOfRange, fmt.Sprintf("rssi must be between %d and %d dBm", s.cfg.RSSIMin, s.cfg.RSSIMax))
 	}
 	_, partner := s.side(user)
 	if !partner.validFor(token, now) {
 		s.risk.InvalidTokens++
-		return fail(CodeInvalidToken, "this is not your partner's current token")
+		return fail(protocol.CodeInvalidToken, "this is not your partner's current token")
 	}
 	if locs != nil && locs.A != nil && locs.B != nil &&
 		distance(locs.A.Lat, locs.A.Lng, locs.B.Lat, locs.B.Lng) > s.cfg.MaxDistanceM {
 		s.risk.LocationMismatches++
-		return fail(CodeLocationMismatch, "your locations are too far apart for a BLE scan")
+		return fail(protocol.CodeLocationMismatch, "your locations are too far apart for a BLE scan")
 	}
 	return nil
 }
@@ -533,7 +523,7 @@ func (s *State) Heartbeat(user, token string, rssi int, now time.Time, locs *Loc
 	}
 	me, _ := s.side(user)
 	if !me.lastBeat.IsZero() && now.Sub(me.lastBeat) < heartbeatInterval {
-		return Ack{heartbeat: true}, nil, fail(CodeRateLimited, "at most one heartbeat per second")
+		return Ack{heartbeat: true}, nil, fail(protocol.CodeRateLimited, "at most one heartbeat per second")
 	}
 	if err := s.verify(user, token, rssi, now, locs); err != nil {
 		return Ack{heartbeat: true}, nil, err
@@ -625,6 +615,16 @@ func (s *State) Advance(now time.Time) []Event {
 	}
 	s.clock = now
 	return evs
+}
+
+// Report advances to now and adds the proximity.session.updated of the
+// resulting state, which the grain pushes periodically during an active run
+// so both screens show the same count.
+func (s *State) Report(now time.Time) []Event {
+	if s.closed {
+		return nil
+	}
+	return append(s.Advance(now), s.updated(now, nil))
 }
 
 // NextWake returns the next instant at which Advance or Rotate has something

@@ -236,7 +236,7 @@ func TestRotationOverlap(t *testing.T) {
 	}{
 		{"previous still valid after rotation", old, 61 * time.Second, ""},
 		{"previous valid until its own expiry", old, 89 * time.Second, ""},
-		{"previous expired", old, 90 * time.Second, CodeInvalidToken},
+		{"previous expired", old, 90 * time.Second, protocol.CodeInvalidToken},
 		{"new token valid", p.Token, 90 * time.Second, ""},
 	}
 	for _, tt := range tests {
@@ -264,15 +264,15 @@ func TestScanValidation(t *testing.T) {
 		want  protocol.Code
 		risk  Risk
 	}{
-		{"expired token", "a", nil, rssi, 90 * time.Second, nil, CodeInvalidToken, Risk{InvalidTokens: 1}},
-		{"token of another connection", "a", func(*State) string { return foreign.Token }, rssi, 0, nil, CodeInvalidToken, Risk{InvalidTokens: 1}},
-		{"own token", "a", func(s *State) string { k, _ := s.IssueToken("a", t0); return k.Token }, rssi, 0, nil, CodeInvalidToken, Risk{InvalidTokens: 1}},
+		{"expired token", "a", nil, rssi, 90 * time.Second, nil, protocol.CodeInvalidToken, Risk{InvalidTokens: 1}},
+		{"token of another connection", "a", func(*State) string { return foreign.Token }, rssi, 0, nil, protocol.CodeInvalidToken, Risk{InvalidTokens: 1}},
+		{"own token", "a", func(s *State) string { k, _ := s.IssueToken("a", t0); return k.Token }, rssi, 0, nil, protocol.CodeInvalidToken, Risk{InvalidTokens: 1}},
 		{"rssi -90 accepted", "a", nil, -90, 0, nil, "", Risk{}},
 		{"rssi -40 accepted", "a", nil, -40, 0, nil, "", Risk{}},
-		{"rssi -91 rejected", "a", nil, -91, 0, nil, CodeRSSIOutOfRange, Risk{RSSIRejects: 1}},
-		{"rssi -39 rejected", "a", nil, -39, 0, nil, CodeRSSIOutOfRange, Risk{RSSIRejects: 1}},
+		{"rssi -91 rejected", "a", nil, -91, 0, nil, protocol.CodeRSSIOutOfRange, Risk{RSSIRejects: 1}},
+		{"rssi -39 rejected", "a", nil, -39, 0, nil, protocol.CodeRSSIOutOfRange, Risk{RSSIRejects: 1}},
 		{"location plausible", "a", nil, rssi, 0, near, "", Risk{}},
-		{"location mismatch", "a", nil, rssi, 0, far, CodeLocationMismatch, Risk{LocationMismatches: 1}},
+		{"location mismatch", "a", nil, rssi, 0, far, protocol.CodeLocationMismatch, Risk{LocationMismatches: 1}},
 		{"stranger", "c", nil, rssi, 0, nil, protocol.CodeForbidden, Risk{}},
 	}
 	for _, tt := range tests {
@@ -301,7 +301,7 @@ func TestHeartbeatFlood(t *testing.T) {
 	beat(t, s, "a", at(5*time.Second))
 	before := *s
 	ack, evs, err := s.Heartbeat("a", token(t, s, "b", t0), rssi, at(5500*time.Millisecond), nil)
-	if code(err) != CodeRateLimited || len(evs) != 0 || ack.SessionActive {
+	if code(err) != protocol.CodeRateLimited || len(evs) != 0 || ack.SessionActive {
 		t.Fatalf("second heartbeat within 1s: %v %v %+v", code(err), types(evs), ack)
 	}
 	if s.p != before.p || s.clock != before.clock || s.accumulated != before.accumulated || s.risk != before.risk {

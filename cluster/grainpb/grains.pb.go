@@ -1924,6 +1924,147 @@ func (x *LocationReply) GetLng() float64 {
 	return 0
 }
 
+// ProximityCommand is one BLE proximity action on a connection. op: token
+// (issue the actor's BLE token), start, heartbeat, end, summary, session (the
+// ProximitySession view; with issue_token, a token is issued first), progress
+// (totals only, for Connection views), close (the connection closed).
+type ProximityCommand struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Op              string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	ActorId         string                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Token           string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"` // start, heartbeat: the partner's token as scanned
+	Rssi            int32                  `protobuf:"varint,4,opt,name=rssi,proto3" json:"rssi,omitempty"`  // start, heartbeat
+	IssueToken      bool                   `protobuf:"varint,5,opt,name=issue_token,json=issueToken,proto3" json:"issue_token,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,6,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ProximityCommand) Reset() {
+	*x = ProximityCommand{}
+	mi := &file_grains_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityCommand) ProtoMessage() {}
+
+func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityCommand.ProtoReflect.Descriptor instead.
+func (*ProximityCommand) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ProximityCommand) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *ProximityCommand) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *ProximityCommand) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ProximityCommand) GetRssi() int32 {
+	if x != nil {
+		return x.Rssi
+	}
+	return 0
+}
+
+func (x *ProximityCommand) GetIssueToken() bool {
+	if x != nil {
+		return x.IssueToken
+	}
+	return false
+}
+
+func (x *ProximityCommand) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// ProximityReply carries the answer payload, already encoded.
+type ProximityReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	PayloadJson   []byte                 `protobuf:"bytes,2,opt,name=payload_json,json=payloadJson,proto3" json:"payload_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProximityReply) Reset() {
+	*x = ProximityReply{}
+	mi := &file_grains_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityReply) ProtoMessage() {}
+
+func (x *ProximityReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
+func (*ProximityReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ProximityReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *ProximityReply) GetPayloadJson() []byte {
+	if x != nil {
+		return x.PayloadJson
+	}
+	return nil
+}
+
 type ReminderFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1935,7 +2076,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2088,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2101,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -1996,7 +2137,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2149,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2162,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -2051,7 +2192,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2204,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2217,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -2250,7 +2391,18 @@ const file_grains_proto_rawDesc = "" +
 	"\rLocationReply\x12\x14\n" +
 	"\x05fresh\x18\x01 \x01(\bR\x05fresh\x12\x10\n" +
 	"\x03lat\x18\x02 \x01(\x01R\x03lat\x12\x10\n" +
-	"\x03lng\x18\x03 \x01(\x01R\x03lng\"]\n" +
+	"\x03lng\x18\x03 \x01(\x01R\x03lng\"\xb4\x01\n" +
+	"\x10ProximityCommand\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x19\n" +
+	"\bactor_id\x18\x02 \x01(\tR\aactorId\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x12\n" +
+	"\x04rssi\x18\x04 \x01(\x05R\x04rssi\x12\x1f\n" +
+	"\vissue_token\x18\x05 \x01(\bR\n" +
+	"issueToken\x12*\n" +
+	"\x11origin_session_id\x18\x06 \x01(\tR\x0foriginSessionId\"c\n" +
+	"\x0eProximityReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
+	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\"]\n" +
 	"\rReminderFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1e\n" +
@@ -2276,44 +2428,46 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_grains_proto_goTypes = []any{
-	(*Failure)(nil),        // 0: gisbi.grain.Failure
-	(*SessionRef)(nil),     // 1: gisbi.grain.SessionRef
-	(*AttachSession)(nil),  // 2: gisbi.grain.AttachSession
-	(*AttachReply)(nil),    // 3: gisbi.grain.AttachReply
-	(*DetachSession)(nil),  // 4: gisbi.grain.DetachSession
-	(*GetUser)(nil),        // 5: gisbi.grain.GetUser
-	(*UserReply)(nil),      // 6: gisbi.grain.UserReply
-	(*NullableString)(nil), // 7: gisbi.grain.NullableString
-	(*NullableInt)(nil),    // 8: gisbi.grain.NullableInt
-	(*UpdateProfile)(nil),  // 9: gisbi.grain.UpdateProfile
-	(*GetBootstrap)(nil),   // 10: gisbi.grain.GetBootstrap
-	(*BootstrapReply)(nil), // 11: gisbi.grain.BootstrapReply
-	(*BlockUser)(nil),      // 12: gisbi.grain.BlockUser
-	(*BlockReply)(nil),     // 13: gisbi.grain.BlockReply
-	(*BlockedBy)(nil),      // 14: gisbi.grain.BlockedBy
-	(*ReportUser)(nil),     // 15: gisbi.grain.ReportUser
-	(*ReportReply)(nil),    // 16: gisbi.grain.ReportReply
-	(*DeleteAccount)(nil),  // 17: gisbi.grain.DeleteAccount
-	(*Ack)(nil),            // 18: gisbi.grain.Ack
-	(*Deliver)(nil),        // 19: gisbi.grain.Deliver
-	(*ExistsQuery)(nil),    // 20: gisbi.grain.ExistsQuery
-	(*ExistsReply)(nil),    // 21: gisbi.grain.ExistsReply
-	(*UpdateLocation)(nil), // 22: gisbi.grain.UpdateLocation
-	(*SetVisible)(nil),     // 23: gisbi.grain.SetVisible
-	(*PresenceReply)(nil),  // 24: gisbi.grain.PresenceReply
-	(*RadarDirty)(nil),     // 25: gisbi.grain.RadarDirty
-	(*CellEntry)(nil),      // 26: gisbi.grain.CellEntry
-	(*CellUpsert)(nil),     // 27: gisbi.grain.CellUpsert
-	(*CellRemove)(nil),     // 28: gisbi.grain.CellRemove
-	(*PairCommand)(nil),    // 29: gisbi.grain.PairCommand
-	(*PairReply)(nil),      // 30: gisbi.grain.PairReply
-	(*GetLocation)(nil),    // 31: gisbi.grain.GetLocation
-	(*LocationReply)(nil),  // 32: gisbi.grain.LocationReply
-	(*ReminderFired)(nil),  // 33: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),   // 34: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),   // 35: gisbi.grain.CloseSession
+	(*Failure)(nil),          // 0: gisbi.grain.Failure
+	(*SessionRef)(nil),       // 1: gisbi.grain.SessionRef
+	(*AttachSession)(nil),    // 2: gisbi.grain.AttachSession
+	(*AttachReply)(nil),      // 3: gisbi.grain.AttachReply
+	(*DetachSession)(nil),    // 4: gisbi.grain.DetachSession
+	(*GetUser)(nil),          // 5: gisbi.grain.GetUser
+	(*UserReply)(nil),        // 6: gisbi.grain.UserReply
+	(*NullableString)(nil),   // 7: gisbi.grain.NullableString
+	(*NullableInt)(nil),      // 8: gisbi.grain.NullableInt
+	(*UpdateProfile)(nil),    // 9: gisbi.grain.UpdateProfile
+	(*GetBootstrap)(nil),     // 10: gisbi.grain.GetBootstrap
+	(*BootstrapReply)(nil),   // 11: gisbi.grain.BootstrapReply
+	(*BlockUser)(nil),        // 12: gisbi.grain.BlockUser
+	(*BlockReply)(nil),       // 13: gisbi.grain.BlockReply
+	(*BlockedBy)(nil),        // 14: gisbi.grain.BlockedBy
+	(*ReportUser)(nil),       // 15: gisbi.grain.ReportUser
+	(*ReportReply)(nil),      // 16: gisbi.grain.ReportReply
+	(*DeleteAccount)(nil),    // 17: gisbi.grain.DeleteAccount
+	(*Ack)(nil),              // 18: gisbi.grain.Ack
+	(*Deliver)(nil),          // 19: gisbi.grain.Deliver
+	(*ExistsQuery)(nil),      // 20: gisbi.grain.ExistsQuery
+	(*ExistsReply)(nil),      // 21: gisbi.grain.ExistsReply
+	(*UpdateLocation)(nil),   // 22: gisbi.grain.UpdateLocation
+	(*SetVisible)(nil),       // 23: gisbi.grain.SetVisible
+	(*PresenceReply)(nil),    // 24: gisbi.grain.PresenceReply
+	(*RadarDirty)(nil),       // 25: gisbi.grain.RadarDirty
+	(*CellEntry)(nil),        // 26: gisbi.grain.CellEntry
+	(*CellUpsert)(nil),       // 27: gisbi.grain.CellUpsert
+	(*CellRemove)(nil),       // 28: gisbi.grain.CellRemove
+	(*PairCommand)(nil),      // 29: gisbi.grain.PairCommand
+	(*PairReply)(nil),        // 30: gisbi.grain.PairReply
+	(*GetLocation)(nil),      // 31: gisbi.grain.GetLocation
+	(*LocationReply)(nil),    // 32: gisbi.grain.LocationReply
+	(*ProximityCommand)(nil), // 33: gisbi.grain.ProximityCommand
+	(*ProximityReply)(nil),   // 34: gisbi.grain.ProximityReply
+	(*ReminderFired)(nil),    // 35: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),     // 36: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),     // 37: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -2332,11 +2486,12 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 13: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
 	26, // 14: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
 	0,  // 15: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	0,  // 16: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -2353,7 +2508,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

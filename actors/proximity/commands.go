@@ -1,0 +1,205 @@
+package proximity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// maxScannedToken bounds what a client may send as a token; real tokens are
+// 8 characters, so anything long is answered without asking the grain.
+const maxScannedToken = 64
+
+// maxBootstrapConnections bounds the connections bootstrap asks to pick the
+// proximitySession from (the most recently accepted first).
+const maxBootstrapConnections = 32
+
+// Ask runs a command on a connection's Proximity grain and returns the
+// answer payload, or the grain's failure as a *protocol.Error.
+func Ask(ctx context.Context, node *cluster.Node, connectionID string, cmd *grainpb.ProximityCommand) ([]byte, error) {
+	if !validConnectionID(connectionID) {
+		return nil, protocol.Errorf(protocol.CodeNotFound, protocol.DomainProximity, "connection not found")
+	}
+	rep, err := cluster.Call[*grainpb.ProximityReply](ctx, node, cluster.KindProximity, connectionID, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.Failure.Err(); err != nil {
+		return nil, err
+	}
+	return rep.PayloadJson, nil
+}
+
+// validConnectionID keeps garbage ids from activating grains.
+func validConnectionID(id string) bool {
+	return strings.HasPrefix(id, "conn_") && protocol.ValidID(id)
+}
+
+// Handlers are the socket commands served by Proximity grains.
+func Handlers() map[string]session.Handler {
+	return map[string]session.Handler{
+		protocol.TypeProximityStart:     func(c *session.Context) error { return scan(c, "start") },
+		protocol.TypeProximityHeartbeat: func(c *session.Context) error { return scan(c, "heartbeat") },
+		protocol.TypeProximityEnd:       end,
+	}
+}
+
+func scan(c *session.Context, op string) error {
+	var p struct {
+		ConnectionID string `json:"connectionId"`
+		Token        string `json:"token"`
+		RSSI         *int   `json:"rssi"`
+	}
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	switch {
+	case p.ConnectionID == "":
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainProximity, "connectionId is required")
+	case p.Token == "":
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainProximity, "token is required")
+	case p.RSSI == nil:
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainProximity, "rssi is required")
+	case len(p.Token) > maxScannedToken:
+		return protocol.Errorf(protocol.CodeInvalidToken, protocol.DomainProximity, "this is not your partner's current token")
+	}
+	// Clamp so a huge number cannot wrap into the accepted window.
+	rssi := int32(max(min(*p.RSSI, 1000), -1000))
+	b, err := Ask(c.Ctx, c.Node, p.ConnectionID, &grainpb.ProximityCommand{Op: op, ActorId: c.UserID, Token: p.Token, Rssi: rssi})
+	if err != nil {
+		return err
+	}
+	return c.ReplyRaw(c.Frame.Type, b)
+}
+
+// end answers with proximity.session.updated, as the spec shows.
+func end(c *session.Context) error {
+	var p struct {
+		ConnectionID string `json:"connectionId"`
+	}
+	if err := c.Decode(&p); err != nil {
+		return err
+	}
+	if p.ConnectionID == "" {
+		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainProximity, "connectionId is required")
+	}
+	b, err := Ask(c.Ctx, c.Node, p.ConnectionID, &grainpb.ProximityCommand{Op: "end", ActorId: c.UserID, OriginSessionId: c.SessionID})
+	if err != nil {
+		return err
+	}
+	return c.ReplyRaw(protocol.TypeProximityUpdated, b)
+}
+
+// activeConnections lists userID's active connections, most recently
+// accepted first.
+func activeConnections(ctx context.Context, store storage.Store, userID string) ([]storage.Connection, error) {
+	ids, err := store.Pairs().Of(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Connection
+	for _, id := range ids {
+		p, err := store.Pairs().Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range p.Connections {
+			if c.Status != "closed" {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Connection) int { return b.AcceptedAt.Compare(a.AcceptedAt) })
+	return out, nil
+}
+
+// Bootstrap fills proximitySession: the session of the user's active
+// connection with the liveliest run (active, then paused, then the most
+// recently accepted), with a BLE token issued for the user so the phone can
+// advertise at once. It stays null without an active connection.
+func Bootstrap(store storage.Store, logger *slog.Logger) session.BootstrapSource {
+	return func(c *session.Context, b *protocol.Bootstrap) error {
+		conns, err := activeConnections(c.Ctx, store, c.UserID)
+		if err != nil || len(conns) == 0 {
+			return err
+		}
+		conns = conns[:min(len(conns), maxBootstrapConnections)]
+		chosen := conns[0].ID
+		if len(conns) > 1 {
+			best := -1
+			for _, conn := range conns {
+				raw, err := Ask(c.Ctx, c.Node, conn.ID, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID})
+				if err != nil {
+					logger.Warn("proximity: bootstrap session", "connection", conn.ID, "err", err)
+					continue
+				}
+				var v SessionView
+				if json.Unmarshal(raw, &v) == nil && rank(v.Status) > best {
+					best, chosen = rank(v.Status), conn.ID
+				}
+			}
+		}
+		raw, err := Ask(c.Ctx, c.Node, chosen, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID, IssueToken: true})
+		if err != nil {
+			// Together-time is not worth failing the whole bootstrap over.
+			logger.Warn("proximity: bootstrap session", "connection", chosen, "err", err)
+			return nil
+		}
+		b.ProximitySession = raw
+		return nil
+	}
+}
+
+// rank orders sessions for bootstrap; ties keep the most recent connection.
+func rank(status string) int {
+	switch status {
+	case StatusActive:
+		return 2
+	case StatusPaused:
+		return 1
+	}
+	return 0
+}
+
+// Progress returns the together-time reader of Connection views: live from
+// the grain for an active connection, from the last snapshot for a closed
+// one (closed connections must not wake grains). Failures degrade to zero:
+// a connection list is worth more than its counters.
+func Progress(node *cluster.Node, store storage.Store, logger *slog.Logger) func(ctx context.Context, c *storage.Connection, viewer string) (int, *int) {
+	return func(ctx context.Context, c *storage.Connection, viewer string) (int, *int) {
+		var s Summary
+		if c.Status == "closed" {
+			data, err := store.Snapshots().Get(ctx, SnapshotKind, c.ID)
+			if err != nil {
+				if !errors.Is(err, storage.ErrNotFound) {
+					logger.Warn("proximity: progress snapshot", "connection", c.ID, "err", err)
+				}
+				return 0, nil
+			}
+			var ps Persisted
+			if err := json.Unmarshal(data, &ps); err != nil {
+				return 0, nil
+			}
+			return int(ps.Accumulated / time.Minute), nil
+		}
+		raw, err := Ask(ctx, node, c.ID, &grainpb.ProximityCommand{Op: "progress", ActorId: viewer})
+		if err == nil {
+			err = json.Unmarshal(raw, &s)
+		}
+		if err != nil {
+			logger.Warn("proximity: progress", "connection", c.ID, "err", err)
+			return 0, nil
+		}
+		return s.AccumulatedMinutes, s.NextMilestone
+	}
+}
