@@ -32,6 +32,7 @@ type phone struct {
 	token      string // own current token
 	rotations  int
 	milestones []map[string]any
+	updates    int // proximity.session.updated pushed while active
 	acc        int // accumulatedSeconds of the last heartbeat ack
 	seq        int
 }
@@ -71,6 +72,10 @@ func (p *phone) drain(t *testing.T) {
 			p.rotations++
 		case "proximity.milestone.reached":
 			p.milestones = append(p.milestones, f.Map(t))
+		case "proximity.session.updated":
+			if f.Map(t)["sessionActive"] == true {
+				p.updates++
+			}
 		case "proximity.heartbeat":
 			p.acc = int(f.Map(t)["accumulatedSeconds"].(float64))
 		case "error":
@@ -164,6 +169,10 @@ func TestProximityToFirstMilestone(t *testing.T) {
 		}
 		if p.rotations < 2 {
 			t.Errorf("%s saw %d rotations in 5 simulated minutes, want at least 2", p.ID, p.rotations)
+		}
+		// proximity_update_interval is 30 s: about ten periodic updates.
+		if p.updates < 4 {
+			t.Errorf("%s got %d periodic proximity.session.updated in 5 simulated minutes", p.ID, p.updates)
 		}
 	}
 
@@ -276,6 +285,17 @@ func TestProximityAuthorization(t *testing.T) {
 		}
 	}
 
+	// Fresh GPS fixes 1 km apart make a scan implausible.
+	d, e := joinAs(t, srv, "far-d"), joinAs(t, srv, "far-e")
+	far := pairUp(t, d, e)
+	pd, pe := newPhone(t, d, far), newPhone(t, e, far)
+	locate(t, d.ws, 52.52, 13.40)
+	locate(t, e.ws, 52.529, 13.40)
+	id := pd.scan("proximity.session.start", pe, -60)
+	if f := d.ws.ExpectReplyAny(id); f.ErrorCode() != "location_mismatch" {
+		t.Errorf("start 1 km apart: %s", f.Raw)
+	}
+
 	// Closing the connection ends the session for both and retires tokens.
 	handshake(t, pa, pb)
 	a.ws.Send("connection.close", map[string]any{"connectionId": conn}, "close")
@@ -285,7 +305,7 @@ func TestProximityAuthorization(t *testing.T) {
 			return f.Map(t)["status"] == "ended"
 		})
 	}
-	id := pa.scan("proximity.heartbeat", pb, -60)
+	id = pa.scan("proximity.heartbeat", pb, -60)
 	if f := a.ws.ExpectReplyAny(id); f.ErrorCode() != "active_connection_required" {
 		t.Errorf("heartbeat after close: %s", f.Raw)
 	}

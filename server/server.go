@@ -46,8 +46,9 @@ type Server struct {
 	Reminders *reminders.Service
 	Push      *push.Dispatcher // nil when no push provider is configured
 
-	ln       net.Listener
-	serveErr chan error
+	ln        net.Listener
+	serveErr  chan error
+	proximity *proximity.Grains
 }
 
 // New assembles a server from a validated config. Nothing listens yet.
@@ -117,6 +118,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 			s.Push.Notify(userID, push.Notification{Kind: kind, Title: title, Body: body, Data: data})
 		},
 	}
+	s.proximity = proximity.NewGrains()
 	proxCfg := proximity.Config{
 		TokenTTL: cfg.BLETokenTTL, RotateBefore: cfg.BLETokenRotateBefore, HeartbeatTimeout: cfg.HeartbeatTimeout,
 		Grace: cfg.ProximityGrace, Milestones: cfg.MilestonesMinutes, RSSIMin: cfg.RSSIMin, RSSIMax: cfg.RSSIMax,
@@ -133,7 +135,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		pair.NewKind(pairDeps),
 		proximity.NewKind(proximity.Deps{
 			Store: store, Clock: s.Clock, Config: proxCfg, SnapshotEvery: cfg.ProximitySnapshot,
-			UpdateEvery: cfg.ProximityUpdateInterval, Online: online.Is, Metrics: s.Metrics, Logger: logger,
+			UpdateEvery: cfg.ProximityUpdateInterval, Online: online.Is, Grains: s.proximity, Metrics: s.Metrics, Logger: logger,
 		}),
 		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 	}
@@ -143,7 +145,8 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	s.Node = node
 	deps.Node = node
-	pairDeps.Progress = proximity.Progress(node, store, logger)
+	proxViews := &proximity.Views{Node: node, Store: store, Grains: s.proximity, Config: proxCfg, Logger: logger}
+	pairDeps.Progress = proxViews.Progress
 
 	handlers := map[string]session.Handler{}
 	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps), pair.ChatHandlers(pairDeps), proximity.Handlers()} {
@@ -153,7 +156,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	deps.Sessions = &session.Deps{
 		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
-		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), pair.ChatBootstrap(pairDeps), proximity.Bootstrap(store, logger)},
+		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), pair.ChatBootstrap(pairDeps), proxViews.Bootstrap()},
 		Replay:      pair.Replay(pairDeps),
 		CallTimeout: 5 * time.Second,
 	}
@@ -204,6 +207,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.Reminders.Stop()
+	// Runs in flight write their last together-time while the store is open.
+	s.proximity.Stop(s.Node.System, timeout/4)
 	s.Node.Stop()
 	if err := s.Push.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("push: %w", err))

@@ -123,36 +123,64 @@ func activeConnections(ctx context.Context, store storage.Store, userID string) 
 	return out, nil
 }
 
+// Views renders proximity inside other features' answers: the bootstrap's
+// proximitySession and the together-time of Connection views. Connections
+// whose grain is not running are read from their snapshot, so listing a
+// hundred connections does not wake a hundred grains.
+type Views struct {
+	Node   *cluster.Node
+	Store  storage.Store
+	Grains *Grains
+	Config Config
+	Logger *slog.Logger
+}
+
+// stored reads a connection's snapshot; nil when it never had one.
+func (v *Views) stored(ctx context.Context, id string) *State {
+	data, err := v.Store.Snapshots().Get(ctx, SnapshotKind, id)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			v.Logger.Warn("proximity: read snapshot", "connection", id, "err", err)
+		}
+		return nil
+	}
+	var ps Persisted
+	if err := json.Unmarshal(data, &ps); err != nil {
+		v.Logger.Warn("proximity: decode snapshot", "connection", id, "err", err)
+		return nil
+	}
+	return Restore(ps, v.Config, nil)
+}
+
 // Bootstrap fills proximitySession: the session of the user's active
 // connection with the liveliest run (active, then paused, then the most
 // recently accepted), with a BLE token issued for the user so the phone can
 // advertise at once. It stays null without an active connection.
-func Bootstrap(store storage.Store, logger *slog.Logger) session.BootstrapSource {
+func (v *Views) Bootstrap() session.BootstrapSource {
 	return func(c *session.Context, b *protocol.Bootstrap) error {
-		conns, err := activeConnections(c.Ctx, store, c.UserID)
+		conns, err := activeConnections(c.Ctx, v.Store, c.UserID)
 		if err != nil || len(conns) == 0 {
 			return err
 		}
-		conns = conns[:min(len(conns), maxBootstrapConnections)]
-		chosen := conns[0].ID
-		if len(conns) > 1 {
-			best := -1
-			for _, conn := range conns {
-				raw, err := Ask(c.Ctx, c.Node, conn.ID, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID})
-				if err != nil {
-					logger.Warn("proximity: bootstrap session", "connection", conn.ID, "err", err)
-					continue
-				}
-				var v SessionView
-				if json.Unmarshal(raw, &v) == nil && rank(v.Status) > best {
-					best, chosen = rank(v.Status), conn.ID
-				}
+		chosen, best := conns[0].ID, 0
+		for _, conn := range conns[:min(len(conns), maxBootstrapConnections)] {
+			if !v.Grains.Live(conn.ID) {
+				continue // no grain, no run: idle
+			}
+			raw, err := Ask(c.Ctx, v.Node, conn.ID, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID})
+			if err != nil {
+				v.Logger.Warn("proximity: bootstrap session", "connection", conn.ID, "err", err)
+				continue
+			}
+			var sv SessionView
+			if json.Unmarshal(raw, &sv) == nil && rank(sv.Status) > best {
+				best, chosen = rank(sv.Status), conn.ID
 			}
 		}
-		raw, err := Ask(c.Ctx, c.Node, chosen, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID, IssueToken: true})
+		raw, err := Ask(c.Ctx, v.Node, chosen, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID, IssueToken: true})
 		if err != nil {
 			// Together-time is not worth failing the whole bootstrap over.
-			logger.Warn("proximity: bootstrap session", "connection", chosen, "err", err)
+			v.Logger.Warn("proximity: bootstrap session", "connection", chosen, "err", err)
 			return nil
 		}
 		b.ProximitySession = raw
@@ -171,35 +199,31 @@ func rank(status string) int {
 	return 0
 }
 
-// Progress returns the together-time reader of Connection views: live from
-// the grain for an active connection, from the last snapshot for a closed
-// one (closed connections must not wake grains). Failures degrade to zero:
-// a connection list is worth more than its counters.
-func Progress(node *cluster.Node, store storage.Store, logger *slog.Logger) func(ctx context.Context, c *storage.Connection, viewer string) (int, *int) {
-	return func(ctx context.Context, c *storage.Connection, viewer string) (int, *int) {
-		var s Summary
-		if c.Status == "closed" {
-			data, err := store.Snapshots().Get(ctx, SnapshotKind, c.ID)
-			if err != nil {
-				if !errors.Is(err, storage.ErrNotFound) {
-					logger.Warn("proximity: progress snapshot", "connection", c.ID, "err", err)
-				}
-				return 0, nil
-			}
-			var ps Persisted
-			if err := json.Unmarshal(data, &ps); err != nil {
-				return 0, nil
-			}
-			return int(ps.Accumulated / time.Minute), nil
+// Progress returns a connection's together-time for viewer: accumulated
+// minutes and the next milestone (nil once all are reached, or when the
+// connection is closed). Failures degrade to zero: a connection list is
+// worth more than its counters.
+func (v *Views) Progress(ctx context.Context, c *storage.Connection, viewer string) (int, *int) {
+	closed := c.Status == "closed"
+	if closed || !v.Grains.Live(c.ID) {
+		s := v.stored(ctx, c.ID)
+		if s == nil {
+			s = New(c.ID, "", "", v.Config, nil)
 		}
-		raw, err := Ask(ctx, node, c.ID, &grainpb.ProximityCommand{Op: "progress", ActorId: viewer})
-		if err == nil {
-			err = json.Unmarshal(raw, &s)
+		sum := s.Summary(time.Time{})
+		if closed {
+			sum.NextMilestone = nil
 		}
-		if err != nil {
-			logger.Warn("proximity: progress", "connection", c.ID, "err", err)
-			return 0, nil
-		}
-		return s.AccumulatedMinutes, s.NextMilestone
+		return sum.AccumulatedMinutes, sum.NextMilestone
 	}
+	var sum Summary
+	raw, err := Ask(ctx, v.Node, c.ID, &grainpb.ProximityCommand{Op: "progress", ActorId: viewer})
+	if err == nil {
+		err = json.Unmarshal(raw, &sum)
+	}
+	if err != nil {
+		v.Logger.Warn("proximity: progress", "connection", c.ID, "err", err)
+		return 0, nil
+	}
+	return sum.AccumulatedMinutes, sum.NextMilestone
 }

@@ -44,7 +44,9 @@ type Deps struct {
 	UpdateEvery time.Duration
 	// Online reports whether a user has an open socket: tokens rotate only
 	// for owners who can receive the next one.
-	Online  func(userID string) bool
+	Online func(userID string) bool
+	// Grains, when set, lets shutdown stop the grains before the store closes.
+	Grains  *Grains
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 }
@@ -159,6 +161,7 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.connID = m.Identity.Identity
+		g.deps.Grains.add(g.connID, ctx.Self())
 		g.load(ctx)
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindProximity).Inc()
 		ctx.SetReceiveTimeout(5 * time.Minute)
@@ -171,6 +174,8 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		g.stopTimer()
 		g.flushSync()
+	case *actor.Stopped:
+		g.deps.Grains.remove(g.connID, ctx.Self())
 	case *grainpb.ProximityCommand:
 		rep := g.command(ctx, m)
 		if ctx.Sender() != nil {
@@ -417,6 +422,9 @@ func (g *grain) onSaved(ctx actor.Context, m saved) {
 		g.saving = false
 		g.save(ctx)
 		return
+	}
+	if errors.Is(m.err, storage.ErrClosed) {
+		return // shutting down: the final snapshot was written by Stopping
 	}
 	if m.err != nil {
 		// Keep saving set so nothing overlaps the retry; held events wait.
