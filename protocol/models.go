@@ -1,6 +1,9 @@
 package protocol
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // User is the User model of spec 000. username and bio are the legacy
 // dialect's extra profile fields (SPEC-NOTES "Users"). Nullable fields are
@@ -125,4 +128,57 @@ type NearbyPayload struct {
 type PresencePayload struct {
 	UserID   string   `json:"userId"`
 	Presence Presence `json:"presence"`
+}
+
+// AppendJSON appends the bootstrap's JSON to dst. The raw parts (messages,
+// connections, radar…) were encoded by the server a moment ago, so they are
+// copied as they are: json.Marshal would validate and compact every byte of
+// them again, which for a user with a thousand messages costs more than
+// building them did.
+func (b *Bootstrap) AppendJSON(dst []byte) ([]byte, error) {
+	fields := []struct {
+		key string
+		raw json.RawMessage
+		val any
+	}{
+		{"currentUser", nil, b.CurrentUser},
+		{"presence", nil, b.Presence},
+		{"nearbyUsers", b.NearbyUsers, nil},
+		{"incomingRequests", b.IncomingRequests, nil},
+		{"sentRequests", b.SentRequests, nil},
+		{"requests", b.Requests, nil},
+		{"activeConnections", b.ActiveConnections, nil},
+		{"closedConnections", b.ClosedConnections, nil},
+		{"messages", b.Messages, nil},
+		{"conversations", nil, b.Conversations},
+		{"unreadMessageCount", nil, b.UnreadMessageCount},
+		{"totalUnreadMessageCount", nil, b.TotalUnreadMessageCount},
+		{"gifts", nil, b.Gifts},
+		{"sponsoredGifts", b.SponsoredGifts, nil},
+		{"sponsoredGiftsNextCursor", nil, b.SponsoredGiftsNextCursor},
+		{"proximitySession", b.ProximitySession, nil},
+		{"blockedUserIds", nil, b.BlockedUserIDs},
+		{"safetyReports", nil, b.SafetyReports},
+	}
+	dst = append(dst, '{')
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, f.key...)
+		dst = append(dst, `":`...)
+		raw := f.raw
+		if f.val != nil {
+			var err error
+			if raw, err = json.Marshal(f.val); err != nil {
+				return nil, fmt.Errorf("bootstrap %s: %w", f.key, err)
+			}
+		}
+		if len(raw) == 0 {
+			raw = json.RawMessage("null")
+		}
+		dst = append(dst, raw...)
+	}
+	return append(dst, '}'), nil
 }

@@ -17,7 +17,8 @@ func TestBootstrapKeysUnique(t *testing.T) {
 }
 
 func TestNewBootstrapEncoding(t *testing.T) {
-	b, err := json.Marshal(NewBootstrap())
+	nb := NewBootstrap()
+	b, err := nb.AppendJSON(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +62,40 @@ func TestNewBootstrapEncoding(t *testing.T) {
 	}
 	if len(tests) != len(BootstrapKeys) {
 		t.Errorf("checked %d keys, BootstrapKeys has %d", len(tests), len(BootstrapKeys))
+	}
+}
+
+// TestBootstrapAppendJSONMatchesMarshal: the hand-assembled encoding is
+// byte for byte what encoding/json makes of the struct, keys in order.
+func TestBootstrapAppendJSONMatchesMarshal(t *testing.T) {
+	age, cursor := 31, "c2"
+	filled := NewBootstrap()
+	filled.CurrentUser = User{ID: "user_1", Name: "Ada \"A\" <ada>", Age: &age}
+	filled.Presence = Presence{IsLive: true, IsOnRadar: true}
+	filled.NearbyUsers = json.RawMessage(`[{"user":{"id":"user_2"},"distance":12.5}]`)
+	filled.Messages = json.RawMessage(`[{"messageId":"msg_1","content":"hi"}]`)
+	filled.ActiveConnections = json.RawMessage(`[{"connectionId":"conn_1","accumulatedMinutes":17}]`)
+	filled.Conversations["user_2"] = Conversation{LastMessage: json.RawMessage(`{"messageId":"msg_1"}`), UnreadCount: 2}
+	filled.UnreadMessageCount["user_2"] = 2
+	filled.TotalUnreadMessageCount = 2
+	filled.SponsoredGiftsNextCursor = &cursor
+	filled.ProximitySession = json.RawMessage(`{"connectionId":"conn_1","status":"paused"}`)
+	filled.BlockedUserIDs = []string{"user_9"}
+	filled.SafetyReports = []SafetyReport{{ReportID: "sr_1", ReportedUserID: "user_9", Reason: "spam", Status: "open"}}
+	for name, b := range map[string]Bootstrap{"empty": NewBootstrap(), "filled": filled} {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(&b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.AppendJSON([]byte("prefix"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "prefix"+string(want) {
+				t.Errorf("AppendJSON =\n%s\nwant\n%s", got, want)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"testing"
@@ -11,14 +12,48 @@ import (
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server/servertest"
+	"github.com/gisbi/engine/storage"
 )
 
 // BenchmarkSessionStartBootstrap measures session.start → session.bootstrap
-// over a real socket on loopback, client and server in one process.
+// over a real socket on loopback, client and server in one process: for a
+// new user, and for the target's user with 100 active connections and
+// 1,000 messages (10 per conversation).
 func BenchmarkSessionStartBootstrap(b *testing.B) {
+	b.Run("empty", func(b *testing.B) { benchBootstrap(b, 0, 0) })
+	b.Run("100-connections-1000-messages", func(b *testing.B) { benchBootstrap(b, 100, 10) })
+}
+
+func benchBootstrap(b *testing.B, conns, perConv int) {
 	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6 })
 	u := srv.Login("bench")
 	u.Do(http.MethodPatch, "/users/profile", map[string]any{"vibe": "benchmarking #go", "bio": "b"})
+	ctx := context.Background()
+	for i := 0; i < conns; i++ {
+		other := srv.Login(fmt.Sprint("friend-", i))
+		id := storage.PairID(u.ID, other.ID)
+		at := time.Now().Add(-time.Hour)
+		p := &storage.Pair{ID: id, UserA: min(u.ID, other.ID), UserB: max(u.ID, other.ID), Connections: []storage.Connection{{
+			ID: fmt.Sprint("conn_bootbench", i), SenderID: other.ID, ReceiverID: u.ID, Status: "accepted", CreatedAt: at, AcceptedAt: at,
+		}}}
+		if err := srv.Store.Pairs().Save(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		var ms []*storage.Message
+		for j := 1; j <= perConv; j++ {
+			from, to := u.ID, other.ID
+			if j%2 == 0 {
+				from, to = to, from
+			}
+			ms = append(ms, &storage.Message{ID: fmt.Sprintf("msg_bootbench%03d_%03d", i, j), PairID: id, Seq: uint64(j),
+				SenderID: from, RecipientID: to, Content: "see you at the lounge at eight?", CreatedAt: at.Add(time.Duration(j) * time.Second)})
+		}
+		if len(ms) > 0 {
+			if err := srv.Store.Messages().AppendBatch(ctx, ms); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	ws := u.Dial()
 	ws.Start()
 	lat := make([]time.Duration, 0, b.N)

@@ -234,7 +234,11 @@ func (s *sessionActor) start(c *Context) error {
 			return err
 		}
 	}
-	if err := c.Reply(protocol.TypeSessionBootstrap, &b); err != nil {
+	raw, err := b.AppendJSON(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.ReplyRaw(protocol.TypeSessionBootstrap, raw); err != nil {
 		return err
 	}
 	if p.LastSeenAt != nil && s.deps.Replay != nil {
