@@ -16,9 +16,12 @@ import (
 )
 
 // Chat history limits: how much chat.history.fetch and bootstrap carry.
-// Older messages are paged over REST.
+// Every conversation's last message is in the conversations map anyway, so
+// the flat list only needs to fill the chats a user is likely to open first;
+// older messages are paged over REST. 20 × 20 keeps a reconnect's bootstrap
+// to a few hundred messages however many conversations a user has.
 const (
-	historyConversations = 50
+	historyConversations = 20
 	historyPerConv       = 20
 	// ReplayLimit caps the messages replayed after session.start (SPEC-NOTES).
 	ReplayLimit = 1000

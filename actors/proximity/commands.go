@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -100,27 +101,25 @@ func end(c *session.Context) error {
 	return c.ReplyRaw(protocol.TypeProximityUpdated, b)
 }
 
-// activeConnections lists userID's active connections, most recently
-// accepted first.
-func activeConnections(ctx context.Context, store storage.Store, userID string) ([]storage.Connection, error) {
-	ids, err := store.Pairs().Of(ctx, userID)
-	if err != nil {
-		return nil, err
+// activeConnections reads the active connections the connections source
+// already put in the bootstrap (it runs first), most recently accepted
+// first, rather than reading every pair from the store a second time.
+func activeConnections(b *protocol.Bootstrap) ([]string, error) {
+	type view struct {
+		ConnectionID string `json:"connectionId"`
+		ResolvedAt   string `json:"resolvedAt"`
 	}
-	var out []storage.Connection
-	for _, id := range ids {
-		p, err := store.Pairs().Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range p.Connections {
-			if c.Status != "closed" {
-				out = append(out, c)
-			}
-		}
+	var views []view
+	if err := json.Unmarshal(b.ActiveConnections, &views); err != nil {
+		return nil, fmt.Errorf("proximity: bootstrap activeConnections: %w", err)
 	}
-	slices.SortFunc(out, func(a, b storage.Connection) int { return b.AcceptedAt.Compare(a.AcceptedAt) })
-	return out, nil
+	// RFC 3339 in UTC with fixed milliseconds sorts as text.
+	slices.SortFunc(views, func(x, y view) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
+	ids := make([]string, len(views))
+	for i, v := range views {
+		ids[i] = v.ConnectionID
+	}
+	return ids, nil
 }
 
 // Views renders proximity inside other features' answers: the bootstrap's
@@ -155,26 +154,27 @@ func (v *Views) stored(ctx context.Context, id string) *State {
 // Bootstrap fills proximitySession: the session of the user's active
 // connection with the liveliest run (active, then paused, then the most
 // recently accepted), with a BLE token issued for the user so the phone can
-// advertise at once. It stays null without an active connection.
+// advertise at once. It stays null without an active connection. It must
+// run after the source that fills activeConnections.
 func (v *Views) Bootstrap() session.BootstrapSource {
 	return func(c *session.Context, b *protocol.Bootstrap) error {
-		conns, err := activeConnections(c.Ctx, v.Store, c.UserID)
+		conns, err := activeConnections(b)
 		if err != nil || len(conns) == 0 {
 			return err
 		}
-		chosen, best := conns[0].ID, 0
-		for _, conn := range conns[:min(len(conns), maxBootstrapConnections)] {
-			if !v.Grains.Live(conn.ID) {
+		chosen, best := conns[0], 0
+		for _, id := range conns[:min(len(conns), maxBootstrapConnections)] {
+			if !v.Grains.Live(id) {
 				continue // no grain, no run: idle
 			}
-			raw, err := Ask(c.Ctx, v.Node, conn.ID, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID})
+			raw, err := Ask(c.Ctx, v.Node, id, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID})
 			if err != nil {
-				v.Logger.Warn("proximity: bootstrap session", "connection", conn.ID, "err", err)
+				v.Logger.Warn("proximity: bootstrap session", "connection", id, "err", err)
 				continue
 			}
 			var sv SessionView
 			if json.Unmarshal(raw, &sv) == nil && rank(sv.Status) > best {
-				best, chosen = rank(sv.Status), conn.ID
+				best, chosen = rank(sv.Status), id
 			}
 		}
 		raw, err := Ask(c.Ctx, v.Node, chosen, &grainpb.ProximityCommand{Op: "session", ActorId: c.UserID, IssueToken: true})
