@@ -136,6 +136,13 @@ type writer struct {
 	written uint64
 }
 
+// done is the newest version on disk.
+func (w *writer) done() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written
+}
+
 func (w *writer) put(s storage.Snapshots, id string, version uint64, data []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -454,7 +461,7 @@ var errRetry = errors.New("retry")
 // flushSync writes the latest state before the grain stops (passivation
 // or shutdown) so a graceful stop loses nothing.
 func (g *grain) flushSync() {
-	if g.state == nil || (!g.unsaved() && g.w.written >= g.version) {
+	if g.state == nil || (!g.unsaved() && g.w.done() >= g.version) {
 		return
 	}
 	g.version++
