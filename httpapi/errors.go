@@ -16,6 +16,12 @@ import (
 // logged with the request id and answered `internal`.
 func errorHandler(m *metrics.Metrics, logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		var fe *fiber.Error
+		if errors.As(err, &fe) && fe.Code == fiber.StatusRequestTimeout {
+			// fasthttp's read timeout on a keep-alive connection that simply
+			// went quiet: nobody is waiting for an answer, and it is no bug.
+			return c.SendStatus(fiber.StatusRequestTimeout)
+		}
 		pe := toProtocolError(err)
 		if pe.Code == protocol.CodeInternal {
 			logger.Error("rest: request failed", "method", c.Method(), "path", c.Path(),

@@ -173,9 +173,11 @@ func TestProximityToFirstMilestone(t *testing.T) {
 		if p.rotations < 2 {
 			t.Errorf("%s saw %d rotations in 5 simulated minutes, want at least 2", p.ID, p.rotations)
 		}
-		// proximity_update_interval is 30 s: about ten periodic updates.
-		if p.updates < 4 {
-			t.Errorf("%s got %d periodic proximity.session.updated in 5 simulated minutes", p.ID, p.updates)
+		// proximity_update_interval is 30 s: about ten periodic updates, and
+		// never a burst (an update held behind the milestone's snapshot once
+		// made every tick send another).
+		if p.updates < 4 || p.updates > 20 {
+			t.Errorf("%s got %d proximity.session.updated in 5 simulated minutes", p.ID, p.updates)
 		}
 	}
 

@@ -380,6 +380,11 @@ func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) 
 		g.save(ctx)
 	}
 	for _, ev := range evs {
+		if ev.Type == protocol.TypeProximityUpdated {
+			// Counted when made, not when sent: an update held behind a
+			// milestone must not make every tick think one is overdue.
+			g.lastUpdate = now
+		}
 		if milestone || len(g.held) > 0 {
 			g.held = append(g.held, heldEvent{version: g.version, ev: ev})
 			continue
@@ -475,9 +480,6 @@ func (g *grain) flushSync() {
 }
 
 func (g *grain) send(ctx actor.Context, ev Event, now time.Time, o origin) {
-	if ev.Type == protocol.TypeProximityUpdated {
-		g.lastUpdate = now
-	}
 	frame, err := protocol.EncodeFrame(ev.Type, ev.Payload, now, "", "")
 	if err != nil {
 		g.deps.Logger.Error("proximity grain: encode", "type", ev.Type, "err", err)

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gisbi/engine/loadgen"
+	"github.com/gisbi/engine/server/servertest"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(t *testing.T, c loadgen.Config, o options)
+		wantErr string
+	}{
+		{name: "defaults", args: nil, check: func(t *testing.T, c loadgen.Config, o options) {
+			if c.Users != loadgen.Defaults().Users || !c.BLE || o.json {
+				t.Errorf("defaults changed: %+v %+v", c, o)
+			}
+		}},
+		{name: "the issue's command", args: []string{"--server", "http://127.0.0.1:8080", "--users", "2000", "--pairs", "500", "--duration", "60s"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.Users != 2000 || c.Pairs != 500 || c.Duration != time.Minute || c.Server != "http://127.0.0.1:8080" {
+					t.Errorf("parsed %+v", c)
+				}
+			}},
+		{name: "radar and chat only, json", args: []string{"--ble=false", "--json", "--allow-errors", "rate_limited, timeout"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.BLE || !o.json || len(c.AllowErrors) != 2 || c.AllowErrors[1] != "timeout" {
+					t.Errorf("parsed %+v %+v", c, o)
+				}
+			}},
+		{name: "fast clock with a raised ws rate", args: []string{"--clock-speed", "60", "--ws-rate", "200", "--heartbeat", "10s", "--box", "1,2,3,4"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.ClockSpeed != 60 || c.WSRate != 200 || c.Heartbeat != 10*time.Second || c.Box != (loadgen.Box{MinLat: 1, MinLng: 2, MaxLat: 3, MaxLng: 4}) {
+					t.Errorf("parsed %+v", c)
+				}
+			}},
+		{name: "tokens and remote", args: []string{"--server", "https://gisbi.example.com", "--tokens", "t.txt", "--local-addrs", "none"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.TokensFile != "t.txt" || c.LocalAddrs != "none" {
+					t.Errorf("parsed %+v", c)
+				}
+			}},
+		{name: "fast clock over the ws rate", args: []string{"--clock-speed", "60"}, wantErr: "frames/s"},
+		{name: "bad box", args: []string{"--box", "1,2"}, wantErr: "box"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown flag"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "not a number", args: []string{"--users", "many"}, wantErr: "invalid argument"},
+		{name: "pairs beyond users", args: []string{"--users", "10", "--pairs", "6"}, wantErr: "pairs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, o, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c, o)
+		})
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--users", "0"}, &out, &errOut); code != exitUsage {
+		t.Errorf("bad flags: exit %d, want %d", code, exitUsage)
+	}
+	if code := run([]string{"--help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "--clock-speed") {
+		t.Errorf("--help: exit %d, usage %q", code, errOut.String())
+	}
+}
+
+// TestRunJSON runs a tiny scenario against a real server: the summary
+// alone on stdout as one JSON object, progress on stderr, exit 0.
+func TestRunJSON(t *testing.T) {
+	srv := servertest.Start(t)
+	var out, errOut bytes.Buffer
+	code := run([]string{"--server", srv.URL, "--users", "6", "--pairs", "2", "--ble=false", "--duration", "2s",
+		"--location-every", "1s", "--chat-rate", "4", "--http-rate", "10000", "--http-burst", "10000", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var sum loadgen.Summary
+	dec := json.NewDecoder(&out)
+	if err := dec.Decode(&sum); err != nil {
+		t.Fatalf("stdout is not a JSON summary: %v", err)
+	}
+	if dec.More() {
+		t.Fatal("stdout holds more than one JSON value")
+	}
+	if !sum.Pass || sum.Sessions.Connected != 6 || sum.Pairs.Formed != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if !strings.Contains(errOut.String(), "sessions 6/6") {
+		t.Errorf("no progress line on stderr: %q", errOut.String())
+	}
+}
+
+// TestRunFailsAgainstNoServer exits 1: nobody logs in.
+func TestRunFailsAgainstNoServer(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"--server", "http://127.0.0.1:1", "--users", "2", "--pairs", "0", "--chat-rate", "0", "--duration", "1s",
+		"--local-addrs", "none", "--setup-timeout", "5s"}, &out, &errOut)
+	if code != exitFail || !strings.Contains(out.String(), "FAIL") {
+		t.Fatalf("exit %d\n%s", code, out.String())
+	}
+}

@@ -1,0 +1,351 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+var errNotConnected = errors.New("socket not connected")
+
+// pendingReq is a request waiting for its answer.
+type pendingReq struct {
+	typ   string
+	final string // the answer type that completes it; "" = the first frame echoing the requestId
+	sent  time.Time
+	done  func(f *inFrame) // runs on the reader goroutine; nil = nobody waits
+}
+
+// client is one simulated phone: a user, its socket and what it is doing.
+type client struct {
+	r      *runner
+	idx    int
+	handle string
+	src    *source
+
+	credMu  sync.Mutex
+	creds   Credentials
+	credsAt time.Time              // when creds were issued, in real time
+	userID  atomic.Pointer[string] // from the first bootstrap; readers run on other goroutines
+
+	wmu        sync.Mutex // guards ws and serialises writes
+	ws         *websocket.Conn
+	readerDone chan struct{}
+
+	pmu  sync.Mutex
+	pend map[string]*pendingReq
+	seq  uint64
+
+	connected atomic.Bool
+	stopping  atomic.Bool // closing on purpose: a read error is not a drop
+	gaveUp    atomic.Bool // reconnecting failed for good
+
+	// Behaviour.
+	pair        *pair // nil for users who only walk
+	side        int   // 0 = the pair's sender, 1 = its receiver
+	walk        *walker
+	dLat, dLng  float64 // fixed offset from the walker, so pair members are close but apart
+	wake        chan struct{}
+	refetching  atomic.Bool
+	nextRefetch time.Time // owned by the behaviour loop
+}
+
+// id is the user id, "" before the first bootstrap.
+func (c *client) id() string {
+	if p := c.userID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (c *client) access() string {
+	c.credMu.Lock()
+	defer c.credMu.Unlock()
+	return c.creds.AccessToken
+}
+
+// dial opens the socket. The server authenticates at the upgrade.
+func (c *client) dial(ctx context.Context) error {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.access())
+	const label = "GET /ws (upgrade)"
+	c.r.stats.Sent(label)
+	start := time.Now()
+	ws, res, err := c.r.dialer(c.src).DialContext(ctx, c.r.wsURL, h)
+	if err != nil {
+		code := codeTransport
+		if res != nil {
+			re := &restError{Status: res.StatusCode}
+			if res.Body != nil {
+				b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+				var e struct {
+					Code string `json:"code"`
+				}
+				if json.Unmarshal(b, &e) == nil {
+					re.Code = e.Code
+				}
+			}
+			code = restCode(re)
+			err = fmt.Errorf("%w (%w)", err, re)
+		}
+		if ctx.Err() == nil {
+			c.r.stats.Answered(label, time.Since(start), code)
+		}
+		return fmt.Errorf("dial %s: %w", c.handle, err)
+	}
+	c.r.stats.Received(label)
+	c.r.stats.Answered(label, time.Since(start), "")
+	done := make(chan struct{})
+	c.wmu.Lock()
+	c.ws, c.readerDone = ws, done
+	c.wmu.Unlock()
+	go c.readLoop(ws, done)
+	return nil
+}
+
+// request sends a frame with a fresh requestId; done (if any) gets the
+// answer, an error frame, or a synthetic error (timeout, disconnected).
+func (c *client) request(typ string, payload any, final string, done func(*inFrame)) error {
+	c.pmu.Lock()
+	c.seq++
+	id := strconv.FormatUint(c.seq, 36)
+	if c.pend == nil {
+		c.pend = map[string]*pendingReq{}
+	}
+	c.pend[id] = &pendingReq{typ: typ, final: final, sent: time.Now(), done: done}
+	c.pmu.Unlock()
+	b, err := json.Marshal(outFrame{Type: typ, Payload: payload, RequestID: id})
+	if err == nil {
+		err = c.write(b)
+	}
+	if err != nil {
+		c.pmu.Lock()
+		delete(c.pend, id)
+		c.pmu.Unlock()
+		return fmt.Errorf("%s: %w", typ, err)
+	}
+	c.r.stats.Sent(typ)
+	return nil
+}
+
+// call sends a request and waits for its answer.
+func (c *client) call(ctx context.Context, typ string, payload any, final string) (*inFrame, error) {
+	ch := make(chan *inFrame, 1)
+	if err := c.request(typ, payload, final, func(f *inFrame) { ch <- f }); err != nil {
+		return nil, err
+	}
+	select {
+	case f := <-ch:
+		if f.Type == typeError {
+			return f, fmt.Errorf("%s: %s", typ, f.errorCode())
+		}
+		return f, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", typ, ctx.Err())
+	}
+}
+
+func (c *client) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ws == nil {
+		return errNotConnected
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+func (c *client) readLoop(ws *websocket.Conn, done chan struct{}) {
+	defer close(done)
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			c.dropped(ws, err)
+			return
+		}
+		f := &inFrame{recvAt: time.Now()}
+		if decodeFrame(data, f) != nil {
+			c.r.stats.Received("(invalid JSON)")
+			c.r.stats.Error("(invalid JSON)", "invalid_json_from_server")
+			continue
+		}
+		c.r.stats.Received(f.Type)
+		if f.RequestID != "" {
+			// Events carry no requestId: this answers a request of ours,
+			// possibly one already given up as a timeout.
+			if !c.answer(f) {
+				c.r.stats.Add(ctrLateAnswers, 1)
+			}
+			continue
+		}
+		c.r.onEvent(c, f)
+	}
+}
+
+// answer completes the pending request f answers. It reports false when
+// no request is pending under f's requestId (it timed out or was failed).
+func (c *client) answer(f *inFrame) bool {
+	c.pmu.Lock()
+	p := c.pend[f.RequestID]
+	if p == nil {
+		c.pmu.Unlock()
+		return false
+	}
+	final := f.Type == typeError || p.final == "" || f.Type == p.final
+	if final {
+		delete(c.pend, f.RequestID)
+	}
+	c.pmu.Unlock()
+	if !final {
+		return true
+	}
+	code := ""
+	if f.Type == typeError {
+		code = f.errorCode()
+	}
+	c.r.stats.Answered(p.typ, f.recvAt.Sub(p.sent), code)
+	c.r.clock.observe(p.sent, f.recvAt, f.Timestamp)
+	if c.r.cfg.ClockSpeed == 1 {
+		if ts, err := time.Parse(time.RFC3339Nano, f.Timestamp); err == nil {
+			c.r.stats.ReturnLeg(p.typ, f.recvAt.Sub(ts))
+		}
+	}
+	if p.done != nil {
+		p.done(f)
+	}
+	return true
+}
+
+// expire fails the requests older than the timeout.
+func (c *client) expire(now time.Time, timeout time.Duration) {
+	var late []*pendingReq
+	c.pmu.Lock()
+	for id, p := range c.pend {
+		if now.Sub(p.sent) > timeout {
+			late = append(late, p)
+			delete(c.pend, id)
+		}
+	}
+	c.pmu.Unlock()
+	for _, p := range late {
+		c.r.stats.Answered(p.typ, 0, codeTimeout)
+		if p.done != nil {
+			p.done(syntheticError(codeTimeout))
+		}
+	}
+}
+
+// failPending answers every pending request with code.
+func (c *client) failPending(code string, count bool) {
+	c.pmu.Lock()
+	pend := c.pend
+	c.pend = nil
+	c.pmu.Unlock()
+	for _, p := range pend {
+		if count {
+			c.r.stats.Answered(p.typ, 0, code)
+		}
+		if p.done != nil {
+			p.done(syntheticError(code))
+		}
+	}
+}
+
+// dropped handles the end of a socket's reader: nothing when we closed it,
+// else the drop is counted and the phone reconnects, as a phone would.
+func (c *client) dropped(ws *websocket.Conn, err error) {
+	c.wmu.Lock()
+	if c.ws == ws {
+		c.ws = nil
+	}
+	c.wmu.Unlock()
+	_ = ws.Close()
+	c.connected.Store(false)
+	if c.stopping.Load() {
+		c.failPending(codeDisconnected, false)
+		return
+	}
+	code := "read_error"
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		code = strconv.Itoa(ce.Code)
+	}
+	c.r.stats.Closed(code)
+	c.failPending(codeDisconnected, true)
+	if c.pair != nil {
+		c.pair.setUncertain()
+	}
+	switch code {
+	case "4003", "4009":
+		// Deleted account, or a newer socket of the same user took over:
+		// a phone would not reconnect this one.
+		c.gaveUp.Store(true)
+		return
+	}
+	go c.reconnect()
+}
+
+// reconnect dials again with backoff until it works, the run stops, or a
+// few attempts failed; a refused token is refreshed first.
+func (c *client) reconnect() {
+	backoff := 100 * time.Millisecond
+	for attempt := 0; attempt < 10; attempt++ {
+		if !c.r.sleep(jitter(backoff, c.idx+attempt)) {
+			return
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		ctx, cancel := context.WithTimeout(c.r.runCtx, c.r.cfg.RequestTimeout)
+		err := c.dial(ctx)
+		var re *restError
+		if errors.As(err, &re) && re.Status == http.StatusUnauthorized {
+			_ = c.refreshToken(ctx, false)
+		}
+		if err == nil {
+			_, err = c.call(ctx, typeSessionStart, struct{}{}, typeSessionBootstrap)
+			if err == nil {
+				cancel()
+				c.connected.Store(true)
+				c.r.stats.Add(ctrReconnects, 1)
+				return
+			}
+		}
+		cancel()
+		if c.r.runCtx.Err() != nil {
+			return
+		}
+	}
+	c.gaveUp.Store(true)
+}
+
+// close says goodbye with 1000 and waits briefly for the server's reply.
+func (c *client) close() {
+	c.stopping.Store(true)
+	c.wmu.Lock()
+	ws, done := c.ws, c.readerDone
+	c.wmu.Unlock()
+	if ws == nil {
+		return
+	}
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "load test done"), time.Now().Add(2*time.Second))
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+	}
+	_ = ws.Close()
+}
+
+// jitter spreads d by ±25%, deterministically per seed, so reconnecting
+// phones do not come back in lockstep.
+func jitter(d time.Duration, seed int) time.Duration {
+	f := 0.75 + 0.5*float64((seed*7919)%1000)/1000
+	return time.Duration(float64(d) * f)
+}

@@ -1,0 +1,31 @@
+// Package loadgen simulates phones against a running engine: thousands of
+// users over real WebSockets who log in (dev login or given tokens), walk a
+// city box sending location updates, form pairs through the real
+// request/accept flow, run BLE proximity for those pairs (tokens, the start
+// handshake, heartbeats, rotation) and chat, while it measures what the
+// server answers.
+//
+// What lives where:
+//   - config.go: the scenario (Config), its defaults and validation;
+//   - run.go, phases.go: a run and its phases (login, connect, pair,
+//     traffic, stop);
+//   - client.go, frames.go, envelope.go: one simulated phone's socket,
+//     requests matched to answers by requestId, reconnects, and a frame
+//     reader that skims envelopes instead of decoding 16 KB radar payloads;
+//   - rest.go, tokens.go, netaddr.go: REST calls, token files and refresh,
+//     source addresses and pacing under the server's per-IP REST limit;
+//   - walker.go, pairing.go, proximity.go, chat.go: the simulated behaviour;
+//   - together.go: the server clock as seen from its answers, and the
+//     together-time a pair should have under the documented rules, from the
+//     scans the server accepted and when it stamped them;
+//   - hist.go, stats.go: latency histograms and counters;
+//   - summary.go, criteria.go, report.go, progress.go: the end summary, the
+//     failure criteria, the text report and the live progress line;
+//   - procstat.go: RSS and CPU of this process and of the server.
+//
+// Time: every interval that the server judges (heartbeats, location
+// freshness, token lifetimes, together-time) is given and reported in
+// server-clock time; the generator waits real time = server time / speed,
+// where speed is the server's GISBI_CLOCK_SPEED. Load rates (chat messages
+// per second) and timeouts are real time.
+package loadgen

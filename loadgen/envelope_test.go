@@ -1,0 +1,98 @@
+package loadgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+var frameSamples = []string{
+	`{"type":"radar.nearby.updated","payload":{"nearbyUsers":[{"user":{"id":"user_1","name":"a \"quoted\" }{ name"},"distance":12.5,"angle":[1,[2,{}]]}]},"timestamp":"2026-11-22T08:00:00.000Z"}`,
+	`{"type":"proximity.heartbeat","payload":{"sessionActive":true,"accumulatedSeconds":42},"timestamp":"2026-11-22T08:00:00.000Z","requestId":"1a"}`,
+	`{"type":"error","payload":{"code":"unknown_type","message":"unknown type","domain":"session","requestId":"r1"},"timestamp":"…","requestId":"r1"}`,
+	` { "requestId" : "x" , "payload" : [ ] , "type" : "t" } `,
+	`{"type":"chat.message.created","payload":{"content":"back\\slash \u00e9 \n"},"timestamp":"t"}`,
+	`{"type":"a","payload":null}`,
+	`{"type":"a","payload":"s","extra":{"deep":[[[["]"]]]]}}`,
+	`{"type":"t\"esc","payload":{}}`,
+	`{"type":"a","requestId":17,"payload":{}}`,
+	`{"TYPE":"upper","payload":{}}`,
+	`{"type":"a","payload":{"x":1},"type":"b"}`,
+	`{}`,
+}
+
+func TestDecodeFrameMatchesEncodingJSON(t *testing.T) {
+	for _, in := range frameSamples {
+		checkDecodeFrame(t, []byte(in))
+	}
+}
+
+func checkDecodeFrame(t *testing.T, in []byte) {
+	t.Helper()
+	var want inFrame
+	wantErr := json.Unmarshal(in, &want)
+	var got inFrame
+	err := decodeFrame(in, &got)
+	if wantErr != nil {
+		return // the skimmer may accept what it cannot judge; consumers decode payloads themselves
+	}
+	if err != nil {
+		t.Fatalf("decodeFrame(%s): %v, encoding/json accepts it", in, err)
+	}
+	if got.Type != want.Type || got.RequestID != want.RequestID || got.Timestamp != want.Timestamp {
+		t.Fatalf("decodeFrame(%s) = %q %q %q, encoding/json %q %q %q", in, got.Type, got.RequestID, got.Timestamp, want.Type, want.RequestID, want.Timestamp)
+	}
+	var g, w bytes.Buffer
+	if len(got.Payload) != len(want.Payload) && (json.Compact(&g, got.Payload) != nil || json.Compact(&w, want.Payload) != nil || g.String() != w.String()) {
+		t.Fatalf("decodeFrame(%s) payload %s, encoding/json %s", in, got.Payload, want.Payload)
+	}
+}
+
+func TestDecodeFrameRefusesMalformed(t *testing.T) {
+	for _, in := range []string{``, `[]`, `{"type":"a"`, `{"type":"a",}`, `{"type":"a","payload":{]}`, `{"type":"a"} x`, `{"type" "a"}`, `{"payload":"unterminated}`} {
+		var f inFrame
+		if err := decodeFrame([]byte(in), &f); err == nil {
+			t.Errorf("decodeFrame(%q) accepted it: %+v", in, f)
+		}
+	}
+}
+
+func FuzzDecodeFrame(f *testing.F) {
+	for _, s := range frameSamples {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkDecodeFrame(t, in)
+	})
+}
+
+func BenchmarkDecodeRadarFrame(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"type":"radar.nearby.updated","payload":{"nearbyUsers":[`)
+	for i := range 50 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"user":{"id":"user_01jd5x0000000000000000000","name":"lg1-123","age":null,"avatar":null,"gender":null,"vibe":null,"vibeExpiresAt":null},"distance":123.4,"angle":210.3,"isLive":true,"sharedInterests":[],"location":{"lat":6.5244,"lng":3.3792,"accuracyMeters":5,"heading":120,"speed":1.4,"updatedAt":"2026-11-22T08:00:00.000Z"}}`)
+	}
+	sb.WriteString(`]},"timestamp":"2026-11-22T08:00:00.000Z"}`)
+	in := []byte(sb.String())
+	b.SetBytes(int64(len(in)))
+	b.Run("skim", func(b *testing.B) {
+		for range b.N {
+			var f inFrame
+			if err := decodeFrame(in, &f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for range b.N {
+			var f inFrame
+			if err := json.Unmarshal(in, &f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,85 @@
+package loadgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuildProximity(t *testing.T) {
+	results := []PairResult{
+		{Pair: 0, ExpectedSeconds: 600.4, ReportedSeconds: 600, ErrorSeconds: -0.4},
+		{Pair: 1, ExpectedSeconds: 599.9, ReportedSeconds: 599, ErrorSeconds: -0.9},
+		{Pair: 2, ExpectedSeconds: 120, ReportedSeconds: 125, ErrorSeconds: 5},
+		{Pair: 3, ExpectedSeconds: 300, Uncertain: true},
+		{Pair: 4, SummaryError: "HTTP 404"},
+	}
+	ps := buildProximity(results, 2*time.Second)
+	if ps.Pairs != 5 || ps.Measured != 3 || ps.Uncertain != 1 || ps.SummaryFailed != 1 || ps.OverTolerance != 1 {
+		t.Fatalf("counts: %+v", ps)
+	}
+	if ps.AbsError.Max != 5 || ps.AbsError.P50 != 0.9 || math.Abs(ps.AbsError.Mean-6.3/3) > 1e-9 {
+		t.Fatalf("abs error: %+v", ps.AbsError)
+	}
+	if math.Abs(ps.SignedErrorMean-(3.7/3)) > 1e-9 {
+		t.Fatalf("signed mean %v", ps.SignedErrorMean)
+	}
+	// Pair 2: 5 s over 2 minutes is 2.5 s per minute, the worst rate.
+	if ps.ErrorPerMinute.Max != 2.5 || ps.Worst[0].Pair != 2 {
+		t.Fatalf("per minute %+v worst %+v", ps.ErrorPerMinute, ps.Worst)
+	}
+	if empty := buildProximity(nil, time.Second); empty.Measured != 0 || empty.Worst == nil {
+		t.Fatalf("empty: %+v", empty)
+	}
+}
+
+func TestBuildOpsRates(t *testing.T) {
+	s := NewStats()
+	c0 := s.Counts()
+	for range 10 {
+		s.Sent(typeLocationUpdate)
+		s.Received(typeRadarNearby)
+	}
+	s.Answered(typeLocationUpdate, 3*time.Millisecond, "")
+	s.Answered(typeLocationUpdate, 0, codeTimeout)
+	c1 := s.Counts()
+	c1.At = c0.At.Add(2 * time.Second)
+	ops := buildOps(s.snapshot(), c0, c1)
+	if len(ops) != 2 || ops[0].Type != typeLocationUpdate || ops[1].Type != typeRadarNearby {
+		t.Fatalf("ops %+v", ops)
+	}
+	loc := ops[0]
+	if loc.SentPerSec != 5 || loc.Latency == nil || loc.Latency.Count != 1 || loc.Latency.P99 != 3 || loc.ErrorsByCode[codeTimeout] != 1 {
+		t.Fatalf("location op %+v latency %+v", loc, loc.Latency)
+	}
+	if ops[1].RecvPerSec != 5 || ops[1].Latency != nil {
+		t.Fatalf("radar op %+v", ops[1])
+	}
+}
+
+func TestSummaryOutputs(t *testing.T) {
+	s := passing()
+	s.Pass = true
+	s.Ops = []OpSummary{{Type: typeChatMessage, Sent: 5, Latency: &Latency{Count: 5, P50: 1}}}
+	s.Server = &ServerCost{PID: 42, Connected: &ProcSample{RSSBytes: 1 << 20}}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1000 connected of 1000 users", typeChatMessage, "together-time", "server pid 42", "PASS"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text summary lacks %q:\n%s", want, text.String())
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil || back["pass"] != true || back["proximity"] == nil {
+		t.Fatalf("JSON summary: %v %s", err, b)
+	}
+}
