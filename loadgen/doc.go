@@ -14,7 +14,8 @@
 //     reader that skims envelopes instead of decoding 16 KB radar payloads;
 //   - rest.go, tokens.go, netaddr.go: REST calls, token files and refresh,
 //     source addresses and pacing under the server's per-IP REST limit;
-//   - walker.go, pairing.go, proximity.go, chat.go: the simulated behaviour;
+//   - behaviour.go, walker.go, pairing.go, proximity.go: the simulated
+//     behaviour (walking, chatting, pairing, BLE);
 //   - together.go: the server clock as seen from its answers, and the
 //     together-time a pair should have under the documented rules, from the
 //     scans the server accepted and when it stamped them;
