@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/gisbi/engine/actors/pair"
@@ -101,6 +102,9 @@ func New(d Deps) *API {
 		admin := app.Group("/admin", a.requireAdmin)
 		admin.Get("/users/:userId", a.adminUser)
 		admin.Get("/backup", a.adminBackup)
+		// Go's profiler, for operators chasing a slow or fat node:
+		// /admin/debug/pprof/ (heap, profile?seconds=30, goroutine…).
+		admin.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
 	}
 	return a
 }

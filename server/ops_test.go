@@ -92,3 +92,22 @@ func TestRESTLimits(t *testing.T) {
 		t.Fatal("10 requests at a 3-request burst were never limited")
 	}
 }
+
+// TestProfilerIsBehindTheOperatorToken: Go's profiler is served under
+// /admin only, and only to the operator token.
+func TestProfilerIsBehindTheOperatorToken(t *testing.T) {
+	const token = "profiler-token-0123456789"
+	srv := servertest.Start(t, func(c *config.Config) { c.AdminToken = token })
+	u := srv.Login("curious")
+	for _, tc := range []struct {
+		bearer string
+		want   int
+	}{{token, http.StatusOK}, {u.AccessToken, http.StatusUnauthorized}, {"", http.StatusUnauthorized}} {
+		if res := servertest.Do(t, srv.URL, http.MethodGet, "/admin/debug/pprof/heap?debug=1", tc.bearer, nil); res.Status != tc.want {
+			t.Errorf("heap profile with %q: %d, want %d", tc.bearer, res.Status, tc.want)
+		}
+	}
+	if res := u.Do(http.MethodGet, "/debug/pprof/", nil); res.Status != http.StatusNotFound {
+		t.Errorf("/debug/pprof outside /admin: %d", res.Status)
+	}
+}
