@@ -74,13 +74,30 @@ func scan(c *session.Context, op string) error {
 	case len(p.Token) > maxScannedToken:
 		return protocol.Errorf(protocol.CodeInvalidToken, protocol.DomainProximity, "this is not your partner's current token")
 	}
+	if !validConnectionID(p.ConnectionID) {
+		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainProximity, "connection not found")
+	}
 	// Clamp so a huge number cannot wrap into the accepted window.
 	rssi := int32(max(min(*p.RSSI, 1000), -1000))
-	b, err := Ask(c.Ctx, c.Node, p.ConnectionID, &grainpb.ProximityCommand{Op: op, ActorId: c.UserID, Token: p.Token, Rssi: rssi})
-	if err != nil {
-		return err
-	}
-	return c.ReplyRaw(c.Frame.Type, b)
+	// Asynchronous, like chat: a scan waiting for its grain must not hold up
+	// the socket's other frames. The grain's mailbox keeps scans in order.
+	cmd := &grainpb.ProximityCommand{Op: op, ActorId: c.UserID, Token: p.Token, Rssi: rssi}
+	c.CallAsync(cluster.KindProximity, p.ConnectionID, cmd, func(res any, err error) {
+		rep, ok := res.(*grainpb.ProximityReply)
+		switch {
+		case err != nil:
+		case !ok:
+			err = fmt.Errorf("proximity: unexpected reply %T", res)
+		default:
+			if err = rep.Failure.Err(); err == nil {
+				err = c.ReplyRaw(c.Frame.Type, rep.PayloadJson)
+			}
+		}
+		if err != nil {
+			c.Fail(err)
+		}
+	})
+	return nil
 }
 
 // end answers with proximity.session.updated, as the spec shows.

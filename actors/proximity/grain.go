@@ -104,8 +104,9 @@ type heldEvent struct {
 }
 
 type cachedLoc struct {
-	at  time.Time
-	loc *storage.LatLng
+	at      time.Time // when loc was fetched
+	loc     *storage.LatLng
+	pending bool // a fetch is in flight
 }
 
 // mark is what decides that a snapshot is due at once rather than at the
@@ -248,7 +249,9 @@ func (g *grain) load(ctx actor.Context) {
 	g.savedMark, g.savedAt = g.mark(), now
 	if conn.Status == "closed" && !g.state.Closed() {
 		g.emit(ctx, g.state.Close(now), now, true)
+		return
 	}
+	g.refreshLocations(ctx, now)
 }
 
 func (g *grain) unavailable(ctx actor.Context) *grainpb.Failure {
@@ -529,21 +532,51 @@ func (g *grain) stopTimer() {
 	g.wakeAt = time.Time{}
 }
 
-// locations returns both participants' fresh GPS fixes for the plausibility
-// check, cached for locationTTL. Users never call a Proximity grain, so this
-// synchronous ask cannot deadlock.
+// locations returns both participants' GPS fixes for the plausibility
+// check. A known fix is used as last fetched and refreshed in the background
+// once older than locationTTL, so a scan does not wait on a User grain busy
+// pushing radars; the check then runs on a fix a few seconds old. Only a
+// user with no known fix is asked synchronously, and a miss is not cached,
+// so a fix that appears is used by the next scan. Users never call a
+// Proximity grain, so the ask cannot deadlock.
 func (g *grain) locations(ctx actor.Context, now time.Time) *Locations {
-	var out [2]*storage.LatLng
+	g.refreshLocations(ctx, now)
 	for i, u := range []string{g.state.UserA, g.state.UserB} {
-		c := &g.locs[i]
-		if c.at.IsZero() || now.Sub(c.at) >= locationTTL {
-			c.at, c.loc = now, nil
+		if l := &g.locs[i]; l.loc == nil {
 			rep, err := cluster.CallIn[*grainpb.LocationReply](ctx, time.Second, cluster.KindUser, u, &grainpb.GetLocation{})
-			if err == nil && rep.Fresh {
-				c.loc = &storage.LatLng{Lat: rep.Lat, Lng: rep.Lng}
-			}
+			l.set(rep, err, now)
 		}
-		out[i] = c.loc
 	}
-	return &Locations{A: out[0], B: out[1]}
+	return &Locations{A: g.locs[0].loc, B: g.locs[1].loc}
+}
+
+// refreshLocations starts a background fetch of every known fix that is
+// stale; it also runs at activation so the first scans find fixes.
+func (g *grain) refreshLocations(ctx actor.Context, now time.Time) {
+	c := pcluster.GetCluster(ctx.ActorSystem())
+	for i, u := range []string{g.state.UserA, g.state.UserB} {
+		l := &g.locs[i]
+		if l.pending || (l.loc != nil && now.Sub(l.at) < locationTTL) {
+			continue
+		}
+		pid := c.Get(u, cluster.KindUser)
+		if pid == nil {
+			continue
+		}
+		l.pending = true
+		fut := ctx.RequestFuture(pid, &grainpb.GetLocation{}, time.Second)
+		ctx.ReenterAfter(fut, func(res any, err error) {
+			l.pending = false
+			rep, _ := res.(*grainpb.LocationReply)
+			l.set(rep, err, g.deps.Clock.Now())
+		})
+	}
+}
+
+func (l *cachedLoc) set(rep *grainpb.LocationReply, err error, now time.Time) {
+	if err != nil || rep == nil || !rep.Fresh {
+		l.at, l.loc = time.Time{}, nil
+		return
+	}
+	l.at, l.loc = now, &storage.LatLng{Lat: rep.Lat, Lng: rep.Lng}
 }

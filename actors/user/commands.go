@@ -2,6 +2,7 @@ package user
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/cluster"
@@ -26,10 +27,24 @@ func locationUpdate(c *session.Context) error {
 	if perr != nil {
 		return perr
 	}
-	rep, err := cluster.Call[*grainpb.PresenceReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
+	// Asynchronous: a User grain busy pushing radars to its watchers must
+	// not hold up the socket's next frames (heartbeats, chat); the grain's
+	// mailbox still keeps this socket's updates in order.
+	c.CallAsync(cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
 		Lat: *p.Lat, Lng: *p.Lng, AccuracyMeters: p.AccuracyMeters, Heading: p.Heading, Speed: p.Speed,
+	}, func(res any, err error) {
+		rep, ok := res.(*grainpb.PresenceReply)
+		if err == nil && !ok {
+			err = fmt.Errorf("user: unexpected reply %T", res)
+		}
+		if err == nil {
+			err = replyPresence(c, rep, nil)
+		}
+		if err != nil {
+			c.Fail(err)
+		}
 	})
-	return replyPresence(c, rep, err)
+	return nil
 }
 
 // setVisible answers like a location update: the new visibility, then the radar.
