@@ -141,7 +141,7 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
 			sys.Root.Send(pid, &session.Command{Frame: frame, Err: perr})
 			continue
 		}
-		sys.Root.Send(pid, &session.Command{Frame: frame})
+		sys.Root.Send(pid, &session.Command{Frame: frame, Received: time.Now()})
 	}
 	t.shutdown()
 }

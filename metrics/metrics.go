@@ -33,6 +33,9 @@ type Metrics struct {
 	ProximityScans *prometheus.CounterVec
 	// ProximityMilestones counts milestones reached (each fires once per pair).
 	ProximityMilestones prometheus.Counter
+	// Shed counts client frames answered `unavailable` unserved because they
+	// waited in a session's mailbox longer than the call timeout (overload).
+	Shed prometheus.Counter
 }
 
 // New registers every collector.
@@ -81,7 +84,10 @@ func New() *Metrics {
 	m.ProximityMilestones = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gisbi_proximity_milestones_total", Help: "Together-time milestones reached.",
 	})
-	m.Registry.MustRegister(m.ProximityScans, m.ProximityMilestones, m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
+	m.Shed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gisbi_frames_shed_total", Help: "Client frames answered unavailable without being served, because they waited too long (overload).",
+	})
+	m.Registry.MustRegister(m.Shed, m.ProximityScans, m.ProximityMilestones, m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -63,6 +63,12 @@ type Deps struct {
 type Command struct {
 	Frame protocol.ClientFrame
 	Err   *protocol.Error
+	// Received is when the reader took the frame off the socket (wall
+	// clock). A frame that waited in the mailbox longer than CallTimeout is
+	// answered `unavailable` instead of served: its client has likely given
+	// up, and serving a backlog nobody waits for is how an overloaded node
+	// falls further behind.
+	Received time.Time
 }
 
 // Params describe one socket.
@@ -118,6 +124,10 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			return
 		}
 		s.actx = ctx
+		if m.Err == nil && !m.Received.IsZero() && time.Since(m.Received) > s.deps.CallTimeout {
+			s.deps.Metrics.Shed.Inc()
+			m.Err = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(m.Frame.Type), "server busy: this frame waited too long, try again")
+		}
 		if m.Err != nil {
 			c := &Context{s: s, Frame: m.Frame, UserID: s.p.UserID}
 			c.Fail(m.Err)

@@ -28,6 +28,7 @@ type fakeTransport struct {
 	mu       sync.Mutex
 	capacity int
 	frames   []string
+	data     [][]byte
 	closed   chan int
 }
 
@@ -35,13 +36,14 @@ func newFake(capacity int) *fakeTransport {
 	return &fakeTransport{capacity: capacity, closed: make(chan int, 1)}
 }
 
-func (f *fakeTransport) Send(typ string, _ []byte) bool {
+func (f *fakeTransport) Send(typ string, b []byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.frames) >= f.capacity {
 		return false
 	}
 	f.frames = append(f.frames, typ)
+	f.data = append(f.data, b)
 	return true
 }
 
@@ -167,5 +169,39 @@ func TestFramesAreAnsweredInOrder(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("frames = %v, want %v", got, want)
 		}
+	}
+}
+
+// TestStaleFramesAreShed: a frame that waited in the mailbox longer than the
+// call timeout is answered `unavailable` without being served; a fresh one
+// right behind it is served.
+func TestStaleFramesAreShed(t *testing.T) {
+	e := newEnv(t)
+	tr := newFake(100)
+	pid := e.node.System.Root.Spawn(session.Props(e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: e.clk.Now().Add(time.Hour), Transport: tr}))
+	stale := &session.Command{Frame: protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`), RequestID: "old"},
+		Received: time.Now().Add(-e.deps.CallTimeout - time.Second)}
+	fresh := &session.Command{Frame: protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`), RequestID: "new"},
+		Received: time.Now()}
+	e.node.System.Root.Send(pid, stale)
+	e.node.System.Root.Send(pid, fresh)
+	want := []string{protocol.TypeError, protocol.TypeSessionConnected, protocol.TypeSessionBootstrap}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(tr.types()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := tr.types()
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("frames = %v, want %v", got, want)
+	}
+	var f struct {
+		Payload   struct{ Code string }
+		RequestID string
+	}
+	tr.mu.Lock()
+	_ = json.Unmarshal(tr.data[0], &f)
+	tr.mu.Unlock()
+	if f.Payload.Code != "unavailable" || f.RequestID != "old" {
+		t.Fatalf("stale frame answered %+v", f)
 	}
 }
