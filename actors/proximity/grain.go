@@ -181,7 +181,15 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		g.stopTimer()
-		g.flushSync()
+		if g.flushSync() {
+			// Milestones that were waiting for their snapshot are on disk
+			// now: announce them, or they would never be.
+			now := g.deps.Clock.Now()
+			for _, h := range g.held {
+				g.send(ctx, h.ev, now, origin{})
+			}
+			g.held = nil
+		}
 	case *actor.Stopped:
 		g.deps.Grains.remove(g.connID, ctx.Self())
 	case *grainpb.ProximityCommand:
@@ -468,9 +476,10 @@ var errRetry = errors.New("retry")
 
 // flushSync writes the latest state before the grain stops (passivation
 // or shutdown) so a graceful stop loses nothing.
-func (g *grain) flushSync() {
+// It reports whether everything is on disk.
+func (g *grain) flushSync() bool {
 	if g.state == nil || (!g.unsaved() && g.w.done() >= g.version) {
-		return
+		return true
 	}
 	g.version++
 	data, err := json.Marshal(g.state.Snapshot())
@@ -479,7 +488,9 @@ func (g *grain) flushSync() {
 	}
 	if err != nil {
 		g.deps.Logger.Error("proximity grain: final snapshot", "connection", g.connID, "err", err)
+		return false
 	}
+	return true
 }
 
 func (g *grain) send(ctx actor.Context, ev Event, now time.Time, o origin) {
