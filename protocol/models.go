@@ -75,6 +75,11 @@ type Bootstrap struct {
 	ProximitySession         json.RawMessage         `json:"proximitySession"`
 	BlockedUserIDs           []string                `json:"blockedUserIds"`
 	SafetyReports            []SafetyReport          `json:"safetyReports"`
+
+	// ActiveConnectionIDs is not sent: the connections source hands the
+	// active connection ids (most recently accepted first) to the sources
+	// after it, which would otherwise decode ActiveConnections again.
+	ActiveConnectionIDs []string `json:"-"`
 }
 
 var emptyList = json.RawMessage("[]")

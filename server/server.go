@@ -156,7 +156,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	deps.Sessions = &session.Deps{
 		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
-		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), pair.ChatBootstrap(pairDeps), proxViews.Bootstrap()},
+		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), proxViews.Bootstrap()},
 		Replay:      pair.Replay(pairDeps),
 		CallTimeout: 5 * time.Second,
 	}

@@ -135,12 +135,15 @@ type Chat struct {
 // incrementally by the store) and the latest messages of the most recent
 // ones, oldest first.
 func LoadChat(ctx context.Context, d Deps, userID string, now time.Time) (*Chat, error) {
+	return loadChat(ctx, d, userID, user.NewProfiles(d.Store.Users(), now))
+}
+
+func loadChat(ctx context.Context, d Deps, userID string, profiles *user.Profiles) (*Chat, error) {
 	convs, err := d.Store.Messages().Conversations(ctx, userID, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := &Chat{Messages: []protocol.Message{}, Conversations: map[string]ConversationView{}, UnreadMessageCount: map[string]int{}}
-	profiles := user.NewProfiles(d.Store.Users(), now)
 	view := func(m *storage.Message) protocol.Message {
 		return MessageView(m, profiles.Get(ctx, m.SenderID), profiles.Get(ctx, m.RecipientID))
 	}
@@ -162,29 +165,24 @@ func LoadChat(ctx context.Context, d Deps, userID string, now time.Time) (*Chat,
 	return out, nil
 }
 
-// ChatBootstrap fills messages, conversations and the unread counts.
-func ChatBootstrap(d Deps) session.BootstrapSource {
-	return func(c *session.Context, b *protocol.Bootstrap) error {
-		h, err := LoadChat(c.Ctx, d, c.UserID, c.Now)
-		if err != nil {
-			return err
-		}
-		raw, err := json.Marshal(h.Messages)
-		if err != nil {
-			return err
-		}
-		b.Messages = raw
-		for k, v := range h.Conversations {
-			lm, err := json.Marshal(v.LastMessage)
-			if err != nil {
-				return err
-			}
-			b.Conversations[k] = protocol.Conversation{LastMessage: lm, UnreadCount: v.UnreadCount}
-		}
-		b.UnreadMessageCount = h.UnreadMessageCount
-		b.TotalUnreadMessageCount = h.TotalUnreadMessageCount
-		return nil
+// fillChat puts messages, conversations and the unread counts into the
+// bootstrap.
+func fillChat(b *protocol.Bootstrap, h *Chat) error {
+	raw, err := json.Marshal(h.Messages)
+	if err != nil {
+		return err
 	}
+	b.Messages = raw
+	for k, v := range h.Conversations {
+		lm, err := json.Marshal(v.LastMessage)
+		if err != nil {
+			return err
+		}
+		b.Conversations[k] = protocol.Conversation{LastMessage: lm, UnreadCount: v.UnreadCount}
+	}
+	b.UnreadMessageCount = h.UnreadMessageCount
+	b.TotalUnreadMessageCount = h.TotalUnreadMessageCount
+	return nil
 }
 
 // Replay sends, after bootstrap, every message to the user created after

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gisbi/engine/actors/session"
@@ -137,6 +139,10 @@ type History struct {
 // LoadHistory reads every pair of the user from the store. A pending
 // request past its expiry reads as missed even before its reminder fired.
 func LoadHistory(ctx context.Context, d Deps, userID string, now time.Time) (*History, error) {
+	return loadHistory(ctx, d, userID, now, user.NewProfiles(d.Store.Users(), now))
+}
+
+func loadHistory(ctx context.Context, d Deps, userID string, now time.Time, profiles *user.Profiles) (*History, error) {
 	ids, err := d.Store.Pairs().Of(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -150,7 +156,7 @@ func LoadHistory(ctx context.Context, d Deps, userID string, now time.Time) (*Hi
 		s := &State{Pair: *p}
 		s.Expire(now)
 		otherID := s.Other(userID)
-		other := user.Profile(ctx, d.Store.Users(), otherID, now)
+		other := profiles.Get(ctx, otherID)
 		for i := range s.Requests {
 			v := ViewRequest(&s.Requests[i], userID, other)
 			h.Requests = append(h.Requests, v)
@@ -179,10 +185,14 @@ func LoadHistory(ctx context.Context, d Deps, userID string, now time.Time) (*Hi
 	return h, nil
 }
 
-// Bootstrap fills the request and connection keys of session.bootstrap.
+// Bootstrap fills the request, connection and chat keys of
+// session.bootstrap, reading each other user's profile once for both, and
+// hands the active connection ids (most recently accepted first) to the
+// sources after it.
 func Bootstrap(d Deps) session.BootstrapSource {
 	return func(c *session.Context, b *protocol.Bootstrap) error {
-		h, err := LoadHistory(c.Ctx, d, c.UserID, c.Now)
+		profiles := user.NewProfiles(d.Store.Users(), c.Now)
+		h, err := loadHistory(c.Ctx, d, c.UserID, c.Now, profiles)
 		if err != nil {
 			return err
 		}
@@ -196,6 +206,17 @@ func Bootstrap(d Deps) session.BootstrapSource {
 			}
 			*kv.dst = raw
 		}
-		return nil
+		active := slices.Clone(h.Active)
+		// RFC 3339 in UTC with fixed milliseconds sorts as text.
+		slices.SortStableFunc(active, func(x, y ConnectionView) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
+		b.ActiveConnectionIDs = make([]string, len(active))
+		for i, v := range active {
+			b.ActiveConnectionIDs[i] = v.ConnectionID
+		}
+		chat, err := loadChat(c.Ctx, d, c.UserID, profiles)
+		if err != nil {
+			return err
+		}
+		return fillChat(b, chat)
 	}
 }

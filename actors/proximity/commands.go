@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -118,27 +117,6 @@ func end(c *session.Context) error {
 	return c.ReplyRaw(protocol.TypeProximityUpdated, b)
 }
 
-// activeConnections reads the active connections the connections source
-// already put in the bootstrap (it runs first), most recently accepted
-// first, rather than reading every pair from the store a second time.
-func activeConnections(b *protocol.Bootstrap) ([]string, error) {
-	type view struct {
-		ConnectionID string `json:"connectionId"`
-		ResolvedAt   string `json:"resolvedAt"`
-	}
-	var views []view
-	if err := json.Unmarshal(b.ActiveConnections, &views); err != nil {
-		return nil, fmt.Errorf("proximity: bootstrap activeConnections: %w", err)
-	}
-	// RFC 3339 in UTC with fixed milliseconds sorts as text.
-	slices.SortFunc(views, func(x, y view) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
-	ids := make([]string, len(views))
-	for i, v := range views {
-		ids[i] = v.ConnectionID
-	}
-	return ids, nil
-}
-
 // Views renders proximity inside other features' answers: the bootstrap's
 // proximitySession and the together-time of Connection views. Connections
 // whose grain is not running are read from their snapshot, so listing a
@@ -172,12 +150,12 @@ func (v *Views) stored(ctx context.Context, id string) *State {
 // connection with the liveliest run (active, then paused, then the most
 // recently accepted), with a BLE token issued for the user so the phone can
 // advertise at once. It stays null without an active connection. It must
-// run after the source that fills activeConnections.
+// run after the connections source (pair.Bootstrap), which lists them.
 func (v *Views) Bootstrap() session.BootstrapSource {
 	return func(c *session.Context, b *protocol.Bootstrap) error {
-		conns, err := activeConnections(b)
-		if err != nil || len(conns) == 0 {
-			return err
+		conns := b.ActiveConnectionIDs
+		if len(conns) == 0 {
+			return nil
 		}
 		chosen, best := conns[0], 0
 		for _, id := range conns[:min(len(conns), maxBootstrapConnections)] {
