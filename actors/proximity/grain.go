@@ -112,11 +112,11 @@ type cachedLoc struct {
 // mark is what decides that a snapshot is due at once rather than at the
 // next interval: anything but the running total changing.
 type mark struct {
-	status                  string
-	runs, milestones        int
-	closed                  bool
-	risk                    Risk
-	accumulatedAtLastChange time.Duration
+	status           string
+	runs, milestones int
+	closed           bool
+	risk             Risk
+	accumulated      time.Duration // compared apart: it may wait for the interval
 }
 
 // tick wakes the grain for time-driven work (pause, grace, milestone,
@@ -319,7 +319,7 @@ func (g *grain) command(ctx actor.Context, m *grainpb.ProximityCommand) *grainpb
 		evs, perr = g.state.End(m.ActorId, now)
 		if perr == nil {
 			// The spec answers session.end with the session as it now is.
-			out = g.state.updated(now, g.graceLeft(now)).Payload
+			out = g.state.Current(now).Payload
 		}
 	case "session":
 		if m.IssueToken && !g.state.Closed() {
@@ -341,15 +341,6 @@ func (g *grain) command(ctx actor.Context, m *grainpb.ProximityCommand) *grainpb
 		return &grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainProximity, "internal error")}
 	}
 	return &grainpb.ProximityReply{PayloadJson: b}
-}
-
-// graceLeft is the grace remaining of a paused run, nil otherwise.
-func (g *grain) graceLeft(now time.Time) *int {
-	if g.state.status != StatusPaused {
-		return nil
-	}
-	left := ceilSecs(g.state.pausedAt.Add(g.state.cfg.Grace).Sub(now))
-	return &left
 }
 
 func (g *grain) onTick(ctx actor.Context) {
@@ -384,7 +375,7 @@ func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) 
 	}
 	mk := g.mark()
 	due := force || milestone || mk.changedFrom(g.savedMark) ||
-		(g.state.Accumulated() != g.savedMark.accumulatedAtLastChange && !now.Before(g.savedAt.Add(g.deps.SnapshotEvery)))
+		(g.state.Accumulated() != g.savedMark.accumulated && !now.Before(g.savedAt.Add(g.deps.SnapshotEvery)))
 	if due {
 		g.version++
 		g.savedMark, g.savedAt = mk, now
@@ -407,8 +398,8 @@ func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) 
 
 func (g *grain) mark() mark {
 	return mark{
-		status: g.state.Status(), runs: len(g.state.runs), milestones: len(g.state.unlocked),
-		closed: g.state.Closed(), risk: g.state.Risk(), accumulatedAtLastChange: g.state.Accumulated(),
+		status: g.state.Status(), runs: g.state.RunCount(), milestones: len(g.state.Unlocked()),
+		closed: g.state.Closed(), risk: g.state.Risk(), accumulated: g.state.Accumulated(),
 	}
 }
 
@@ -418,7 +409,7 @@ func (m mark) changedFrom(o mark) bool {
 
 // unsaved reports accumulated time not yet asked to be written.
 func (g *grain) unsaved() bool {
-	return g.state != nil && g.state.Accumulated() != g.savedMark.accumulatedAtLastChange
+	return g.state != nil && g.state.Accumulated() != g.savedMark.accumulated
 }
 
 // save starts the write of the current snapshot unless one is in flight;

@@ -617,6 +617,21 @@ func (s *State) Advance(now time.Time) []Event {
 	return evs
 }
 
+// Current is the proximity.session.updated of the state as it is (after
+// the last Advance), with the grace left while paused; it answers
+// proximity.session.end.
+func (s *State) Current(now time.Time) Event {
+	var grace *int
+	if s.status == StatusPaused {
+		g := ceilSecs(s.pausedAt.Add(s.cfg.Grace).Sub(now))
+		grace = &g
+	}
+	return s.updated(now, grace)
+}
+
+// RunCount is the number of runs in the history (ended ones).
+func (s *State) RunCount() int { return len(s.runs) }
+
 // Report advances to now and adds the proximity.session.updated of the
 // resulting state, which the grain pushes periodically during an active run
 // so both screens show the same count.

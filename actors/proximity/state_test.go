@@ -162,6 +162,18 @@ func TestRunLifecycle(t *testing.T) {
 				t.Fatalf("accumulated %v, want 15s (b's heartbeat timeout)", s.Accumulated())
 			}
 		}},
+		{"session.end pauses: the current session shows the grace left", func(t *testing.T, s *State) {
+			if u := s.Current(at(5 * time.Second)).Payload.(UpdatedPayload); !u.SessionActive || u.GracePeriodSeconds != nil {
+				t.Fatalf("active session = %+v", u)
+			}
+			if _, err := s.End("a", at(10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			u := s.Current(at(12 * time.Second)).Payload.(UpdatedPayload)
+			if u.SessionActive || u.Status != StatusPaused || u.GracePeriodSeconds == nil || *u.GracePeriodSeconds != 28 {
+				t.Fatalf("after end = %+v (grace %v)", u, u.GracePeriodSeconds)
+			}
+		}},
 		{"resume within grace continues the same run", func(t *testing.T, s *State) {
 			beat(t, s, "a", at(10*time.Second))
 			s.Advance(at(20 * time.Second)) // paused at t0+15s
