@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/clock"
@@ -73,14 +73,9 @@ type grain struct {
 }
 
 func (g *grain) Receive(ctx actor.Context) {
-	defer func() {
-		if r := recover(); r != nil {
-			g.deps.Logger.Error("pair grain: panic", "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
-			if ctx.Sender() != nil {
-				ctx.Respond(&grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "internal error")})
-			}
-		}
-	}()
+	defer cluster.Recover(ctx, g.deps.Logger, "pair grain", func() proto.Message {
+		return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "internal error")}
+	})
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.load(m.Identity.Identity)

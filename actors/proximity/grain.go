@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
@@ -158,14 +158,9 @@ func (w *writer) put(s storage.Snapshots, id string, version uint64, data []byte
 }
 
 func (g *grain) Receive(ctx actor.Context) {
-	defer func() {
-		if r := recover(); r != nil {
-			g.deps.Logger.Error("proximity grain: panic", "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
-			if ctx.Sender() != nil {
-				ctx.Respond(&grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainProximity, "internal error")})
-			}
-		}
-	}()
+	defer cluster.Recover(ctx, g.deps.Logger, "proximity grain", func() proto.Message {
+		return &grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainProximity, "internal error")}
+	})
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.connID = m.Identity.Identity

@@ -1,14 +1,13 @@
 package radar
 
 import (
-	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/uber/h3-go/v4"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
@@ -52,14 +51,9 @@ type cellGrain struct {
 }
 
 func (g *cellGrain) Receive(ctx actor.Context) {
-	defer func() {
-		if r := recover(); r != nil {
-			g.deps.Logger.Error("cell grain: panic", "cell", CellID(g.cell), "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
-			if ctx.Sender() != nil {
-				ctx.Respond(&grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainPresence, "internal error")})
-			}
-		}
-	}()
+	defer cluster.Recover(ctx, g.deps.Logger, "cell grain", func() proto.Message {
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainPresence, "internal error")}
+	})
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.cell = h3.Cell(h3.IndexFromString(m.Identity.Identity))

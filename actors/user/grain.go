@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/clock"
@@ -77,14 +76,9 @@ func (g *grain) now() time.Time { return g.deps.Clock.Now() }
 func (g *grain) Receive(ctx actor.Context) {
 	// A bug in one message must not cost the grain its state: the library
 	// would restart the actor without its identity and session list.
-	defer func() {
-		if r := recover(); r != nil {
-			g.deps.Logger.Error("user grain: panic", "user", g.id, "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
-			if ctx.Sender() != nil {
-				ctx.Respond(&grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "internal error")})
-			}
-		}
-	}()
+	defer cluster.Recover(ctx, g.deps.Logger, "user grain", func() proto.Message {
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "internal error")}
+	})
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.id = m.Identity.Identity
