@@ -121,10 +121,11 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
 			break
 		}
 		deadline()
-		frame, perr := protocol.DecodeClientFrame(data)
-		a.d.Metrics.FramesIn.WithLabelValues(frameLabel(frame.Type, a.d.Sessions)).Inc()
-		if perr == nil && !limiter.Allow() {
-			perr = protocol.Errorf(protocol.CodeRateLimited, protocol.DomainSession, "too many frames, slow down")
+		// The session actor decodes: this goroutine lives as long as the
+		// socket, and decoding here would grow its stack for good.
+		cmd := &session.Command{Raw: data, Received: time.Now()}
+		if !limiter.Allow() {
+			cmd.Err = protocol.Errorf(protocol.CodeRateLimited, protocol.DomainSession, "too many frames, slow down")
 			strikes++
 			// A client that keeps flooding after being told is closed:
 			// answering each frame would cost more than serving it.
@@ -134,28 +135,12 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
 				t.drainUntilClosed()
 				break
 			}
-		} else if perr == nil {
+		} else {
 			strikes = 0
 		}
-		if perr != nil {
-			sys.Root.Send(pid, &session.Command{Frame: frame, Err: perr})
-			continue
-		}
-		sys.Root.Send(pid, &session.Command{Frame: frame, Received: time.Now()})
+		sys.Root.Send(pid, cmd)
 	}
 	t.shutdown()
-}
-
-// frameLabel keeps the metric's label set to frame types we know.
-func frameLabel(typ string, d *session.Deps) string {
-	switch typ {
-	case protocol.TypeSessionStart, protocol.TypeSessionRefresh:
-		return typ
-	}
-	if _, ok := d.Handlers[typ]; ok || protocol.PeerGiftTypes[typ] {
-		return typ
-	}
-	return "unknown"
 }
 
 // transport is the session's view of a socket: a bounded queue drained by a

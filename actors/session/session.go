@@ -61,6 +61,10 @@ type Deps struct {
 // actor. Err is set when the reader already refused the frame (bad JSON, rate
 // limit): the actor answers it in order with the frames around it.
 type Command struct {
+	// Raw is the frame as read; the actor decodes it (into Frame), so the
+	// socket's reader goroutine stays shallow and its stack small while it
+	// waits on an idle socket. Tests may set Frame directly instead.
+	Raw   []byte
 	Frame protocol.ClientFrame
 	Err   *protocol.Error
 	// Received is when the reader took the frame off the socket (wall
@@ -124,6 +128,14 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			return
 		}
 		s.actx = ctx
+		if m.Raw != nil {
+			f, perr := protocol.DecodeClientFrame(m.Raw)
+			m.Frame = f
+			s.deps.Metrics.FramesIn.WithLabelValues(s.frameLabel(f.Type)).Inc()
+			if m.Err == nil {
+				m.Err = perr
+			}
+		}
 		if m.Err == nil && !m.Received.IsZero() && time.Since(m.Received) > s.deps.CallTimeout {
 			s.deps.Metrics.Shed.Inc()
 			m.Err = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(m.Frame.Type), "server busy: this frame waited too long, try again")
@@ -150,6 +162,18 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		}
 		s.armTokenTimer(ctx)
 	}
+}
+
+// frameLabel keeps the frames-in metric's label set to frame types we know.
+func (s *sessionActor) frameLabel(typ string) string {
+	switch typ {
+	case protocol.TypeSessionStart, protocol.TypeSessionRefresh:
+		return typ
+	}
+	if _, ok := s.deps.Handlers[typ]; ok || protocol.PeerGiftTypes[typ] {
+		return typ
+	}
+	return "unknown"
 }
 
 func (s *sessionActor) attach() {
