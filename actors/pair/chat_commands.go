@@ -61,13 +61,8 @@ func chatSend(c *session.Context) error {
 	// Asynchronous: the Pair grain answers once the message is stored, and
 	// the socket's next messages must not wait behind that fsync.
 	cmd := &grainpb.PairCommand{Op: "message", ActorId: c.UserID, Content: p.Content, OriginSessionId: c.SessionID}
-	c.CallAsync(cluster.KindPair, storage.PairID(c.UserID, p.RecipientID), cmd, func(res any, err error) {
-		if err == nil {
-			err = answer(c, res)
-		}
-		if err != nil {
-			c.Fail(err)
-		}
+	session.CallAsync(c, cluster.KindPair, storage.PairID(c.UserID, p.RecipientID), cmd, func(rep *grainpb.PairReply) error {
+		return answer(c, rep)
 	})
 	return nil
 }

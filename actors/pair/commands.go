@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -115,11 +114,7 @@ func call(c *session.Context, pairID string, cmd *grainpb.PairCommand) error {
 
 // answer replies with a PairReply's payload, or returns its failure (with
 // the pending request as details on request_exists).
-func answer(c *session.Context, res any) error {
-	rep, ok := res.(*grainpb.PairReply)
-	if !ok {
-		return fmt.Errorf("pair: unexpected reply %T", res)
-	}
+func answer(c *session.Context, rep *grainpb.PairReply) error {
 	if rep.Failure != nil {
 		pe := &protocol.Error{Code: protocol.Code(rep.Failure.Code), Message: rep.Failure.Message, Domain: rep.Failure.Domain}
 		if len(rep.DetailsJson) > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -81,20 +80,11 @@ func scan(c *session.Context, op string) error {
 	// Asynchronous, like chat: a scan waiting for its grain must not hold up
 	// the socket's other frames. The grain's mailbox keeps scans in order.
 	cmd := &grainpb.ProximityCommand{Op: op, ActorId: c.UserID, Token: p.Token, Rssi: rssi}
-	c.CallAsync(cluster.KindProximity, p.ConnectionID, cmd, func(res any, err error) {
-		rep, ok := res.(*grainpb.ProximityReply)
-		switch {
-		case err != nil:
-		case !ok:
-			err = fmt.Errorf("proximity: unexpected reply %T", res)
-		default:
-			if err = rep.Failure.Err(); err == nil {
-				err = c.ReplyRaw(c.Frame.Type, rep.PayloadJson)
-			}
+	session.CallAsync(c, cluster.KindProximity, p.ConnectionID, cmd, func(rep *grainpb.ProximityReply) error {
+		if err := rep.Failure.Err(); err != nil {
+			return err
 		}
-		if err != nil {
-			c.Fail(err)
-		}
+		return c.ReplyRaw(c.Frame.Type, rep.PayloadJson)
 	})
 	return nil
 }

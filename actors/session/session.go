@@ -320,22 +320,31 @@ type Context struct {
 	LastSeenAt *time.Time
 }
 
-// CallAsync asks a grain and runs done with its reply later, on the
-// session's goroutine, without holding up the frames that follow: a chat
-// message waiting for its fsync must not stall the next one. done receives
-// the reply or an error (errors are answered as error frames by Fail).
-func (c *Context) CallAsync(kind, identity string, req proto.Message, done func(res any, err error)) {
+// CallAsync asks a grain and runs done with its reply of type R later, on
+// the session's goroutine, without holding up the frames that follow: a
+// chat message waiting for its fsync must not stall the next one. An
+// unreachable grain, a reply of another type, or an error from done is
+// answered as an error frame, as a handler's error would be.
+func CallAsync[R proto.Message](c *Context, kind, identity string, req proto.Message, done func(R) error) {
 	pid := c.Node.Cluster.Get(identity, kind)
 	if pid == nil {
-		done(nil, fmt.Errorf("%w: %s/%s: no activation", cluster.ErrUnavailable, kind, identity))
+		c.Fail(fmt.Errorf("%w: %s/%s: no activation", cluster.ErrUnavailable, kind, identity))
 		return
 	}
 	fut := c.actx.RequestFuture(pid, req, c.s.deps.CallTimeout)
-	c.actx.ReenterAfter(fut, func(res interface{}, err error) {
+	c.actx.ReenterAfter(fut, func(res any, err error) {
 		if err != nil {
-			err = fmt.Errorf("%w: %s/%s: %w", cluster.ErrUnavailable, kind, identity, err)
+			c.Fail(fmt.Errorf("%w: %s/%s: %w", cluster.ErrUnavailable, kind, identity, err))
+			return
 		}
-		done(res, err)
+		rep, ok := res.(R)
+		if !ok {
+			c.Fail(fmt.Errorf("session: %s/%s answered %T", kind, identity, res))
+			return
+		}
+		if err := done(rep); err != nil {
+			c.Fail(err)
+		}
 	})
 }
 

@@ -2,7 +2,6 @@ package user
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/cluster"
@@ -30,20 +29,9 @@ func locationUpdate(c *session.Context) error {
 	// Asynchronous: a User grain busy pushing radars to its watchers must
 	// not hold up the socket's next frames (heartbeats, chat); the grain's
 	// mailbox still keeps this socket's updates in order.
-	c.CallAsync(cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
+	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
 		Lat: *p.Lat, Lng: *p.Lng, AccuracyMeters: p.AccuracyMeters, Heading: p.Heading, Speed: p.Speed,
-	}, func(res any, err error) {
-		rep, ok := res.(*grainpb.PresenceReply)
-		if err == nil && !ok {
-			err = fmt.Errorf("user: unexpected reply %T", res)
-		}
-		if err == nil {
-			err = replyPresence(c, rep, nil)
-		}
-		if err != nil {
-			c.Fail(err)
-		}
-	})
+	}, func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep, nil) })
 	return nil
 }
 
