@@ -119,21 +119,14 @@ type Views struct {
 	Logger *slog.Logger
 }
 
-// stored reads a connection's snapshot; nil when it never had one.
+// stored reads a connection's snapshot; nil when it never had one or it
+// cannot be read (logged).
 func (v *Views) stored(ctx context.Context, id string) *State {
-	data, err := v.Store.Snapshots().Get(ctx, SnapshotKind, id)
-	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			v.Logger.Warn("proximity: read snapshot", "connection", id, "err", err)
-		}
-		return nil
+	s, err := stored(ctx, v.Store, id, v.Config)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		v.Logger.Warn("proximity: read snapshot", "connection", id, "err", err)
 	}
-	var ps Persisted
-	if err := json.Unmarshal(data, &ps); err != nil {
-		v.Logger.Warn("proximity: decode snapshot", "connection", id, "err", err)
-		return nil
-	}
-	return Restore(ps, v.Config, nil)
+	return s
 }
 
 // Bootstrap fills proximitySession: the session of the user's active

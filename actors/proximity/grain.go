@@ -24,6 +24,20 @@ import (
 // SnapshotKind names proximity state in the Snapshots store.
 const SnapshotKind = "proximity"
 
+// stored restores a connection's state from its last snapshot;
+// storage.ErrNotFound when it never had one.
+func stored(ctx context.Context, store storage.Store, id string, cfg Config) (*State, error) {
+	data, err := store.Snapshots().Get(ctx, SnapshotKind, id)
+	if err != nil {
+		return nil, err
+	}
+	var ps Persisted
+	if err := json.Unmarshal(data, &ps); err != nil {
+		return nil, fmt.Errorf("proximity: snapshot of %s: %w", id, err)
+	}
+	return Restore(ps, cfg, nil), nil
+}
+
 // locationTTL is how long the grain reuses a participant's GPS fix for the
 // plausibility check: heartbeats come every few seconds and a phone's
 // position does not move 250 m in that time, so asking the user grain on
@@ -233,20 +247,13 @@ func (g *grain) load(ctx actor.Context) {
 		g.missing = true
 		return
 	}
-	data, err := g.deps.Store.Snapshots().Get(c, SnapshotKind, g.connID)
+	g.state, err = stored(c, g.deps.Store, g.connID, g.deps.Config)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		g.state = New(g.connID, p.UserA, p.UserB, g.deps.Config, nil)
 	case err != nil:
 		g.loadErr = err
 		return
-	default:
-		var ps Persisted
-		if err := json.Unmarshal(data, &ps); err != nil {
-			g.loadErr = fmt.Errorf("proximity: snapshot of %s: %w", g.connID, err)
-			return
-		}
-		g.state = Restore(ps, g.deps.Config, nil)
 	}
 	now := g.deps.Clock.Now()
 	g.savedMark, g.savedAt = g.mark(), now
