@@ -4,32 +4,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gisbi/engine/clock"
 )
 
-// fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// fakeClock is the project's manually advanced clock.
+type fakeClock = clock.Fake
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 4, 17, 14, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newFakeClock() *fakeClock { return clock.NewFake(time.Date(2026, 4, 17, 14, 0, 0, 0, time.UTC)) }
 
 // splitToken returns the decoded header and payload of a JWT.
 func splitToken(t *testing.T, token string) (header, payload map[string]any) {

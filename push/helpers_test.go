@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gisbi/engine/clock"
 )
 
 // Throwaway identities; nothing here is a real credential.
@@ -104,27 +106,10 @@ func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 	return srv
 }
 
-// fakeClock is a settable clock for token expiry.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// fakeClock is the project's manually advanced clock.
+type fakeClock = clock.Fake
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newFakeClock() *fakeClock { return clock.NewFake(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)) }
 
 // decodeJSON decodes r's body as generic JSON for comparisons.
 func decodeJSON(t *testing.T, r *http.Request) map[string]any {
