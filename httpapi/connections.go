@@ -211,14 +211,7 @@ func (a *API) acceptConnection(c *fiber.Ctx) error {
 	if err := a.pairCall(c, other, &grainpb.PairCommand{Op: "accept", RequestId: pending.ID}); err != nil {
 		return err
 	}
-	return a.legacyRequest(c, other, func(s *pair.State) *storage.Request {
-		for i := range s.Requests {
-			if s.Requests[i].ID == pending.ID {
-				return &s.Requests[i]
-			}
-		}
-		return nil
-	})
+	return a.legacyRequest(c, other, func(s *pair.State) *storage.Request { return s.Request(pending.ID) })
 }
 
 // deleteConnection serves DELETE /connections/:userId: the sender cancels
@@ -240,14 +233,7 @@ func (a *API) deleteConnection(c *fiber.Ctx) error {
 	if err := a.pairCall(c, other, &grainpb.PairCommand{Op: op, RequestId: pending.ID}); err != nil {
 		return err
 	}
-	return a.legacyRequest(c, other, func(s *pair.State) *storage.Request {
-		for i := range s.Requests {
-			if s.Requests[i].ID == pending.ID {
-				return &s.Requests[i]
-			}
-		}
-		return nil
-	})
+	return a.legacyRequest(c, other, func(s *pair.State) *storage.Request { return s.Request(pending.ID) })
 }
 
 // pendingBetween finds the pending request between me and other.

@@ -92,7 +92,8 @@ func (s *State) Active() *storage.Connection {
 	return nil
 }
 
-func (s *State) request(id string) *storage.Request {
+// Request returns the request with id, or nil.
+func (s *State) Request(id string) *storage.Request {
 	for i := range s.Requests {
 		if s.Requests[i].ID == id {
 			return &s.Requests[i]
@@ -170,7 +171,7 @@ func (s *State) find(by, id string, now time.Time) (*storage.Request, []Event, *
 	if !s.Has(by) {
 		return nil, evs, fail(protocol.CodeForbidden, "this request is not yours")
 	}
-	r := s.request(id)
+	r := s.Request(id)
 	if r == nil {
 		return nil, evs, fail(CodeRequestNotFound, "request not found")
 	}

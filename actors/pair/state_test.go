@@ -151,7 +151,7 @@ func TestAcceptRejectCancel(t *testing.T) {
 			if code(err) != tt.want {
 				t.Fatalf("code = %q, want %q", code(err), tt.want)
 			}
-			got := s.request(r.ID)
+			got := s.Request(r.ID)
 			if got.Status != tt.status || got.LegacyStatus != tt.legacy {
 				t.Fatalf("request is %s/%s, want %s/%s", got.Status, got.LegacyStatus, tt.status, tt.legacy)
 			}
@@ -176,7 +176,7 @@ func TestAcceptMakesOneConnection(t *testing.T) {
 		!c.CreatedAt.Equal(t0) || !c.AcceptedAt.Equal(t0.Add(time.Minute)) || c.ConnectedLocation != loc || c.ClosedAt != nil {
 		t.Fatalf("connection = %+v", c)
 	}
-	if s.request(r.ID).ConnectionID != c.ID {
+	if s.Request(r.ID).ConnectionID != c.ID {
 		t.Fatal("request does not name its connection")
 	}
 	for i := 0; i < 50; i++ {
@@ -199,7 +199,7 @@ func TestExpiry(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != protocol.TypeRequestMissed {
 		t.Fatalf("events = %v", types(evs))
 	}
-	got := s.request(r.ID)
+	got := s.Request(r.ID)
 	if got.Status != StatusMissed || got.LegacyStatus != LegacyMissed || !got.ResolvedAt.Equal(t0.Add(ttl)) {
 		t.Fatalf("request = %+v", got)
 	}
@@ -252,7 +252,7 @@ func TestCloseEndAndRing(t *testing.T) {
 		}
 		p, r := pending(t)
 		evs = p.End("a", ReasonAccountDeleted, t0)
-		if got := p.request(r.ID); got.Status != StatusClosed || *got.ClosureReason != ReasonAccountDeleted || got.ResolvedAt == nil {
+		if got := p.Request(r.ID); got.Status != StatusClosed || *got.ClosureReason != ReasonAccountDeleted || got.ResolvedAt == nil {
 			t.Fatalf("request = %+v", got)
 		}
 		if len(evs) != 1 || evs[0].Type != protocol.TypeRequestCancel {
