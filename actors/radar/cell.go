@@ -2,6 +2,7 @@ package radar
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -95,22 +96,10 @@ func (g *cellGrain) upsert(ctx actor.Context, pe *grainpb.CellEntry) {
 // profile change, or a stale entry coming back to life. A phone re-sending
 // the same position only refreshes the timestamp and wakes nobody.
 func (g *cellGrain) newsworthy(old, e *Entry) bool {
-	if old.Lat != e.Lat || old.Lng != e.Lng || string(old.UserJSON) != string(e.UserJSON) || !sameStrings(old.Interests, e.Interests) {
+	if old.Lat != e.Lat || old.Lng != e.Lng || string(old.UserJSON) != string(e.UserJSON) || !slices.Equal(old.Interests, e.Interests) {
 		return true
 	}
 	return g.deps.Clock.Now().Sub(old.UpdatedAt) >= g.deps.PresenceTTL
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // publish replaces the cell's snapshot. Entries are immutable and shared, so

@@ -3,6 +3,7 @@ package user
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -193,7 +194,7 @@ func (g *grain) syncRadar(ctx actor.Context, entryChanged bool) error {
 
 // rewatch moves the user's subscriptions from its old cover to the new one.
 func (g *grain) rewatch(ctx actor.Context, cover []h3.Cell) {
-	if sameCells(g.pres.cover, cover) {
+	if slices.Equal(g.pres.cover, cover) {
 		return
 	}
 	if g.pres.watcher == nil {
@@ -201,18 +202,6 @@ func (g *grain) rewatch(ctx actor.Context, cover []h3.Cell) {
 	}
 	g.deps.Watchers.Move(g.pres.watcher, g.pres.cover, cover)
 	g.pres.cover = cover
-}
-
-func sameCells(a, b []h3.Cell) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (g *grain) entry(now time.Time) *grainpb.CellEntry {
