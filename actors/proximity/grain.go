@@ -118,7 +118,7 @@ type heldEvent struct {
 }
 
 type cachedLoc struct {
-	at      time.Time // when loc was fetched
+	at      time.Time // when the answer (a fix or none) was fetched; zero: ask at the next scan
 	loc     *storage.LatLng
 	pending bool // a fetch is in flight
 }
@@ -261,7 +261,7 @@ func (g *grain) load(ctx actor.Context) {
 		g.emit(ctx, g.state.Close(now), now, true)
 		return
 	}
-	g.refreshLocations(ctx, now)
+	g.refreshLocations(ctx, now, true)
 }
 
 func (g *grain) unavailable(ctx actor.Context) *grainpb.Failure {
@@ -537,30 +537,31 @@ func (g *grain) stopTimer() {
 }
 
 // locations returns both participants' GPS fixes for the plausibility
-// check. A known fix is used as last fetched and refreshed in the background
-// once older than locationTTL, so a scan does not wait on a User grain busy
-// pushing radars; the check then runs on a fix a few seconds old. Only a
-// user with no known fix is asked synchronously, and a miss is not cached,
-// so a fix that appears is used by the next scan. Users never call a
-// Proximity grain, so the ask cannot deadlock.
+// check. What was fetched (a fix, or "none") is reused and refreshed in the
+// background once older than locationTTL, so a scan does not wait on a User
+// grain busy pushing radars; the check then runs on a fix a few seconds old.
+// Only a user never asked yet is asked synchronously. Users never call a
+// Proximity grain, so that ask cannot deadlock.
 func (g *grain) locations(ctx actor.Context, now time.Time) *Locations {
-	g.refreshLocations(ctx, now)
+	g.refreshLocations(ctx, now, false)
 	for i, u := range []string{g.state.UserA, g.state.UserB} {
-		if l := &g.locs[i]; l.loc == nil {
+		if l := &g.locs[i]; l.at.IsZero() {
 			rep, err := cluster.CallIn[*grainpb.LocationReply](ctx, time.Second, cluster.KindUser, u, &grainpb.GetLocation{})
-			l.set(rep, err, now)
+			l.set(rep, err, now, true)
 		}
 	}
 	return &Locations{A: g.locs[0].loc, B: g.locs[1].loc}
 }
 
-// refreshLocations starts a background fetch of every known fix that is
-// stale; it also runs at activation so the first scans find fixes.
-func (g *grain) refreshLocations(ctx actor.Context, now time.Time) {
+// refreshLocations starts a background fetch of every stale answer. At
+// activation it fetches both so the first scans find fixes; a miss then is
+// not kept, because the phones usually send their locations just before
+// they start scanning.
+func (g *grain) refreshLocations(ctx actor.Context, now time.Time, activation bool) {
 	c := pcluster.GetCluster(ctx.ActorSystem())
 	for i, u := range []string{g.state.UserA, g.state.UserB} {
 		l := &g.locs[i]
-		if l.pending || (l.loc != nil && now.Sub(l.at) < locationTTL) {
+		if l.pending || (!activation && (l.at.IsZero() || now.Sub(l.at) < locationTTL)) {
 			continue
 		}
 		pid := c.Get(u, cluster.KindUser)
@@ -572,14 +573,19 @@ func (g *grain) refreshLocations(ctx actor.Context, now time.Time) {
 		ctx.ReenterAfter(fut, func(res any, err error) {
 			l.pending = false
 			rep, _ := res.(*grainpb.LocationReply)
-			l.set(rep, err, g.deps.Clock.Now())
+			l.set(rep, err, g.deps.Clock.Now(), !activation)
 		})
 	}
 }
 
-func (l *cachedLoc) set(rep *grainpb.LocationReply, err error, now time.Time) {
+// set records an answer; keepMiss says whether "no fix" is kept for
+// locationTTL or asked again at the next scan.
+func (l *cachedLoc) set(rep *grainpb.LocationReply, err error, now time.Time, keepMiss bool) {
 	if err != nil || rep == nil || !rep.Fresh {
-		l.at, l.loc = time.Time{}, nil
+		l.loc, l.at = nil, time.Time{}
+		if keepMiss {
+			l.at = now
+		}
 		return
 	}
 	l.at, l.loc = now, &storage.LatLng{Lat: rep.Lat, Lng: rep.Lng}
