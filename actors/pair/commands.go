@@ -185,7 +185,13 @@ func loadHistory(ctx context.Context, d Deps, userID string, now time.Time, prof
 // hands the active connection ids (most recently accepted first) to the
 // sources after it.
 func Bootstrap(d Deps) session.BootstrapSource {
-	return func(c *session.Context, b *protocol.Bootstrap) error {
+	return func(c *session.Context, b *protocol.Bootstrap, done func(error)) {
+		done(bootstrap(c, d, b))
+	}
+}
+
+func bootstrap(c *session.Context, d Deps, b *protocol.Bootstrap) error {
+	{
 		profiles := user.NewProfiles(d.Store.Users(), c.Now)
 		h, err := loadHistory(c.Ctx, d, c.UserID, c.Now, profiles)
 		if err != nil {

@@ -135,7 +135,13 @@ func (v *Views) stored(ctx context.Context, id string) *State {
 // advertise at once. It stays null without an active connection. It must
 // run after the connections source (pair.Bootstrap), which lists them.
 func (v *Views) Bootstrap() session.BootstrapSource {
-	return func(c *session.Context, b *protocol.Bootstrap) error {
+	return func(c *session.Context, b *protocol.Bootstrap, done func(error)) {
+		done(v.bootstrap(c, b))
+	}
+}
+
+func (v *Views) bootstrap(c *session.Context, b *protocol.Bootstrap) error {
+	{
 		conns := b.ActiveConnectionIDs
 		if len(conns) == 0 {
 			return nil

@@ -64,7 +64,7 @@ func (s *Service) Stop() {
 	}
 	close(s.stop)
 	<-s.done
-	s.wg.Wait()
+	s.wg.Wait() //nonblocking:allow Stop runs at shutdown on the caller's goroutine, never in an actor
 }
 
 // Set stores (or moves) a reminder and re-arms the timer.

@@ -39,8 +39,11 @@ type TokenVerifier interface {
 // error it returns becomes an error frame (protocol.Error) or `internal`.
 type Handler func(c *Context) error
 
-// BootstrapSource fills its feature's part of session.bootstrap.
-type BootstrapSource func(c *Context, b *protocol.Bootstrap) error
+// BootstrapSource fills its feature's part of session.bootstrap and then
+// calls done exactly once, on the session's goroutine (from the source
+// itself, or from a CallAsync continuation): a source never waits on a
+// grain, so the session keeps serving grain frames while it runs.
+type BootstrapSource func(c *Context, b *protocol.Bootstrap, done func(error))
 
 // Deps are shared by every session of a node.
 type Deps struct {
@@ -229,9 +232,10 @@ func (s *sessionActor) close(code int, reason string) {
 
 func (s *sessionActor) handle(f protocol.ClientFrame) {
 	c := &Context{s: s, actx: s.actx, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now()}
-	var cancel context.CancelFunc
-	c.Ctx, cancel = context.WithTimeout(context.Background(), s.deps.CallTimeout)
-	defer cancel()
+	// Not cancelled on return: a handler's continuations (CallAsync, the
+	// bootstrap chain) run later and still read through it. The deadline's
+	// own timer releases it.
+	c.Ctx, c.cancel = context.WithTimeout(context.Background(), s.deps.CallTimeout)
 	var err error
 	switch {
 	case f.Type == protocol.TypeSessionStart:
@@ -263,22 +267,33 @@ func (s *sessionActor) start(c *Context) error {
 		return err
 	}
 	b := protocol.NewBootstrap()
-	for _, src := range s.deps.Bootstrap {
-		if err := src(c, &b); err != nil {
-			return err
-		}
+	s.bootstrapFrom(c, &b, 0, p.LastSeenAt)
+	return nil
+}
+
+// bootstrapFrom runs the sources from i on, each after the previous one
+// called done, then sends session.bootstrap and the replay.
+func (s *sessionActor) bootstrapFrom(c *Context, b *protocol.Bootstrap, i int, lastSeenAt *time.Time) {
+	if i < len(s.deps.Bootstrap) {
+		s.deps.Bootstrap[i](c, b, func(err error) {
+			if err != nil {
+				c.Fail(err)
+				return
+			}
+			s.bootstrapFrom(c, b, i+1, lastSeenAt)
+		})
+		return
 	}
 	raw, err := b.AppendJSON(nil)
+	if err == nil {
+		err = c.ReplyRaw(protocol.TypeSessionBootstrap, raw)
+	}
+	if err == nil && lastSeenAt != nil && s.deps.Replay != nil {
+		err = s.deps.Replay(c, *lastSeenAt)
+	}
 	if err != nil {
-		return err
+		c.Fail(err)
 	}
-	if err := c.ReplyRaw(protocol.TypeSessionBootstrap, raw); err != nil {
-		return err
-	}
-	if p.LastSeenAt != nil && s.deps.Replay != nil {
-		return s.deps.Replay(c, *p.LastSeenAt)
-	}
-	return nil
 }
 
 func (s *sessionActor) refresh(c *Context) error {
@@ -318,6 +333,7 @@ type Context struct {
 	Now       time.Time
 	// LastSeenAt is set during session.start.
 	LastSeenAt *time.Time
+	cancel     context.CancelFunc
 }
 
 // CallAsync asks a grain and runs done with its reply of type R later, on

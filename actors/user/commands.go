@@ -100,7 +100,11 @@ func block(c *session.Context, unblock bool) error {
 }
 
 // Bootstrap fills currentUser, presence visibility, blockedUserIds and safetyReports.
-func Bootstrap(c *session.Context, b *protocol.Bootstrap) error {
+func Bootstrap(c *session.Context, b *protocol.Bootstrap, done func(error)) {
+	done(bootstrap(c, b))
+}
+
+func bootstrap(c *session.Context, b *protocol.Bootstrap) error {
 	rep, err := cluster.Call[*grainpb.BootstrapReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.GetBootstrap{})
 	if err != nil {
 		return err
