@@ -93,6 +93,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.command(ctx, m))
 	case appendDone:
 		g.appended(ctx, m)
+	case *grainpb.EndPair:
+		g.command(ctx, &grainpb.PairCommand{Op: "end", ActorId: m.ActorId, Reason: m.Reason})
 	case *grainpb.ReminderFired:
 		rep := g.command(ctx, &grainpb.PairCommand{Op: "expire"})
 		ctx.Respond(&grainpb.Ack{Failure: rep.Failure})
@@ -200,7 +202,7 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 		if ev.Type == protocol.TypeConnClose {
 			// Proximity ends with the connection and retires its tokens. A
 			// message lost to a crash is made up when the grain next loads.
-			cluster.SendIn(ctx, cluster.KindProximity, ev.Connection.ID, &grainpb.ProximityCommand{Op: "close"})
+			cluster.SendIn(ctx, cluster.KindProximity, ev.Connection.ID, &grainpb.ConnectionClosed{})
 		}
 	}
 

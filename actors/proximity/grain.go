@@ -201,6 +201,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		g.deps.Grains.remove(g.connID, ctx.Self())
+	case *grainpb.ConnectionClosed:
+		g.command(ctx, &grainpb.ProximityCommand{Op: "close"})
 	case *grainpb.ProximityCommand:
 		rep := g.command(ctx, m)
 		if ctx.Sender() != nil {

@@ -359,7 +359,7 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 	if !m.Unblock {
 		// A block closes whatever is open between the two. Fire and forget:
 		// a User grain never waits on a Pair grain, which may be asking it.
-		cluster.SendIn(ctx, cluster.KindPair, storage.PairID(g.id, m.TargetId), &grainpb.PairCommand{Op: "end", ActorId: g.id, Reason: "blocked"})
+		cluster.SendIn(ctx, cluster.KindPair, storage.PairID(g.id, m.TargetId), &grainpb.EndPair{ActorId: g.id, Reason: "blocked"})
 	}
 	// Tell the other side so its world hides (or shows) this user too.
 	if c := pcluster.GetCluster(ctx.ActorSystem()); c != nil {
@@ -439,7 +439,7 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 		g.deps.Logger.Error("user grain: list pairs", "user", g.id, "err", err)
 	} else {
 		for _, p := range pairs {
-			cluster.SendIn(ctx, cluster.KindPair, p, &grainpb.PairCommand{Op: "end", ActorId: g.id, Reason: "account_deleted"})
+			cluster.SendIn(ctx, cluster.KindPair, p, &grainpb.EndPair{ActorId: g.id, Reason: "account_deleted"})
 		}
 	}
 	return &grainpb.Ack{}

@@ -1765,6 +1765,60 @@ func (x *PairCommand) GetRelayJson() []byte {
 	return nil
 }
 
+// EndPair ends whatever is open between the two users (a block, an
+// account deletion); sent without waiting for an answer.
+type EndPair struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndPair) Reset() {
+	*x = EndPair{}
+	mi := &file_grains_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndPair) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndPair) ProtoMessage() {}
+
+func (x *EndPair) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndPair.ProtoReflect.Descriptor instead.
+func (*EndPair) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *EndPair) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *EndPair) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // PairReply carries the actor's answer frame payload, already encoded.
 type PairReply struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -1778,7 +1832,7 @@ type PairReply struct {
 
 func (x *PairReply) Reset() {
 	*x = PairReply{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1844,7 @@ func (x *PairReply) String() string {
 func (*PairReply) ProtoMessage() {}
 
 func (x *PairReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1857,7 @@ func (x *PairReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairReply.ProtoReflect.Descriptor instead.
 func (*PairReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PairReply) GetFailure() *Failure {
@@ -1836,7 +1890,7 @@ type GetLocation struct {
 
 func (x *GetLocation) Reset() {
 	*x = GetLocation{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +1902,7 @@ func (x *GetLocation) String() string {
 func (*GetLocation) ProtoMessage() {}
 
 func (x *GetLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1915,7 @@ func (x *GetLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocation.ProtoReflect.Descriptor instead.
 func (*GetLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{32}
 }
 
 type LocationReply struct {
@@ -1875,7 +1929,7 @@ type LocationReply struct {
 
 func (x *LocationReply) Reset() {
 	*x = LocationReply{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +1941,7 @@ func (x *LocationReply) String() string {
 func (*LocationReply) ProtoMessage() {}
 
 func (x *LocationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +1954,7 @@ func (x *LocationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationReply.ProtoReflect.Descriptor instead.
 func (*LocationReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LocationReply) GetFresh() bool {
@@ -1942,7 +1996,7 @@ type ProximityCommand struct {
 
 func (x *ProximityCommand) Reset() {
 	*x = ProximityCommand{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2008,7 @@ func (x *ProximityCommand) String() string {
 func (*ProximityCommand) ProtoMessage() {}
 
 func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2021,7 @@ func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityCommand.ProtoReflect.Descriptor instead.
 func (*ProximityCommand) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ProximityCommand) GetOp() string {
@@ -2012,6 +2066,44 @@ func (x *ProximityCommand) GetOriginSessionId() string {
 	return ""
 }
 
+// ConnectionClosed tells a connection's Proximity grain that the
+// connection closed: the run ends and the tokens retire.
+type ConnectionClosed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionClosed) Reset() {
+	*x = ConnectionClosed{}
+	mi := &file_grains_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionClosed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionClosed) ProtoMessage() {}
+
+func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
+func (*ConnectionClosed) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{35}
+}
+
 // ProximityReply carries the answer payload, already encoded.
 type ProximityReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2023,7 +2115,7 @@ type ProximityReply struct {
 
 func (x *ProximityReply) Reset() {
 	*x = ProximityReply{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2127,7 @@ func (x *ProximityReply) String() string {
 func (*ProximityReply) ProtoMessage() {}
 
 func (x *ProximityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2140,7 @@ func (x *ProximityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
 func (*ProximityReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProximityReply) GetFailure() *Failure {
@@ -2076,7 +2168,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2180,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2193,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -2137,7 +2229,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +2241,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +2254,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{36}
+	return file_grains_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -2192,7 +2284,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2296,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2309,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{37}
+	return file_grains_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -2382,7 +2474,10 @@ const file_grains_proto_rawDesc = "" +
 	"relay_type\x18\n" +
 	" \x01(\tR\trelayType\x12\x1d\n" +
 	"\n" +
-	"relay_json\x18\v \x01(\fR\trelayJson\"\x81\x01\n" +
+	"relay_json\x18\v \x01(\fR\trelayJson\"<\n" +
+	"\aEndPair\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
 	"\tPairReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
 	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12!\n" +
@@ -2399,7 +2494,8 @@ const file_grains_proto_rawDesc = "" +
 	"\x04rssi\x18\x04 \x01(\x05R\x04rssi\x12\x1f\n" +
 	"\vissue_token\x18\x05 \x01(\bR\n" +
 	"issueToken\x12*\n" +
-	"\x11origin_session_id\x18\x06 \x01(\tR\x0foriginSessionId\"c\n" +
+	"\x11origin_session_id\x18\x06 \x01(\tR\x0foriginSessionId\"\x12\n" +
+	"\x10ConnectionClosed\"c\n" +
 	"\x0eProximityReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
 	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\"]\n" +
@@ -2428,7 +2524,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),          // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),       // 1: gisbi.grain.SessionRef
@@ -2460,14 +2556,16 @@ var file_grains_proto_goTypes = []any{
 	(*CellUpsert)(nil),       // 27: gisbi.grain.CellUpsert
 	(*CellRemove)(nil),       // 28: gisbi.grain.CellRemove
 	(*PairCommand)(nil),      // 29: gisbi.grain.PairCommand
-	(*PairReply)(nil),        // 30: gisbi.grain.PairReply
-	(*GetLocation)(nil),      // 31: gisbi.grain.GetLocation
-	(*LocationReply)(nil),    // 32: gisbi.grain.LocationReply
-	(*ProximityCommand)(nil), // 33: gisbi.grain.ProximityCommand
-	(*ProximityReply)(nil),   // 34: gisbi.grain.ProximityReply
-	(*ReminderFired)(nil),    // 35: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),     // 36: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),     // 37: gisbi.grain.CloseSession
+	(*EndPair)(nil),          // 30: gisbi.grain.EndPair
+	(*PairReply)(nil),        // 31: gisbi.grain.PairReply
+	(*GetLocation)(nil),      // 32: gisbi.grain.GetLocation
+	(*LocationReply)(nil),    // 33: gisbi.grain.LocationReply
+	(*ProximityCommand)(nil), // 34: gisbi.grain.ProximityCommand
+	(*ConnectionClosed)(nil), // 35: gisbi.grain.ConnectionClosed
+	(*ProximityReply)(nil),   // 36: gisbi.grain.ProximityReply
+	(*ReminderFired)(nil),    // 37: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),     // 38: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),     // 39: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -2508,7 +2606,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
