@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"log/slog"
 	"math"
@@ -49,6 +50,7 @@ type API struct {
 	Sockets *Registry
 	d       Deps
 	ready   atomic.Bool
+	debug   bool // the logger takes debug records: one line per request
 }
 
 const (
@@ -59,7 +61,7 @@ const (
 
 // New builds the app with every route.
 func New(d Deps) *API {
-	a := &API{d: d, Sockets: newRegistry()}
+	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug)}
 	app := fiber.New(fiber.Config{
 		AppName:               "gisbi",
 		BodyLimit:             d.Config.MaxBodyBytes,
@@ -106,6 +108,16 @@ func New(d Deps) *API {
 		// /admin/debug/pprof/ (heap, profile?seconds=30, goroutine…).
 		admin.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
 	}
+	// Last: a request no route took. A path that exists under other
+	// methods answers 405 with Allow, as HTTP clients expect.
+	routes := newRouteTable(app.GetRoutes(true))
+	app.Use(func(c *fiber.Ctx) error {
+		if allow := routes.allowed(c.Path()); len(allow) > 0 {
+			c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+			return fiber.NewError(fiber.StatusMethodNotAllowed)
+		}
+		return fiber.ErrNotFound
+	})
 	return a
 }
 
@@ -123,6 +135,7 @@ func (a *API) readyz(c *fiber.Ctx) error {
 }
 
 func (a *API) requestID(c *fiber.Ctx) error {
+	start := time.Now()
 	id := c.Get("X-Request-Id")
 	if !protocol.ValidID(id) {
 		id = ulid.Make().String()
@@ -141,6 +154,11 @@ func (a *API) requestID(c *fiber.Ctx) error {
 		}
 	}
 	a.d.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	if a.debug {
+		// The query string is left out: it may carry tokens.
+		a.d.Logger.Debug("rest: request", "method", c.Method(), "path", c.Path(), "route", route,
+			"status", status, "requestId", id, "duration", time.Since(start))
+	}
 	return err
 }
 

@@ -6,14 +6,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/wireerr"
 )
 
-// errorHandler is the one place REST errors meet the wire: reply errors keep
-// their code and message, fiber's own errors map to codes, the rest is
-// logged with the request id and answered `internal`.
+// errorHandler writes every REST error body: wireerr decides the code and
+// status, fiber's own errors included; internal ones are logged with the
+// request id and answered `internal`.
 func errorHandler(m *metrics.Metrics, logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		var fe *fiber.Error
@@ -35,18 +35,9 @@ func errorHandler(m *metrics.Metrics, logger *slog.Logger) fiber.ErrorHandler {
 func toProtocolError(err error) *protocol.Error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		switch fe.Code {
-		case fiber.StatusNotFound:
-			return protocol.Errorf(protocol.CodeNotFound, "", "no such route")
-		case fiber.StatusMethodNotAllowed:
-			return protocol.Errorf(protocol.CodeNotFound, "", "method not allowed on this route")
-		case fiber.StatusRequestEntityTooLarge:
-			return protocol.Errorf(protocol.CodePayloadTooLarge, "", "request body too large")
-		case fiber.StatusTooManyRequests:
-			return protocol.Errorf(protocol.CodeRateLimited, "", "too many requests")
-		case fiber.StatusBadRequest, fiber.StatusUnprocessableEntity:
-			return protocol.Errorf(protocol.CodeInvalidPayload, "", "%s", fe.Message)
+		if pe, ok := wireerr.FromHTTP(fe.Code, fe.Message); ok {
+			return pe
 		}
 	}
-	return session.WireError(err)
+	return wireerr.Reply(err)
 }

@@ -43,6 +43,7 @@ const (
 	CodeInvalidToken             Code = "invalid_token"
 	CodeRSSIOutOfRange           Code = "rssi_out_of_range"
 	CodeLocationMismatch         Code = "location_mismatch"
+	CodeMethodNotAllowed         Code = "method_not_allowed"
 )
 
 // Domains name the feature area of an error.
@@ -99,6 +100,8 @@ func HTTPStatus(c Code) int {
 		return http.StatusForbidden
 	case CodeNotFound, CodeUserNotFound, CodeRequestNotFound:
 		return http.StatusNotFound
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case CodeUsernameTaken, CodeRequestExists, CodeAlreadyConnected, CodeVibeRequired,
 		CodeInvalidToken, CodeLocationMismatch:
 		return http.StatusConflict
@@ -120,13 +123,14 @@ func HTTPStatus(c Code) int {
 }
 
 // Close codes of the WebSocket. 1xxx are RFC 6455; 4xxx are ours and
-// documented in docs/protocol.md.
+// documented in docs/protocol.md. Reconnects tells which ones a client
+// should reconnect after.
 const (
 	CloseNormal         = 1000
 	CloseGoingAway      = 1001 // server shutting down: reconnect elsewhere or later
-	ClosePolicy         = 1008
-	CloseTooBig         = 1009
-	CloseInternal       = 1011
+	ClosePolicy         = 1008 // the session could not attach: log in again
+	CloseTooBig         = 1009 // a frame over the size limit
+	CloseInternal       = 1011 // our failure: reconnect with backoff
 	CloseTokenExpired   = 4001 // access token expired and was not refreshed
 	CloseAccountDeleted = 4003 // account deleted or terminated
 	CloseSlowConsumer   = 4008 // outbound queue overflowed: reconnect and bootstrap
@@ -134,10 +138,46 @@ const (
 	CloseAbuse          = 4029 // rate limit exceeded persistently
 )
 
+// Reconnect says what a client should do after a close code.
+type Reconnect int
+
+const (
+	// ReconnectNo: do not reconnect automatically (the account is gone,
+	// another device took the slot, or the user must act).
+	ReconnectNo Reconnect = iota
+	// ReconnectYes: reconnect with backoff and send session.start with
+	// lastSeenAt to catch up.
+	ReconnectYes
+	// ReconnectAfterAuth: get a fresh access token (refresh, or log in
+	// again) first, then reconnect.
+	ReconnectAfterAuth
+)
+
+// Reconnects classifies a close code for clients; unknown codes are
+// treated as ReconnectYes with backoff, the safe default for a network.
+func Reconnects(code int) Reconnect {
+	switch code {
+	case CloseNormal, CloseAccountDeleted, CloseSessionLimit, CloseTooBig:
+		return ReconnectNo
+	case ClosePolicy, CloseTokenExpired:
+		return ReconnectAfterAuth
+	}
+	return ReconnectYes
+}
+
 // Disconnect is the second error kind: the socket must be closed with Code.
+// A handler returns it (possibly wrapped) as its error; the session closes
+// the socket after sending what is queued.
 type Disconnect struct {
 	Code   int
 	Reason string
+	// Last is an error frame to send before the close frame, if any.
+	Last *Error
+}
+
+// NewDisconnect builds a disconnect.
+func NewDisconnect(code int, reason string) *Disconnect {
+	return &Disconnect{Code: code, Reason: reason}
 }
 
 func (d *Disconnect) Error() string { return fmt.Sprintf("disconnect %d: %s", d.Code, d.Reason) }

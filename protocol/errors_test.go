@@ -44,6 +44,7 @@ var httpStatusOf = map[Code]int{
 	CodeInvalidToken:             http.StatusConflict,
 	CodeRSSIOutOfRange:           http.StatusBadRequest,
 	CodeLocationMismatch:         http.StatusConflict,
+	CodeMethodNotAllowed:         http.StatusMethodNotAllowed,
 }
 
 func TestHTTPStatus(t *testing.T) {
@@ -189,6 +190,32 @@ func TestDomainOf(t *testing.T) {
 	for _, tc := range tests {
 		if got := DomainOf(tc.typ); got != tc.want {
 			t.Errorf("DomainOf(%q) = %q, want %q", tc.typ, got, tc.want)
+		}
+	}
+}
+
+// Every close code we send has a reconnect rule, and the rules are the ones
+// docs/protocol.md tells clients.
+func TestReconnects(t *testing.T) {
+	tests := []struct {
+		code int
+		want Reconnect
+	}{
+		{CloseNormal, ReconnectNo},
+		{CloseGoingAway, ReconnectYes},
+		{ClosePolicy, ReconnectAfterAuth},
+		{CloseTooBig, ReconnectNo},
+		{CloseInternal, ReconnectYes},
+		{CloseTokenExpired, ReconnectAfterAuth},
+		{CloseAccountDeleted, ReconnectNo},
+		{CloseSlowConsumer, ReconnectYes},
+		{CloseSessionLimit, ReconnectNo},
+		{CloseAbuse, ReconnectYes},
+		{4999, ReconnectYes},
+	}
+	for _, tt := range tests {
+		if got := Reconnects(tt.code); got != tt.want {
+			t.Errorf("Reconnects(%d) = %v, want %v", tt.code, got, tt.want)
 		}
 	}
 }

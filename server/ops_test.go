@@ -3,9 +3,12 @@ package server_test
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gisbi/engine/config"
@@ -110,4 +113,80 @@ func TestProfilerIsBehindTheOperatorToken(t *testing.T) {
 	if res := u.Do(http.MethodGet, "/debug/pprof/", nil); res.Status != http.StatusNotFound {
 		t.Errorf("/debug/pprof outside /admin: %d", res.Status)
 	}
+}
+
+// A path served under other methods answers 405 with Allow, not 404.
+func TestWrongMethodAnswers405(t *testing.T) {
+	srv := servertest.Start(t)
+	u := srv.Login("methods")
+	tests := []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{http.MethodDelete, "/users/me", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodGet, "/auth/refresh", 405, "method_not_allowed", "POST"},
+		{http.MethodPut, "/connections/usr_x", 405, "method_not_allowed", "DELETE, POST"},
+		{http.MethodGet, "/connections/usr_x/accept", 405, "method_not_allowed", "POST"},
+		{http.MethodGet, "/no/such/route", 404, "not_found", ""},
+		{http.MethodGet, "/users/me/extra", 404, "not_found", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			req.Header.Set("Authorization", "Bearer "+u.AccessToken)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status || !strings.Contains(string(body), `"code":"`+tt.code+`"`) {
+				t.Errorf("%d %s, want %d %s", res.StatusCode, body, tt.status, tt.code)
+			}
+			if got := res.Header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
+
+// GISBI_LOG_LEVEL=debug gives one line per request and per socket frame.
+func TestDebugLogsEveryRequestAndFrame(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := servertest.StartLogged(t, t.TempDir(), logger)
+	u := srv.Login("chatty")
+	u.Do(http.MethodGet, "/users/me", nil)
+	ws := u.Dial()
+	ws.Start()
+	ws.Send("radar.set_visible", map[string]any{"isOnRadar": true}, "vis-1")
+	ws.ExpectReplyAny("vis-1")
+	srv.Stop()
+	out := buf.String()
+	for _, want := range []string{
+		`msg="rest: request" method=GET path=/users/me route=/users/me status=200`,
+		`msg="session: frame"`, `type=session.start`, `type=radar.set_visible requestId=vis-1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug log lacks %q", want)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

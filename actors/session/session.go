@@ -18,6 +18,7 @@ import (
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/wireerr"
 )
 
 // Transport is the socket as the session sees it. The WebSocket
@@ -90,7 +91,7 @@ type Params struct {
 // Props builds the actor of one socket.
 func Props(d *Deps, p Params) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &sessionActor{deps: d, p: p, tokenExp: p.TokenExp}
+		return &sessionActor{deps: d, p: p, tokenExp: p.TokenExp, debug: d.Logger.Enabled(context.Background(), slog.LevelDebug)}
 	})
 }
 
@@ -103,6 +104,7 @@ type sessionActor struct {
 	attached bool
 	closed   bool
 	actx     actor.Context // set while a command is handled
+	debug    bool          // the logger takes debug records: one line per frame
 }
 
 type tokenCheck struct{}
@@ -111,13 +113,13 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.deps.Logger.Error("session: panic", "user", s.p.UserID, "message", fmt.Sprintf("%T", ctx.Message()), "panic", r, "stack", string(debug.Stack()))
-			s.close(protocol.CloseInternal, "internal error")
+			s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "internal error"))
 		}
 	}()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()
-		s.attach()
+		s.attach(ctx)
 		s.armTokenTimer(ctx)
 	case *actor.Stopping:
 		if s.timer != nil {
@@ -148,6 +150,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			c.Fail(m.Err)
 			return
 		}
+		if s.debug {
+			s.deps.Logger.Debug("session: frame", "user", s.p.UserID, "session", s.p.SessionID, "type", m.Frame.Type, "requestId", m.Frame.RequestID)
+		}
 		s.handle(m.Frame)
 	case *grainpb.SessionFrame:
 		s.send(m.Type, m.Data)
@@ -155,12 +160,13 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		if len(m.LastFrame) > 0 {
 			s.send(protocol.TypeError, m.LastFrame)
 		}
-		s.close(int(m.Code), m.Reason)
+		s.disconnect(protocol.NewDisconnect(int(m.Code), m.Reason))
 	case tokenCheck:
 		if !s.deps.Clock.Now().Before(s.tokenExp) {
-			s.send(protocol.TypeError, protocol.EncodeError(protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth,
-				"access token expired; send session.refresh with a new token before expiry"), s.deps.Clock.Now(), "", ""))
-			s.close(protocol.CloseTokenExpired, "token expired")
+			d := protocol.NewDisconnect(protocol.CloseTokenExpired, "token expired")
+			d.Last = protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth,
+				"access token expired; send session.refresh with a new token before expiry")
+			s.disconnect(d)
 			return
 		}
 		s.armTokenTimer(ctx)
@@ -179,22 +185,33 @@ func (s *sessionActor) frameLabel(typ string) string {
 	return "unknown"
 }
 
-func (s *sessionActor) attach() {
-	ctx, cancel := context.WithTimeout(context.Background(), s.deps.CallTimeout)
-	defer cancel()
+// attach registers the socket with its User grain. The answer comes back
+// later (ReenterAfter): the session never waits on the grain, and frames
+// that arrive meanwhile are served as usual.
+func (s *sessionActor) attach(ctx actor.Context) {
 	ref := &grainpb.SessionRef{SessionId: s.p.SessionID, Address: s.self.Address, PidId: s.self.Id, Dialect: s.p.Dialect}
-	rep, err := cluster.Call[*grainpb.AttachReply](ctx, s.deps.Node, cluster.KindUser, s.p.UserID, &grainpb.AttachSession{Session: ref})
-	switch {
-	case err != nil:
-		s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err)
-		s.close(protocol.CloseInternal, "try again")
-	case rep.Failure != nil && rep.Failure.Code == string(protocol.CodeAccountDeleted):
-		s.close(protocol.CloseAccountDeleted, "account deleted")
-	case rep.Failure != nil:
-		s.close(protocol.ClosePolicy, rep.Failure.Message)
-	default:
-		s.attached = true
+	pid := s.deps.Node.Cluster.Get(s.p.UserID, cluster.KindUser)
+	if pid == nil {
+		s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", "no activation")
+		s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
+		return
 	}
+	ctx.ReenterAfter(ctx.RequestFuture(pid, &grainpb.AttachSession{Session: ref}, s.deps.CallTimeout), func(res any, err error) {
+		rep, ok := res.(*grainpb.AttachReply)
+		switch {
+		case err != nil || !ok:
+			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err, "reply", fmt.Sprintf("%T", res))
+			s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
+		case rep.Failure != nil:
+			s.disconnect(wireerr.ForFailure(rep.Failure.Err().(*protocol.Error)))
+		default:
+			s.attached = true
+			if s.closed {
+				// Closed while attaching: Stopping already ran without us.
+				s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
+			}
+		}
+	})
 }
 
 func (s *sessionActor) armTokenTimer(ctx actor.Context) {
@@ -215,19 +232,26 @@ func (s *sessionActor) send(typ string, frame []byte) {
 		return
 	}
 	if !s.p.Transport.Send(typ, frame) {
-		s.close(protocol.CloseSlowConsumer, "outbound queue full")
+		s.disconnect(protocol.NewDisconnect(protocol.CloseSlowConsumer, "outbound queue full"))
 		return
 	}
 	s.deps.Metrics.FramesOut.WithLabelValues(typ).Inc()
 }
 
-func (s *sessionActor) close(code int, reason string) {
+// disconnect is the only way a session closes its socket: every close is a
+// *protocol.Disconnect value, counted by code, with an optional last error
+// frame.
+func (s *sessionActor) disconnect(d *protocol.Disconnect) {
 	if s.closed {
 		return
 	}
+	if d.Last != nil {
+		s.send(protocol.TypeError, protocol.EncodeError(d.Last, s.deps.Clock.Now(), "", ""))
+	}
 	s.closed = true
-	s.deps.Metrics.Disconnects.WithLabelValues(closeLabel(code)).Inc()
-	s.p.Transport.Close(code, reason)
+	s.deps.Metrics.Disconnects.WithLabelValues(closeLabel(d.Code)).Inc()
+	s.deps.Logger.Debug("session: disconnect", "user", s.p.UserID, "session", s.p.SessionID, "code", d.Code, "reason", d.Reason)
+	s.p.Transport.Close(d.Code, d.Reason)
 }
 
 func (s *sessionActor) handle(f protocol.ClientFrame) {
@@ -393,30 +417,15 @@ func (c *Context) ReplyRaw(typ string, payload []byte) error {
 	return nil
 }
 
-// WireError maps any error to the code a client sees. It is the one place
-// where Go errors become wire codes, for sockets and REST alike: reply errors
-// keep their code, known failures get theirs, anything else is `internal`
-// (and the caller logs it).
-func WireError(err error) *protocol.Error {
-	if pe, ok := protocol.AsError(err); ok {
-		return pe
-	}
-	switch {
-	case errors.Is(err, auth.ErrTokenExpired):
-		return protocol.Errorf(protocol.CodeTokenExpired, protocol.DomainAuth, "access token expired")
-	case errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrInvalidIDToken):
-		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "invalid token")
-	case errors.Is(err, auth.ErrProviderUnavailable):
-		return protocol.Errorf(protocol.CodeProviderUnavailable, protocol.DomainAuth, "identity provider unavailable, try again")
-	case errors.Is(err, cluster.ErrUnavailable):
-		return protocol.Errorf(protocol.CodeUnavailable, "", "service busy, try again")
-	}
-	return protocol.Errorf(protocol.CodeInternal, "", "internal error")
-}
-
-// Fail answers an error frame: reply errors as they are, others as internal.
+// Fail answers an error frame: reply errors as they are, others as
+// internal (logged). An error that is a disconnect closes the socket
+// instead.
 func (c *Context) Fail(err error) {
-	pe := WireError(err)
+	if d, ok := wireerr.Disconnect(err); ok {
+		c.s.disconnect(d)
+		return
+	}
+	pe := wireerr.Reply(err)
 	if pe.Code == protocol.CodeInternal {
 		c.s.deps.Logger.Error("session: command failed", "type", c.Frame.Type, "requestId", c.Frame.RequestID, "user", c.UserID, "err", err)
 	}

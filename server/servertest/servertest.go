@@ -64,11 +64,17 @@ var running sync.Mutex
 // StartIn runs a server on dir, e.g. to restart on the same data.
 func StartIn(t testing.TB, dir string, opts ...Option) *Server {
 	t.Helper()
+	return StartLogged(t, dir, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), opts...)
+}
+
+// StartLogged runs a server on dir that logs to logger, for tests that read
+// what the server logs.
+func StartLogged(t testing.TB, dir string, logger *slog.Logger, opts ...Option) *Server {
+	t.Helper()
 	if !running.TryLock() {
 		t.Fatal("servertest: another in-process server is running; Stop it first (protoactor's remote races on gRPC's global logger)")
 	}
 	cfg := Config(t, dir, opts...)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(cfg, logger)
 	if err != nil {
 		running.Unlock()
