@@ -22,7 +22,7 @@ import (
 // the key, so they cannot drift from the README or --help. Fields tagged
 // koanf:"-" are filled in by Load and are not settings.
 type Config struct {
-	Addr    string `koanf:"addr" default:":8080" desc:"Address the HTTP and WebSocket server listens on (host:port)."`
+	Addr    string `koanf:"addr" default:":8080" desc:"Address the HTTP and WebSocket server listens on (host:port). In dev mode it defaults to 127.0.0.1:8080 instead, and a non-loopback address logs a warning."`
 	DataDir string `koanf:"data_dir" default:"./data" desc:"Directory for the database and generated keys."`
 	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS and push endpoint URLs and a clock speed other than 1. Never enable in production."`
 

@@ -423,3 +423,15 @@ func TestValidateReportsEveryMilestoneProblem(t *testing.T) {
 		}
 	}
 }
+
+// The README's configuration table is `gisbi settings`: a setting added or
+// reworded in code shows up in the docs.
+func TestREADMETableMatchesSettings(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), strings.TrimSpace(MarkdownTable())) {
+		t.Error("README.md's configuration table differs from MarkdownTable(); paste the output of `go run ./cmd/gisbi settings`")
+	}
+}

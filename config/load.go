@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -158,12 +159,40 @@ func Load(args []string, environ []string) (*Config, error) {
 		return nil, err
 	}
 
+	// The dev login lets anyone sign in as anyone: a dev server listens on
+	// loopback unless told otherwise, and says so loudly when told.
+	if cfg.Dev {
+		if k.Get("addr") == nil {
+			cfg.Addr = DevAddr
+		} else if !loopback(cfg.Addr) {
+			warnings = append(warnings, fmt.Sprintf(
+				"config: dev mode listens on %s, beyond this machine: anyone who reaches it can log in as any user with the dev provider", cfg.Addr))
+		}
+	}
+
 	slices.Sort(warnings)
 	cfg.Warnings = warnings
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// DevAddr is where a dev server listens when addr is not set.
+const DevAddr = "127.0.0.1:8080"
+
+// loopback reports whether addr's host only accepts connections from this
+// machine. An empty host means every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func configPath(fs *pflag.FlagSet, environ []string) string {

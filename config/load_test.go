@@ -510,6 +510,9 @@ admin_token:
 				w = Defaults()
 			}
 			w.ConfigFile = path
+			if w.Dev {
+				w.Warnings = []string{"config: dev mode listens on 0.0.0.0:9000, beyond this machine: anyone who reaches it can log in as any user with the dev provider"}
+			}
 			if !reflect.DeepEqual(*c, w) {
 				t.Fatalf("got\n%+v\nwant\n%+v", *c, w)
 			}
@@ -691,5 +694,44 @@ func TestNegativeFlagValues(t *testing.T) {
 		if c.RSSIMin != tt.wantMin || c.RSSIMax != tt.wantMax {
 			t.Errorf("Load(%q, %q): rssi %d..%d, want %d..%d", tt.args, tt.environ, c.RSSIMin, c.RSSIMax, tt.wantMin, tt.wantMax)
 		}
+	}
+}
+
+// --dev opens a login anyone can use: it binds loopback unless an address is
+// given, and an address beyond loopback is warned about.
+func TestDevBindsLoopback(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     []string
+		addr    string
+		warning bool
+	}{
+		{"dev alone", []string{"--dev"}, nil, "127.0.0.1:8080", false},
+		{"dev from env", nil, []string{"GISBI_DEV=true"}, "127.0.0.1:8080", false},
+		{"not dev keeps the default", nil, nil, ":8080", false},
+		{"dev with loopback addr", []string{"--dev", "--addr", "127.0.0.1:9000"}, nil, "127.0.0.1:9000", false},
+		{"dev with localhost", []string{"--dev", "--addr", "localhost:9000"}, nil, "localhost:9000", false},
+		{"dev with ipv6 loopback", []string{"--dev", "--addr", "[::1]:9000"}, nil, "[::1]:9000", false},
+		{"dev on every interface", []string{"--dev", "--addr", ":8080"}, nil, ":8080", true},
+		{"dev on a public address from env", []string{"--dev"}, []string{"GISBI_ADDR=0.0.0.0:8080"}, "0.0.0.0:8080", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Addr != tt.addr {
+				t.Errorf("addr %q, want %q", cfg.Addr, tt.addr)
+			}
+			warned := false
+			for _, w := range cfg.Warnings {
+				warned = warned || strings.Contains(w, "dev mode listens on")
+			}
+			if warned != tt.warning {
+				t.Errorf("warnings %q, want dev warning %v", cfg.Warnings, tt.warning)
+			}
+		})
 	}
 }
