@@ -86,18 +86,9 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		}
 	}
 
-	// The reminders service fires at grains, and grains set reminders: the
-	// node is created after the kinds, so the fire function reads it late.
-	var node *cluster.Node
-	s.Reminders = reminders.New(store.Reminders(), s.Clock, func(ctx context.Context, r storage.Reminder) error {
-		rep, err := cluster.Call[*grainpb.Ack](ctx, node, r.Kind, r.Identity, &grainpb.ReminderFired{
-			Name: r.Name, Payload: r.Payload, DueUnixMs: r.DueAt.UnixMilli(),
-		})
-		if err != nil {
-			return err
-		}
-		return rep.Failure.Err()
-	}, logger)
+	// Grains set reminders from the start; the service fires them only
+	// once started, after the node that hosts the grains exists.
+	s.Reminders = reminders.New(store.Reminders(), s.Clock, logger)
 
 	grid := radar.NewGrid(cfg.RadarRadiusM)
 	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
@@ -139,7 +130,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		}),
 		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 	}
-	node, err = cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
+	node, err := cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +163,23 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: listen on %s (GISBI_ADDR): %w", s.Config.Addr, err)
 	}
 	s.ln = ln
-	s.Reminders.Start()
+	s.Reminders.Start(s.fireReminder)
 	go func() { s.serveErr <- s.API.App.Listener(ln) }()
 	s.API.SetReady(true)
 	s.Logger.Info("gisbi serving", "addr", ln.Addr().String(), "dev", s.Config.Dev, "clockSpeed", s.Config.ClockSpeed)
 	return nil
+}
+
+// fireReminder wakes the grain that owns a due reminder and waits for it
+// to handle it (the reminders service is not an actor).
+func (s *Server) fireReminder(ctx context.Context, r storage.Reminder) error {
+	rep, err := cluster.Call[*grainpb.Ack](ctx, s.Node, r.Kind, r.Identity, &grainpb.ReminderFired{
+		Name: r.Name, Payload: r.Payload, DueUnixMs: r.DueAt.UnixMilli(),
+	})
+	if err != nil {
+		return err
+	}
+	return rep.Failure.Err()
 }
 
 // Addr is the address actually listened on (useful with port 0).

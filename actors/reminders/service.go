@@ -41,10 +41,12 @@ type Service struct {
 	sem      chan struct{}
 }
 
-// New builds a stopped service.
-func New(store storage.Reminders, clk clock.Clock, fire FireFunc, logger *slog.Logger) *Service {
+// New builds a stopped service. Set and Delete work at once (grains are
+// built with it); reminders fire only after Start, which is given the fire
+// function once the grains it wakes exist.
+func New(store storage.Reminders, clk clock.Clock, logger *slog.Logger) *Service {
 	return &Service{
-		store: store, clock: clk, fire: fire, logger: logger,
+		store: store, clock: clk, logger: logger,
 		RetryAfter: 5 * time.Second, BatchSize: 256,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		inflight: map[string]bool{}, retryAt: map[string]time.Time{},
@@ -52,8 +54,11 @@ func New(store storage.Reminders, clk clock.Clock, fire FireFunc, logger *slog.L
 	}
 }
 
-// Start runs the scheduling loop until Stop.
-func (s *Service) Start() { go s.run() }
+// Start runs the scheduling loop until Stop, waking grains with fire.
+func (s *Service) Start(fire FireFunc) {
+	s.fire = fire
+	go s.run()
+}
 
 // Stop ends the loop and waits for fires in flight.
 func (s *Service) Stop() {

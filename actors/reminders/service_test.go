@@ -45,7 +45,7 @@ func setup(t *testing.T, clk clock.Clock) (*Service, *grain, storage.Reminders) 
 	t.Helper()
 	st := storagetest.New(t).Reminders()
 	g := &grain{store: st, ch: make(chan string, 100)}
-	s := New(st, clk, g.fire, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(st, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.RetryAfter = 20 * time.Millisecond
 	t.Cleanup(s.Stop)
 	return s, g, st
@@ -73,7 +73,7 @@ func TestOverdueRemindersFireAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.Start()
+	s.Start(g.fire)
 	got := map[string]bool{}
 	for i := 0; i < 2; i++ {
 		select {
@@ -91,7 +91,7 @@ func TestOverdueRemindersFireAtStart(t *testing.T) {
 func TestReminderFiresAtItsDueTimeOnTheProcessClock(t *testing.T) {
 	clk := clock.NewReal(600) // ten clock minutes per real second
 	s, g, _ := setup(t, clk)
-	s.Start()
+	s.Start(g.fire)
 	due := clk.Now().Add(2 * time.Minute)
 	if err := s.Set(context.Background(), storage.Reminder{Kind: "User", Identity: "u1", Name: "vibe", DueAt: due}); err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestFailedFireIsRetried(t *testing.T) {
 	clk := clock.NewReal(1)
 	s, g, _ := setup(t, clk)
 	g.fail = 2
-	s.Start()
+	s.Start(g.fire)
 	if err := s.Set(context.Background(), storage.Reminder{Kind: "User", Identity: "u1", Name: "x", DueAt: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestFailedFireIsRetried(t *testing.T) {
 func TestMovedReminderFiresOnceAtTheNewTime(t *testing.T) {
 	clk := clock.NewReal(600)
 	s, g, _ := setup(t, clk)
-	s.Start()
+	s.Start(g.fire)
 	ctx := context.Background()
 	r := storage.Reminder{Kind: "User", Identity: "u1", Name: "vibe", DueAt: clk.Now().Add(time.Hour)}
 	if err := s.Set(ctx, r); err != nil {
@@ -139,7 +139,7 @@ func TestMovedReminderFiresOnceAtTheNewTime(t *testing.T) {
 func TestDeletedReminderDoesNotFire(t *testing.T) {
 	clk := clock.NewReal(600)
 	s, g, _ := setup(t, clk)
-	s.Start()
+	s.Start(g.fire)
 	ctx := context.Background()
 	if err := s.Set(ctx, storage.Reminder{Kind: "User", Identity: "u1", Name: "gone", DueAt: clk.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
