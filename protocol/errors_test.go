@@ -8,6 +8,9 @@ import (
 	"go/token"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -217,5 +220,45 @@ func TestReconnects(t *testing.T) {
 		if got := Reconnects(tt.code); got != tt.want {
 			t.Errorf("Reconnects(%d) = %v, want %v", tt.code, got, tt.want)
 		}
+	}
+}
+
+// docs/protocol.md's close-code table tells clients the same reconnect rule
+// as Reconnects.
+func TestCloseCodeTableMatchesReconnects(t *testing.T) {
+	b, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "### Close codes")
+	if !ok {
+		t.Fatal("docs/protocol.md has no close-code table")
+	}
+	words := map[string]Reconnect{"yes": ReconnectYes, "no": ReconnectNo, "after auth": ReconnectAfterAuth}
+	rows := 0
+	for _, line := range strings.Split(after, "\n") {
+		if strings.HasPrefix(line, "## ") {
+			break
+		}
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 {
+			continue
+		}
+		code, err := strconv.Atoi(strings.TrimSpace(cells[1]))
+		if err != nil {
+			continue
+		}
+		rows++
+		want, ok := words[strings.TrimSpace(cells[3])]
+		if !ok {
+			t.Errorf("close %d: reconnect column %q is not yes, no or after auth", code, cells[3])
+			continue
+		}
+		if got := Reconnects(code); got != want {
+			t.Errorf("close %d: docs say %q, Reconnects says %v", code, strings.TrimSpace(cells[3]), got)
+		}
+	}
+	if rows != 10 {
+		t.Errorf("found %d close codes in the docs, want the 10 the server sends", rows)
 	}
 }
