@@ -148,6 +148,9 @@ func answer(c *session.Context, rep *grainpb.PairReply) error {
 // session.bootstrap, reading each other user's profile once for both, and
 // hands the active connection ids (most recently accepted first) to the
 // sources after it.
+//
+// It reads the store through the read models and asks no grain, so it
+// calls done before it returns.
 func Bootstrap(d Deps) session.BootstrapSource {
 	return func(c *session.Context, b *protocol.Bootstrap, done func(error)) {
 		done(bootstrap(c, d, b))
@@ -155,33 +158,31 @@ func Bootstrap(d Deps) session.BootstrapSource {
 }
 
 func bootstrap(c *session.Context, d Deps, b *protocol.Bootstrap) error {
-	{
-		profiles := user.NewProfiles(d.Store.Users(), c.Now)
-		h, err := loadHistory(c.Ctx, d, c.UserID, c.Now, profiles)
-		if err != nil {
-			return err
-		}
-		for _, kv := range []struct {
-			dst *json.RawMessage
-			v   any
-		}{{&b.IncomingRequests, h.Incoming}, {&b.SentRequests, h.Sent}, {&b.Requests, h.Requests}, {&b.ActiveConnections, h.Active}, {&b.ClosedConnections, h.Closed}} {
-			raw, err := json.Marshal(kv.v)
-			if err != nil {
-				return err
-			}
-			*kv.dst = raw
-		}
-		active := slices.Clone(h.Active)
-		// RFC 3339 in UTC with fixed milliseconds sorts as text.
-		slices.SortStableFunc(active, func(x, y ConnectionView) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
-		b.ActiveConnectionIDs = make([]string, len(active))
-		for i, v := range active {
-			b.ActiveConnectionIDs[i] = v.ConnectionID
-		}
-		chat, err := loadChat(c.Ctx, d, c.UserID, profiles, true)
-		if err != nil {
-			return err
-		}
-		return fillChat(b, chat)
+	profiles := user.NewProfiles(d.Store.Users(), c.Now)
+	h, err := loadHistory(c.Ctx, d, c.UserID, c.Now, profiles)
+	if err != nil {
+		return err
 	}
+	for _, kv := range []struct {
+		dst *json.RawMessage
+		v   any
+	}{{&b.IncomingRequests, h.Incoming}, {&b.SentRequests, h.Sent}, {&b.Requests, h.Requests}, {&b.ActiveConnections, h.Active}, {&b.ClosedConnections, h.Closed}} {
+		raw, err := json.Marshal(kv.v)
+		if err != nil {
+			return err
+		}
+		*kv.dst = raw
+	}
+	active := slices.Clone(h.Active)
+	// RFC 3339 in UTC with fixed milliseconds sorts as text.
+	slices.SortStableFunc(active, func(x, y ConnectionView) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
+	b.ActiveConnectionIDs = make([]string, len(active))
+	for i, v := range active {
+		b.ActiveConnectionIDs[i] = v.ConnectionID
+	}
+	chat, err := loadChat(c.Ctx, d, c.UserID, profiles, true)
+	if err != nil {
+		return err
+	}
+	return fillChat(b, chat)
 }
