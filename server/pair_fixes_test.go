@@ -75,8 +75,7 @@ func TestLegacyConnectionsUserFieldsAreNullWhenUnset(t *testing.T) {
 // connection.ring names its refusals like connection.request.send does.
 func TestRingRefusals(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := connected(t, srv, "ring-a", "ring-b")
-	_ = b
+	a, _ := connected(t, srv, "ring-a", "ring-b")
 	tests := []struct {
 		name, userID, code string
 	}{
