@@ -1,13 +1,12 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/pair"
 	"github.com/gisbi/engine/actors/user"
@@ -19,37 +18,8 @@ import (
 
 // The legacy connections API (spec 002). A legacy "connection" is a request
 // (its _id is the request id, which the connection keeps); only pending and
-// accepted ones are listed.
-
-type legacyUser struct {
-	ID       string  `json:"_id"`
-	Name     string  `json:"name"`
-	Username *string `json:"username,omitempty"`
-	Photo    *string `json:"photo,omitempty"`
-	Bio      *string `json:"bio,omitempty"`
-}
-
-type legacyConnection struct {
-	ID         string      `json:"_id"`
-	From       any         `json:"from"`
-	To         any         `json:"to"`
-	Status     string      `json:"status"`
-	CreatedAt  string      `json:"createdAt"`
-	AcceptedAt *string     `json:"acceptedAt,omitempty"`
-	User       *legacyUser `json:"user,omitempty"`
-}
-
-func (a *API) legacyUser(ctx context.Context, id string) legacyUser {
-	w := user.Profile(ctx, a.d.Store.Users(), id, a.d.Clock.Now())
-	return legacyUser{ID: id, Name: w.Name, Username: w.Username, Photo: w.Avatar, Bio: w.Bio}
-}
-
-func legacyStatus(r *storage.Request) string {
-	if r.Status == pair.StatusAccepted {
-		return "accepted"
-	}
-	return r.LegacyStatus
-}
+// accepted ones are listed. The rules live in the Pair grain and its read
+// models; these handlers decode, call and encode.
 
 // listConnections serves GET /connections?page=&limit=&status=.
 func (a *API) listConnections(c *fiber.Ctx) error {
@@ -62,59 +32,14 @@ func (a *API) listConnections(c *fiber.Ctx) error {
 		return err
 	}
 	status := c.Query("status")
-	if status != "" && status != "pending" && status != "accepted" {
+	if status != "" && status != pair.LegacyListPending && status != pair.LegacyListAccepted {
 		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainConnections, "status must be pending or accepted")
 	}
-	me, ctx, now := userID(c), c.UserContext(), a.d.Clock.Now()
-	ids, err := a.d.Store.Pairs().Of(ctx, me)
+	list, err := pair.LegacyConnections(c.UserContext(), a.d.Pairs, userID(c), status, page, limit, a.d.Clock.Now())
 	if err != nil {
 		return err
 	}
-	type item struct {
-		r     storage.Request
-		other string
-	}
-	var items []item
-	for _, id := range ids {
-		p, err := a.d.Store.Pairs().Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		s := &pair.State{Pair: *p}
-		s.Expire(now)
-		for _, r := range s.Requests {
-			active := r.Status == pair.StatusAccepted && s.Active() != nil && s.Active().RequestID == r.ID
-			if !(r.Status == pair.StatusPending || active) {
-				continue
-			}
-			if status != "" && legacyStatus(&r) != status {
-				continue
-			}
-			items = append(items, item{r, s.Other(me)})
-		}
-	}
-	sort.Slice(items, func(i, j int) bool {
-		if !items[i].r.CreatedAt.Equal(items[j].r.CreatedAt) {
-			return items[i].r.CreatedAt.After(items[j].r.CreatedAt)
-		}
-		return items[i].r.ID > items[j].r.ID
-	})
-	out := []legacyConnection{}
-	for i := (page - 1) * limit; i < len(items) && i < page*limit; i++ {
-		r := &items[i].r
-		from, to, other := a.legacyUser(ctx, r.FromUserID), a.legacyUser(ctx, r.ToUserID), a.legacyUser(ctx, items[i].other)
-		out = append(out, legacyConnection{ID: r.ID, From: from, To: to, Status: legacyStatus(r),
-			CreatedAt: protocol.FormatTime(r.CreatedAt), AcceptedAt: acceptedAt(r), User: &other})
-	}
-	return c.JSON(fiber.Map{"connections": out, "count": len(items)})
-}
-
-func acceptedAt(r *storage.Request) *string {
-	if r.Status != pair.StatusAccepted || r.ResolvedAt == nil {
-		return nil
-	}
-	s := protocol.FormatTime(*r.ResolvedAt)
-	return &s
+	return c.JSON(list)
 }
 
 func intQuery(c *fiber.Ctx, name string, def, min, max int) (int, error) {
@@ -143,35 +68,22 @@ func (a *API) target(c *fiber.Ctx) (string, error) {
 	return other, nil
 }
 
-func (a *API) pairCall(c *fiber.Ctx, other string, cmd *grainpb.PairCommand) error {
-	cmd.ActorId = userID(c)
-	rep, err := cluster.Call[*grainpb.PairReply](c.UserContext(), a.d.Node, cluster.KindPair, storage.PairID(cmd.ActorId, other), cmd)
+// pairCall runs one operation on the pair of the caller and other, and
+// answers with the request it created or resolved, in spec 002's short form.
+func (a *API) pairCall(c *fiber.Ctx, other string, msg proto.Message) error {
+	me := userID(c)
+	rep, err := cluster.Call[*grainpb.PairReply](c.UserContext(), a.d.Node, cluster.KindPair, storage.PairID(me, other), msg)
 	if err != nil {
 		return err
 	}
-	return rep.Failure.Err()
-}
-
-// legacyRequest renders a request of the pair in the short form of the
-// create/accept answers (from/to as ids).
-func (a *API) legacyRequest(c *fiber.Ctx, other string, pick func(*pair.State) *storage.Request) error {
-	p, err := a.d.Store.Pairs().Get(c.UserContext(), storage.PairID(userID(c), other))
+	if err := rep.Failure.Err(); err != nil {
+		return err
+	}
+	r, err := pair.LegacyRequest(c.UserContext(), a.d.Pairs, me, other, rep.RequestId)
 	if err != nil {
 		return err
 	}
-	r := pick(&pair.State{Pair: *p})
-	if r == nil {
-		return errors.New("connections: request vanished after the grain acknowledged it")
-	}
-	return c.JSON(fiber.Map{"connection": legacyConnection{ID: r.ID, From: r.FromUserID, To: r.ToUserID,
-		Status: legacyStatus(r), CreatedAt: protocol.FormatTime(r.CreatedAt), AcceptedAt: acceptedAt(r)}})
-}
-
-func last(s *pair.State) *storage.Request {
-	if len(s.Requests) == 0 {
-		return nil
-	}
-	return &s.Requests[len(s.Requests)-1]
+	return c.JSON(protocol.LegacyConnectionReply{Connection: *r})
 }
 
 // createConnection serves POST /connections/:userId. Unlike the socket,
@@ -191,10 +103,7 @@ func (a *API) createConnection(c *fiber.Ctx) error {
 	if user.Wire(u, a.d.Clock.Now()).Vibe == nil {
 		return protocol.Errorf(protocol.CodeVibeRequired, protocol.DomainConnections, "this user has no active vibe")
 	}
-	if err := a.pairCall(c, other, &grainpb.PairCommand{Op: "send", TargetId: other}); err != nil {
-		return err
-	}
-	return a.legacyRequest(c, other, last)
+	return a.pairCall(c, other, &grainpb.SendRequest{ActorId: userID(c), TargetId: other})
 }
 
 // acceptConnection serves POST /connections/:userId/accept: accept the
@@ -204,14 +113,11 @@ func (a *API) acceptConnection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pending, err := a.pendingBetween(c, other)
+	pending, err := pair.PendingBetween(c.UserContext(), a.d.Pairs, userID(c), other)
 	if err != nil {
 		return err
 	}
-	if err := a.pairCall(c, other, &grainpb.PairCommand{Op: "accept", RequestId: pending.ID}); err != nil {
-		return err
-	}
-	return a.legacyRequest(c, other, func(s *pair.State) *storage.Request { return s.Request(pending.ID) })
+	return a.pairCall(c, other, &grainpb.AcceptRequest{ActorId: userID(c), RequestId: pending.ID})
 }
 
 // deleteConnection serves DELETE /connections/:userId: the sender cancels
@@ -222,36 +128,13 @@ func (a *API) deleteConnection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pending, err := a.pendingBetween(c, other)
+	me := userID(c)
+	pending, err := pair.PendingBetween(c.UserContext(), a.d.Pairs, me, other)
 	if err != nil {
 		return err
 	}
-	op := "reject"
-	if pending.FromUserID == userID(c) {
-		op = "cancel"
+	if pending.FromUserID == me {
+		return a.pairCall(c, other, &grainpb.CancelRequest{ActorId: me, RequestId: pending.ID})
 	}
-	if err := a.pairCall(c, other, &grainpb.PairCommand{Op: op, RequestId: pending.ID}); err != nil {
-		return err
-	}
-	return a.legacyRequest(c, other, func(s *pair.State) *storage.Request { return s.Request(pending.ID) })
-}
-
-// pendingBetween finds the pending request between me and other.
-func (a *API) pendingBetween(c *fiber.Ctx, other string) (*storage.Request, error) {
-	p, err := a.d.Store.Pairs().Get(c.UserContext(), storage.PairID(userID(c), other))
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, protocol.Errorf(pair.CodeRequestNotFound, protocol.DomainConnections, "no pending request with this user")
-	}
-	if err != nil {
-		return nil, err
-	}
-	s := &pair.State{Pair: *p}
-	if s.Active() != nil {
-		return nil, protocol.Errorf(pair.CodeAlreadyConnected, protocol.DomainConnections, "you are already connected; close it with connection.close")
-	}
-	r := s.Pending()
-	if r == nil {
-		return nil, protocol.Errorf(pair.CodeRequestNotFound, protocol.DomainConnections, "no pending request with this user")
-	}
-	return r, nil
+	return a.pairCall(c, other, &grainpb.RejectRequest{ActorId: me, RequestId: pending.ID})
 }

@@ -1,24 +1,22 @@
 package httpapi
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gisbi/engine/actors/pair"
-	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/protocol"
-	"github.com/gisbi/engine/storage"
 )
 
-// listConversations serves GET /conversations: the chat.history.fetch payload.
+// listConversations serves GET /conversations: the chat.history.fetch
+// payload without its messages.
 func (a *API) listConversations(c *fiber.Ctx) error {
-	h, err := pair.LoadChat(c.UserContext(), a.d.Pairs, userID(c), a.d.Clock.Now())
+	list, err := pair.LoadConversations(c.UserContext(), a.d.Pairs, userID(c), a.d.Clock.Now())
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"conversations": h.Conversations, "unreadMessageCount": h.UnreadMessageCount, "totalUnreadMessageCount": h.TotalUnreadMessageCount})
+	return c.JSON(list)
 }
 
 // conversationMessages serves GET /conversations/:userId/messages?before=&limit=:
@@ -34,32 +32,9 @@ func (a *API) conversationMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	pairID := storage.PairID(me, other)
-	var before uint64
-	if b := c.Query("before"); b != "" {
-		m, err := a.d.Store.Messages().Get(ctx, b)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && m.PairID != pairID) {
-			return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "before is not a message of this conversation")
-		}
-		if err != nil {
-			return err
-		}
-		before = m.Seq
-	}
-	page, err := a.d.Store.Messages().Page(ctx, pairID, before, limit)
+	page, err := pair.ConversationPage(c.UserContext(), a.d.Pairs, me, other, strings.Clone(c.Query("before")), limit, a.d.Clock.Now())
 	if err != nil {
 		return err
 	}
-	profiles := user.NewProfiles(a.d.Store.Users(), a.d.Clock.Now())
-	out := make([]protocol.Message, 0, len(page))
-	for i := range page {
-		out = append(out, pair.MessageView(&page[i], profiles.Get(ctx, page[i].SenderID), profiles.Get(ctx, page[i].RecipientID)))
-	}
-	var next *string
-	if len(page) == limit && page[len(page)-1].Seq > 1 {
-		id := page[len(page)-1].ID
-		next = &id
-	}
-	return c.JSON(fiber.Map{"messages": out, "nextBefore": next})
+	return c.JSON(page)
 }

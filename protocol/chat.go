@@ -74,19 +74,20 @@ type SharedLocation struct {
 	UpdatedAt      *string  `json:"updatedAt,omitempty"`
 }
 
-// ValidateRelay checks a relay frame of the given type and returns the
-// payload to forward (with the location normalised).
-func (p *ChatRelay) ValidateRelay(typ string) (map[string]any, *Error) {
+// ValidateRelay checks a relay frame of the given type and returns what
+// to forward (with the location normalised).
+func (p *ChatRelay) ValidateRelay(typ string) (*ChatRelayed, *Error) {
 	if err := validRecipient(p.RecipientID); err != nil {
 		return nil, err
 	}
-	out := map[string]any{"recipientId": p.RecipientID}
+	out := &ChatRelayed{RecipientID: p.RecipientID}
 	switch typ {
 	case TypeChatTyping:
 		if p.IsTyping == nil {
 			return nil, Errorf(CodeInvalidPayload, DomainChat, "isTyping is required")
 		}
-		out["isTyping"] = *p.IsTyping
+		typing := *p.IsTyping
+		out.IsTyping = &typing
 	case TypeChatShareStart, TypeChatShareUpdated:
 		if len(p.Location) == 0 || string(p.Location) == "null" {
 			return nil, Errorf(CodeInvalidLocation, DomainChat, "location is required")
@@ -104,7 +105,63 @@ func (p *ChatRelay) ValidateRelay(typ string) (map[string]any, *Error) {
 				return nil, Errorf(CodeInvalidLocation, DomainChat, "location.updatedAt must be RFC 3339")
 			}
 		}
-		out["location"] = l
+		out.Location = &l
 	}
 	return out, nil
+}
+
+// ChatRead is what chat.message.read accepts.
+type ChatRead struct {
+	MessageID string `json:"messageId"`
+}
+
+// ChatReadReceipt is the chat.message.read answer and event. ReadAt is the
+// message's stored read time: null while its recipient has not read it.
+type ChatReadReceipt struct {
+	MessageID   string  `json:"messageId"`
+	ReadAt      *string `json:"readAt"`
+	RecipientID string  `json:"recipientId"`
+	SenderID    string  `json:"senderId"`
+}
+
+// ChatRelayed is a relayed chat.typing or location-share frame: the
+// validated fields, who it is from and to, and, in the relayer's answer,
+// Status "sent". Nothing of it is stored.
+type ChatRelayed struct {
+	FromUserID  string          `json:"fromUserId,omitempty"`
+	IsTyping    *bool           `json:"isTyping,omitempty"`
+	Location    *SharedLocation `json:"location,omitempty"`
+	RecipientID string          `json:"recipientId"`
+	Status      string          `json:"status,omitempty"`
+}
+
+// ConversationSummary is one entry of the conversations map.
+type ConversationSummary struct {
+	LastMessage Message `json:"lastMessage"`
+	UnreadCount int     `json:"unreadCount"`
+}
+
+// ChatHistory is the chat.history.fetch payload (and the chat part of
+// bootstrap): messages oldest first, conversations keyed by the other
+// user's id.
+type ChatHistory struct {
+	Messages                []Message                      `json:"messages"`
+	Conversations           map[string]ConversationSummary `json:"conversations"`
+	UnreadMessageCount      map[string]int                 `json:"unreadMessageCount"`
+	TotalUnreadMessageCount int                            `json:"totalUnreadMessageCount"`
+}
+
+// ConversationList is the GET /conversations body: ChatHistory without
+// the messages.
+type ConversationList struct {
+	Conversations           map[string]ConversationSummary `json:"conversations"`
+	UnreadMessageCount      map[string]int                 `json:"unreadMessageCount"`
+	TotalUnreadMessageCount int                            `json:"totalUnreadMessageCount"`
+}
+
+// MessagePage is the GET /conversations/:userId/messages body: newest
+// first; NextBefore is the id to page on from, null on the last page.
+type MessagePage struct {
+	Messages   []Message `json:"messages"`
+	NextBefore *string   `json:"nextBefore"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -63,7 +64,11 @@ type appendDone struct {
 // grain does not wait for the fsync: it keeps taking messages, and the
 // writer commits everything queued meanwhile in one transaction. The sender
 // is acked, and both users told, only once the message is stored.
-func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PairCommand) {
+func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
+	if !g.ready(ctx) {
+		ctx.Respond(unavailable())
+		return
+	}
 	if perr := g.chatGuard(m.ActorId); perr != nil {
 		ctx.Respond(failReply(perr))
 		return
@@ -161,8 +166,13 @@ func MessageView(m *storage.Message, sender, recipient protocol.User) protocol.M
 }
 
 // read marks a message and every earlier one to the reader as read, and
-// tells the sender.
-func (g *grain) read(ctx actor.Context, m *grainpb.PairCommand) *grainpb.PairReply {
+// tells the sender. Only a message's recipient reads it: its sender naming
+// it changes nothing and is answered the message as stored (readAt null
+// until the recipient reads it), never a time that was not stored.
+func (g *grain) read(ctx actor.Context, m *grainpb.MarkRead) *grainpb.PairReply {
+	if !g.ready(ctx) {
+		return unavailable()
+	}
 	if !g.state.Has(m.ActorId) {
 		return failReply(&protocol.Error{Code: protocol.CodeForbidden, Domain: protocol.DomainChat, Message: "not your conversation"})
 	}
@@ -174,39 +184,52 @@ func (g *grain) read(ctx actor.Context, m *grainpb.PairCommand) *grainpb.PairRep
 	if err != nil {
 		return internal(err)
 	}
+	receipt := protocol.ChatReadReceipt{MessageID: msg.ID, ReadAt: fmtPtr(msg.ReadAt), RecipientID: msg.RecipientID, SenderID: msg.SenderID}
+	if msg.RecipientID != m.ActorId {
+		return encoded(receipt)
+	}
 	now := g.deps.Clock.Now()
 	n, err := g.deps.Store.Messages().MarkRead(c, g.state.ID, m.ActorId, msg.Seq, now)
 	if err != nil {
 		return internal(err)
 	}
-	readAt := protocol.FormatTime(now)
-	if n == 0 {
-		if fresh, err := g.deps.Store.Messages().Get(c, msg.ID); err == nil && fresh.ReadAt != nil {
-			readAt = protocol.FormatTime(*fresh.ReadAt)
+	if n > 0 || receipt.ReadAt == nil {
+		// Marked now, or by a read that crossed this one: the store has it.
+		if fresh, err := g.deps.Store.Messages().Get(c, msg.ID); err == nil {
+			receipt.ReadAt = fmtPtr(fresh.ReadAt)
 		}
 	}
-	payload := map[string]any{"messageId": msg.ID, "senderId": msg.SenderID, "recipientId": msg.RecipientID, "readAt": readAt}
 	if n > 0 {
-		g.deliverTo(ctx, g.state.Other(m.ActorId), protocol.TypeChatRead, payload, "")
-		g.deliverTo(ctx, m.ActorId, protocol.TypeChatRead, payload, m.OriginSessionId)
+		g.deliverTo(ctx, g.state.Other(m.ActorId), protocol.TypeChatRead, receipt, "")
+		g.deliverTo(ctx, m.ActorId, protocol.TypeChatRead, receipt, m.OriginSessionId)
 	}
-	b, _ := json.Marshal(payload)
-	return &grainpb.PairReply{PayloadJson: b}
+	return encoded(receipt)
 }
 
 // relay forwards typing and live-location frames; nothing is stored.
-func (g *grain) relay(ctx actor.Context, m *grainpb.PairCommand) *grainpb.PairReply {
+func (g *grain) relay(ctx actor.Context, m *grainpb.RelayToPartner) *grainpb.PairReply {
+	if !g.ready(ctx) {
+		return unavailable()
+	}
 	if perr := g.chatGuard(m.ActorId); perr != nil {
 		return failReply(perr)
 	}
-	var fields map[string]any
-	if err := json.Unmarshal(m.RelayJson, &fields); err != nil || fields == nil {
+	var fields protocol.ChatRelayed
+	if err := json.Unmarshal(m.RelayJson, &fields); err != nil {
+		return internal(fmt.Errorf("pair grain: relay payload: %w", err))
+	}
+	fields.FromUserID = m.ActorId
+	fields.RecipientID = g.state.Other(m.ActorId)
+	g.deliverTo(ctx, fields.RecipientID, m.RelayType, fields, "")
+	fields.Status = "sent"
+	return encoded(fields)
+}
+
+// encoded answers with v as the payload.
+func encoded(v any) *grainpb.PairReply {
+	b, err := json.Marshal(v)
+	if err != nil {
 		return internal(err)
 	}
-	fields["fromUserId"] = m.ActorId
-	fields["recipientId"] = g.state.Other(m.ActorId)
-	g.deliverTo(ctx, g.state.Other(m.ActorId), m.RelayType, fields, "")
-	fields["status"] = "sent"
-	b, _ := json.Marshal(fields)
 	return &grainpb.PairReply{PayloadJson: b}
 }

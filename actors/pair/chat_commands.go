@@ -1,15 +1,12 @@
 package pair
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"sort"
 	"time"
 
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
-	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -60,17 +57,11 @@ func chatSend(c *session.Context) error {
 	}
 	// Asynchronous: the Pair grain answers once the message is stored, and
 	// the socket's next messages must not wait behind that fsync.
-	cmd := &grainpb.PairCommand{Op: "message", ActorId: c.UserID, Content: p.Content, OriginSessionId: c.SessionID}
-	session.CallAsync(c, cluster.KindPair, storage.PairID(c.UserID, p.RecipientID), cmd, func(rep *grainpb.PairReply) error {
-		return answer(c, rep)
-	})
-	return nil
+	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PostMessage{ActorId: c.UserID, Content: p.Content, OriginSessionId: c.SessionID})
 }
 
 func chatRead(c *session.Context, d Deps) error {
-	var p struct {
-		MessageID string `json:"messageId"`
-	}
+	var p protocol.ChatRead
 	if err := c.Decode(&p); err != nil {
 		return err
 	}
@@ -87,7 +78,7 @@ func chatRead(c *session.Context, d Deps) error {
 	if m.SenderID != c.UserID && m.RecipientID != c.UserID {
 		return protocol.Errorf(protocol.CodeForbidden, protocol.DomainChat, "not your conversation")
 	}
-	return call(c, m.PairID, &grainpb.PairCommand{Op: "read", ActorId: c.UserID, MessageId: m.ID})
+	return call(c, m.PairID, &grainpb.MarkRead{ActorId: c.UserID, MessageId: m.ID, OriginSessionId: c.SessionID})
 }
 
 func chatRelay(c *session.Context) error {
@@ -109,60 +100,12 @@ func chatRelay(c *session.Context) error {
 	if err != nil {
 		return err
 	}
-	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PairCommand{Op: "relay", ActorId: c.UserID, RelayType: c.Frame.Type, RelayJson: raw})
-}
-
-// ConversationView is one entry of the conversations map.
-type ConversationView struct {
-	LastMessage protocol.Message `json:"lastMessage"`
-	UnreadCount int              `json:"unreadCount"`
-}
-
-// Chat is the chat.history.fetch payload (and the chat part of bootstrap).
-type Chat struct {
-	Messages                []protocol.Message          `json:"messages"`
-	Conversations           map[string]ConversationView `json:"conversations"`
-	UnreadMessageCount      map[string]int              `json:"unreadMessageCount"`
-	TotalUnreadMessageCount int                         `json:"totalUnreadMessageCount"`
-}
-
-// LoadChat reads a user's conversations (exact unread counts, kept
-// incrementally by the store) and the latest messages of the most recent
-// ones, oldest first.
-func LoadChat(ctx context.Context, d Deps, userID string, now time.Time) (*Chat, error) {
-	return loadChat(ctx, d, userID, user.NewProfiles(d.Store.Users(), now))
-}
-
-func loadChat(ctx context.Context, d Deps, userID string, profiles *user.Profiles) (*Chat, error) {
-	convs, err := d.Store.Messages().Conversations(ctx, userID, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := &Chat{Messages: []protocol.Message{}, Conversations: map[string]ConversationView{}, UnreadMessageCount: map[string]int{}}
-	view := func(m *storage.Message) protocol.Message {
-		return MessageView(m, profiles.Get(ctx, m.SenderID), profiles.Get(ctx, m.RecipientID))
-	}
-	for i, cv := range convs {
-		out.Conversations[cv.OtherUserID] = ConversationView{LastMessage: view(&cv.Last), UnreadCount: cv.Unread}
-		out.UnreadMessageCount[cv.OtherUserID] = cv.Unread
-		out.TotalUnreadMessageCount += cv.Unread
-		if i < historyConversations {
-			page, err := d.Store.Messages().Page(ctx, cv.PairID, 0, historyPerConv)
-			if err != nil {
-				return nil, err
-			}
-			for j := range page {
-				out.Messages = append(out.Messages, view(&page[j]))
-			}
-		}
-	}
-	sort.SliceStable(out.Messages, func(i, j int) bool { return out.Messages[i].CreatedAt < out.Messages[j].CreatedAt })
-	return out, nil
+	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.RelayToPartner{ActorId: c.UserID, RelayType: c.Frame.Type, RelayJson: raw, OriginSessionId: c.SessionID})
 }
 
 // fillChat puts messages, conversations and the unread counts into the
 // bootstrap.
-func fillChat(b *protocol.Bootstrap, h *Chat) error {
+func fillChat(b *protocol.Bootstrap, h *protocol.ChatHistory) error {
 	raw, err := json.Marshal(h.Messages)
 	if err != nil {
 		return err

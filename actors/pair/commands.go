@@ -1,12 +1,13 @@
 package pair
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
-	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
@@ -19,49 +20,71 @@ import (
 // Handlers are the socket commands served by Pair grains.
 func Handlers(d Deps) map[string]session.Handler {
 	return map[string]session.Handler{
-		protocol.TypeRequestSend:    func(c *session.Context) error { return toUser(c, "send") },
-		protocol.TypeConnectionRing: func(c *session.Context) error { return toUser(c, "ring") },
-		protocol.TypeRequestAccept:  func(c *session.Context) error { return onRequest(c, d, "accept") },
-		protocol.TypeRequestReject:  func(c *session.Context) error { return onRequest(c, d, "reject") },
-		protocol.TypeRequestCancel:  func(c *session.Context) error { return onRequest(c, d, "cancel") },
-		protocol.TypeConnClose:      func(c *session.Context) error { return closeConn(c, d) },
+		protocol.TypeRequestSend:    sendRequest,
+		protocol.TypeConnectionRing: ring,
+		protocol.TypeRequestAccept: func(c *session.Context) error {
+			return onRequest(c, d, func(id string) proto.Message {
+				return &grainpb.AcceptRequest{ActorId: c.UserID, RequestId: id, OriginSessionId: c.SessionID}
+			})
+		},
+		protocol.TypeRequestReject: func(c *session.Context) error {
+			return onRequest(c, d, func(id string) proto.Message {
+				return &grainpb.RejectRequest{ActorId: c.UserID, RequestId: id, OriginSessionId: c.SessionID}
+			})
+		},
+		protocol.TypeRequestCancel: func(c *session.Context) error {
+			return onRequest(c, d, func(id string) proto.Message {
+				return &grainpb.CancelRequest{ActorId: c.UserID, RequestId: id, OriginSessionId: c.SessionID}
+			})
+		},
+		protocol.TypeConnClose: func(c *session.Context) error { return closeConn(c, d) },
 		protocol.TypeConnHistory: func(c *session.Context) error {
 			h, err := LoadHistory(c.Ctx, d, c.UserID, c.Now)
 			if err != nil {
 				return err
 			}
-			return c.Reply(protocol.TypeConnHistory, map[string]any{"activeConnections": h.Active, "closedConnections": h.Closed})
+			return c.Reply(protocol.TypeConnHistory, protocol.ConnectionHistory{ActiveConnections: h.Active, ClosedConnections: h.Closed})
 		},
 	}
 }
 
-// toUser serves the commands that name the other user.
-func toUser(c *session.Context, op string) error {
-	var p struct {
-		UserID string `json:"userId"`
-	}
+// otherUser reads the userId of a command that names the other user.
+// Naming oneself is self_request for every such command.
+func otherUser(c *session.Context, self string) (string, error) {
+	var p protocol.UserIDPayload
 	if err := c.Decode(&p); err != nil {
-		return err
+		return "", err
 	}
 	if p.UserID == "" {
-		return protocol.Errorf(protocol.CodeMissingUserID, protocol.DomainConnections, "userId is required")
+		return "", protocol.Errorf(protocol.CodeMissingUserID, protocol.DomainConnections, "userId is required")
 	}
 	if p.UserID == c.UserID {
-		if op == "send" {
-			return protocol.Errorf(CodeSelfRequest, protocol.DomainConnections, "you cannot send a request to yourself")
-		}
-		return protocol.Errorf(protocol.CodeActiveConnectionRequired, protocol.DomainConnections, "ringing needs an active connection")
+		return "", protocol.Errorf(CodeSelfRequest, protocol.DomainConnections, "%s", self)
 	}
 	if !protocol.ValidID(p.UserID) {
-		return protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainConnections, "user not found")
+		return "", protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainConnections, "user not found")
 	}
-	return call(c, storage.PairID(c.UserID, p.UserID), &grainpb.PairCommand{Op: op, ActorId: c.UserID, TargetId: p.UserID})
+	return p.UserID, nil
 }
 
-func onRequest(c *session.Context, d Deps, op string) error {
-	var p struct {
-		RequestID string `json:"requestId"`
+func sendRequest(c *session.Context) error {
+	other, err := otherUser(c, "you cannot send a request to yourself")
+	if err != nil {
+		return err
 	}
+	return call(c, storage.PairID(c.UserID, other), &grainpb.SendRequest{ActorId: c.UserID, TargetId: other, OriginSessionId: c.SessionID})
+}
+
+func ring(c *session.Context) error {
+	other, err := otherUser(c, "you cannot ring yourself")
+	if err != nil {
+		return err
+	}
+	return call(c, storage.PairID(c.UserID, other), &grainpb.RingUser{ActorId: c.UserID, TargetId: other, OriginSessionId: c.SessionID})
+}
+
+func onRequest(c *session.Context, d Deps, msg func(requestID string) proto.Message) error {
+	var p protocol.RequestIDPayload
 	if err := c.Decode(&p); err != nil {
 		return err
 	}
@@ -73,16 +96,13 @@ func onRequest(c *session.Context, d Deps, op string) error {
 		return protocol.Errorf(CodeRequestNotFound, protocol.DomainConnections, "request not found")
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("pair: find request %s: %w", p.RequestID, err)
 	}
-	return call(c, pairID, &grainpb.PairCommand{Op: op, ActorId: c.UserID, RequestId: p.RequestID})
+	return call(c, pairID, msg(p.RequestID))
 }
 
 func closeConn(c *session.Context, d Deps) error {
-	var p struct {
-		ConnectionID  string `json:"connectionId"`
-		ClosureReason string `json:"closureReason"`
-	}
+	var p protocol.ConnectionClose
 	if err := c.Decode(&p); err != nil {
 		return err
 	}
@@ -97,19 +117,18 @@ func closeConn(c *session.Context, d Deps) error {
 		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainConnections, "connection not found")
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("pair: find connection %s: %w", p.ConnectionID, err)
 	}
-	return call(c, pairID, &grainpb.PairCommand{Op: "close", ActorId: c.UserID, ConnectionId: p.ConnectionID, Reason: p.ClosureReason})
+	return call(c, pairID, &grainpb.CloseConnection{ActorId: c.UserID, ConnectionId: p.ConnectionID, Reason: p.ClosureReason, OriginSessionId: c.SessionID})
 }
 
-// call runs a command on a pair and answers with the frame type of the request.
-func call(c *session.Context, pairID string, cmd *grainpb.PairCommand) error {
-	cmd.OriginSessionId = c.SessionID
-	rep, err := cluster.Call[*grainpb.PairReply](c.Ctx, c.Node, cluster.KindPair, pairID, cmd)
-	if err != nil {
-		return err
-	}
-	return answer(c, rep)
+// call sends an operation to a pair without waiting and answers with the
+// frame type of the request once the grain replies.
+func call(c *session.Context, pairID string, msg proto.Message) error {
+	session.CallAsync(c, cluster.KindPair, pairID, msg, func(rep *grainpb.PairReply) error {
+		return answer(c, rep)
+	})
+	return nil
 }
 
 // answer replies with a PairReply's payload, or returns its failure (with
@@ -125,65 +144,13 @@ func answer(c *session.Context, rep *grainpb.PairReply) error {
 	return c.ReplyRaw(c.Frame.Type, rep.PayloadJson)
 }
 
-// History is a user's requests and connections, rendered for them.
-type History struct {
-	Incoming, Sent, Requests []RequestView
-	Active, Closed           []ConnectionView
-}
-
-// LoadHistory reads every pair of the user from the store. A pending
-// request past its expiry reads as missed even before its reminder fired.
-func LoadHistory(ctx context.Context, d Deps, userID string, now time.Time) (*History, error) {
-	return loadHistory(ctx, d, userID, now, user.NewProfiles(d.Store.Users(), now))
-}
-
-func loadHistory(ctx context.Context, d Deps, userID string, now time.Time, profiles *user.Profiles) (*History, error) {
-	ids, err := d.Store.Pairs().Of(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	h := &History{Incoming: []RequestView{}, Sent: []RequestView{}, Requests: []RequestView{}, Active: []ConnectionView{}, Closed: []ConnectionView{}}
-	for _, id := range ids {
-		p, err := d.Store.Pairs().Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		s := &State{Pair: *p}
-		s.Expire(now)
-		otherID := s.Other(userID)
-		other := profiles.Get(ctx, otherID)
-		for i := range s.Requests {
-			v := ViewRequest(&s.Requests[i], userID, other)
-			h.Requests = append(h.Requests, v)
-			if v.Status == StatusPending {
-				if v.Direction == "incoming" {
-					h.Incoming = append(h.Incoming, v)
-				} else {
-					h.Sent = append(h.Sent, v)
-				}
-			}
-		}
-		for i := range s.Connections {
-			online := d.Online != nil && d.Online(otherID)
-			v := ViewConnection(&s.Connections[i], userID, other, online)
-			d.together(ctx, &v, &s.Connections[i], userID, false)
-			if v.Status == StatusAccepted {
-				h.Active = append(h.Active, v)
-			} else {
-				h.Closed = append(h.Closed, v)
-			}
-		}
-	}
-	SortRequests(h.Requests)
-	SortRequests(h.Incoming)
-	SortRequests(h.Sent)
-	return h, nil
-}
-
 // Bootstrap fills the request, connection and chat keys of
 // session.bootstrap, reading each other user's profile once for both, and
 // hands the active connection ids (most recently accepted first) to the
 // sources after it.
+//
+// It reads the store through the read models and asks no grain, so it
+// calls done before it returns.
 func Bootstrap(d Deps) session.BootstrapSource {
 	return func(c *session.Context, b *protocol.Bootstrap, done func(error)) {
 		done(bootstrap(c, d, b))
@@ -191,33 +158,31 @@ func Bootstrap(d Deps) session.BootstrapSource {
 }
 
 func bootstrap(c *session.Context, d Deps, b *protocol.Bootstrap) error {
-	{
-		profiles := user.NewProfiles(d.Store.Users(), c.Now)
-		h, err := loadHistory(c.Ctx, d, c.UserID, c.Now, profiles)
-		if err != nil {
-			return err
-		}
-		for _, kv := range []struct {
-			dst *json.RawMessage
-			v   any
-		}{{&b.IncomingRequests, h.Incoming}, {&b.SentRequests, h.Sent}, {&b.Requests, h.Requests}, {&b.ActiveConnections, h.Active}, {&b.ClosedConnections, h.Closed}} {
-			raw, err := json.Marshal(kv.v)
-			if err != nil {
-				return err
-			}
-			*kv.dst = raw
-		}
-		active := slices.Clone(h.Active)
-		// RFC 3339 in UTC with fixed milliseconds sorts as text.
-		slices.SortStableFunc(active, func(x, y ConnectionView) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
-		b.ActiveConnectionIDs = make([]string, len(active))
-		for i, v := range active {
-			b.ActiveConnectionIDs[i] = v.ConnectionID
-		}
-		chat, err := loadChat(c.Ctx, d, c.UserID, profiles)
-		if err != nil {
-			return err
-		}
-		return fillChat(b, chat)
+	profiles := user.NewProfiles(d.Store.Users(), c.Now)
+	h, err := loadHistory(c.Ctx, d, c.UserID, c.Now, profiles)
+	if err != nil {
+		return err
 	}
+	for _, kv := range []struct {
+		dst *json.RawMessage
+		v   any
+	}{{&b.IncomingRequests, h.Incoming}, {&b.SentRequests, h.Sent}, {&b.Requests, h.Requests}, {&b.ActiveConnections, h.Active}, {&b.ClosedConnections, h.Closed}} {
+		raw, err := json.Marshal(kv.v)
+		if err != nil {
+			return err
+		}
+		*kv.dst = raw
+	}
+	active := slices.Clone(h.Active)
+	// RFC 3339 in UTC with fixed milliseconds sorts as text.
+	slices.SortStableFunc(active, func(x, y ConnectionView) int { return strings.Compare(y.ResolvedAt, x.ResolvedAt) })
+	b.ActiveConnectionIDs = make([]string, len(active))
+	for i, v := range active {
+		b.ActiveConnectionIDs[i] = v.ConnectionID
+	}
+	chat, err := loadChat(c.Ctx, d, c.UserID, profiles, true)
+	if err != nil {
+		return err
+	}
+	return fillChat(b, chat)
 }

@@ -64,39 +64,62 @@ func NewKind(d Deps) *pcluster.Kind {
 }
 
 type grain struct {
-	deps    Deps
-	state   *State
-	loadErr error
-	lastSeq uint64   // last message number of the conversation; 0 = read it from the store
-	queue   []queued // messages numbered, waiting for the writer
-	writing bool     // a batch commit is in flight
+	deps     Deps
+	state    *State
+	loadErr  error
+	lastSeq  uint64   // last message number of the conversation; 0 = read it from the store
+	queue    []queued // messages numbered, waiting for the writer
+	writing  bool     // a batch commit is in flight
+	locating int      // accepts waiting for the users' locations
 }
 
+func pairFailure() proto.Message {
+	return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "internal error")}
+}
+
+// Receive is a switch over one message per operation. Every operation but
+// PostMessage and AcceptRequest is answered before the next message: those
+// two answer later (a message once stored, an accept once both users said
+// where they are) while the grain keeps serving.
 func (g *grain) Receive(ctx actor.Context) {
-	defer cluster.Recover(ctx, g.deps.Logger, "pair grain", func() proto.Message {
-		return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "internal error")}
-	})
+	defer cluster.Recover(ctx, g.deps.Logger, "pair grain", pairFailure)
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.load(m.Identity.Identity)
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindPair).Inc()
 		ctx.SetReceiveTimeout(5 * time.Minute)
 	case *actor.ReceiveTimeout:
-		if !g.writing && len(g.queue) == 0 {
+		if !g.writing && len(g.queue) == 0 && g.locating == 0 {
 			ctx.Poison(ctx.Self())
 		}
-	case *grainpb.PairCommand:
-		if m.Op == "message" {
-			g.queueMessage(ctx, m) // answered once stored
-			return
-		}
-		ctx.Respond(g.command(ctx, m))
+	case *grainpb.SendRequest:
+		ctx.Respond(g.sendRequest(ctx, m))
+	case *grainpb.AcceptRequest:
+		g.acceptRequest(ctx, m)
+	case *grainpb.RejectRequest:
+		ctx.Respond(g.resolve(ctx, act{m.ActorId, m.OriginSessionId}, m.RequestId, false))
+	case *grainpb.CancelRequest:
+		ctx.Respond(g.resolve(ctx, act{m.ActorId, m.OriginSessionId}, m.RequestId, true))
+	case *grainpb.CloseConnection:
+		ctx.Respond(g.closeConnection(ctx, m))
+	case *grainpb.RingUser:
+		ctx.Respond(g.ring(ctx, m))
+	case *grainpb.PostMessage:
+		g.queueMessage(ctx, m)
+	case *grainpb.MarkRead:
+		ctx.Respond(g.read(ctx, m))
+	case *grainpb.RelayToPartner:
+		ctx.Respond(g.relay(ctx, m))
 	case appendDone:
 		g.appended(ctx, m)
 	case *grainpb.EndPair:
-		g.command(ctx, &grainpb.PairCommand{Op: "end", ActorId: m.ActorId, Reason: m.Reason})
+		g.apply(ctx, act{by: m.ActorId}, func(now time.Time) (result, error) {
+			return result{evs: g.state.End(m.ActorId, m.Reason, now)}, nil
+		})
 	case *grainpb.ReminderFired:
-		rep := g.command(ctx, &grainpb.PairCommand{Op: "expire"})
+		rep := g.apply(ctx, act{}, func(now time.Time) (result, error) {
+			return result{evs: g.state.Expire(now)}, nil
+		})
 		ctx.Respond(&grainpb.Ack{Failure: rep.Failure})
 	}
 }
@@ -119,78 +142,51 @@ func (g *grain) load(id string) {
 	}
 }
 
-func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.PairReply {
+// ready retries a failed load; false means the pair cannot serve now.
+func (g *grain) ready(ctx actor.Context) bool {
 	if g.loadErr != nil {
 		g.loadErr = nil
-		g.load(ctx.Self().Id) // retry on the next command
-		if g.state == nil {
-			return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "pair unavailable")}
-		}
+		g.load(ctx.Self().Id)
+	}
+	return g.state != nil && g.loadErr == nil
+}
+
+func unavailable() *grainpb.PairReply {
+	return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "pair unavailable")}
+}
+
+// act is who acts and the socket that asked (its echo is skipped).
+type act struct {
+	by, origin string
+}
+
+// result is what one operation did to the pair.
+type result struct {
+	evs []Event
+	err *protocol.Error
+	// answer renders the actor's answer; nil answers an empty payload.
+	answer func(viewer string) any
+	// request is the request created or resolved, for REST answers.
+	request string
+	// push notifies the other user, when it has no socket open.
+	push func(to, actorName string)
+}
+
+// apply runs op on the state, then stores the change before anyone hears
+// of it (an acknowledged change survives a crash), keeps the expiry
+// reminder, delivers the events and builds the actor's reply.
+func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, error)) *grainpb.PairReply {
+	if !g.ready(ctx) {
+		return unavailable()
 	}
 	now := g.deps.Clock.Now()
 	before := g.snapshot()
-	var (
-		evs    []Event
-		perr   *protocol.Error
-		answer func(viewer string) any
-	)
-	switch m.Op {
-	case "send":
-		guards, err := g.guards(m.ActorId, m.TargetId)
-		if err != nil {
-			return internal(err)
-		}
-		var r *storage.Request
-		r, evs, perr = g.state.Send(m.ActorId, m.TargetId, guards, now, g.deps.RequestTTL)
-		if perr == nil {
-			answer = func(v string) any { return g.payload(ctx, Event{Type: protocol.TypeRequestSend, Request: r}, v) }
-		}
-	case "accept":
-		loc := g.meetingPoint(ctx)
-		_, evs, perr = g.state.Accept(m.ActorId, m.RequestId, loc, now)
-		if perr == nil {
-			ev := evs[len(evs)-1]
-			answer = func(v string) any { return g.payload(ctx, ev, v) }
-		}
-	case "reject", "cancel":
-		if m.Op == "reject" {
-			_, evs, perr = g.state.Reject(m.ActorId, m.RequestId, now)
-		} else {
-			_, evs, perr = g.state.Cancel(m.ActorId, m.RequestId, now)
-		}
-		if perr == nil {
-			ev := evs[len(evs)-1]
-			answer = func(v string) any { return g.payload(ctx, ev, v) }
-		}
-	case "close":
-		_, evs, perr = g.state.Close(m.ActorId, m.ConnectionId, m.Reason, now)
-		if perr == nil {
-			ev := evs[len(evs)-1]
-			answer = func(v string) any { return g.payload(ctx, ev, v) }
-		}
-	case "ring":
-		if _, perr = g.state.Ring(m.ActorId, now); perr == nil {
-			from := g.profile(m.ActorId, now)
-			to := g.state.Other(m.ActorId)
-			g.deliverTo(ctx, to, protocol.TypeConnectionRing, map[string]any{"fromUserId": m.ActorId, "recipientId": to, "fromUser": from}, "")
-			answer = func(string) any {
-				return map[string]any{"status": "sent", "fromUserId": m.ActorId, "recipientId": to, "fromUser": from}
-			}
-		}
-	case "read":
-		return g.read(ctx, m)
-	case "relay":
-		return g.relay(ctx, m)
-	case "end":
-		evs = g.state.End(m.ActorId, m.Reason, now)
-	case "expire":
-		evs = g.state.Expire(now)
-	default:
-		return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInvalidPayload, protocol.DomainConnections, "unknown pair operation")}
+	res, err := op(now)
+	if err != nil {
+		g.deps.Logger.Error("pair grain: operation", "pair", g.state.ID, "err", err)
+		return internal(err)
 	}
-
-	// Store before anyone hears of it: an acknowledged change survives a crash.
-	if changed := g.snapshot() != before; changed {
+	if g.snapshot() != before {
 		if err := g.deps.Store.Pairs().Save(context.Background(), &g.state.Pair); err != nil {
 			g.deps.Logger.Error("pair grain: save", "pair", g.state.ID, "err", err)
 			g.load(g.state.ID) // drop the unsaved change
@@ -198,61 +194,147 @@ func (g *grain) command(ctx actor.Context, m *grainpb.PairCommand) *grainpb.Pair
 		}
 	}
 	g.reminder(now)
-	for _, ev := range evs {
+	for _, ev := range res.evs {
 		if ev.Type == protocol.TypeConnClose {
 			// Proximity ends with the connection and retires its tokens. A
 			// message lost to a crash is made up when the grain next loads.
 			cluster.SendIn(ctx, cluster.KindProximity, ev.Connection.ID, &grainpb.ConnectionClosed{})
 		}
 	}
-
 	// Events the actor caused reach its other sockets; its own socket gets
 	// the answer. Side events (a request found missed) reach every socket.
-	for _, ev := range evs {
+	for _, ev := range res.evs {
 		for _, u := range []string{g.state.UserA, g.state.UserB} {
 			except := ""
-			if u == m.ActorId && answer != nil && ev.By == m.ActorId {
-				except = m.OriginSessionId
+			if u == a.by && res.answer != nil && ev.By == a.by {
+				except = a.origin
 			}
-			g.deliverTo(ctx, u, ev.Type, g.payload(ctx, ev, u), except)
+			g.deliverTo(ctx, u, ev.Type, g.payload(ev, u), except)
 		}
 	}
-	if perr == nil {
-		g.pushOffline(m, evs, now)
-	}
-	if perr != nil {
-		rep := failReply(perr)
-		if r, ok := perr.Details.(*storage.Request); ok {
-			rep.DetailsJson, _ = json.Marshal(ViewRequest(r, m.ActorId, g.profile(g.state.Other(m.ActorId), now)))
+	if res.err != nil {
+		rep := failReply(res.err)
+		if r, ok := res.err.Details.(*storage.Request); ok {
+			rep.DetailsJson, _ = json.Marshal(ViewRequest(r, a.by, g.profile(g.state.Other(a.by), now)))
 		}
 		return rep
 	}
-	rep := &grainpb.PairReply{}
-	if answer != nil {
-		rep.PayloadJson, _ = json.Marshal(answer(m.ActorId))
+	if res.push != nil && g.deps.Notify != nil {
+		if to := g.state.Other(a.by); g.deps.Online == nil || !g.deps.Online(to) {
+			res.push(to, g.profile(a.by, now).Name)
+		}
+	}
+	rep := &grainpb.PairReply{RequestId: res.request}
+	if res.answer != nil {
+		rep.PayloadJson, _ = json.Marshal(res.answer(a.by))
 	}
 	return rep
 }
 
-// pushOffline notifies the other user when it has no socket open: a new
-// request, an accepted request, a ring.
-func (g *grain) pushOffline(m *grainpb.PairCommand, evs []Event, now time.Time) {
-	if g.deps.Notify == nil {
+// answerEvent answers the actor with the last event as it sees it.
+func (g *grain) answerEvent(evs []Event) func(string) any {
+	ev := evs[len(evs)-1]
+	return func(v string) any { return g.payload(ev, v) }
+}
+
+func (g *grain) sendRequest(ctx actor.Context, m *grainpb.SendRequest) *grainpb.PairReply {
+	return g.apply(ctx, act{m.ActorId, m.OriginSessionId}, func(now time.Time) (result, error) {
+		guards, err := g.guards(m.ActorId, m.TargetId)
+		if err != nil {
+			return result{}, err
+		}
+		r, evs, perr := g.state.Send(m.ActorId, m.TargetId, guards, now, g.deps.RequestTTL)
+		res := result{evs: evs, err: perr}
+		if perr == nil {
+			res.answer, res.request = g.answerEvent(evs), r.ID
+			res.push = func(to, name string) {
+				g.deps.Notify(to, "request", name, name+" wants to connect", map[string]string{"requestId": r.ID})
+			}
+		}
+		return res, nil
+	})
+}
+
+// acceptRequest asks both users where they are (the connection's meeting
+// point) without waiting: the grain serves other messages meanwhile, so the
+// accept is checked again, on the state as it is then, when it applies.
+// An accept that cannot succeed is answered at once.
+func (g *grain) acceptRequest(ctx actor.Context, m *grainpb.AcceptRequest) {
+	a := act{m.ActorId, m.OriginSessionId}
+	if !g.ready(ctx) || !g.state.CanAccept(m.ActorId, m.RequestId, g.deps.Clock.Now()) {
+		ctx.Respond(g.accept(ctx, a, m.RequestId, nil))
 		return
 	}
-	to := g.state.Other(m.ActorId)
-	if g.deps.Online != nil && g.deps.Online(to) {
-		return
-	}
-	name := g.profile(m.ActorId, now).Name
-	switch {
-	case m.Op == "ring":
-		g.deps.Notify(to, "ring", name, name+" is ringing you", map[string]string{"fromUserId": m.ActorId})
-	case m.Op == "send" && len(evs) > 0 && evs[len(evs)-1].Type == protocol.TypeRequestSend:
-		g.deps.Notify(to, "request", name, name+" wants to connect", map[string]string{"requestId": evs[len(evs)-1].Request.ID})
-	case m.Op == "accept" && len(evs) > 0 && evs[len(evs)-1].Type == protocol.TypeRequestAccept:
-		g.deps.Notify(to, "accepted", name, name+" accepted your request", map[string]string{"connectionId": evs[len(evs)-1].Connection.ID})
-	}
+	g.locating++
+	g.meetingPoint(ctx, func(at *storage.LatLng) {
+		g.locating--
+		ctx.Respond(g.accept(ctx, a, m.RequestId, at))
+	})
+}
+
+func (g *grain) accept(ctx actor.Context, a act, requestID string, at *storage.LatLng) *grainpb.PairReply {
+	return g.apply(ctx, a, func(now time.Time) (result, error) {
+		c, evs, perr := g.state.Accept(a.by, requestID, at, now)
+		res := result{evs: evs, err: perr}
+		if perr == nil {
+			res.answer, res.request = g.answerEvent(evs), requestID
+			res.push = func(to, name string) {
+				g.deps.Notify(to, "accepted", name, name+" accepted your request", map[string]string{"connectionId": c.ID})
+			}
+		}
+		return res, nil
+	})
+}
+
+// resolve rejects (receiver) or cancels (sender) a pending request.
+func (g *grain) resolve(ctx actor.Context, a act, requestID string, cancel bool) *grainpb.PairReply {
+	return g.apply(ctx, a, func(now time.Time) (result, error) {
+		resolve := g.state.Reject
+		if cancel {
+			resolve = g.state.Cancel
+		}
+		_, evs, perr := resolve(a.by, requestID, now)
+		res := result{evs: evs, err: perr}
+		if perr == nil {
+			res.answer, res.request = g.answerEvent(evs), requestID
+		}
+		return res, nil
+	})
+}
+
+func (g *grain) closeConnection(ctx actor.Context, m *grainpb.CloseConnection) *grainpb.PairReply {
+	return g.apply(ctx, act{m.ActorId, m.OriginSessionId}, func(now time.Time) (result, error) {
+		_, evs, perr := g.state.Close(m.ActorId, m.ConnectionId, m.Reason, now)
+		res := result{evs: evs, err: perr}
+		if perr == nil {
+			res.answer = g.answerEvent(evs)
+		}
+		return res, nil
+	})
+}
+
+func (g *grain) ring(ctx actor.Context, m *grainpb.RingUser) *grainpb.PairReply {
+	return g.apply(ctx, act{m.ActorId, m.OriginSessionId}, func(now time.Time) (result, error) {
+		missing, err := g.userMissing(m.TargetId)
+		if err != nil {
+			return result{}, err
+		}
+		if _, perr := g.state.Ring(m.ActorId, m.TargetId, missing, now); perr != nil {
+			return result{err: perr}, nil
+		}
+		ring := protocol.Ring{FromUser: g.profile(m.ActorId, now), FromUserID: m.ActorId, RecipientID: m.TargetId}
+		g.deliverTo(ctx, m.TargetId, protocol.TypeConnectionRing, ring, "")
+		return result{
+			answer: func(string) any {
+				sent := ring
+				sent.Status = "sent"
+				return sent
+			},
+			push: func(to, name string) {
+				g.deps.Notify(to, "ring", name, name+" is ringing you", map[string]string{"fromUserId": m.ActorId})
+			},
+		}, nil
+	})
 }
 
 func internal(err error) *grainpb.PairReply {
@@ -279,23 +361,31 @@ func (g *grain) reminder(now time.Time) {
 	}
 }
 
+// userMissing reports whether a user was deleted or never existed.
+func (g *grain) userMissing(id string) (bool, error) {
+	u, err := g.deps.Store.Users().Get(context.Background(), id)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Deleted()) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pair grain: read user %s: %w", id, err)
+	}
+	return false, nil
+}
+
 // guards reads the facts a send depends on from the store: whether the
 // target exists and whether either user blocked the other.
 func (g *grain) guards(from, to string) (SendGuards, error) {
-	c := context.Background()
 	var sg SendGuards
-	u, err := g.deps.Store.Users().Get(c, to)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Deleted()) {
-		sg.TargetMissing = true
-		return sg, nil
-	}
-	if err != nil {
+	missing, err := g.userMissing(to)
+	if err != nil || missing {
+		sg.TargetMissing = missing
 		return sg, err
 	}
 	for _, pair := range [][2]string{{from, to}, {to, from}} {
-		blocks, err := g.deps.Store.Safety().BlockedBy(c, pair[0])
+		blocks, err := g.deps.Store.Safety().BlockedBy(context.Background(), pair[0])
 		if err != nil {
-			return sg, err
+			return sg, fmt.Errorf("pair grain: read blocks: %w", err)
 		}
 		for _, b := range blocks {
 			if b.BlockedID == pair[1] {
@@ -306,19 +396,49 @@ func (g *grain) guards(from, to string) (SendGuards, error) {
 	return sg, nil
 }
 
-// meetingPoint is the midpoint of both users' live locations, or nil when
-// either is unknown or stale. Users never call pairs synchronously, so
-// asking them from here cannot deadlock.
-func (g *grain) meetingPoint(ctx actor.Context) *storage.LatLng {
-	var pts []*grainpb.LocationReply
+// LocationTimeout bounds the wait for the users' locations on accept; an
+// answer later than that makes the meeting point unknown (null).
+const LocationTimeout = time.Second
+
+// meetingPoint asks both User grains for their live location at once and
+// calls then with the midpoint, or nil when either is unknown, stale or
+// slow. It returns at once: the answers come back as continuations on the
+// grain's own goroutine.
+func (g *grain) meetingPoint(ctx actor.Context, then func(*storage.LatLng)) {
+	c := pcluster.GetCluster(ctx.ActorSystem())
+	futs := make([]*actor.Future, 0, 2)
 	for _, u := range []string{g.state.UserA, g.state.UserB} {
-		rep, err := cluster.CallIn[*grainpb.LocationReply](ctx, time.Second, cluster.KindUser, u, &grainpb.GetLocation{})
-		if err != nil || !rep.Fresh {
-			return nil
+		pid := c.Get(u, cluster.KindUser)
+		if pid == nil {
+			then(nil)
+			return
 		}
-		pts = append(pts, rep)
+		futs = append(futs, ctx.RequestFuture(pid, &grainpb.GetLocation{}, LocationTimeout))
 	}
-	return &storage.LatLng{Lat: (pts[0].Lat + pts[1].Lat) / 2, Lng: (pts[0].Lng + pts[1].Lng) / 2}
+	fix := func(res any, err error) *grainpb.LocationReply {
+		if r, ok := res.(*grainpb.LocationReply); ok && err == nil && r.Fresh {
+			return r
+		}
+		return nil
+	}
+	ctx.ReenterAfter(futs[0], func(res0 any, err0 error) {
+		a := fix(res0, err0)
+		// Both questions are out already: waiting for the second after the
+		// first costs nothing.
+		ctx.ReenterAfter(futs[1], func(res1 any, err1 error) {
+			defer cluster.Recover(ctx, g.deps.Logger, "pair grain", pairFailure)
+			then(midpoint(a, fix(res1, err1)))
+		})
+	})
+}
+
+// midpoint is the point halfway between two live locations, nil when
+// either is missing.
+func midpoint(a, b *grainpb.LocationReply) *storage.LatLng {
+	if a == nil || b == nil {
+		return nil
+	}
+	return &storage.LatLng{Lat: (a.Lat + b.Lat) / 2, Lng: (a.Lng + b.Lng) / 2}
 }
 
 func (g *grain) profile(id string, now time.Time) protocol.User {
@@ -326,39 +446,36 @@ func (g *grain) profile(id string, now time.Time) protocol.User {
 }
 
 // payload renders an event for one viewer.
-func (g *grain) payload(ctx actor.Context, ev Event, viewer string) any {
+func (g *grain) payload(ev Event, viewer string) any {
 	now := g.deps.Clock.Now()
 	other := g.profile(g.state.Other(viewer), now)
 	switch ev.Type {
 	case protocol.TypeRequestSend:
-		return map[string]any{"request": ViewRequest(ev.Request, viewer, other)}
+		return protocol.RequestSent{Request: ViewRequest(ev.Request, viewer, other)}
 	case protocol.TypeConnClose:
 		c := ev.Connection
-		recipient := g.state.Other(deref(c.ClosedByUserID))
-		return map[string]any{
-			"connectionId": c.ID, "type": "connection", "status": StatusClosed,
-			"closedByUserId": c.ClosedByUserID, "closureReason": c.ClosureReason,
-			"closedAt": fmtPtr(c.ClosedAt), "recipientId": recipient,
+		return protocol.ConnectionClosed{
+			ClosedAt: fmtPtr(c.ClosedAt), ClosedByUserID: c.ClosedByUserID, ClosureReason: c.ClosureReason,
+			ConnectionID: c.ID, RecipientID: g.state.Other(deref(c.ClosedByUserID)), Status: StatusClosed, Type: "connection",
 		}
 	}
 	r := ev.Request
-	p := map[string]any{
-		"requestId": r.ID, "fromUserId": r.FromUserID, "toUserId": r.ToUserID,
-		"direction": direction(r.FromUserID, viewer), "resolvedAt": fmtPtr(r.ResolvedAt),
-		"request": ViewRequest(r, viewer, other),
+	p := protocol.RequestResolved{
+		Direction: direction(r.FromUserID, viewer), FromUserID: r.FromUserID, Request: ViewRequest(r, viewer, other),
+		RequestID: r.ID, ResolvedAt: fmtPtr(r.ResolvedAt), ToUserID: r.ToUserID,
 	}
 	switch ev.Type {
 	case protocol.TypeRequestAccept:
 		online := g.deps.Online != nil && g.deps.Online(other.ID)
 		cv := ViewConnection(ev.Connection, viewer, other, online)
 		g.deps.together(context.Background(), &cv, ev.Connection, viewer, true)
-		p["connection"] = cv
+		p.Connection = &cv
 	case protocol.TypeRequestReject:
-		p["status"] = LegacyRejected
+		p.Status = LegacyRejected
 	case protocol.TypeRequestMissed:
-		p["status"] = StatusMissed
+		p.Status = StatusMissed
 	case protocol.TypeRequestCancel:
-		p["status"] = r.Status
+		p.Status = r.Status
 	}
 	return p
 }

@@ -178,6 +178,14 @@ func (s *State) find(by, id string, now time.Time) (*storage.Request, []Event, *
 	return r, evs, nil
 }
 
+// CanAccept reports whether by may accept the request now. The grain asks
+// before it gathers what an accept needs; Accept checks again when it
+// applies, since the state may have changed in between.
+func (s *State) CanAccept(by, requestID string, now time.Time) bool {
+	r := s.Request(requestID)
+	return r != nil && s.Has(by) && r.ToUserID == by && r.Status == StatusPending && now.Before(r.ExpiresAt)
+}
+
 // Accept turns the pending request into a connection. Only its receiver may
 // accept; accepting after expiry answers request_expired (and the missed
 // event goes to both).
@@ -296,11 +304,19 @@ func (s *State) End(by, reason string, now time.Time) []Event {
 	return evs
 }
 
-// Ring checks a ring from by: it needs an active connection and at most one
-// ring per pair every RingInterval.
-func (s *State) Ring(by string, now time.Time) (*storage.Connection, *protocol.Error) {
+// Ring checks a ring from by to the other user: it needs an active
+// connection and at most one ring per pair every RingInterval. Like a send,
+// a ring to oneself or to a user who does not exist (targetMissing) is
+// refused by name.
+func (s *State) Ring(by, to string, targetMissing bool, now time.Time) (*storage.Connection, *protocol.Error) {
+	switch {
+	case by == to:
+		return nil, fail(CodeSelfRequest, "you cannot ring yourself")
+	case targetMissing:
+		return nil, fail(protocol.CodeUserNotFound, "user not found")
+	}
 	c := s.Active()
-	if c == nil || !s.Has(by) {
+	if c == nil || !s.Has(by) || !s.Has(to) {
 		return nil, fail(protocol.CodeActiveConnectionRequired, "ringing needs an active connection")
 	}
 	if !s.lastRing.IsZero() && now.Sub(s.lastRing) < RingInterval {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
 )
@@ -261,21 +262,104 @@ func TestCloseEndAndRing(t *testing.T) {
 	})
 	t.Run("ring", func(t *testing.T) {
 		p, _ := pending(t)
-		if _, err := p.Ring("a", t0); code(err) != protocol.CodeActiveConnectionRequired {
+		if _, err := p.Ring("a", "b", false, t0); code(err) != protocol.CodeActiveConnectionRequired {
 			t.Fatalf("ring without connection: %v", err)
 		}
 		s, _ := connected(t)
-		if _, err := s.Ring("a", t0); err != nil {
+		if _, err := s.Ring("a", "b", false, t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Ring("b", t0.Add(RingInterval-time.Millisecond)); code(err) != protocol.CodeRateLimited {
+		if _, err := s.Ring("b", "a", false, t0.Add(RingInterval-time.Millisecond)); code(err) != protocol.CodeRateLimited {
 			t.Fatalf("second ring within 10 s: %v", err)
 		}
-		if _, err := s.Ring("b", t0.Add(RingInterval)); err != nil {
+		if _, err := s.Ring("b", "a", false, t0.Add(RingInterval)); err != nil {
 			t.Fatalf("ring after 10 s: %v", err)
 		}
-		if _, err := s.Ring("c", t0.Add(time.Hour)); code(err) != protocol.CodeActiveConnectionRequired {
+		if _, err := s.Ring("c", "a", false, t0.Add(time.Hour)); code(err) != protocol.CodeActiveConnectionRequired {
 			t.Fatalf("stranger ring: %v", err)
 		}
 	})
+}
+
+func TestRingRefusalsByName(t *testing.T) {
+	tests := []struct {
+		name          string
+		by, to        string
+		targetMissing bool
+		want          protocol.Code
+	}{
+		{"self", "a", "a", false, CodeSelfRequest},
+		{"unknown user", "a", "b", true, protocol.CodeUserNotFound},
+		{"connected", "a", "b", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, r := pending(t)
+			if _, _, err := s.Accept("b", r.ID, nil, t0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Ring(tt.by, tt.to, tt.targetMissing, t0); code(err) != tt.want {
+				t.Fatalf("code = %q, want %q", code(err), tt.want)
+			}
+		})
+	}
+}
+
+// CanAccept must agree with Accept: the grain only gathers locations for an
+// accept that would succeed.
+func TestCanAcceptAgreesWithAccept(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(s *State, id string)
+		by    string
+		id    string
+		at    time.Time
+	}{
+		{"receiver", nil, "b", "", t0},
+		{"sender", nil, "a", "", t0},
+		{"stranger", nil, "c", "", t0},
+		{"unknown", nil, "b", "req_nope", t0},
+		{"at expiry", nil, "b", "", t0.Add(ttl)},
+		{"rejected", func(s *State, id string) { s.Reject("b", id, t0) }, "b", "", t0},
+		{"accepted", func(s *State, id string) { s.Accept("b", id, nil, t0) }, "b", "", t0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, r := pending(t)
+			id := r.ID
+			if tt.id != "" {
+				id = tt.id
+			}
+			if tt.setup != nil {
+				tt.setup(s, r.ID)
+			}
+			can := s.CanAccept(tt.by, id, tt.at)
+			_, _, err := s.Accept(tt.by, id, nil, tt.at)
+			if can != (err == nil) {
+				t.Fatalf("CanAccept = %v, Accept error = %v", can, err)
+			}
+		})
+	}
+}
+
+func TestMidpoint(t *testing.T) {
+	a := &grainpb.LocationReply{Fresh: true, Lat: 6, Lng: 3}
+	b := &grainpb.LocationReply{Fresh: true, Lat: 7, Lng: 4}
+	tests := []struct {
+		name string
+		a, b *grainpb.LocationReply
+		want *storage.LatLng
+	}{
+		{"both", a, b, &storage.LatLng{Lat: 6.5, Lng: 3.5}},
+		{"first unknown", nil, b, nil},
+		{"second unknown", a, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := midpoint(tt.a, tt.b)
+			if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
+				t.Fatalf("midpoint = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -9,52 +9,10 @@ import (
 )
 
 // RequestView is the ConnectionRequest model as one viewer sees it.
-type RequestView struct {
-	ID            string        `json:"id"`
-	RequestID     string        `json:"requestId"`
-	FromUserID    string        `json:"fromUserId"`
-	ToUserID      string        `json:"toUserId"`
-	SenderID      string        `json:"senderId"`
-	ReceiverID    string        `json:"receiverId"`
-	User          protocol.User `json:"user"`
-	UserID        string        `json:"userId"`
-	Name          string        `json:"name"`
-	Age           *int          `json:"age"`
-	Avatar        *string       `json:"avatar"`
-	Snippet       string        `json:"snippet"`
-	Direction     string        `json:"direction"`
-	Status        string        `json:"status"`
-	LegacyStatus  string        `json:"legacyStatus"`
-	ClosureReason *string       `json:"closureReason"`
-	CreatedAt     string        `json:"createdAt"`
-	ResolvedAt    *string       `json:"resolvedAt"`
-	ExpiresAt     *string       `json:"expiresAt"`
-}
+type RequestView = protocol.ConnectionRequest
 
 // ConnectionView is the Connection model as one viewer sees it.
-type ConnectionView struct {
-	ConnectionID         string          `json:"connectionId"`
-	User                 protocol.User   `json:"user"`
-	IsOnline             bool            `json:"isOnline"`
-	AccumulatedMinutes   int             `json:"accumulatedMinutes"`
-	NextMilestoneMinutes *int            `json:"nextMilestoneMinutes"`
-	Direction            string          `json:"direction"`
-	Type                 string          `json:"type"`
-	Status               string          `json:"status"`
-	LegacyStatus         string          `json:"legacyStatus"`
-	SenderID             string          `json:"senderId"`
-	ReceiverID           string          `json:"receiverId"`
-	Name                 string          `json:"name"`
-	Age                  *int            `json:"age"`
-	Avatar               *string         `json:"avatar"`
-	Snippet              string          `json:"snippet"`
-	ClosureReason        *string         `json:"closureReason"`
-	ClosedByUserID       *string         `json:"closedByUserId"`
-	ConnectedLocation    *storage.LatLng `json:"connectedLocation"`
-	CreatedAt            string          `json:"createdAt"`
-	ResolvedAt           string          `json:"resolvedAt"`
-	ClosedAt             *string         `json:"closedAt"`
-}
+type ConnectionView = protocol.Connection
 
 func direction(senderID, viewer string) string {
 	if senderID == viewer {
@@ -104,13 +62,20 @@ func ViewConnection(c *storage.Connection, viewer string, other protocol.User, o
 		Status: StatusAccepted, LegacyStatus: "active",
 		SenderID: c.SenderID, ReceiverID: c.ReceiverID,
 		Name: other.Name, Age: other.Age, Avatar: other.Avatar, Snippet: snippet(other),
-		ClosureReason: c.ClosureReason, ClosedByUserID: c.ClosedByUserID, ConnectedLocation: c.ConnectedLocation,
+		ClosureReason: c.ClosureReason, ClosedByUserID: c.ClosedByUserID, ConnectedLocation: latLng(c.ConnectedLocation),
 		CreatedAt: protocol.FormatTime(c.CreatedAt), ResolvedAt: protocol.FormatTime(c.AcceptedAt), ClosedAt: fmtPtr(c.ClosedAt),
 	}
 	if c.Status == ConnClosed {
 		v.Status, v.LegacyStatus, v.IsOnline = StatusClosed, "closed", false
 	}
 	return v
+}
+
+func latLng(p *storage.LatLng) *protocol.LatLng {
+	if p == nil {
+		return nil
+	}
+	return &protocol.LatLng{Lat: p.Lat, Lng: p.Lng}
 }
 
 // SortRequests orders the unified requests list as the spec says: pending

@@ -1638,40 +1638,30 @@ func (x *CellRemove) GetUserId() string {
 	return ""
 }
 
-// PairCommand is one action on a pair. op: send, accept, reject, cancel,
-// close, ring, end (block or account deletion), expire; and for the pair's
-// conversation: message, read, relay.
-type PairCommand struct {
+// SendRequest: actor asks target to connect (connection.request.send).
+type SendRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
-	Op              string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
-	ActorId         string                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`    // the user acting
-	TargetId        string                 `protobuf:"bytes,3,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"` // send, ring: the other user
-	RequestId       string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	ConnectionId    string                 `protobuf:"bytes,5,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
-	Reason          string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"` // close, end
-	OriginSessionId string                 `protobuf:"bytes,7,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
-	Content         string                 `protobuf:"bytes,8,opt,name=content,proto3" json:"content,omitempty"`                       // message
-	MessageId       string                 `protobuf:"bytes,9,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`  // read
-	RelayType       string                 `protobuf:"bytes,10,opt,name=relay_type,json=relayType,proto3" json:"relay_type,omitempty"` // relay: chat.typing, chat.location.*
-	RelayJson       []byte                 `protobuf:"bytes,11,opt,name=relay_json,json=relayJson,proto3" json:"relay_json,omitempty"` // relay: the validated fields to forward
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	TargetId        string                 `protobuf:"bytes,2,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
-func (x *PairCommand) Reset() {
-	*x = PairCommand{}
+func (x *SendRequest) Reset() {
+	*x = SendRequest{}
 	mi := &file_grains_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PairCommand) String() string {
+func (x *SendRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PairCommand) ProtoMessage() {}
+func (*SendRequest) ProtoMessage() {}
 
-func (x *PairCommand) ProtoReflect() protoreflect.Message {
+func (x *SendRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_grains_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1683,86 +1673,538 @@ func (x *PairCommand) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PairCommand.ProtoReflect.Descriptor instead.
-func (*PairCommand) Descriptor() ([]byte, []int) {
+// Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
+func (*SendRequest) Descriptor() ([]byte, []int) {
 	return file_grains_proto_rawDescGZIP(), []int{29}
 }
 
-func (x *PairCommand) GetOp() string {
-	if x != nil {
-		return x.Op
-	}
-	return ""
-}
-
-func (x *PairCommand) GetActorId() string {
+func (x *SendRequest) GetActorId() string {
 	if x != nil {
 		return x.ActorId
 	}
 	return ""
 }
 
-func (x *PairCommand) GetTargetId() string {
+func (x *SendRequest) GetTargetId() string {
 	if x != nil {
 		return x.TargetId
 	}
 	return ""
 }
 
-func (x *PairCommand) GetRequestId() string {
-	if x != nil {
-		return x.RequestId
-	}
-	return ""
-}
-
-func (x *PairCommand) GetConnectionId() string {
-	if x != nil {
-		return x.ConnectionId
-	}
-	return ""
-}
-
-func (x *PairCommand) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-func (x *PairCommand) GetOriginSessionId() string {
+func (x *SendRequest) GetOriginSessionId() string {
 	if x != nil {
 		return x.OriginSessionId
 	}
 	return ""
 }
 
-func (x *PairCommand) GetContent() string {
+// AcceptRequest: the receiver accepts a pending request.
+type AcceptRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	RequestId       string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AcceptRequest) Reset() {
+	*x = AcceptRequest{}
+	mi := &file_grains_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptRequest) ProtoMessage() {}
+
+func (x *AcceptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptRequest.ProtoReflect.Descriptor instead.
+func (*AcceptRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AcceptRequest) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *AcceptRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AcceptRequest) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// RejectRequest: the receiver declines a pending request.
+type RejectRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	RequestId       string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RejectRequest) Reset() {
+	*x = RejectRequest{}
+	mi := &file_grains_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectRequest) ProtoMessage() {}
+
+func (x *RejectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectRequest.ProtoReflect.Descriptor instead.
+func (*RejectRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RejectRequest) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *RejectRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RejectRequest) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// CancelRequest: the sender withdraws a pending request.
+type CancelRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	RequestId       string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CancelRequest) Reset() {
+	*x = CancelRequest{}
+	mi := &file_grains_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRequest) ProtoMessage() {}
+
+func (x *CancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
+func (*CancelRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CancelRequest) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *CancelRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CancelRequest) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// CloseConnection: either user closes the active connection.
+type CloseConnection struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ActorId      string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ConnectionId string                 `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// closureReason; empty means user_left
+	Reason          string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	OriginSessionId string `protobuf:"bytes,4,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CloseConnection) Reset() {
+	*x = CloseConnection{}
+	mi := &file_grains_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseConnection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseConnection) ProtoMessage() {}
+
+func (x *CloseConnection) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseConnection.ProtoReflect.Descriptor instead.
+func (*CloseConnection) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CloseConnection) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *CloseConnection) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *CloseConnection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CloseConnection) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// RingUser: actor rings the other user of an active connection.
+type RingUser struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	TargetId        string                 `protobuf:"bytes,2,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RingUser) Reset() {
+	*x = RingUser{}
+	mi := &file_grains_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingUser) ProtoMessage() {}
+
+func (x *RingUser) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingUser.ProtoReflect.Descriptor instead.
+func (*RingUser) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RingUser) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *RingUser) GetTargetId() string {
+	if x != nil {
+		return x.TargetId
+	}
+	return ""
+}
+
+func (x *RingUser) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// PostMessage: a chat message to the other user, answered once stored.
+type PostMessage struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Content         string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PostMessage) Reset() {
+	*x = PostMessage{}
+	mi := &file_grains_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostMessage) ProtoMessage() {}
+
+func (x *PostMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostMessage.ProtoReflect.Descriptor instead.
+func (*PostMessage) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PostMessage) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *PostMessage) GetContent() string {
 	if x != nil {
 		return x.Content
 	}
 	return ""
 }
 
-func (x *PairCommand) GetMessageId() string {
+func (x *PostMessage) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// MarkRead: the actor read a message and every earlier one to it.
+type MarkRead struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	MessageId       string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *MarkRead) Reset() {
+	*x = MarkRead{}
+	mi := &file_grains_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkRead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkRead) ProtoMessage() {}
+
+func (x *MarkRead) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkRead.ProtoReflect.Descriptor instead.
+func (*MarkRead) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *MarkRead) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *MarkRead) GetMessageId() string {
 	if x != nil {
 		return x.MessageId
 	}
 	return ""
 }
 
-func (x *PairCommand) GetRelayType() string {
+func (x *MarkRead) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// RelayToPartner forwards a typing or location-share frame; nothing is
+// stored.
+type RelayToPartner struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ActorId string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// chat.typing, chat.location.*
+	RelayType string `protobuf:"bytes,2,opt,name=relay_type,json=relayType,proto3" json:"relay_type,omitempty"`
+	// the validated protocol.ChatRelayed to forward
+	RelayJson       []byte `protobuf:"bytes,3,opt,name=relay_json,json=relayJson,proto3" json:"relay_json,omitempty"`
+	OriginSessionId string `protobuf:"bytes,4,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RelayToPartner) Reset() {
+	*x = RelayToPartner{}
+	mi := &file_grains_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelayToPartner) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelayToPartner) ProtoMessage() {}
+
+func (x *RelayToPartner) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelayToPartner.ProtoReflect.Descriptor instead.
+func (*RelayToPartner) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RelayToPartner) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *RelayToPartner) GetRelayType() string {
 	if x != nil {
 		return x.RelayType
 	}
 	return ""
 }
 
-func (x *PairCommand) GetRelayJson() []byte {
+func (x *RelayToPartner) GetRelayJson() []byte {
 	if x != nil {
 		return x.RelayJson
 	}
 	return nil
+}
+
+func (x *RelayToPartner) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
 }
 
 // EndPair ends whatever is open between the two users (a block, an
@@ -1777,7 +2219,7 @@ type EndPair struct {
 
 func (x *EndPair) Reset() {
 	*x = EndPair{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2231,7 @@ func (x *EndPair) String() string {
 func (*EndPair) ProtoMessage() {}
 
 func (x *EndPair) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2244,7 @@ func (x *EndPair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndPair.ProtoReflect.Descriptor instead.
 func (*EndPair) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EndPair) GetActorId() string {
@@ -1825,14 +2267,17 @@ type PairReply struct {
 	Failure     *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
 	PayloadJson []byte                 `protobuf:"bytes,2,opt,name=payload_json,json=payloadJson,proto3" json:"payload_json,omitempty"`
 	// error details (request_exists carries the existing request)
-	DetailsJson   []byte `protobuf:"bytes,3,opt,name=details_json,json=detailsJson,proto3" json:"details_json,omitempty"`
+	DetailsJson []byte `protobuf:"bytes,3,opt,name=details_json,json=detailsJson,proto3" json:"details_json,omitempty"`
+	// the request the operation created or resolved, so a REST handler can
+	// render it without guessing which one it was
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PairReply) Reset() {
 	*x = PairReply{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +2289,7 @@ func (x *PairReply) String() string {
 func (*PairReply) ProtoMessage() {}
 
 func (x *PairReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +2302,7 @@ func (x *PairReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairReply.ProtoReflect.Descriptor instead.
 func (*PairReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PairReply) GetFailure() *Failure {
@@ -1881,6 +2326,13 @@ func (x *PairReply) GetDetailsJson() []byte {
 	return nil
 }
 
+func (x *PairReply) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // GetLocation asks a User grain for its live location (connectedLocation).
 type GetLocation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1890,7 +2342,7 @@ type GetLocation struct {
 
 func (x *GetLocation) Reset() {
 	*x = GetLocation{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2354,7 @@ func (x *GetLocation) String() string {
 func (*GetLocation) ProtoMessage() {}
 
 func (x *GetLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2367,7 @@ func (x *GetLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocation.ProtoReflect.Descriptor instead.
 func (*GetLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{40}
 }
 
 type LocationReply struct {
@@ -1929,7 +2381,7 @@ type LocationReply struct {
 
 func (x *LocationReply) Reset() {
 	*x = LocationReply{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2393,7 @@ func (x *LocationReply) String() string {
 func (*LocationReply) ProtoMessage() {}
 
 func (x *LocationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2406,7 @@ func (x *LocationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationReply.ProtoReflect.Descriptor instead.
 func (*LocationReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LocationReply) GetFresh() bool {
@@ -1996,7 +2448,7 @@ type ProximityCommand struct {
 
 func (x *ProximityCommand) Reset() {
 	*x = ProximityCommand{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2460,7 @@ func (x *ProximityCommand) String() string {
 func (*ProximityCommand) ProtoMessage() {}
 
 func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2473,7 @@ func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityCommand.ProtoReflect.Descriptor instead.
 func (*ProximityCommand) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ProximityCommand) GetOp() string {
@@ -2076,7 +2528,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2540,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2553,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{43}
 }
 
 // ProximityReply carries the answer payload, already encoded.
@@ -2115,7 +2567,7 @@ type ProximityReply struct {
 
 func (x *ProximityReply) Reset() {
 	*x = ProximityReply{}
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2579,7 @@ func (x *ProximityReply) String() string {
 func (*ProximityReply) ProtoMessage() {}
 
 func (x *ProximityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2592,7 @@ func (x *ProximityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
 func (*ProximityReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{36}
+	return file_grains_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ProximityReply) GetFailure() *Failure {
@@ -2168,7 +2620,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2632,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2645,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{37}
+	return file_grains_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -2229,7 +2681,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2693,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2706,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{38}
+	return file_grains_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -2284,7 +2736,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2748,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2761,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{39}
+	return file_grains_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -2457,31 +2909,60 @@ const file_grains_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x16.gisbi.grain.CellEntryR\x05entry\"%\n" +
 	"\n" +
 	"CellRemove\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xd4\x02\n" +
-	"\vPairCommand\x12\x0e\n" +
-	"\x02op\x18\x01 \x01(\tR\x02op\x12\x19\n" +
-	"\bactor_id\x18\x02 \x01(\tR\aactorId\x12\x1b\n" +
-	"\ttarget_id\x18\x03 \x01(\tR\btargetId\x12\x1d\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"q\n" +
+	"\vSendRequest\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1b\n" +
+	"\ttarget_id\x18\x02 \x01(\tR\btargetId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"u\n" +
+	"\rAcceptRequest\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\x12#\n" +
-	"\rconnection_id\x18\x05 \x01(\tR\fconnectionId\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\x12*\n" +
-	"\x11origin_session_id\x18\a \x01(\tR\x0foriginSessionId\x12\x18\n" +
-	"\acontent\x18\b \x01(\tR\acontent\x12\x1d\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"u\n" +
+	"\rRejectRequest\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\t \x01(\tR\tmessageId\x12\x1d\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"u\n" +
+	"\rCancelRequest\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
-	"relay_type\x18\n" +
-	" \x01(\tR\trelayType\x12\x1d\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"\x95\x01\n" +
+	"\x0fCloseConnection\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12*\n" +
+	"\x11origin_session_id\x18\x04 \x01(\tR\x0foriginSessionId\"n\n" +
+	"\bRingUser\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1b\n" +
+	"\ttarget_id\x18\x02 \x01(\tR\btargetId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"n\n" +
+	"\vPostMessage\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"p\n" +
+	"\bMarkRead\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
-	"relay_json\x18\v \x01(\fR\trelayJson\"<\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"\x95\x01\n" +
+	"\x0eRelayToPartner\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
+	"\n" +
+	"relay_type\x18\x02 \x01(\tR\trelayType\x12\x1d\n" +
+	"\n" +
+	"relay_json\x18\x03 \x01(\fR\trelayJson\x12*\n" +
+	"\x11origin_session_id\x18\x04 \x01(\tR\x0foriginSessionId\"<\n" +
 	"\aEndPair\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa0\x01\n" +
 	"\tPairReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
 	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12!\n" +
-	"\fdetails_json\x18\x03 \x01(\fR\vdetailsJson\"\r\n" +
+	"\fdetails_json\x18\x03 \x01(\fR\vdetailsJson\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\r\n" +
 	"\vGetLocation\"I\n" +
 	"\rLocationReply\x12\x14\n" +
 	"\x05fresh\x18\x01 \x01(\bR\x05fresh\x12\x10\n" +
@@ -2524,7 +3005,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),          // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),       // 1: gisbi.grain.SessionRef
@@ -2555,17 +3036,25 @@ var file_grains_proto_goTypes = []any{
 	(*CellEntry)(nil),        // 26: gisbi.grain.CellEntry
 	(*CellUpsert)(nil),       // 27: gisbi.grain.CellUpsert
 	(*CellRemove)(nil),       // 28: gisbi.grain.CellRemove
-	(*PairCommand)(nil),      // 29: gisbi.grain.PairCommand
-	(*EndPair)(nil),          // 30: gisbi.grain.EndPair
-	(*PairReply)(nil),        // 31: gisbi.grain.PairReply
-	(*GetLocation)(nil),      // 32: gisbi.grain.GetLocation
-	(*LocationReply)(nil),    // 33: gisbi.grain.LocationReply
-	(*ProximityCommand)(nil), // 34: gisbi.grain.ProximityCommand
-	(*ConnectionClosed)(nil), // 35: gisbi.grain.ConnectionClosed
-	(*ProximityReply)(nil),   // 36: gisbi.grain.ProximityReply
-	(*ReminderFired)(nil),    // 37: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),     // 38: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),     // 39: gisbi.grain.CloseSession
+	(*SendRequest)(nil),      // 29: gisbi.grain.SendRequest
+	(*AcceptRequest)(nil),    // 30: gisbi.grain.AcceptRequest
+	(*RejectRequest)(nil),    // 31: gisbi.grain.RejectRequest
+	(*CancelRequest)(nil),    // 32: gisbi.grain.CancelRequest
+	(*CloseConnection)(nil),  // 33: gisbi.grain.CloseConnection
+	(*RingUser)(nil),         // 34: gisbi.grain.RingUser
+	(*PostMessage)(nil),      // 35: gisbi.grain.PostMessage
+	(*MarkRead)(nil),         // 36: gisbi.grain.MarkRead
+	(*RelayToPartner)(nil),   // 37: gisbi.grain.RelayToPartner
+	(*EndPair)(nil),          // 38: gisbi.grain.EndPair
+	(*PairReply)(nil),        // 39: gisbi.grain.PairReply
+	(*GetLocation)(nil),      // 40: gisbi.grain.GetLocation
+	(*LocationReply)(nil),    // 41: gisbi.grain.LocationReply
+	(*ProximityCommand)(nil), // 42: gisbi.grain.ProximityCommand
+	(*ConnectionClosed)(nil), // 43: gisbi.grain.ConnectionClosed
+	(*ProximityReply)(nil),   // 44: gisbi.grain.ProximityReply
+	(*ReminderFired)(nil),    // 45: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),     // 46: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),     // 47: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -2606,7 +3095,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
