@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
@@ -9,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/pair"
-	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
@@ -93,17 +91,7 @@ func (a *API) createConnection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.d.Store.Users().Get(c.UserContext(), other)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Deleted()) {
-		return protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainConnections, "user not found")
-	}
-	if err != nil {
-		return err
-	}
-	if user.Wire(u, a.d.Clock.Now()).Vibe == nil {
-		return protocol.Errorf(protocol.CodeVibeRequired, protocol.DomainConnections, "this user has no active vibe")
-	}
-	return a.pairCall(c, other, &grainpb.SendRequest{ActorId: userID(c), TargetId: other})
+	return a.pairCall(c, other, &grainpb.SendRequest{ActorId: userID(c), TargetId: other, RequireVibe: true})
 }
 
 // acceptConnection serves POST /connections/:userId/accept: accept the

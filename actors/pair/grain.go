@@ -239,7 +239,7 @@ func (g *grain) answerEvent(evs []Event) func(string) any {
 
 func (g *grain) sendRequest(ctx actor.Context, m *grainpb.SendRequest) *grainpb.PairReply {
 	return g.apply(ctx, act{m.ActorId, m.OriginSessionId}, func(now time.Time) (result, error) {
-		guards, err := g.guards(m.ActorId, m.TargetId)
+		guards, err := g.guards(m.ActorId, m.TargetId, m.RequireVibe)
 		if err != nil {
 			return result{}, err
 		}
@@ -363,25 +363,32 @@ func (g *grain) reminder(now time.Time) {
 
 // userMissing reports whether a user was deleted or never existed.
 func (g *grain) userMissing(id string) (bool, error) {
+	u, err := g.readUser(id)
+	return u == nil, err
+}
+
+// readUser reads a user from the store; nil when deleted or unknown.
+func (g *grain) readUser(id string) (*storage.User, error) {
 	u, err := g.deps.Store.Users().Get(context.Background(), id)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Deleted()) {
-		return true, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("pair grain: read user %s: %w", id, err)
+		return nil, fmt.Errorf("pair grain: read user %s: %w", id, err)
 	}
-	return false, nil
+	return u, nil
 }
 
 // guards reads the facts a send depends on from the store: whether the
 // target exists and whether either user blocked the other.
-func (g *grain) guards(from, to string) (SendGuards, error) {
-	var sg SendGuards
-	missing, err := g.userMissing(to)
-	if err != nil || missing {
-		sg.TargetMissing = missing
+func (g *grain) guards(from, to string, requireVibe bool) (SendGuards, error) {
+	sg := SendGuards{RequireVibe: requireVibe}
+	target, err := g.readUser(to)
+	if err != nil || target == nil {
+		sg.TargetMissing = err == nil
 		return sg, err
 	}
+	sg.TargetHasVibe = user.Wire(target, g.deps.Clock.Now()).Vibe != nil
 	for _, pair := range [][2]string{{from, to}, {to, from}} {
 		blocks, err := g.deps.Store.Safety().BlockedBy(context.Background(), pair[0])
 		if err != nil {

@@ -116,6 +116,9 @@ func (s *State) connection(id string) *storage.Connection {
 type SendGuards struct {
 	TargetMissing bool // deleted or never existed
 	Blocked       bool // either user blocked the other
+	// RequireVibe refuses a target without an active vibe (spec 002's
+	// REST requires one; the socket does not).
+	RequireVibe, TargetHasVibe bool
 }
 
 // Send creates a pending request from → to. A second request while one is
@@ -131,6 +134,8 @@ func (s *State) Send(from, to string, g SendGuards, now time.Time, ttl time.Dura
 		return nil, nil, fail(protocol.CodeUserNotFound, "user not found")
 	case g.Blocked:
 		return nil, nil, fail(CodeBlocked, "you cannot connect with this user")
+	case g.RequireVibe && !g.TargetHasVibe:
+		return nil, nil, fail(protocol.CodeVibeRequired, "this user has no active vibe")
 	}
 	evs := s.Expire(now)
 	if p := s.Pending(); p != nil {

@@ -52,6 +52,9 @@ func TestSend(t *testing.T) {
 		{"stranger", nil, "a", "c", SendGuards{}, protocol.CodeForbidden},
 		{"target gone", nil, "a", "b", SendGuards{TargetMissing: true}, protocol.CodeUserNotFound},
 		{"blocked", nil, "a", "b", SendGuards{Blocked: true}, CodeBlocked},
+		{"vibe required, none", nil, "a", "b", SendGuards{RequireVibe: true}, protocol.CodeVibeRequired},
+		{"vibe required, present", nil, "a", "b", SendGuards{RequireVibe: true, TargetHasVibe: true}, ""},
+		{"vibe not required", nil, "a", "b", SendGuards{TargetHasVibe: false}, ""},
 		{"duplicate", func(s *State) { s.Send("a", "b", SendGuards{}, t0, ttl) }, "a", "b", SendGuards{}, CodeRequestExists},
 		{"crossing", func(s *State) { s.Send("b", "a", SendGuards{}, t0, ttl) }, "a", "b", SendGuards{}, CodeRequestExists},
 		{"connected", func(s *State) {

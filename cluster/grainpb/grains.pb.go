@@ -1644,8 +1644,10 @@ type SendRequest struct {
 	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
 	TargetId        string                 `protobuf:"bytes,2,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
 	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// spec 002's REST: the target must have an active vibe.
+	RequireVibe   bool `protobuf:"varint,4,opt,name=require_vibe,json=requireVibe,proto3" json:"require_vibe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendRequest) Reset() {
@@ -1697,6 +1699,13 @@ func (x *SendRequest) GetOriginSessionId() string {
 		return x.OriginSessionId
 	}
 	return ""
+}
+
+func (x *SendRequest) GetRequireVibe() bool {
+	if x != nil {
+		return x.RequireVibe
+	}
+	return false
 }
 
 // AcceptRequest: the receiver accepts a pending request.
@@ -2909,11 +2918,12 @@ const file_grains_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x16.gisbi.grain.CellEntryR\x05entry\"%\n" +
 	"\n" +
 	"CellRemove\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"q\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x94\x01\n" +
 	"\vSendRequest\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1b\n" +
 	"\ttarget_id\x18\x02 \x01(\tR\btargetId\x12*\n" +
-	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"u\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\x12!\n" +
+	"\frequire_vibe\x18\x04 \x01(\bR\vrequireVibe\"u\n" +
 	"\rAcceptRequest\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
