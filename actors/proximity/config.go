@@ -69,4 +69,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-

@@ -444,4 +444,3 @@ func (g *grain) stopTimer() {
 	}
 	g.wakeAt = time.Time{}
 }
-

@@ -189,8 +189,8 @@ func newRig(t *testing.T) *rig {
 	cfg.HeartbeatTimeout = time.Hour // no pause while the test moves time
 	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{r.in.kind(), proximity.NewKind(proximity.Deps{
 		Store: r.store, Clock: r.clk, Config: cfg, SnapshotEvery: 5 * time.Second, UpdateEvery: 30 * time.Second,
-		LocationTimeout: time.Minute, // held asks must not time out
 		Grains: r.grains, Metrics: metrics.New(), Logger: logger,
+		LocationTimeout: time.Minute, // held asks must not time out
 	})}})
 	if err != nil {
 		t.Fatal(err)

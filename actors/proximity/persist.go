@@ -199,4 +199,3 @@ func (g *grain) flushSync() bool {
 	}
 	return true
 }
-

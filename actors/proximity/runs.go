@@ -324,4 +324,3 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
-

@@ -232,4 +232,3 @@ func (s *State) both() []string { return []string{s.UserA, s.UserB} }
 func fail(code protocol.Code, msg string) *protocol.Error {
 	return &protocol.Error{Code: code, Message: msg, Domain: protocol.DomainProximity}
 }
-

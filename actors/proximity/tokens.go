@@ -116,4 +116,3 @@ func (p *participant) validFor(t string, now time.Time) bool {
 	}
 	return (t == p.token && now.Before(p.tokenExp)) || (t == p.prev && now.Before(p.prevExp))
 }
-
