@@ -89,7 +89,7 @@ type grain struct {
 
 	locs [2]cachedLoc
 	// queue holds the commands that wait, in mailbox order, for a
-	// participant's first GPS fix (see refreshLocations).
+	// participant's first GPS fix (see request).
 	queue []func()
 }
 
