@@ -46,6 +46,15 @@ func TestProximityScanValidate(t *testing.T) {
 	}
 }
 
+func TestProximityEndRequestValidate(t *testing.T) {
+	if err := (&ProximityEndRequest{}).Validate(); err == nil || err.Code != CodeInvalidPayload {
+		t.Fatalf("no connectionId: %v, want invalid_payload", err)
+	}
+	if err := (&ProximityEndRequest{ConnectionID: "conn_1"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestProximityShapes pins the field names mobile apps read.
 func TestProximityShapes(t *testing.T) {
 	exp := "2026-04-17T14:00:00.000Z"
