@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/config"
@@ -58,13 +60,13 @@ func BenchmarkProximityHeartbeats(b *testing.B) {
 		}
 	})
 
-	ask := func(conn string, cmd *grainpb.ProximityCommand) []byte {
+	ask := func(conn string, cmd proto.Message) []byte {
 		rep, err := cluster.Call[*grainpb.ProximityReply](ctx, node, cluster.KindProximity, conn, cmd)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if err := rep.Failure.Err(); err != nil {
-			b.Fatalf("%s %s: %v", cmd.Op, conn, err)
+			b.Fatalf("%T %s: %v", cmd, conn, err)
 		}
 		return rep.PayloadJson
 	}
@@ -80,10 +82,10 @@ func BenchmarkProximityHeartbeats(b *testing.B) {
 	parallel(16, pairs, func(i int) {
 		a, c := users[2*i], users[2*i+1]
 		var ta, tc struct{ Token string }
-		_ = json.Unmarshal(ask(conns[i], &grainpb.ProximityCommand{Op: "token", ActorId: a}), &ta)
-		_ = json.Unmarshal(ask(conns[i], &grainpb.ProximityCommand{Op: "token", ActorId: c}), &tc)
-		ask(conns[i], &grainpb.ProximityCommand{Op: "start", ActorId: a, Token: tc.Token, Rssi: -60})
-		ask(conns[i], &grainpb.ProximityCommand{Op: "start", ActorId: c, Token: ta.Token, Rssi: -60})
+		_ = json.Unmarshal(ask(conns[i], &grainpb.ProximityIssueToken{ActorId: a}), &ta)
+		_ = json.Unmarshal(ask(conns[i], &grainpb.ProximityIssueToken{ActorId: c}), &tc)
+		ask(conns[i], &grainpb.ProximityStart{ActorId: a, Token: tc.Token, Rssi: -60})
+		ask(conns[i], &grainpb.ProximityStart{ActorId: c, Token: ta.Token, Rssi: -60})
 		sides[2*i], sides[2*i+1] = side{a, conns[i], tc.Token}, side{c, conns[i], ta.Token}
 	})
 	perPair := float64(heap()-before) / float64(pairs)
@@ -110,7 +112,7 @@ func BenchmarkProximityHeartbeats(b *testing.B) {
 				last[j] = time.Now()
 				s := mine[j]
 				rep, err := cluster.Call[*grainpb.ProximityReply](ctx, node, cluster.KindProximity, s.conn,
-					&grainpb.ProximityCommand{Op: "heartbeat", ActorId: s.user, Token: s.partnerToken, Rssi: -60})
+					&grainpb.ProximityHeartbeat{ActorId: s.user, Token: s.partnerToken, Rssi: -60})
 				switch {
 				case err != nil:
 					other.Add(1)

@@ -136,7 +136,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	s.Node = node
 	deps.Node = node
-	proxViews := &proximity.Views{Node: node, Store: store, Grains: s.proximity, Config: proxCfg, Logger: logger}
+	proxViews := &proximity.Views{Store: store, Clock: s.Clock, Config: proxCfg, Logger: logger}
 	pairDeps.Progress = proxViews.Progress
 
 	handlers := map[string]session.Handler{}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,32 +19,6 @@ import (
 	"github.com/gisbi/engine/storage"
 )
 
-// SnapshotKind names proximity state in the Snapshots store.
-const SnapshotKind = "proximity"
-
-// stored restores a connection's state from its last snapshot;
-// storage.ErrNotFound when it never had one.
-func stored(ctx context.Context, store storage.Store, id string, cfg Config) (*State, error) {
-	data, err := store.Snapshots().Get(ctx, SnapshotKind, id)
-	if err != nil {
-		return nil, err
-	}
-	var ps Persisted
-	if err := json.Unmarshal(data, &ps); err != nil {
-		return nil, fmt.Errorf("proximity: snapshot of %s: %w", id, err)
-	}
-	return Restore(ps, cfg, nil), nil
-}
-
-// locationTTL is how long the grain reuses a participant's GPS fix for the
-// plausibility check: heartbeats come every few seconds and a phone's
-// position does not move 250 m in that time, so asking the user grain on
-// every heartbeat would only add latency.
-const locationTTL = 5 * time.Second
-
-// retryDelay spaces snapshot writes after a failed one.
-const retryDelay = time.Second
-
 // Deps are shared by every Proximity grain of a node.
 type Deps struct {
 	Store  storage.Store
@@ -56,10 +28,15 @@ type Deps struct {
 	SnapshotEvery time.Duration
 	// UpdateEvery spaces the periodic proximity.session.updated of an active run.
 	UpdateEvery time.Duration
+	// LocationTimeout bounds an ask for a participant's GPS fix (1 s by
+	// default); a User grain that does not answer in time counts as "no
+	// fix", and the scans waiting for it go on without.
+	LocationTimeout time.Duration
 	// Online reports whether a user has an open socket: tokens rotate only
 	// for owners who can receive the next one.
 	Online func(userID string) bool
-	// Grains, when set, lets shutdown stop the grains before the store closes.
+	// Grains, when set, lets shutdown stop this node's grains before the
+	// store closes.
 	Grains  *Grains
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -73,6 +50,9 @@ func NewKind(d Deps) *pcluster.Kind {
 	}
 	if d.UpdateEvery <= 0 {
 		d.UpdateEvery = 30 * time.Second
+	}
+	if d.LocationTimeout <= 0 {
+		d.LocationTimeout = time.Second
 	}
 	return pcluster.NewKind(cluster.KindProximity, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d, w: &writer{}}
@@ -108,6 +88,9 @@ type grain struct {
 	lastUpdate time.Time
 
 	locs [2]cachedLoc
+	// queue holds the commands that wait, in mailbox order, for a
+	// participant's first GPS fix (see request).
+	queue []func()
 }
 
 type origin struct{ user, session string }
@@ -117,59 +100,9 @@ type heldEvent struct {
 	ev      Event
 }
 
-type cachedLoc struct {
-	at      time.Time // when the answer (a fix or none) was fetched; zero: ask at the next scan
-	loc     *storage.LatLng
-	pending bool // a fetch is in flight
-}
-
-// mark is what decides that a snapshot is due at once rather than at the
-// next interval: anything but the running total changing.
-type mark struct {
-	status           string
-	runs, milestones int
-	closed           bool
-	risk             Risk
-	accumulated      time.Duration // compared apart: it may wait for the interval
-}
-
 // tick wakes the grain for time-driven work (pause, grace, milestone,
 // rotation, snapshot, periodic update).
 type tick struct{}
-
-// saved reports a finished snapshot write.
-type saved struct {
-	version uint64
-	err     error
-}
-
-// writer serialises snapshot writes of one grain across goroutines, so an
-// older snapshot can never land after a newer one (the shutdown path writes
-// synchronously while an asynchronous write may still be in flight).
-type writer struct {
-	mu      sync.Mutex
-	written uint64
-}
-
-// done is the newest version on disk.
-func (w *writer) done() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.written
-}
-
-func (w *writer) put(s storage.Snapshots, id string, version uint64, data []byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if version <= w.written {
-		return nil
-	}
-	if err := s.Put(context.Background(), SnapshotKind, id, data); err != nil {
-		return err
-	}
-	w.written = version
-	return nil
-}
 
 func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "proximity grain", func() proto.Message {
@@ -185,37 +118,73 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		// An active run keeps ticking, so a timeout means nothing happened
 		// for minutes; stay only while a snapshot is unwritten.
-		if !g.saving && len(g.held) == 0 && !g.unsaved() {
+		if !g.saving && len(g.held) == 0 && len(g.queue) == 0 && !g.unsaved() {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Stopping:
-		g.stopTimer()
-		if g.flushSync() {
-			// Milestones that were waiting for their snapshot are on disk
-			// now: announce them, or they would never be.
-			now := g.deps.Clock.Now()
-			for _, h := range g.held {
-				g.send(ctx, h.ev, now, origin{})
-			}
-			g.held = nil
-		}
+		g.stopping(ctx)
 	case *actor.Stopped:
 		g.deps.Grains.remove(g.connID, ctx.Self())
 	case *grainpb.ConnectionClosed:
-		g.command(ctx, &grainpb.ProximityCommand{Op: "close"})
-	case *grainpb.ProximityCommand:
-		rep := g.command(ctx, m)
-		if ctx.Sender() != nil {
-			ctx.Respond(rep)
-		}
-		if g.missing {
-			ctx.Poison(ctx.Self()) // an unknown id must not hold memory
-		}
+		g.onClosed(ctx)
+	case *grainpb.ProximityIssueToken:
+		g.request(ctx, m.ActorId, answerNow, func(now time.Time) *grainpb.ProximityReply {
+			t, perr := g.state.IssueToken(m.ActorId, now)
+			return g.answer(ctx, now, nil, perr, t)
+		})
+	case *grainpb.ProximityStart:
+		g.request(ctx, m.ActorId, afterFixes, func(now time.Time) *grainpb.ProximityReply {
+			ack, evs, perr := g.state.Start(m.ActorId, m.Token, int(m.Rssi), now, g.locations())
+			g.countScan("start", perr)
+			return g.answer(ctx, now, evs, perr, protocol.ProximityStartAck{
+				SessionActive: ack.SessionActive, YourTokenReceived: ack.YourTokenReceived, WaitingForPartner: ack.WaitingForPartner,
+			})
+		})
+	case *grainpb.ProximityHeartbeat:
+		g.request(ctx, m.ActorId, afterFixes, func(now time.Time) *grainpb.ProximityReply {
+			ack, evs, perr := g.state.Heartbeat(m.ActorId, m.Token, int(m.Rssi), now, g.locations())
+			g.countScan("heartbeat", perr)
+			return g.answer(ctx, now, evs, perr, protocol.ProximityHeartbeatAck{
+				SessionActive: ack.SessionActive, AccumulatedSeconds: ack.AccumulatedSeconds,
+			})
+		})
+	case *grainpb.ProximityEnd:
+		g.request(ctx, m.ActorId, inTurn, func(now time.Time) *grainpb.ProximityReply {
+			return g.end(ctx, m, now)
+		})
+	case *grainpb.ProximityGetSession:
+		g.request(ctx, m.ActorId, answerNow, func(now time.Time) *grainpb.ProximityReply {
+			if m.IssueToken && !g.state.Closed() {
+				_, _ = g.state.IssueToken(m.ActorId, now)
+			}
+			return g.answer(ctx, now, nil, nil, g.state.Session(m.ActorId, now))
+		})
+	case *grainpb.ProximityGetSummary:
+		g.request(ctx, m.ActorId, answerNow, func(now time.Time) *grainpb.ProximityReply {
+			return g.answer(ctx, now, nil, nil, g.state.Summary(now))
+		})
 	case tick:
 		g.wakeAt = time.Time{}
 		g.onTick(ctx)
 	case saved:
 		g.onSaved(ctx, m)
+	}
+}
+
+// stopping writes the last snapshot as the grain stops (passivation or
+// shutdown). Milestones that were waiting for their snapshot are on disk
+// then: they are announced, or they never would be.
+func (g *grain) stopping(ctx actor.Context) {
+	g.stopTimer()
+	if len(g.queue) > 0 {
+		g.deps.Logger.Warn("proximity grain: stopped with commands waiting for a location", "connection", g.connID, "commands", len(g.queue))
+	}
+	if g.flushSync() {
+		now := g.deps.Clock.Now()
+		for _, h := range g.held {
+			g.send(ctx, h.ev, now, origin{})
+		}
+		g.held = nil
 	}
 }
 
@@ -249,13 +218,15 @@ func (g *grain) load(ctx actor.Context) {
 		g.missing = true
 		return
 	}
-	g.state, err = stored(c, g.deps.Store, g.connID, g.deps.Config)
+	ps, err := snapshot(c, g.deps.Store, g.connID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		g.state = New(g.connID, p.UserA, p.UserB, g.deps.Config, nil)
 	case err != nil:
 		g.loadErr = err
 		return
+	default:
+		g.state = Restore(*ps, g.deps.Config, nil)
 	}
 	now := g.deps.Clock.Now()
 	g.savedMark, g.savedAt = g.mark(), now
@@ -263,7 +234,12 @@ func (g *grain) load(ctx actor.Context) {
 		g.emit(ctx, g.state.Close(now), now, true)
 		return
 	}
-	g.refreshLocations(ctx, now, true)
+	if ps != nil && ps.Live != nil {
+		// The run recorded as live did not survive its grain: say so on
+		// disk, so the read models stop counting it.
+		g.emit(ctx, nil, now, true)
+	}
+	g.refreshLocations(ctx, now, true, false)
 }
 
 func (g *grain) unavailable(ctx actor.Context) *grainpb.Failure {
@@ -280,71 +256,124 @@ func (g *grain) unavailable(ctx actor.Context) *grainpb.Failure {
 	return nil
 }
 
-func (g *grain) command(ctx actor.Context, m *grainpb.ProximityCommand) *grainpb.ProximityReply {
+// order says whether a command may wait for a participant's first GPS fix.
+type order int
+
+const (
+	// answerNow: reads and token issues answer at once, even while scans wait.
+	answerNow order = iota
+	// inTurn: proximity.session.end runs after the scans already waiting,
+	// so an end is never overtaken by the heartbeat sent before it.
+	inTurn
+	// afterFixes: start and heartbeat wait for every participant's first answer.
+	afterFixes
+)
+
+// request serves a participant's command: op runs at once, or, when it is
+// a scan and a participant's first GPS fix is still being fetched, after
+// that answer; scans and ends that arrive meanwhile queue behind it, in the
+// order sent. The answer goes to the sender captured now, since a queued
+// op runs while another message is being handled.
+func (g *grain) request(ctx actor.Context, actorID string, o order, op func(now time.Time) *grainpb.ProximityReply) {
+	sender := ctx.Sender()
+	reply := func(rep *grainpb.ProximityReply) {
+		if sender != nil {
+			ctx.Send(sender, rep)
+		}
+	}
 	if f := g.unavailable(ctx); f != nil {
-		return &grainpb.ProximityReply{Failure: f}
-	}
-	if m.Op == "close" {
-		now := g.deps.Clock.Now()
-		g.emit(ctx, g.state.Close(now), now, true)
-		return &grainpb.ProximityReply{}
-	}
-	if !g.state.Has(m.ActorId) {
-		return &grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeForbidden, protocol.DomainProximity, "this connection is not yours")}
-	}
-	now := g.deps.Clock.Now()
-	var (
-		out  any
-		evs  []Event
-		perr *protocol.Error
-	)
-	switch m.Op {
-	case "token":
-		var t Token
-		t, perr = g.state.IssueToken(m.ActorId, now)
-		out = t
-	case "start", "heartbeat":
-		locs := g.locations(ctx, now)
-		var ack Ack
-		if m.Op == "start" {
-			ack, evs, perr = g.state.Start(m.ActorId, m.Token, int(m.Rssi), now, locs)
-		} else {
-			ack, evs, perr = g.state.Heartbeat(m.ActorId, m.Token, int(m.Rssi), now, locs)
+		reply(&grainpb.ProximityReply{Failure: f})
+		if g.missing {
+			ctx.Poison(ctx.Self()) // an unknown id must not hold memory
 		}
-		result := "ok"
-		if perr != nil {
-			result = string(perr.Code)
-		}
-		g.deps.Metrics.ProximityScans.WithLabelValues(m.Op, result).Inc()
-		out = ack
-	case "end":
-		g.origin = origin{user: m.ActorId, session: m.OriginSessionId}
-		defer func() { g.origin = origin{} }()
-		evs, perr = g.state.End(m.ActorId, now)
-		if perr == nil {
-			// The spec answers session.end with the session as it now is.
-			out = g.state.Current(now).Payload
-		}
-	case "session":
-		if m.IssueToken && !g.state.Closed() {
-			_, _ = g.state.IssueToken(m.ActorId, now)
-		}
-		out = g.state.Session(m.ActorId, now)
-	case "summary", "progress":
-		out = g.state.Summary(now)
-	default:
-		return &grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeInvalidPayload, protocol.DomainProximity, "unknown proximity operation")}
+		return
 	}
-	// A failed scan still changes the risk counters, which are persisted.
+	if !g.state.Has(actorID) {
+		reply(&grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeForbidden, protocol.DomainProximity, "this connection is not yours")})
+		return
+	}
+	run := func() { reply(op(g.deps.Clock.Now())) }
+	if o == afterFixes {
+		g.refreshLocations(ctx, g.deps.Clock.Now(), false, true)
+	}
+	if (o != answerNow && len(g.queue) > 0) || (o == afterFixes && g.unknownFix()) {
+		g.queue = append(g.queue, run)
+		return
+	}
+	run()
+}
+
+// drain runs the queued commands once no first fix is awaited. An answer
+// that left a participant unknown (a miss at activation is not kept) asks
+// again, keeping the miss this time, so the queue always moves on.
+func (g *grain) drain(ctx actor.Context) {
+	if g.state == nil || len(g.queue) == 0 {
+		return
+	}
+	if g.unknownFix() {
+		g.refreshLocations(ctx, g.deps.Clock.Now(), false, true)
+		if g.unknownFix() {
+			return
+		}
+	}
+	q := g.queue
+	g.queue = nil
+	for _, run := range q {
+		run()
+	}
+}
+
+// answer persists and sends evs (a failed scan still changes the risk
+// counters, which are persisted), then encodes the reply.
+func (g *grain) answer(ctx actor.Context, now time.Time, evs []Event, perr *protocol.Error, out any) *grainpb.ProximityReply {
 	g.emit(ctx, evs, now, false)
+	rep := &grainpb.ProximityReply{RunStatus: g.state.Status()}
 	if perr != nil {
-		return &grainpb.ProximityReply{Failure: grainpb.Fail(perr.Code, perr.Domain, perr.Message)}
+		rep.Failure = grainpb.Fail(perr.Code, perr.Domain, perr.Message)
+		return rep
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return &grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainProximity, "internal error")}
+		g.deps.Logger.Error("proximity grain: encode reply", "connection", g.connID, "err", err)
+		rep.Failure = grainpb.Fail(protocol.CodeInternal, protocol.DomainProximity, "internal error")
+		return rep
 	}
-	return &grainpb.ProximityReply{PayloadJson: b}
+	rep.PayloadJson = b
+	return rep
+}
+
+func (g *grain) countScan(op string, perr *protocol.Error) {
+	result := "ok"
+	if perr != nil {
+		result = string(perr.Code)
+	}
+	g.deps.Metrics.ProximityScans.WithLabelValues(op, result).Inc()
+}
+
+// end pauses the run for the ender. The spec answers proximity.session.end
+// with the session as it now is, so the ender's socket is spared the same
+// frame as a push.
+func (g *grain) end(ctx actor.Context, m *grainpb.ProximityEnd, now time.Time) *grainpb.ProximityReply {
+	g.origin = origin{user: m.ActorId, session: m.OriginSessionId}
+	defer func() { g.origin = origin{} }()
+	evs, perr := g.state.End(m.ActorId, now)
+	var out any
+	if perr == nil {
+		out = g.state.Current(now).Payload
+	}
+	return g.answer(ctx, now, evs, perr, out)
+}
+
+// onClosed ends everything: the pair closed the connection.
+func (g *grain) onClosed(ctx actor.Context) {
+	if g.unavailable(ctx) != nil {
+		if g.missing {
+			ctx.Poison(ctx.Self())
+		}
+		return
+	}
+	now := g.deps.Clock.Now()
+	g.emit(ctx, g.state.Close(now), now, true)
 }
 
 func (g *grain) onTick(ctx actor.Context) {
@@ -364,128 +393,6 @@ func (g *grain) onTick(ctx actor.Context) {
 		}
 	}
 	g.emit(ctx, evs, now, false)
-}
-
-// emit persists what must be persisted and sends evs. Milestones are sent
-// only once the snapshot that records them is durable, so a crash can never
-// make one fire twice; events after a held one wait with it to keep order.
-func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) {
-	milestone := false
-	for _, ev := range evs {
-		if ev.Type == protocol.TypeProximityMilestone {
-			milestone = true
-			g.deps.Metrics.ProximityMilestones.Inc()
-		}
-	}
-	mk := g.mark()
-	due := force || milestone || mk.changedFrom(g.savedMark) ||
-		(g.state.Accumulated() != g.savedMark.accumulated && !now.Before(g.savedAt.Add(g.deps.SnapshotEvery)))
-	if due {
-		g.version++
-		g.savedMark, g.savedAt = mk, now
-		g.save(ctx)
-	}
-	for _, ev := range evs {
-		if ev.Type == protocol.TypeProximityUpdated {
-			// Counted when made, not when sent: an update held behind a
-			// milestone must not make every tick think one is overdue.
-			g.lastUpdate = now
-		}
-		if milestone || len(g.held) > 0 {
-			g.held = append(g.held, heldEvent{version: g.version, ev: ev})
-			continue
-		}
-		g.send(ctx, ev, now, g.origin)
-	}
-	g.arm(ctx, now)
-}
-
-func (g *grain) mark() mark {
-	return mark{
-		status: g.state.Status(), runs: g.state.RunCount(), milestones: len(g.state.Unlocked()),
-		closed: g.state.Closed(), risk: g.state.Risk(), accumulated: g.state.Accumulated(),
-	}
-}
-
-func (m mark) changedFrom(o mark) bool {
-	return m.status != o.status || m.runs != o.runs || m.milestones != o.milestones || m.closed != o.closed || m.risk != o.risk
-}
-
-// unsaved reports accumulated time not yet asked to be written.
-func (g *grain) unsaved() bool {
-	return g.state != nil && g.state.Accumulated() != g.savedMark.accumulated
-}
-
-// save starts the write of the current snapshot unless one is in flight;
-// onSaved starts the next one when the version moved meanwhile.
-func (g *grain) save(ctx actor.Context) {
-	if g.saving {
-		return
-	}
-	data, err := json.Marshal(g.state.Snapshot())
-	if err != nil {
-		g.deps.Logger.Error("proximity grain: encode snapshot", "connection", g.connID, "err", err)
-		return
-	}
-	g.saving = true
-	version, self, sys, w, store, id := g.version, ctx.Self(), ctx.ActorSystem(), g.w, g.deps.Store.Snapshots(), g.connID
-	go func() {
-		err := w.put(store, id, version, data)
-		sys.Root.Send(self, saved{version: version, err: err})
-	}()
-}
-
-func (g *grain) onSaved(ctx actor.Context, m saved) {
-	if errors.Is(m.err, errRetry) {
-		g.saving = false
-		g.save(ctx)
-		return
-	}
-	if errors.Is(m.err, storage.ErrClosed) {
-		return // shutting down: the final snapshot was written by Stopping
-	}
-	if m.err != nil {
-		// Keep saving set so nothing overlaps the retry; held events wait.
-		g.deps.Logger.Error("proximity grain: save snapshot", "connection", g.connID, "err", m.err)
-		self, sys := ctx.Self(), ctx.ActorSystem()
-		g.deps.Clock.AfterFunc(retryDelay, func() { sys.Root.Send(self, saved{err: errRetry}) })
-		return
-	}
-	g.saving = false
-	now := g.deps.Clock.Now()
-	n := 0
-	for _, h := range g.held {
-		if h.version > m.version {
-			break
-		}
-		g.send(ctx, h.ev, now, origin{})
-		n++
-	}
-	g.held = g.held[n:]
-	if m.version < g.version {
-		g.save(ctx)
-	}
-}
-
-var errRetry = errors.New("retry")
-
-// flushSync writes the latest state before the grain stops (passivation
-// or shutdown) so a graceful stop loses nothing.
-// It reports whether everything is on disk.
-func (g *grain) flushSync() bool {
-	if g.state == nil || (!g.unsaved() && g.w.done() >= g.version) {
-		return true
-	}
-	g.version++
-	data, err := json.Marshal(g.state.Snapshot())
-	if err == nil {
-		err = g.w.put(g.deps.Store.Snapshots(), g.connID, g.version, data)
-	}
-	if err != nil {
-		g.deps.Logger.Error("proximity grain: final snapshot", "connection", g.connID, "err", err)
-		return false
-	}
-	return true
 }
 
 func (g *grain) send(ctx actor.Context, ev Event, now time.Time, o origin) {
@@ -536,59 +443,4 @@ func (g *grain) stopTimer() {
 		g.timer = nil
 	}
 	g.wakeAt = time.Time{}
-}
-
-// locations returns both participants' GPS fixes for the plausibility
-// check. What was fetched (a fix, or "none") is reused and refreshed in the
-// background once older than locationTTL, so a scan does not wait on a User
-// grain busy pushing radars; the check then runs on a fix a few seconds old.
-// Only a user never asked yet is asked synchronously. Users never call a
-// Proximity grain, so that ask cannot deadlock.
-func (g *grain) locations(ctx actor.Context, now time.Time) *Locations {
-	g.refreshLocations(ctx, now, false)
-	for i, u := range []string{g.state.UserA, g.state.UserB} {
-		if l := &g.locs[i]; l.at.IsZero() {
-			rep, err := cluster.CallIn[*grainpb.LocationReply](ctx, time.Second, cluster.KindUser, u, &grainpb.GetLocation{})
-			l.set(rep, err, now, true)
-		}
-	}
-	return &Locations{A: g.locs[0].loc, B: g.locs[1].loc}
-}
-
-// refreshLocations starts a background fetch of every stale answer. At
-// activation it fetches both so the first scans find fixes; a miss then is
-// not kept, because the phones usually send their locations just before
-// they start scanning.
-func (g *grain) refreshLocations(ctx actor.Context, now time.Time, activation bool) {
-	c := pcluster.GetCluster(ctx.ActorSystem())
-	for i, u := range []string{g.state.UserA, g.state.UserB} {
-		l := &g.locs[i]
-		if l.pending || (!activation && (l.at.IsZero() || now.Sub(l.at) < locationTTL)) {
-			continue
-		}
-		pid := c.Get(u, cluster.KindUser)
-		if pid == nil {
-			continue
-		}
-		l.pending = true
-		fut := ctx.RequestFuture(pid, &grainpb.GetLocation{}, time.Second)
-		ctx.ReenterAfter(fut, func(res any, err error) {
-			l.pending = false
-			rep, _ := res.(*grainpb.LocationReply)
-			l.set(rep, err, g.deps.Clock.Now(), !activation)
-		})
-	}
-}
-
-// set records an answer; keepMiss says whether "no fix" is kept for
-// locationTTL or asked again at the next scan.
-func (l *cachedLoc) set(rep *grainpb.LocationReply, err error, now time.Time, keepMiss bool) {
-	if err != nil || rep == nil || !rep.Fresh {
-		l.loc, l.at = nil, time.Time{}
-		if keepMiss {
-			l.at = now
-		}
-		return
-	}
-	l.at, l.loc = now, &storage.LatLng{Lat: rep.Lat, Lng: rep.Lng}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/proximity"
 	"github.com/gisbi/engine/clock"
@@ -63,10 +64,57 @@ func (g *gatedSnapshots) Put(ctx context.Context, kind, id string, data []byte) 
 }
 
 // inbox stands in for the User grains: it records the frame types
-// delivered to users and answers location asks with "unknown".
+// delivered to users and answers location asks with the fix set for the
+// user ("unknown" if none). While holding, it keeps the asks unanswered
+// until release, standing in for a busy User grain.
 type inbox struct {
-	mu    sync.Mutex
-	types []string
+	mu      sync.Mutex
+	types   []string
+	fixes   map[string]*grainpb.LocationReply
+	holding bool
+	held    []heldAsk
+	sys     *actor.ActorSystem
+}
+
+type heldAsk struct {
+	to   *actor.PID
+	user string
+}
+
+func (in *inbox) setFix(user string, lat, lng float64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.fixes == nil {
+		in.fixes = map[string]*grainpb.LocationReply{}
+	}
+	in.fixes[user] = &grainpb.LocationReply{Fresh: true, Lat: lat, Lng: lng}
+}
+
+func (in *inbox) hold() {
+	in.mu.Lock()
+	in.holding = true
+	in.mu.Unlock()
+}
+
+// release answers the held asks and stops holding.
+func (in *inbox) release() int {
+	in.mu.Lock()
+	held := in.held
+	in.holding, in.held = false, nil
+	in.mu.Unlock()
+	for _, h := range held {
+		in.sys.Root.Send(h.to, in.fix(h.user))
+	}
+	return len(held)
+}
+
+func (in *inbox) fix(user string) *grainpb.LocationReply {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if f := in.fixes[user]; f != nil {
+		return f
+	}
+	return &grainpb.LocationReply{}
 }
 
 func (in *inbox) count(typ string) int {
@@ -82,16 +130,33 @@ func (in *inbox) count(typ string) int {
 }
 
 func (in *inbox) kind() *pcluster.Kind {
-	return pcluster.NewKind(cluster.KindUser, actor.PropsFromFunc(func(c actor.Context) {
-		switch m := c.Message().(type) {
-		case *grainpb.Deliver:
-			in.mu.Lock()
-			in.types = append(in.types, m.Type)
+	return pcluster.NewKind(cluster.KindUser, actor.PropsFromProducer(func() actor.Actor { return &fakeUser{in: in} }))
+}
+
+type fakeUser struct {
+	in *inbox
+	id string
+}
+
+func (u *fakeUser) Receive(c actor.Context) {
+	in := u.in
+	switch m := c.Message().(type) {
+	case *pcluster.ClusterInit:
+		u.id = m.Identity.Identity
+	case *grainpb.Deliver:
+		in.mu.Lock()
+		in.types = append(in.types, m.Type)
+		in.mu.Unlock()
+	case *grainpb.GetLocation:
+		in.mu.Lock()
+		if in.holding {
+			in.held = append(in.held, heldAsk{to: c.Sender(), user: u.id})
 			in.mu.Unlock()
-		case *grainpb.GetLocation:
-			c.Respond(&grainpb.LocationReply{})
+			return
 		}
-	}))
+		in.mu.Unlock()
+		c.Respond(in.fix(u.id))
+	}
 }
 
 type rig struct {
@@ -125,28 +190,35 @@ func newRig(t *testing.T) *rig {
 	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{r.in.kind(), proximity.NewKind(proximity.Deps{
 		Store: r.store, Clock: r.clk, Config: cfg, SnapshotEvery: 5 * time.Second, UpdateEvery: 30 * time.Second,
 		Grains: r.grains, Metrics: metrics.New(), Logger: logger,
+		LocationTimeout: time.Minute, // held asks must not time out
 	})}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(node.Stop)
 	r.node = node
-	var ta, tb struct{ Token string }
-	_ = json.Unmarshal(r.ask(&grainpb.ProximityCommand{Op: "token", ActorId: "user_a"}), &ta)
-	_ = json.Unmarshal(r.ask(&grainpb.ProximityCommand{Op: "token", ActorId: "user_b"}), &tb)
-	r.ask(&grainpb.ProximityCommand{Op: "start", ActorId: "user_a", Token: tb.Token, Rssi: -60})
-	r.ask(&grainpb.ProximityCommand{Op: "start", ActorId: "user_b", Token: ta.Token, Rssi: -60})
+	r.in.sys = node.System
+	var ta, tb protocol.ProximityToken
+	_ = json.Unmarshal(r.ask(&grainpb.ProximityIssueToken{ActorId: "user_a"}), &ta)
+	_ = json.Unmarshal(r.ask(&grainpb.ProximityIssueToken{ActorId: "user_b"}), &tb)
+	r.ask(&grainpb.ProximityStart{ActorId: "user_a", Token: tb.Token, Rssi: -60})
+	r.ask(&grainpb.ProximityStart{ActorId: "user_b", Token: ta.Token, Rssi: -60})
 	return r
 }
 
-func (r *rig) ask(cmd *grainpb.ProximityCommand) []byte {
+func (r *rig) ask(req proto.Message) []byte {
 	r.t.Helper()
-	rep, err := cluster.Call[*grainpb.ProximityReply](context.Background(), r.node, cluster.KindProximity, rigConn, cmd)
+	return r.askIn(rigConn, req)
+}
+
+func (r *rig) askIn(conn string, req proto.Message) []byte {
+	r.t.Helper()
+	rep, err := cluster.Call[*grainpb.ProximityReply](context.Background(), r.node, cluster.KindProximity, conn, req)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	if err := rep.Failure.Err(); err != nil {
-		r.t.Fatalf("%s: %v", cmd.Op, err)
+		r.t.Fatalf("%T: %v", req, err)
 	}
 	return rep.PayloadJson
 }
@@ -154,7 +226,7 @@ func (r *rig) ask(cmd *grainpb.ProximityCommand) []byte {
 // step moves the clock and waits until the grain has handled its ticks.
 func (r *rig) step(d time.Duration) {
 	r.clk.Advance(d)
-	r.ask(&grainpb.ProximityCommand{Op: "summary", ActorId: "user_a"})
+	r.ask(&grainpb.ProximityGetSummary{ActorId: "user_a"})
 }
 
 // waitFor waits until n frames of typ were delivered (deliveries are
@@ -218,5 +290,44 @@ func TestStopAnnouncesHeldMilestone(t *testing.T) {
 	}
 	if r.grains.Len() != 0 {
 		t.Fatalf("%d grains still live after Stop", r.grains.Len())
+	}
+}
+
+// TestScanWaitsForFirstFixWithoutHoldingTheGrain: a scan on a connection
+// whose users' GPS fixes were never fetched waits for them (so the
+// plausibility check runs on the first scan), but the grain keeps serving
+// other commands meanwhile instead of blocking on the User grains.
+func TestScanWaitsForFirstFixWithoutHoldingTheGrain(t *testing.T) {
+	r := newRig(t)
+	const far = "conn_far"
+	ctx := context.Background()
+	if err := r.store.Pairs().Save(ctx, &storage.Pair{ID: storage.PairID("user_c", "user_d"), UserA: "user_c", UserB: "user_d",
+		Connections: []storage.Connection{{ID: far, SenderID: "user_c", ReceiverID: "user_d", Status: "accepted", CreatedAt: r.clk.Now(), AcceptedAt: r.clk.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	r.in.setFix("user_c", 52.52, 13.40)
+	r.in.setFix("user_d", 52.529, 13.40) // 1 km apart
+	r.in.hold()
+	var td protocol.ProximityToken
+	_ = json.Unmarshal(r.askIn(far, &grainpb.ProximityIssueToken{ActorId: "user_d"}), &td)
+
+	pid := r.node.Cluster.Get(far, cluster.KindProximity)
+	start := r.node.System.Root.RequestFuture(pid, &grainpb.ProximityStart{ActorId: "user_c", Token: td.Token, Rssi: -60}, 30*time.Second)
+	// Served while the start waits: the grain is not blocked, and the start
+	// has not run yet (no run in the history, no risk counted).
+	var sum protocol.ProximitySummary
+	_ = json.Unmarshal(r.askIn(far, &grainpb.ProximityGetSummary{ActorId: "user_c"}), &sum)
+	if len(sum.Sessions) != 0 {
+		t.Fatalf("summary while the start waits = %+v", sum)
+	}
+	if n := r.in.release(); n == 0 {
+		t.Fatal("no location ask was held: the start did not wait for a fix")
+	}
+	res, err := start.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := res.(*grainpb.ProximityReply).Failure; f == nil || f.Code != string(protocol.CodeLocationMismatch) {
+		t.Fatalf("start 1 km apart answered %v, want location_mismatch", res)
 	}
 }

@@ -7,10 +7,14 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// Grains tracks a node's live Proximity grains by connection id: shutdown
-// stops them (and so writes their last snapshots) while the store is still
-// open, and views of idle connections read the stored snapshot instead of
-// waking a grain per connection.
+// Grains tracks the Proximity grains running on this node, for one job:
+// shutdown stops them, so each writes its last snapshot while the store is
+// still open (stopping the actor system alone would not stop them). Nothing
+// reads it to decide anything else; the read models go to the store.
+//
+// It is node-local by design and stays correct with several nodes: each
+// node stops the grains it hosts at its own shutdown, and a grain that
+// moves to another node registers there on activation.
 type Grains struct {
 	mu   sync.Mutex
 	pids map[string]*actor.PID
@@ -37,18 +41,6 @@ func (r *Grains) remove(id string, pid *actor.PID) {
 	}
 }
 
-// Live reports whether the connection's grain runs on this node. A nil
-// registry knows nothing, so everything counts as live.
-func (r *Grains) Live(id string) bool {
-	if r == nil {
-		return true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.pids[id]
-	return ok
-}
-
 // Len is the number of live grains.
 func (r *Grains) Len() int {
 	r.mu.Lock()
@@ -57,7 +49,8 @@ func (r *Grains) Len() int {
 }
 
 // Stop stops every live grain after the messages already queued and waits
-// up to timeout for them; each writes its final snapshot as it stops.
+// up to timeout for them; each writes its final snapshot as it stops. It
+// is the server's shutdown path and must never be called from an actor.
 func (r *Grains) Stop(sys *actor.ActorSystem, timeout time.Duration) {
 	r.mu.Lock()
 	futs := make([]*actor.Future, 0, len(r.pids))
@@ -70,6 +63,6 @@ func (r *Grains) Stop(sys *actor.ActorSystem, timeout time.Duration) {
 		if time.Now().After(deadline) {
 			return
 		}
-		_ = f.Wait()
+		_ = f.Wait() //nonblocking:allow server shutdown (Server.Shutdown), outside any actor's Receive
 	}
 }

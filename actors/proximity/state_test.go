@@ -88,15 +88,15 @@ func active(t *testing.T, cfg Config) *State {
 	return s
 }
 
-func updated(t *testing.T, evs []Event) UpdatedPayload {
+func updated(t *testing.T, evs []Event) protocol.ProximityUpdated {
 	t.Helper()
 	for _, e := range evs {
 		if e.Type == protocol.TypeProximityUpdated {
-			return e.Payload.(UpdatedPayload)
+			return e.Payload.(protocol.ProximityUpdated)
 		}
 	}
 	t.Fatalf("no session.updated in %v", types(evs))
-	return UpdatedPayload{}
+	return protocol.ProximityUpdated{}
 }
 
 func TestStartHandshake(t *testing.T) {
@@ -163,13 +163,13 @@ func TestRunLifecycle(t *testing.T) {
 			}
 		}},
 		{"session.end pauses: the current session shows the grace left", func(t *testing.T, s *State) {
-			if u := s.Current(at(5 * time.Second)).Payload.(UpdatedPayload); !u.SessionActive || u.GracePeriodSeconds != nil {
+			if u := s.Current(at(5 * time.Second)).Payload.(protocol.ProximityUpdated); !u.SessionActive || u.GracePeriodSeconds != nil {
 				t.Fatalf("active session = %+v", u)
 			}
 			if _, err := s.End("a", at(10*time.Second)); err != nil {
 				t.Fatal(err)
 			}
-			u := s.Current(at(12 * time.Second)).Payload.(UpdatedPayload)
+			u := s.Current(at(12 * time.Second)).Payload.(protocol.ProximityUpdated)
 			if u.SessionActive || u.Status != StatusPaused || u.GracePeriodSeconds == nil || *u.GracePeriodSeconds != 28 {
 				t.Fatalf("after end = %+v (grace %v)", u, u.GracePeriodSeconds)
 			}
@@ -236,8 +236,8 @@ func TestRotationOverlap(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != protocol.TypeProximityRotate || !slices.Equal(evs[0].To, []string{"b"}) {
 		t.Fatalf("rotate events = %+v", evs)
 	}
-	p := evs[0].Payload.(RotatePayload)
-	if p.Token == old || !p.ExpiresAt.Equal(at(150*time.Second)) || token(t, s, "b", at(60*time.Second)) != p.Token {
+	p := evs[0].Payload.(protocol.ProximityRotate)
+	if p.Token == old || p.ExpiresAt != protocol.FormatTime(at(150*time.Second)) || token(t, s, "b", at(60*time.Second)) != p.Token {
 		t.Fatalf("rotate payload = %+v (old %s)", p, old)
 	}
 	tests := []struct {
@@ -341,11 +341,11 @@ func TestRunAcrossMidnight(t *testing.T) {
 	}
 }
 
-func milestones(evs []Event) []MilestonePayload {
-	var out []MilestonePayload
+func milestones(evs []Event) []protocol.ProximityMilestone {
+	var out []protocol.ProximityMilestone
 	for _, e := range evs {
 		if e.Type == protocol.TypeProximityMilestone {
-			out = append(out, e.Payload.(MilestonePayload))
+			out = append(out, e.Payload.(protocol.ProximityMilestone))
 		}
 	}
 	return out
@@ -358,14 +358,14 @@ func TestMilestoneOnce(t *testing.T) {
 	steps := []struct {
 		name string
 		to   time.Duration
-		want []MilestonePayload
+		want []protocol.ProximityMilestone
 	}{
 		{"before the first", 4 * time.Minute, nil},
-		{"exactly 5 minutes", 5 * time.Minute, []MilestonePayload{{"conn_1", 5, 1, "You've been together 5 minutes - a new gift is ready."}}},
+		{"exactly 5 minutes", 5 * time.Minute, []protocol.ProximityMilestone{{ConnectionID: "conn_1", Milestone: 5, GiftTier: 1, Message: "You've been together 5 minutes - a new gift is ready."}}},
 		{"same instant again", 5 * time.Minute, nil},
-		{"jump over 15 and 30", 31 * time.Minute, []MilestonePayload{
-			{"conn_1", 15, 2, "You've been together 15 minutes - a new gift is ready."},
-			{"conn_1", 30, 3, "You've been together 30 minutes - a new gift is ready."},
+		{"jump over 15 and 30", 31 * time.Minute, []protocol.ProximityMilestone{
+			{ConnectionID: "conn_1", Milestone: 15, GiftTier: 2, Message: "You've been together 15 minutes - a new gift is ready."},
+			{ConnectionID: "conn_1", Milestone: 30, GiftTier: 3, Message: "You've been together 30 minutes - a new gift is ready."},
 		}},
 		{"later, nothing new", 40 * time.Minute, nil},
 	}

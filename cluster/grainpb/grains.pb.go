@@ -2439,36 +2439,29 @@ func (x *LocationReply) GetLng() float64 {
 	return 0
 }
 
-// ProximityCommand is one BLE proximity action on a connection. op: token
-// (issue the actor's BLE token), start, heartbeat, end, summary, session (the
-// ProximitySession view; with issue_token, a token is issued first), progress
-// (totals only, for Connection views), close (the connection closed).
-type ProximityCommand struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Op              string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
-	ActorId         string                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	Token           string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"` // start, heartbeat: the partner's token as scanned
-	Rssi            int32                  `protobuf:"varint,4,opt,name=rssi,proto3" json:"rssi,omitempty"`  // start, heartbeat
-	IssueToken      bool                   `protobuf:"varint,5,opt,name=issue_token,json=issueToken,proto3" json:"issue_token,omitempty"`
-	OriginSessionId string                 `protobuf:"bytes,6,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+// ProximityIssueToken asks for the actor's current BLE token, issued or
+// rotated as needed (POST .../proximity/token).
+type ProximityIssueToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ProximityCommand) Reset() {
-	*x = ProximityCommand{}
+func (x *ProximityIssueToken) Reset() {
+	*x = ProximityIssueToken{}
 	mi := &file_grains_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ProximityCommand) String() string {
+func (x *ProximityIssueToken) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ProximityCommand) ProtoMessage() {}
+func (*ProximityIssueToken) ProtoMessage() {}
 
-func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
+func (x *ProximityIssueToken) ProtoReflect() protoreflect.Message {
 	mi := &file_grains_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2480,51 +2473,293 @@ func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ProximityCommand.ProtoReflect.Descriptor instead.
-func (*ProximityCommand) Descriptor() ([]byte, []int) {
+// Deprecated: Use ProximityIssueToken.ProtoReflect.Descriptor instead.
+func (*ProximityIssueToken) Descriptor() ([]byte, []int) {
 	return file_grains_proto_rawDescGZIP(), []int{42}
 }
 
-func (x *ProximityCommand) GetOp() string {
-	if x != nil {
-		return x.Op
-	}
-	return ""
-}
-
-func (x *ProximityCommand) GetActorId() string {
+func (x *ProximityIssueToken) GetActorId() string {
 	if x != nil {
 		return x.ActorId
 	}
 	return ""
 }
 
-func (x *ProximityCommand) GetToken() string {
+// ProximityStart is proximity.session.start: the actor scanned the
+// partner's token.
+type ProximityStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"` // the partner's token as scanned
+	Rssi          int32                  `protobuf:"varint,3,opt,name=rssi,proto3" json:"rssi,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProximityStart) Reset() {
+	*x = ProximityStart{}
+	mi := &file_grains_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityStart) ProtoMessage() {}
+
+func (x *ProximityStart) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityStart.ProtoReflect.Descriptor instead.
+func (*ProximityStart) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ProximityStart) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *ProximityStart) GetToken() string {
 	if x != nil {
 		return x.Token
 	}
 	return ""
 }
 
-func (x *ProximityCommand) GetRssi() int32 {
+func (x *ProximityStart) GetRssi() int32 {
 	if x != nil {
 		return x.Rssi
 	}
 	return 0
 }
 
-func (x *ProximityCommand) GetIssueToken() bool {
-	if x != nil {
-		return x.IssueToken
-	}
-	return false
+// ProximityHeartbeat is proximity.heartbeat.
+type ProximityHeartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"` // the partner's token as scanned
+	Rssi          int32                  `protobuf:"varint,3,opt,name=rssi,proto3" json:"rssi,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ProximityCommand) GetOriginSessionId() string {
+func (x *ProximityHeartbeat) Reset() {
+	*x = ProximityHeartbeat{}
+	mi := &file_grains_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityHeartbeat) ProtoMessage() {}
+
+func (x *ProximityHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityHeartbeat.ProtoReflect.Descriptor instead.
+func (*ProximityHeartbeat) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ProximityHeartbeat) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *ProximityHeartbeat) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ProximityHeartbeat) GetRssi() int32 {
+	if x != nil {
+		return x.Rssi
+	}
+	return 0
+}
+
+// ProximityEnd is proximity.session.end: the actor stopped seeing the
+// partner. origin_session_id is the socket that sent it, spared the push of
+// the update it gets as its answer.
+type ProximityEnd struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,2,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ProximityEnd) Reset() {
+	*x = ProximityEnd{}
+	mi := &file_grains_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityEnd) ProtoMessage() {}
+
+func (x *ProximityEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityEnd.ProtoReflect.Descriptor instead.
+func (*ProximityEnd) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ProximityEnd) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *ProximityEnd) GetOriginSessionId() string {
 	if x != nil {
 		return x.OriginSessionId
 	}
 	return ""
+}
+
+// ProximityGetSummary asks for the REST summary.
+type ProximityGetSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProximityGetSummary) Reset() {
+	*x = ProximityGetSummary{}
+	mi := &file_grains_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityGetSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityGetSummary) ProtoMessage() {}
+
+func (x *ProximityGetSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityGetSummary.ProtoReflect.Descriptor instead.
+func (*ProximityGetSummary) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ProximityGetSummary) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+// ProximityGetSession asks for the ProximitySession model as the actor sees
+// it; with issue_token, the actor's token is issued first (bootstrap).
+type ProximityGetSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	IssueToken    bool                   `protobuf:"varint,2,opt,name=issue_token,json=issueToken,proto3" json:"issue_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProximityGetSession) Reset() {
+	*x = ProximityGetSession{}
+	mi := &file_grains_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityGetSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityGetSession) ProtoMessage() {}
+
+func (x *ProximityGetSession) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityGetSession.ProtoReflect.Descriptor instead.
+func (*ProximityGetSession) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ProximityGetSession) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *ProximityGetSession) GetIssueToken() bool {
+	if x != nil {
+		return x.IssueToken
+	}
+	return false
 }
 
 // ConnectionClosed tells a connection's Proximity grain that the
@@ -2537,7 +2772,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_grains_proto_msgTypes[43]
+	mi := &file_grains_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2784,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[43]
+	mi := &file_grains_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,21 +2797,23 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{43}
+	return file_grains_proto_rawDescGZIP(), []int{48}
 }
 
-// ProximityReply carries the answer payload, already encoded.
+// ProximityReply carries the answer payload, already encoded, and the run
+// status (idle, active, paused, ended) the bootstrap ranks sessions by.
 type ProximityReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
 	PayloadJson   []byte                 `protobuf:"bytes,2,opt,name=payload_json,json=payloadJson,proto3" json:"payload_json,omitempty"`
+	RunStatus     string                 `protobuf:"bytes,3,opt,name=run_status,json=runStatus,proto3" json:"run_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProximityReply) Reset() {
 	*x = ProximityReply{}
-	mi := &file_grains_proto_msgTypes[44]
+	mi := &file_grains_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2825,7 @@ func (x *ProximityReply) String() string {
 func (*ProximityReply) ProtoMessage() {}
 
 func (x *ProximityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[44]
+	mi := &file_grains_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2838,7 @@ func (x *ProximityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
 func (*ProximityReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{44}
+	return file_grains_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ProximityReply) GetFailure() *Failure {
@@ -2618,6 +2855,13 @@ func (x *ProximityReply) GetPayloadJson() []byte {
 	return nil
 }
 
+func (x *ProximityReply) GetRunStatus() string {
+	if x != nil {
+		return x.RunStatus
+	}
+	return ""
+}
+
 type ReminderFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2629,7 +2873,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[45]
+	mi := &file_grains_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2885,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[45]
+	mi := &file_grains_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2898,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{45}
+	return file_grains_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -2690,7 +2934,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[46]
+	mi := &file_grains_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2702,7 +2946,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[46]
+	mi := &file_grains_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2715,7 +2959,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{46}
+	return file_grains_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -2745,7 +2989,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[47]
+	mi := &file_grains_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +3001,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[47]
+	mi := &file_grains_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +3014,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{47}
+	return file_grains_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -2977,19 +3221,32 @@ const file_grains_proto_rawDesc = "" +
 	"\rLocationReply\x12\x14\n" +
 	"\x05fresh\x18\x01 \x01(\bR\x05fresh\x12\x10\n" +
 	"\x03lat\x18\x02 \x01(\x01R\x03lat\x12\x10\n" +
-	"\x03lng\x18\x03 \x01(\x01R\x03lng\"\xb4\x01\n" +
-	"\x10ProximityCommand\x12\x0e\n" +
-	"\x02op\x18\x01 \x01(\tR\x02op\x12\x19\n" +
-	"\bactor_id\x18\x02 \x01(\tR\aactorId\x12\x14\n" +
-	"\x05token\x18\x03 \x01(\tR\x05token\x12\x12\n" +
-	"\x04rssi\x18\x04 \x01(\x05R\x04rssi\x12\x1f\n" +
-	"\vissue_token\x18\x05 \x01(\bR\n" +
-	"issueToken\x12*\n" +
-	"\x11origin_session_id\x18\x06 \x01(\tR\x0foriginSessionId\"\x12\n" +
-	"\x10ConnectionClosed\"c\n" +
+	"\x03lng\x18\x03 \x01(\x01R\x03lng\"0\n" +
+	"\x13ProximityIssueToken\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\"U\n" +
+	"\x0eProximityStart\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12\x12\n" +
+	"\x04rssi\x18\x03 \x01(\x05R\x04rssi\"Y\n" +
+	"\x12ProximityHeartbeat\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12\x12\n" +
+	"\x04rssi\x18\x03 \x01(\x05R\x04rssi\"U\n" +
+	"\fProximityEnd\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12*\n" +
+	"\x11origin_session_id\x18\x02 \x01(\tR\x0foriginSessionId\"0\n" +
+	"\x13ProximityGetSummary\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\"Q\n" +
+	"\x13ProximityGetSession\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1f\n" +
+	"\vissue_token\x18\x02 \x01(\bR\n" +
+	"issueToken\"\x12\n" +
+	"\x10ConnectionClosed\"\x82\x01\n" +
 	"\x0eProximityReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
-	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\"]\n" +
+	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12\x1d\n" +
+	"\n" +
+	"run_status\x18\x03 \x01(\tR\trunStatus\"]\n" +
 	"\rReminderFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1e\n" +
@@ -3015,56 +3272,61 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_grains_proto_goTypes = []any{
-	(*Failure)(nil),          // 0: gisbi.grain.Failure
-	(*SessionRef)(nil),       // 1: gisbi.grain.SessionRef
-	(*AttachSession)(nil),    // 2: gisbi.grain.AttachSession
-	(*AttachReply)(nil),      // 3: gisbi.grain.AttachReply
-	(*DetachSession)(nil),    // 4: gisbi.grain.DetachSession
-	(*GetUser)(nil),          // 5: gisbi.grain.GetUser
-	(*UserReply)(nil),        // 6: gisbi.grain.UserReply
-	(*NullableString)(nil),   // 7: gisbi.grain.NullableString
-	(*NullableInt)(nil),      // 8: gisbi.grain.NullableInt
-	(*UpdateProfile)(nil),    // 9: gisbi.grain.UpdateProfile
-	(*GetBootstrap)(nil),     // 10: gisbi.grain.GetBootstrap
-	(*BootstrapReply)(nil),   // 11: gisbi.grain.BootstrapReply
-	(*BlockUser)(nil),        // 12: gisbi.grain.BlockUser
-	(*BlockReply)(nil),       // 13: gisbi.grain.BlockReply
-	(*BlockedBy)(nil),        // 14: gisbi.grain.BlockedBy
-	(*ReportUser)(nil),       // 15: gisbi.grain.ReportUser
-	(*ReportReply)(nil),      // 16: gisbi.grain.ReportReply
-	(*DeleteAccount)(nil),    // 17: gisbi.grain.DeleteAccount
-	(*Ack)(nil),              // 18: gisbi.grain.Ack
-	(*Deliver)(nil),          // 19: gisbi.grain.Deliver
-	(*ExistsQuery)(nil),      // 20: gisbi.grain.ExistsQuery
-	(*ExistsReply)(nil),      // 21: gisbi.grain.ExistsReply
-	(*UpdateLocation)(nil),   // 22: gisbi.grain.UpdateLocation
-	(*SetVisible)(nil),       // 23: gisbi.grain.SetVisible
-	(*PresenceReply)(nil),    // 24: gisbi.grain.PresenceReply
-	(*RadarDirty)(nil),       // 25: gisbi.grain.RadarDirty
-	(*CellEntry)(nil),        // 26: gisbi.grain.CellEntry
-	(*CellUpsert)(nil),       // 27: gisbi.grain.CellUpsert
-	(*CellRemove)(nil),       // 28: gisbi.grain.CellRemove
-	(*SendRequest)(nil),      // 29: gisbi.grain.SendRequest
-	(*AcceptRequest)(nil),    // 30: gisbi.grain.AcceptRequest
-	(*RejectRequest)(nil),    // 31: gisbi.grain.RejectRequest
-	(*CancelRequest)(nil),    // 32: gisbi.grain.CancelRequest
-	(*CloseConnection)(nil),  // 33: gisbi.grain.CloseConnection
-	(*RingUser)(nil),         // 34: gisbi.grain.RingUser
-	(*PostMessage)(nil),      // 35: gisbi.grain.PostMessage
-	(*MarkRead)(nil),         // 36: gisbi.grain.MarkRead
-	(*RelayToPartner)(nil),   // 37: gisbi.grain.RelayToPartner
-	(*EndPair)(nil),          // 38: gisbi.grain.EndPair
-	(*PairReply)(nil),        // 39: gisbi.grain.PairReply
-	(*GetLocation)(nil),      // 40: gisbi.grain.GetLocation
-	(*LocationReply)(nil),    // 41: gisbi.grain.LocationReply
-	(*ProximityCommand)(nil), // 42: gisbi.grain.ProximityCommand
-	(*ConnectionClosed)(nil), // 43: gisbi.grain.ConnectionClosed
-	(*ProximityReply)(nil),   // 44: gisbi.grain.ProximityReply
-	(*ReminderFired)(nil),    // 45: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),     // 46: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),     // 47: gisbi.grain.CloseSession
+	(*Failure)(nil),             // 0: gisbi.grain.Failure
+	(*SessionRef)(nil),          // 1: gisbi.grain.SessionRef
+	(*AttachSession)(nil),       // 2: gisbi.grain.AttachSession
+	(*AttachReply)(nil),         // 3: gisbi.grain.AttachReply
+	(*DetachSession)(nil),       // 4: gisbi.grain.DetachSession
+	(*GetUser)(nil),             // 5: gisbi.grain.GetUser
+	(*UserReply)(nil),           // 6: gisbi.grain.UserReply
+	(*NullableString)(nil),      // 7: gisbi.grain.NullableString
+	(*NullableInt)(nil),         // 8: gisbi.grain.NullableInt
+	(*UpdateProfile)(nil),       // 9: gisbi.grain.UpdateProfile
+	(*GetBootstrap)(nil),        // 10: gisbi.grain.GetBootstrap
+	(*BootstrapReply)(nil),      // 11: gisbi.grain.BootstrapReply
+	(*BlockUser)(nil),           // 12: gisbi.grain.BlockUser
+	(*BlockReply)(nil),          // 13: gisbi.grain.BlockReply
+	(*BlockedBy)(nil),           // 14: gisbi.grain.BlockedBy
+	(*ReportUser)(nil),          // 15: gisbi.grain.ReportUser
+	(*ReportReply)(nil),         // 16: gisbi.grain.ReportReply
+	(*DeleteAccount)(nil),       // 17: gisbi.grain.DeleteAccount
+	(*Ack)(nil),                 // 18: gisbi.grain.Ack
+	(*Deliver)(nil),             // 19: gisbi.grain.Deliver
+	(*ExistsQuery)(nil),         // 20: gisbi.grain.ExistsQuery
+	(*ExistsReply)(nil),         // 21: gisbi.grain.ExistsReply
+	(*UpdateLocation)(nil),      // 22: gisbi.grain.UpdateLocation
+	(*SetVisible)(nil),          // 23: gisbi.grain.SetVisible
+	(*PresenceReply)(nil),       // 24: gisbi.grain.PresenceReply
+	(*RadarDirty)(nil),          // 25: gisbi.grain.RadarDirty
+	(*CellEntry)(nil),           // 26: gisbi.grain.CellEntry
+	(*CellUpsert)(nil),          // 27: gisbi.grain.CellUpsert
+	(*CellRemove)(nil),          // 28: gisbi.grain.CellRemove
+	(*SendRequest)(nil),         // 29: gisbi.grain.SendRequest
+	(*AcceptRequest)(nil),       // 30: gisbi.grain.AcceptRequest
+	(*RejectRequest)(nil),       // 31: gisbi.grain.RejectRequest
+	(*CancelRequest)(nil),       // 32: gisbi.grain.CancelRequest
+	(*CloseConnection)(nil),     // 33: gisbi.grain.CloseConnection
+	(*RingUser)(nil),            // 34: gisbi.grain.RingUser
+	(*PostMessage)(nil),         // 35: gisbi.grain.PostMessage
+	(*MarkRead)(nil),            // 36: gisbi.grain.MarkRead
+	(*RelayToPartner)(nil),      // 37: gisbi.grain.RelayToPartner
+	(*EndPair)(nil),             // 38: gisbi.grain.EndPair
+	(*PairReply)(nil),           // 39: gisbi.grain.PairReply
+	(*GetLocation)(nil),         // 40: gisbi.grain.GetLocation
+	(*LocationReply)(nil),       // 41: gisbi.grain.LocationReply
+	(*ProximityIssueToken)(nil), // 42: gisbi.grain.ProximityIssueToken
+	(*ProximityStart)(nil),      // 43: gisbi.grain.ProximityStart
+	(*ProximityHeartbeat)(nil),  // 44: gisbi.grain.ProximityHeartbeat
+	(*ProximityEnd)(nil),        // 45: gisbi.grain.ProximityEnd
+	(*ProximityGetSummary)(nil), // 46: gisbi.grain.ProximityGetSummary
+	(*ProximityGetSession)(nil), // 47: gisbi.grain.ProximityGetSession
+	(*ConnectionClosed)(nil),    // 48: gisbi.grain.ConnectionClosed
+	(*ProximityReply)(nil),      // 49: gisbi.grain.ProximityReply
+	(*ReminderFired)(nil),       // 50: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),        // 51: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),        // 52: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -3105,7 +3367,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
