@@ -87,6 +87,12 @@ func (v *Views) Bootstrap() session.BootstrapSource {
 
 func (v *Views) bootstrap(c *session.Context, b *protocol.Bootstrap, done func(error)) {
 	conns := b.ActiveConnectionIDs
+	if conns == nil {
+		// The connections source fills this (even when empty); nil means
+		// the sources were listed in the wrong order.
+		done(errors.New("proximity: bootstrap ran before the connections source"))
+		return
+	}
 	if len(conns) == 0 {
 		done(nil)
 		return
@@ -106,8 +112,11 @@ func (v *Views) bootstrap(c *session.Context, b *protocol.Bootstrap, done func(e
 	left := len(live)
 	for _, i := range live {
 		id := conns[i]
-		session.CallAsync(c, cluster.KindProximity, id, &grainpb.ProximityGetSession{ActorId: c.UserID}, func(rep *grainpb.ProximityReply) error {
-			if err := rep.Failure.Err(); err != nil {
+		session.Ask(c, cluster.KindProximity, id, &grainpb.ProximityGetSession{ActorId: c.UserID}, func(rep *grainpb.ProximityReply, err error) {
+			if err == nil {
+				err = rep.Failure.Err()
+			}
+			if err != nil {
 				v.Logger.Warn("proximity: bootstrap session", "connection", id, "err", err)
 			} else {
 				ranks[i] = rank(rep.RunStatus)
@@ -115,7 +124,6 @@ func (v *Views) bootstrap(c *session.Context, b *protocol.Bootstrap, done func(e
 			if left--; left == 0 {
 				v.issue(c, b, conns[choose(ranks)], done)
 			}
-			return nil
 		})
 	}
 }
@@ -124,14 +132,16 @@ func (v *Views) bootstrap(c *session.Context, b *protocol.Bootstrap, done func(e
 // issued for the user. Together-time is not worth failing the whole
 // bootstrap over: a failure leaves proximitySession null.
 func (v *Views) issue(c *session.Context, b *protocol.Bootstrap, id string, done func(error)) {
-	session.CallAsync(c, cluster.KindProximity, id, &grainpb.ProximityGetSession{ActorId: c.UserID, IssueToken: true}, func(rep *grainpb.ProximityReply) error {
-		if err := rep.Failure.Err(); err != nil {
+	session.Ask(c, cluster.KindProximity, id, &grainpb.ProximityGetSession{ActorId: c.UserID, IssueToken: true}, func(rep *grainpb.ProximityReply, err error) {
+		if err == nil {
+			err = rep.Failure.Err()
+		}
+		if err != nil {
 			v.Logger.Warn("proximity: bootstrap session", "connection", id, "err", err)
 		} else {
 			b.ProximitySession = rep.PayloadJson
 		}
 		done(nil)
-		return nil
 	})
 }
 

@@ -366,25 +366,40 @@ type Context struct {
 // unreachable grain, a reply of another type, or an error from done is
 // answered as an error frame, as a handler's error would be.
 func CallAsync[R proto.Message](c *Context, kind, identity string, req proto.Message, done func(R) error) {
+	Ask(c, kind, identity, req, func(rep R, err error) {
+		if err == nil {
+			err = done(rep)
+		}
+		if err != nil {
+			c.Fail(err)
+		}
+	})
+}
+
+// Ask is CallAsync for callers that deal with a failed call themselves (an
+// optional part of bootstrap): then always runs exactly once, on the
+// session's goroutine, with the reply or with the error (wrapping
+// cluster.ErrUnavailable when the grain did not answer in time), so a
+// chain of continuations never stalls.
+func Ask[R proto.Message](c *Context, kind, identity string, req proto.Message, then func(R, error)) {
+	var zero R
 	pid := c.Node.Cluster.Get(identity, kind)
 	if pid == nil {
-		c.Fail(fmt.Errorf("%w: %s/%s: no activation", cluster.ErrUnavailable, kind, identity))
+		then(zero, fmt.Errorf("%w: %s/%s: no activation", cluster.ErrUnavailable, kind, identity))
 		return
 	}
 	fut := c.actx.RequestFuture(pid, req, c.s.deps.CallTimeout)
 	c.actx.ReenterAfter(fut, func(res any, err error) {
 		if err != nil {
-			c.Fail(fmt.Errorf("%w: %s/%s: %w", cluster.ErrUnavailable, kind, identity, err))
+			then(zero, fmt.Errorf("%w: %s/%s: %w", cluster.ErrUnavailable, kind, identity, err))
 			return
 		}
 		rep, ok := res.(R)
 		if !ok {
-			c.Fail(fmt.Errorf("session: %s/%s answered %T", kind, identity, res))
+			then(zero, fmt.Errorf("session: %s/%s answered %T", kind, identity, res))
 			return
 		}
-		if err := done(rep); err != nil {
-			c.Fail(err)
-		}
+		then(rep, nil)
 	})
 }
 
