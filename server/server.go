@@ -52,15 +52,13 @@ type Server struct {
 }
 
 // New assembles a server from a validated config. Nothing listens yet.
+// Each part is built complete, with every dependency it keeps, before it
+// is handed to the next; the grains' kinds come last but for the HTTP app,
+// which needs the node they run on.
 func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	s = &Server{Config: cfg, Logger: logger, Metrics: metrics.New(), serveErr: make(chan error, 1)}
 	s.Clock = clock.NewReal(cfg.ClockSpeed)
-	now := s.Clock.Now
 
-	key, err := auth.LoadOrCreateKey(cfg.JWTKeyPath())
-	if err != nil {
-		return nil, fmt.Errorf("server: signing key: %w", err)
-	}
 	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit, MaxBatchDelay: time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
@@ -71,89 +69,143 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 			_ = store.Close()
 		}
 	}()
-
-	issuer := auth.NewIssuer(key, cfg.JWTIssuer, cfg.AccessTTL, cfg.RefreshTTL, now)
-	deps := httpapi.Deps{Config: cfg, Store: store, Clock: s.Clock, Issuer: issuer, Metrics: s.Metrics, Logger: logger}
-	if len(cfg.GoogleClientIDs) > 0 {
-		deps.Google = auth.NewGoogleVerifier(cfg.GoogleClientIDs, cfg.GoogleJWKSURL, auth.WithClock(now), auth.WithMinRefetchInterval(cfg.JWKSRefetch))
+	logins, err := newLogins(cfg, s.Clock.Now)
+	if err != nil {
+		return nil, err
 	}
-	if len(cfg.AppleClientIDs) > 0 {
-		deps.Apple = auth.NewAppleVerifier(cfg.AppleClientIDs, cfg.AppleJWKSURL, auth.WithClock(now), auth.WithMinRefetchInterval(cfg.JWKSRefetch))
+	if s.Push, err = newPush(cfg, store, s.Metrics, logger); err != nil {
+		return nil, err
 	}
-	if cfg.FirebaseCredentialsFile != "" {
-		if deps.Firebase, err = auth.LoadFirebaseMinter(cfg.FirebaseCredentialsFile, now); err != nil {
-			return nil, fmt.Errorf("server: %s: %w", "GISBI_FIREBASE_CREDENTIALS_FILE", err)
-		}
-	}
-
 	// Grains set reminders from the start; the service fires them only
 	// once started, after the node that hosts the grains exists.
 	s.Reminders = reminders.New(store.Reminders(), s.Clock, logger)
+	s.proximity = proximity.NewGrains()
 
+	f := s.features(logins.issuer)
+	if s.Node, err = cluster.Start(cluster.Options{Kinds: f.kinds, Logger: logger}); err != nil {
+		return nil, err
+	}
+	s.API = httpapi.New(httpapi.Deps{
+		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
+		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
+		Sessions: f.sessions(s.Node), Pairs: f.pairs,
+	})
+	return s, nil
+}
+
+// logins are the token issuer and the identity providers a config turns on.
+type logins struct {
+	issuer        *auth.Issuer
+	google, apple *auth.IDTokenVerifier
+	firebase      *auth.FirebaseMinter
+}
+
+func newLogins(cfg *config.Config, now func() time.Time) (*logins, error) {
+	key, err := auth.LoadOrCreateKey(cfg.JWTKeyPath())
+	if err != nil {
+		return nil, fmt.Errorf("server: signing key: %w", err)
+	}
+	l := &logins{issuer: auth.NewIssuer(key, cfg.JWTIssuer, cfg.AccessTTL, cfg.RefreshTTL, now)}
+	if len(cfg.GoogleClientIDs) > 0 {
+		l.google = auth.NewGoogleVerifier(cfg.GoogleClientIDs, cfg.GoogleJWKSURL, auth.WithClock(now), auth.WithMinRefetchInterval(cfg.JWKSRefetch))
+	}
+	if len(cfg.AppleClientIDs) > 0 {
+		l.apple = auth.NewAppleVerifier(cfg.AppleClientIDs, cfg.AppleJWKSURL, auth.WithClock(now), auth.WithMinRefetchInterval(cfg.JWKSRefetch))
+	}
+	if cfg.FirebaseCredentialsFile != "" {
+		if l.firebase, err = auth.LoadFirebaseMinter(cfg.FirebaseCredentialsFile, now); err != nil {
+			return nil, fmt.Errorf("server: %s: %w", "GISBI_FIREBASE_CREDENTIALS_FILE", err)
+		}
+	}
+	return l, nil
+}
+
+// newPush is the push dispatcher, or nil when no provider is configured.
+func newPush(cfg *config.Config, store storage.Store, m *metrics.Metrics, logger *slog.Logger) (*push.Dispatcher, error) {
+	senders, err := push.SendersFromConfig(cfg)
+	if err != nil || len(senders) == 0 {
+		if err != nil {
+			err = fmt.Errorf("server: push: %w", err)
+		}
+		return nil, err
+	}
+	opts := push.OptionsFromConfig(cfg, logger)
+	opts.OnResult = func(kind, outcome string) { m.Pushes.WithLabelValues(kind, outcome).Inc() }
+	return push.NewDispatcher(store.Devices(), senders, opts), nil
+}
+
+// features are the grain kinds and what the sessions need of each feature,
+// built from the server's shared parts.
+type features struct {
+	kinds    []*pcluster.Kind
+	pairs    pair.Deps
+	views    *proximity.Views
+	verifier session.TokenVerifier
+	clock    clock.Clock
+	metrics  *metrics.Metrics
+	logger   *slog.Logger
+}
+
+func (s *Server) features(verifier session.TokenVerifier) *features {
+	cfg, store := s.Config, s.Store
 	grid := radar.NewGrid(cfg.RadarRadiusM)
 	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
 	online := user.NewOnline()
-	senders, err := push.SendersFromConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("server: push: %w", err)
-	}
-	if len(senders) > 0 {
-		opts := push.OptionsFromConfig(cfg, logger)
-		opts.OnResult = func(kind, outcome string) { s.Metrics.Pushes.WithLabelValues(kind, outcome).Inc() }
-		s.Push = push.NewDispatcher(store.Devices(), senders, opts)
-	}
-	pairDeps := pair.Deps{
-		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
-		RequestTTL: cfg.RequestTTL, Online: online.Is,
-		Notify: func(userID, kind, title, body string, data map[string]string) {
-			s.Push.Notify(userID, push.Notification{Kind: kind, Title: title, Body: body, Data: data})
-		},
-	}
-	s.proximity = proximity.NewGrains()
 	proxCfg := proximity.Config{
 		TokenTTL: cfg.BLETokenTTL, RotateBefore: cfg.BLETokenRotateBefore, HeartbeatTimeout: cfg.HeartbeatTimeout,
 		Grace: cfg.ProximityGrace, Milestones: cfg.MilestonesMinutes, RSSIMin: cfg.RSSIMin, RSSIMax: cfg.RSSIMax,
 		MaxDistanceM: cfg.ProximityMaxDistanceM, DayLocation: time.UTC,
 	}
-	pairDeps.Milestones = cfg.MilestonesMinutes
-	kinds := []*pcluster.Kind{
-		user.NewKind(user.Deps{
-			Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: logger,
-			MaxSessions: cfg.MaxSocketsPerUser,
-			Grid:        grid, Dir: dir, Watchers: watchers, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
-			RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace, Online: online,
-		}),
-		pair.NewKind(pairDeps),
-		proximity.NewKind(proximity.Deps{
-			Store: store, Clock: s.Clock, Config: proxCfg, SnapshotEvery: cfg.ProximitySnapshot,
-			UpdateEvery: cfg.ProximityUpdateInterval, Online: online.Is, Grains: s.proximity, Metrics: s.Metrics, Logger: logger,
-		}),
-		radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
+	// Progress views read the store only, so they exist before any grain.
+	views := &proximity.Views{Store: store, Clock: s.Clock, Config: proxCfg, Logger: s.Logger}
+	pairs := pair.Deps{
+		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
+		RequestTTL: cfg.RequestTTL, Online: online.Is, Progress: views.Progress, Milestones: cfg.MilestonesMinutes,
 	}
-	node, err := cluster.Start(cluster.Options{Kinds: kinds, Logger: logger})
-	if err != nil {
-		return nil, err
+	if s.Push != nil {
+		pairs.Notify = func(userID, kind, title, body string, data map[string]string) {
+			s.Push.Notify(userID, push.Notification{Kind: kind, Title: title, Body: body, Data: data})
+		}
 	}
-	s.Node = node
-	deps.Node = node
-	proxViews := &proximity.Views{Store: store, Clock: s.Clock, Config: proxCfg, Logger: logger}
-	pairDeps.Progress = proxViews.Progress
+	return &features{
+		kinds: []*pcluster.Kind{
+			user.NewKind(user.Deps{
+				Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
+				MaxSessions: cfg.MaxSocketsPerUser,
+				Grid:        grid, Dir: dir, Watchers: watchers, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
+				RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace, Online: online,
+			}),
+			pair.NewKind(pairs),
+			proximity.NewKind(proximity.Deps{
+				Store: store, Clock: s.Clock, Config: proxCfg, SnapshotEvery: cfg.ProximitySnapshot,
+				UpdateEvery: cfg.ProximityUpdateInterval, Online: online.Is, Grains: s.proximity, Metrics: s.Metrics, Logger: s.Logger,
+			}),
+			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
+		},
+		pairs: pairs, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger,
+	}
+}
 
+// sessions are the socket sessions' dependencies: every feature's frame
+// handlers, and the bootstrap sources in the order they depend on each
+// other (proximity picks among the connections the pair source listed,
+// and refuses to run before it).
+func (f *features) sessions(node *cluster.Node) *session.Deps {
 	handlers := map[string]session.Handler{}
-	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(pairDeps), pair.ChatHandlers(pairDeps), proximity.Handlers()} {
+	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(f.pairs), pair.ChatHandlers(f.pairs), proximity.Handlers()} {
 		for typ, h := range hs {
 			handlers[typ] = h
 		}
 	}
-	deps.Sessions = &session.Deps{
-		Node: node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger, Verifier: issuer,
-		Handlers: handlers, Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(pairDeps), proxViews.Bootstrap()},
-		Replay:      pair.Replay(pairDeps),
+	return &session.Deps{
+		Node: node, Clock: f.clock, Metrics: f.metrics, Logger: f.logger, Verifier: f.verifier,
+		Handlers:  handlers,
+		Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(f.pairs), f.views.Bootstrap()},
+		Replay:    pair.Replay(f.pairs),
+		// The longest a frame's grain call may take; also the age past
+		// which a queued frame is shed unserved.
 		CallTimeout: 5 * time.Second,
 	}
-	deps.Pairs = pairDeps
-	s.API = httpapi.New(deps)
-	return s, nil
 }
 
 // Start listens on the configured address and serves in the background.
