@@ -119,7 +119,9 @@ func (a *API) verifyIdentity(ctx context.Context, provider, idToken string) (*au
 }
 
 // findOrCreateUser links a provider identity to its live account, creating
-// one on first sight. Two racing first logins both end on the same account:
+// one on first sight. The login flow owns the identity index (provider and
+// subject to user id), which no grain can: the user id is what it finds.
+// From then on the account belongs to its User grain. Two racing first logins both end on the same account:
 // the loser of Create's uniqueness check reads the winner's.
 func (a *API) findOrCreateUser(ctx context.Context, id *auth.Identity) (*storage.User, error) {
 	users := a.d.Store.Users()
@@ -193,8 +195,12 @@ func (a *API) refresh(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	u, err := a.d.Store.Users().Get(ctx, old.UserID)
-	if err != nil || u.Deleted() {
+	// The User grain owns the account: it says whether it still exists.
+	ex, err := cluster.Call[*grainpb.ExistsReply](ctx, a.d.Node, cluster.KindUser, old.UserID, &grainpb.ExistsQuery{})
+	if err != nil {
+		return err
+	}
+	if !ex.Exists {
 		return protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
 	}
 	access, _, err := a.d.Issuer.IssueAccess(old.UserID)
