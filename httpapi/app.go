@@ -77,7 +77,7 @@ func New(d Deps) *API {
 	a.App = app
 	app.Use(a.requestID)
 
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(protocol.StatusOK) })
 	app.Get("/readyz", a.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(d.Metrics.Handler()))
 
@@ -126,12 +126,12 @@ func (a *API) SetReady(v bool) { a.ready.Store(v) }
 
 func (a *API) readyz(c *fiber.Ctx) error {
 	if !a.ready.Load() {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "not ready"})
+		return c.Status(fiber.StatusServiceUnavailable).JSON(protocol.Status{Status: "not ready"})
 	}
 	if err := a.d.Store.Ping(c.UserContext()); err != nil {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "store unavailable"})
+		return c.Status(fiber.StatusServiceUnavailable).JSON(protocol.Status{Status: "store unavailable"})
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return c.JSON(protocol.Status{Status: "ready"})
 }
 
 func (a *API) requestID(c *fiber.Ctx) error {

@@ -17,29 +17,11 @@ import (
 	"github.com/gisbi/engine/storage"
 )
 
-type socialLoginRequest struct {
-	Provider       string `json:"provider"`
-	IDToken        string `json:"idToken"`
-	DeviceToken    string `json:"deviceToken"`
-	DevicePlatform string `json:"devicePlatform"`
-}
-
-type tokenPair struct {
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"`
-}
-
-type loginResponse struct {
-	tokenPair
-	FirebaseToken *string       `json:"firebaseToken"`
-	User          protocol.User `json:"user"`
-}
-
 // maxIDTokenBytes bounds what we hand to a JWT parser.
 const maxIDTokenBytes = 8192
 
 func (a *API) socialLogin(c *fiber.Ctx) error {
-	var req socialLoginRequest
+	var req protocol.SocialLoginRequest
 	if err := decodeBody(c, protocol.DomainAuth, &req); err != nil {
 		return err
 	}
@@ -73,7 +55,7 @@ func (a *API) socialLogin(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	res := loginResponse{tokenPair: pair, User: user.Wire(u, a.d.Clock.Now())}
+	res := protocol.LoginResponse{TokenPair: pair, User: user.Wire(u, a.d.Clock.Now())}
 	if a.d.Firebase != nil {
 		ft, err := a.d.Firebase.Mint(u.ID)
 		if err != nil {
@@ -156,31 +138,27 @@ func (a *API) findOrCreateUser(ctx context.Context, id *auth.Identity) (*storage
 
 // issuePair signs an access token and the first refresh token of a new
 // family, and stores the refresh token before handing it out.
-func (a *API) issuePair(ctx context.Context, userID string) (tokenPair, error) {
+func (a *API) issuePair(ctx context.Context, userID string) (protocol.TokenPair, error) {
 	access, _, err := a.d.Issuer.IssueAccess(userID)
 	if err != nil {
-		return tokenPair{}, err
+		return protocol.TokenPair{}, err
 	}
 	refresh, rc, err := a.d.Issuer.IssueRefresh(userID, "")
 	if err != nil {
-		return tokenPair{}, err
+		return protocol.TokenPair{}, err
 	}
 	if err := a.d.Store.Tokens().Put(ctx, refreshRecord(&rc)); err != nil {
-		return tokenPair{}, err
+		return protocol.TokenPair{}, err
 	}
-	return tokenPair{AccessToken: access, RefreshToken: refresh}, nil
+	return protocol.TokenPair{AccessToken: access, RefreshToken: refresh}, nil
 }
 
 func refreshRecord(c *auth.Claims) *storage.RefreshToken {
 	return &storage.RefreshToken{ID: c.TokenID, Family: c.Family, UserID: c.UserID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
 }
 
-type refreshRequest struct {
-	RefreshToken string `json:"refreshToken"`
-}
-
 func (a *API) refresh(c *fiber.Ctx) error {
-	var req refreshRequest
+	var req protocol.RefreshRequest
 	if err := decodeBody(c, protocol.DomainAuth, &req); err != nil {
 		return err
 	}
@@ -221,18 +199,13 @@ func (a *API) refresh(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return c.JSON(tokenPair{AccessToken: access, RefreshToken: refresh})
-}
-
-type logoutRequest struct {
-	DeviceToken  string `json:"deviceToken"`
-	RefreshToken string `json:"refreshToken"`
+	return c.JSON(protocol.TokenPair{AccessToken: access, RefreshToken: refresh})
 }
 
 // logout works with an access token, a refresh token, or both: a client
 // whose access token has expired must still be able to sign out.
 func (a *API) logout(c *fiber.Ctx) error {
-	var req logoutRequest
+	var req protocol.LogoutRequest
 	if err := decodeBody(c, protocol.DomainAuth, &req); err != nil {
 		return err
 	}
@@ -269,15 +242,11 @@ func (a *API) logout(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ok"})
-}
-
-type deleteAccountRequest struct {
-	Reason string `json:"reason"`
+	return c.JSON(protocol.StatusOK)
 }
 
 func (a *API) deleteAccount(c *fiber.Ctx) error {
-	var req deleteAccountRequest
+	var req protocol.DeleteAccountRequest
 	if err := decodeBody(c, protocol.DomainAuth, &req); err != nil {
 		return err
 	}
@@ -295,5 +264,5 @@ func (a *API) deleteAccount(c *fiber.Ctx) error {
 	if err := rep.Failure.Err(); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"status": "ok"})
+	return c.JSON(protocol.StatusOK)
 }
