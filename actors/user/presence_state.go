@@ -119,6 +119,9 @@ func NewPresence(cfg PresenceConfig, geo Geo, hidden bool) Presence {
 // Location is the last location reported, nil if none.
 func (p *Presence) Location() *protocol.Location { return p.loc }
 
+// LocatedAt is when Location was reported.
+func (p *Presence) LocatedAt() time.Time { return p.at }
+
 // Fresh: a location was reported within the TTL.
 func (p *Presence) Fresh(now time.Time) bool {
 	return p.loc != nil && now.Sub(p.at) < p.cfg.TTL

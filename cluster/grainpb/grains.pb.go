@@ -1219,6 +1219,113 @@ func (x *ExistsReply) GetExists() bool {
 	return false
 }
 
+// GetAdminView asks for the operator's view of the account (GET
+// /admin/users/:userId), deleted accounts included.
+type GetAdminView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAdminView) Reset() {
+	*x = GetAdminView{}
+	mi := &file_grains_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAdminView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAdminView) ProtoMessage() {}
+
+func (x *GetAdminView) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAdminView.ProtoReflect.Descriptor instead.
+func (*GetAdminView) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{22}
+}
+
+// AdminViewReply carries the stored records as the store encodes them.
+type AdminViewReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	UserJson      []byte                 `protobuf:"bytes,2,opt,name=user_json,json=userJson,proto3" json:"user_json,omitempty"`
+	BlocksJson    []byte                 `protobuf:"bytes,3,opt,name=blocks_json,json=blocksJson,proto3" json:"blocks_json,omitempty"`
+	ReportsJson   []byte                 `protobuf:"bytes,4,opt,name=reports_json,json=reportsJson,proto3" json:"reports_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminViewReply) Reset() {
+	*x = AdminViewReply{}
+	mi := &file_grains_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminViewReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminViewReply) ProtoMessage() {}
+
+func (x *AdminViewReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminViewReply.ProtoReflect.Descriptor instead.
+func (*AdminViewReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AdminViewReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *AdminViewReply) GetUserJson() []byte {
+	if x != nil {
+		return x.UserJson
+	}
+	return nil
+}
+
+func (x *AdminViewReply) GetBlocksJson() []byte {
+	if x != nil {
+		return x.BlocksJson
+	}
+	return nil
+}
+
+func (x *AdminViewReply) GetReportsJson() []byte {
+	if x != nil {
+		return x.ReportsJson
+	}
+	return nil
+}
+
 // UpdateLocation is a validated presence.location_update.
 type UpdateLocation struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1233,7 +1340,7 @@ type UpdateLocation struct {
 
 func (x *UpdateLocation) Reset() {
 	*x = UpdateLocation{}
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1352,7 @@ func (x *UpdateLocation) String() string {
 func (*UpdateLocation) ProtoMessage() {}
 
 func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1365,7 @@ func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateLocation.ProtoReflect.Descriptor instead.
 func (*UpdateLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{22}
+	return file_grains_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateLocation) GetLat() float64 {
@@ -1305,7 +1412,7 @@ type SetVisible struct {
 
 func (x *SetVisible) Reset() {
 	*x = SetVisible{}
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1424,7 @@ func (x *SetVisible) String() string {
 func (*SetVisible) ProtoMessage() {}
 
 func (x *SetVisible) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1437,7 @@ func (x *SetVisible) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisible.ProtoReflect.Descriptor instead.
 func (*SetVisible) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{23}
+	return file_grains_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetVisible) GetVisible() bool {
@@ -1353,7 +1460,7 @@ type PresenceReply struct {
 
 func (x *PresenceReply) Reset() {
 	*x = PresenceReply{}
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1472,7 @@ func (x *PresenceReply) String() string {
 func (*PresenceReply) ProtoMessage() {}
 
 func (x *PresenceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1485,7 @@ func (x *PresenceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceReply.ProtoReflect.Descriptor instead.
 func (*PresenceReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{24}
+	return file_grains_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PresenceReply) GetFailure() *Failure {
@@ -1411,7 +1518,7 @@ type RadarDirty struct {
 
 func (x *RadarDirty) Reset() {
 	*x = RadarDirty{}
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1530,7 @@ func (x *RadarDirty) String() string {
 func (*RadarDirty) ProtoMessage() {}
 
 func (x *RadarDirty) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1543,7 @@ func (x *RadarDirty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadarDirty.ProtoReflect.Descriptor instead.
 func (*RadarDirty) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{25}
+	return file_grains_proto_rawDescGZIP(), []int{27}
 }
 
 type CellEntry struct {
@@ -1456,7 +1563,7 @@ type CellEntry struct {
 
 func (x *CellEntry) Reset() {
 	*x = CellEntry{}
-	mi := &file_grains_proto_msgTypes[26]
+	mi := &file_grains_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1575,7 @@ func (x *CellEntry) String() string {
 func (*CellEntry) ProtoMessage() {}
 
 func (x *CellEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[26]
+	mi := &file_grains_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1588,7 @@ func (x *CellEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellEntry.ProtoReflect.Descriptor instead.
 func (*CellEntry) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{26}
+	return file_grains_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CellEntry) GetUserId() string {
@@ -1548,7 +1655,8 @@ func (x *CellEntry) GetInterests() []string {
 }
 
 // CellUpsert places or updates a user in the cell; answered with Ack once
-// the cell's snapshot includes it.
+// the cell's snapshot includes it. The User grain does not wait for the Ack:
+// it clears the user's old cell only once the new one answered.
 type CellUpsert struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *CellEntry             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
@@ -1558,7 +1666,7 @@ type CellUpsert struct {
 
 func (x *CellUpsert) Reset() {
 	*x = CellUpsert{}
-	mi := &file_grains_proto_msgTypes[27]
+	mi := &file_grains_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1678,7 @@ func (x *CellUpsert) String() string {
 func (*CellUpsert) ProtoMessage() {}
 
 func (x *CellUpsert) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[27]
+	mi := &file_grains_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1691,7 @@ func (x *CellUpsert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellUpsert.ProtoReflect.Descriptor instead.
 func (*CellUpsert) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{27}
+	return file_grains_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CellUpsert) GetEntry() *CellEntry {
@@ -1603,7 +1711,7 @@ type CellRemove struct {
 
 func (x *CellRemove) Reset() {
 	*x = CellRemove{}
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1723,7 @@ func (x *CellRemove) String() string {
 func (*CellRemove) ProtoMessage() {}
 
 func (x *CellRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1736,7 @@ func (x *CellRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellRemove.ProtoReflect.Descriptor instead.
 func (*CellRemove) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{28}
+	return file_grains_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CellRemove) GetUserId() string {
@@ -1660,7 +1768,7 @@ type PairCommand struct {
 
 func (x *PairCommand) Reset() {
 	*x = PairCommand{}
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1780,7 @@ func (x *PairCommand) String() string {
 func (*PairCommand) ProtoMessage() {}
 
 func (x *PairCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1793,7 @@ func (x *PairCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairCommand.ProtoReflect.Descriptor instead.
 func (*PairCommand) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{29}
+	return file_grains_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PairCommand) GetOp() string {
@@ -1777,7 +1885,7 @@ type EndPair struct {
 
 func (x *EndPair) Reset() {
 	*x = EndPair{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1897,7 @@ func (x *EndPair) String() string {
 func (*EndPair) ProtoMessage() {}
 
 func (x *EndPair) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1910,7 @@ func (x *EndPair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndPair.ProtoReflect.Descriptor instead.
 func (*EndPair) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EndPair) GetActorId() string {
@@ -1832,7 +1940,7 @@ type PairReply struct {
 
 func (x *PairReply) Reset() {
 	*x = PairReply{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1952,7 @@ func (x *PairReply) String() string {
 func (*PairReply) ProtoMessage() {}
 
 func (x *PairReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1965,7 @@ func (x *PairReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairReply.ProtoReflect.Descriptor instead.
 func (*PairReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PairReply) GetFailure() *Failure {
@@ -1890,7 +1998,7 @@ type GetLocation struct {
 
 func (x *GetLocation) Reset() {
 	*x = GetLocation{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2010,7 @@ func (x *GetLocation) String() string {
 func (*GetLocation) ProtoMessage() {}
 
 func (x *GetLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2023,7 @@ func (x *GetLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocation.ProtoReflect.Descriptor instead.
 func (*GetLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{34}
 }
 
 type LocationReply struct {
@@ -1929,7 +2037,7 @@ type LocationReply struct {
 
 func (x *LocationReply) Reset() {
 	*x = LocationReply{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2049,7 @@ func (x *LocationReply) String() string {
 func (*LocationReply) ProtoMessage() {}
 
 func (x *LocationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2062,7 @@ func (x *LocationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationReply.ProtoReflect.Descriptor instead.
 func (*LocationReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LocationReply) GetFresh() bool {
@@ -1996,7 +2104,7 @@ type ProximityCommand struct {
 
 func (x *ProximityCommand) Reset() {
 	*x = ProximityCommand{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2116,7 @@ func (x *ProximityCommand) String() string {
 func (*ProximityCommand) ProtoMessage() {}
 
 func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2129,7 @@ func (x *ProximityCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityCommand.ProtoReflect.Descriptor instead.
 func (*ProximityCommand) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProximityCommand) GetOp() string {
@@ -2076,7 +2184,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2196,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2209,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{37}
 }
 
 // ProximityReply carries the answer payload, already encoded.
@@ -2115,7 +2223,7 @@ type ProximityReply struct {
 
 func (x *ProximityReply) Reset() {
 	*x = ProximityReply{}
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2235,7 @@ func (x *ProximityReply) String() string {
 func (*ProximityReply) ProtoMessage() {}
 
 func (x *ProximityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2248,7 @@ func (x *ProximityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
 func (*ProximityReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{36}
+	return file_grains_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProximityReply) GetFailure() *Failure {
@@ -2168,7 +2276,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2288,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2301,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{37}
+	return file_grains_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -2229,7 +2337,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2349,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2362,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{38}
+	return file_grains_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -2284,7 +2392,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2404,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2417,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{39}
+	return file_grains_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -2417,7 +2525,14 @@ const file_grains_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\"\r\n" +
 	"\vExistsQuery\"%\n" +
 	"\vExistsReply\x12\x16\n" +
-	"\x06exists\x18\x01 \x01(\bR\x06exists\"\xc6\x01\n" +
+	"\x06exists\x18\x01 \x01(\bR\x06exists\"\x0e\n" +
+	"\fGetAdminView\"\xa1\x01\n" +
+	"\x0eAdminViewReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1b\n" +
+	"\tuser_json\x18\x02 \x01(\fR\buserJson\x12\x1f\n" +
+	"\vblocks_json\x18\x03 \x01(\fR\n" +
+	"blocksJson\x12!\n" +
+	"\freports_json\x18\x04 \x01(\fR\vreportsJson\"\xc6\x01\n" +
 	"\x0eUpdateLocation\x12\x10\n" +
 	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
 	"\x03lng\x18\x02 \x01(\x01R\x03lng\x12,\n" +
@@ -2524,7 +2639,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),          // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),       // 1: gisbi.grain.SessionRef
@@ -2548,24 +2663,26 @@ var file_grains_proto_goTypes = []any{
 	(*Deliver)(nil),          // 19: gisbi.grain.Deliver
 	(*ExistsQuery)(nil),      // 20: gisbi.grain.ExistsQuery
 	(*ExistsReply)(nil),      // 21: gisbi.grain.ExistsReply
-	(*UpdateLocation)(nil),   // 22: gisbi.grain.UpdateLocation
-	(*SetVisible)(nil),       // 23: gisbi.grain.SetVisible
-	(*PresenceReply)(nil),    // 24: gisbi.grain.PresenceReply
-	(*RadarDirty)(nil),       // 25: gisbi.grain.RadarDirty
-	(*CellEntry)(nil),        // 26: gisbi.grain.CellEntry
-	(*CellUpsert)(nil),       // 27: gisbi.grain.CellUpsert
-	(*CellRemove)(nil),       // 28: gisbi.grain.CellRemove
-	(*PairCommand)(nil),      // 29: gisbi.grain.PairCommand
-	(*EndPair)(nil),          // 30: gisbi.grain.EndPair
-	(*PairReply)(nil),        // 31: gisbi.grain.PairReply
-	(*GetLocation)(nil),      // 32: gisbi.grain.GetLocation
-	(*LocationReply)(nil),    // 33: gisbi.grain.LocationReply
-	(*ProximityCommand)(nil), // 34: gisbi.grain.ProximityCommand
-	(*ConnectionClosed)(nil), // 35: gisbi.grain.ConnectionClosed
-	(*ProximityReply)(nil),   // 36: gisbi.grain.ProximityReply
-	(*ReminderFired)(nil),    // 37: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),     // 38: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),     // 39: gisbi.grain.CloseSession
+	(*GetAdminView)(nil),     // 22: gisbi.grain.GetAdminView
+	(*AdminViewReply)(nil),   // 23: gisbi.grain.AdminViewReply
+	(*UpdateLocation)(nil),   // 24: gisbi.grain.UpdateLocation
+	(*SetVisible)(nil),       // 25: gisbi.grain.SetVisible
+	(*PresenceReply)(nil),    // 26: gisbi.grain.PresenceReply
+	(*RadarDirty)(nil),       // 27: gisbi.grain.RadarDirty
+	(*CellEntry)(nil),        // 28: gisbi.grain.CellEntry
+	(*CellUpsert)(nil),       // 29: gisbi.grain.CellUpsert
+	(*CellRemove)(nil),       // 30: gisbi.grain.CellRemove
+	(*PairCommand)(nil),      // 31: gisbi.grain.PairCommand
+	(*EndPair)(nil),          // 32: gisbi.grain.EndPair
+	(*PairReply)(nil),        // 33: gisbi.grain.PairReply
+	(*GetLocation)(nil),      // 34: gisbi.grain.GetLocation
+	(*LocationReply)(nil),    // 35: gisbi.grain.LocationReply
+	(*ProximityCommand)(nil), // 36: gisbi.grain.ProximityCommand
+	(*ConnectionClosed)(nil), // 37: gisbi.grain.ConnectionClosed
+	(*ProximityReply)(nil),   // 38: gisbi.grain.ProximityReply
+	(*ReminderFired)(nil),    // 39: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),     // 40: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),     // 41: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -2581,15 +2698,16 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 10: gisbi.grain.BlockReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 11: gisbi.grain.ReportReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 12: gisbi.grain.Ack.failure:type_name -> gisbi.grain.Failure
-	0,  // 13: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
-	26, // 14: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
-	0,  // 15: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 16: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	0,  // 13: gisbi.grain.AdminViewReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 14: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
+	28, // 15: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
+	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -2598,15 +2716,15 @@ func file_grains_proto_init() {
 		return
 	}
 	file_grains_proto_msgTypes[9].OneofWrappers = []any{}
-	file_grains_proto_msgTypes[22].OneofWrappers = []any{}
-	file_grains_proto_msgTypes[26].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[24].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
