@@ -39,7 +39,7 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 	if len(fx) == 0 {
 		return
 	}
-	// fx is the state machine's buffer; a push below calls it again.
+	// fx is the state machine's buffer, reused by its next call: work on a copy.
 	g.fx = append(g.fx[:0], fx...)
 	for i := range g.fx {
 		e := &g.fx[i]
