@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 
 	"github.com/gofiber/fiber/v2"
@@ -123,31 +122,29 @@ func (a *API) me(c *fiber.Ctx) error {
 }
 
 // adminUser shows an operator the stored account, deleted ones included.
+// The User grain answers for the account and its safety records; devices
+// belong to no grain and are read from the store.
 func (a *API) adminUser(c *fiber.Ctx) error {
 	id := c.Params("userId")
 	if !protocol.ValidID(id) {
 		return protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainUsers, "user not found")
 	}
-	u, err := a.d.Store.Users().Get(c.UserContext(), id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainUsers, "user not found")
-	}
+	rep, err := cluster.Call[*grainpb.AdminViewReply](c.UserContext(), a.d.Node, cluster.KindUser, id, &grainpb.GetAdminView{})
 	if err != nil {
 		return err
 	}
-	blocks, err := a.d.Store.Safety().BlockedBy(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	reports, err := a.d.Store.Safety().ReportsBy(c.UserContext(), id)
-	if err != nil {
+	if err := rep.Failure.Err(); err != nil {
 		return err
 	}
 	devices, err := a.d.Store.Devices().ListByUser(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(fiber.Map{"user": u, "blocks": blocks, "reportsFiled": reports, "devices": devices})
+	dj, err := json.Marshal(devices)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(protocol.AdminUser{User: rep.UserJson, Blocks: rep.BlocksJson, ReportsFiled: rep.ReportsJson, Devices: dj})
 	if err != nil {
 		return err
 	}

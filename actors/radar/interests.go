@@ -102,7 +102,12 @@ func interestNormalize(xs []string) []string {
 // SharedInterests returns the sorted intersection of two Interests results.
 // It is never nil, so it encodes as [] rather than null.
 func SharedInterests(a, b []string) []string {
-	out := []string{}
+	return appendShared([]string{}, a, b)
+}
+
+// appendShared appends the sorted intersection of a and b to out; the radar
+// encoder reuses one out for every hit of an answer.
+func appendShared(out, a, b []string) []string {
 	for i, j := 0, 0; i < len(a) && j < len(b); {
 		switch c := strings.Compare(a[i], b[j]); {
 		case c < 0:

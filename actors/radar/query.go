@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/gisbi/engine/protocol"
 )
 
 // Entry is one user's published radar position. It is immutable once
@@ -23,9 +25,10 @@ type Entry struct {
 	UserJSON                       []byte   // pre-encoded User model of this user (opaque here)
 	Interests                      []string // Interests(vibe): sorted, may be nil
 
-	// wire is `"user":{…},` and wireLoc `"location":{…}` as every viewer sees
-	// them, encoded once when the entry is published (see nearby.go).
-	wire, wireLoc []byte
+	// wire is "user" and "location" as every viewer sees them, encoded once
+	// when the entry is published (see nearby.go).
+	wire    protocol.NearbyParts
+	encoded bool
 }
 
 // NewEntry copies e and computes its derived fields.

@@ -2,6 +2,7 @@ package user
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/cluster"
@@ -31,7 +32,7 @@ func locationUpdate(c *session.Context) error {
 	// mailbox still keeps this socket's updates in order.
 	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
 		Lat: *p.Lat, Lng: *p.Lng, AccuracyMeters: p.AccuracyMeters, Heading: p.Heading, Speed: p.Speed,
-	}, func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep, nil) })
+	}, func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep) })
 	return nil
 }
 
@@ -44,14 +45,12 @@ func setVisible(c *session.Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	rep, err := cluster.Call[*grainpb.PresenceReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.SetVisible{Visible: *p.IsOnRadar})
-	return replyPresence(c, rep, err)
+	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.SetVisible{Visible: *p.IsOnRadar},
+		func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep) })
+	return nil
 }
 
-func replyPresence(c *session.Context, rep *grainpb.PresenceReply, err error) error {
-	if err != nil {
-		return err
-	}
+func replyPresence(c *session.Context, rep *grainpb.PresenceReply) error {
 	if err := rep.Failure.Err(); err != nil {
 		return err
 	}
@@ -69,15 +68,14 @@ func report(c *session.Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	rep, err := cluster.Call[*grainpb.ReportReply](c.Ctx, c.Node, cluster.KindUser, c.UserID,
-		&grainpb.ReportUser{TargetId: p.ReportedUserID, Reason: p.Reason})
-	if err != nil {
-		return err
-	}
-	if err := rep.Failure.Err(); err != nil {
-		return err
-	}
-	return c.ReplyRaw(protocol.TypeSafetyReport, rep.ReportJson)
+	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.ReportUser{TargetId: p.ReportedUserID, Reason: p.Reason},
+		func(rep *grainpb.ReportReply) error {
+			if err := rep.Failure.Err(); err != nil {
+				return err
+			}
+			return c.ReplyRaw(protocol.TypeSafetyReport, rep.ReportJson)
+		})
+	return nil
 }
 
 func block(c *session.Context, unblock bool) error {
@@ -88,37 +86,41 @@ func block(c *session.Context, unblock bool) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	rep, err := cluster.Call[*grainpb.BlockReply](c.Ctx, c.Node, cluster.KindUser, c.UserID,
-		&grainpb.BlockUser{TargetId: p.BlockedUserID, Unblock: unblock, OriginSessionId: c.SessionID})
-	if err != nil {
-		return err
-	}
-	if err := rep.Failure.Err(); err != nil {
-		return err
-	}
-	return c.Reply(c.Frame.Type, map[string]string{"blockedUserId": p.BlockedUserID})
+	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.BlockUser{TargetId: p.BlockedUserID, Unblock: unblock, OriginSessionId: c.SessionID},
+		func(rep *grainpb.BlockReply) error {
+			if err := rep.Failure.Err(); err != nil {
+				return err
+			}
+			return c.Reply(c.Frame.Type, protocol.SafetyBlockResult{BlockedUserID: p.BlockedUserID})
+		})
+	return nil
 }
 
-// Bootstrap fills currentUser, presence visibility, blockedUserIds and safetyReports.
+// Bootstrap fills currentUser, presence, nearbyUsers, blockedUserIds and
+// safetyReports from the User grain's answer. When the grain cannot be
+// reached, CallAsync answers the error itself and done is not called, which
+// ends the bootstrap as done(err) would.
 func Bootstrap(c *session.Context, b *protocol.Bootstrap, done func(error)) {
-	done(bootstrap(c, b))
+	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.GetBootstrap{}, func(rep *grainpb.BootstrapReply) error {
+		done(fillBootstrap(b, rep))
+		return nil
+	})
 }
 
-func bootstrap(c *session.Context, b *protocol.Bootstrap) error {
-	rep, err := cluster.Call[*grainpb.BootstrapReply](c.Ctx, c.Node, cluster.KindUser, c.UserID, &grainpb.GetBootstrap{})
-	if err != nil {
-		return err
-	}
+func fillBootstrap(b *protocol.Bootstrap, rep *grainpb.BootstrapReply) error {
 	if err := rep.Failure.Err(); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(rep.UserJson, &b.CurrentUser); err != nil {
-		return err
+		return fmt.Errorf("bootstrap user: %w", err)
 	}
 	if err := json.Unmarshal(rep.PresenceJson, &b.Presence); err != nil {
-		return err
+		return fmt.Errorf("bootstrap presence: %w", err)
 	}
 	b.NearbyUsers = rep.NearbyJson
 	b.BlockedUserIDs = append(b.BlockedUserIDs, rep.BlockedUserIds...)
-	return json.Unmarshal(rep.SafetyReportsJson, &b.SafetyReports)
+	if err := json.Unmarshal(rep.SafetyReportsJson, &b.SafetyReports); err != nil {
+		return fmt.Errorf("bootstrap safety reports: %w", err)
+	}
+	return nil
 }

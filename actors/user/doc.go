@@ -1,5 +1,11 @@
 // Package user holds the User grain: profile, radar visibility flag, blocks in
-// both directions, the live session references and the vibe-expiry reminder.
-// It is the only path by which events reach a user's sockets (Deliver).
-// Rules live in state.go as pure functions; grain.go persists and announces.
+// both directions, the live session references, the user's presence on the
+// radar and the vibe-expiry reminder. It is the only path by which events
+// reach a user's sockets (Deliver).
+//
+// Rules live in pure types: state.go (profile patches, sessions, blocks) and
+// presence_state.go (liveness, reconnect grace, staleness, push coalescing,
+// cell moves), whose methods take the time and return effects. grain.go
+// persists and announces; presence.go carries out the presence effects
+// (cell writes, watches, timers, pushes) without waiting on any Cell grain.
 package user

@@ -47,6 +47,9 @@ type Deps struct {
 	PresenceTTL    time.Duration
 	RadarInterval  time.Duration
 	ReconnectGrace time.Duration
+	// CellTimeout bounds the wait for a Cell grain's answer to a write; the
+	// grain does not wait meanwhile. Default 5 s.
+	CellTimeout time.Duration
 
 	// Online is the node's index of users with open sockets; may be nil.
 	Online *Online
@@ -57,10 +60,16 @@ func NewKind(d Deps) *pcluster.Kind {
 	if d.Passivation <= 0 {
 		d.Passivation = 10 * time.Minute
 	}
+	if d.CellTimeout <= 0 {
+		d.CellTimeout = 5 * time.Second
+	}
 	return pcluster.NewKind(cluster.KindUser, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
 	}))
 }
+
+// cellRetry is how soon a failed cell write is tried again.
+const cellRetry = time.Second
 
 type grain struct {
 	deps    Deps
@@ -68,7 +77,46 @@ type grain struct {
 	state   State
 	missing bool // no such user: every call answers user_not_found
 	loadErr error
-	pres    presence
+	prof    profileCache
+
+	pres    Presence
+	watcher *radar.Watcher // the user's entry in the node's watcher index
+	fx      []Effect       // effects being applied (see apply)
+}
+
+// profileCache is the user's wire profile, encoded once per change: every
+// location update sends it to a cell and answers with it.
+type profileCache struct {
+	valid     bool
+	json      []byte    // shared with cell entries and replies: never modified
+	interests []string  // radar.Interests of the vibe shown
+	until     time.Time // when the vibe shown expires; zero if none shown
+}
+
+// profile returns the wire profile at now. A vibe expires on read (Wire),
+// so the cache lasts until the vibe shown in it does.
+func (g *grain) profile(now time.Time) *profileCache {
+	p := &g.prof
+	if p.valid && (p.until.IsZero() || now.Before(p.until)) {
+		return p
+	}
+	w := Wire(&g.state.User, now)
+	p.json, _ = json.Marshal(w)
+	p.interests, p.until = nil, time.Time{}
+	if w.Vibe != nil {
+		p.interests = radar.Interests(*w.Vibe)
+		if g.state.User.VibeExpiresAt != nil {
+			p.until = *g.state.User.VibeExpiresAt
+		}
+	}
+	p.valid = true
+	return p
+}
+
+// setUser replaces the user's record after it was stored.
+func (g *grain) setUser(u storage.User) {
+	g.state.User = u
+	g.prof.valid = false
 }
 
 func (g *grain) now() time.Time { return g.deps.Clock.Now() }
@@ -86,25 +134,24 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindUser).Inc()
 		ctx.SetReceiveTimeout(g.deps.Passivation)
 	case *actor.ReceiveTimeout:
-		if len(g.state.Sessions) == 0 && g.pres.cell == 0 && g.pres.cover == nil {
+		if len(g.state.Sessions) == 0 && g.pres.Idle() {
 			ctx.Poison(ctx.Self())
 		}
 	case *grainpb.AttachSession:
 		ctx.Respond(g.attach(ctx, m))
 	case *grainpb.DetachSession:
-		had := len(g.state.Sessions)
 		g.state.Detach(m.SessionId)
 		g.deps.Online.set(g.id, len(g.state.Sessions))
-		if had > 0 && len(g.state.Sessions) == 0 {
-			g.lastSessionLeft(ctx)
-		}
+		g.apply(ctx, g.pres.Detached(g.now(), len(g.state.Sessions)))
 	case *grainpb.GetLocation:
-		now := g.now()
-		rep := &grainpb.LocationReply{Fresh: g.fresh(now)}
+		rep := &grainpb.LocationReply{Fresh: g.pres.Fresh(g.now())}
 		if rep.Fresh {
-			rep.Lat, rep.Lng = g.pres.loc.Lat, g.pres.loc.Lng
+			l := g.pres.Location()
+			rep.Lat, rep.Lng = l.Lat, l.Lng
 		}
 		ctx.Respond(rep)
+	case *grainpb.GetAdminView:
+		ctx.Respond(g.adminView())
 	case *grainpb.GetUser:
 		ctx.Respond(g.getUser())
 	case *grainpb.ExistsQuery:
@@ -136,17 +183,18 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.setVisible(ctx, m))
 	case *grainpb.RadarDirty:
 		g.radarChanged(ctx)
-	case staleCheck:
-		g.onStaleCheck(ctx)
-	case graceCheck:
-		g.onGraceCheck(ctx)
-	case radarPush:
-		g.push(ctx)
+	case presenceTimer:
+		g.apply(ctx, g.pres.Fired(g.now(), m.t))
+	case cellAnswer:
+		g.cellAnswered(ctx, m)
 	}
 }
 
 func (g *grain) load() {
-	g.state = State{Blocked: map[string]bool{}, Blockers: map[string]bool{}}
+	g.state = State{Blocked: map[string]time.Time{}, Blockers: map[string]bool{}}
+	g.pres = NewPresence(PresenceConfig{
+		TTL: g.deps.PresenceTTL, RadarInterval: g.deps.RadarInterval, ReconnectGrace: g.deps.ReconnectGrace, Retry: cellRetry,
+	}, g.deps.Grid, false)
 	c := context.Background()
 	u, err := g.deps.Store.Users().Get(c, g.id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -158,14 +206,19 @@ func (g *grain) load() {
 		g.deps.Logger.Error("user grain: load failed", "user", g.id, "err", err)
 		return
 	}
-	g.state.User = *u
+	g.setUser(*u)
+	// Nothing is held yet: these answer no effects.
+	g.pres.SetHidden(g.now(), u.HiddenFromRadar)
+	if u.Deleted() {
+		g.pres.Deleted(g.now())
+	}
 	blocks, err := g.deps.Store.Safety().BlockedBy(c, g.id)
 	if err != nil {
 		g.loadErr = err
 		return
 	}
 	for _, b := range blocks {
-		g.state.Blocked[b.BlockedID] = true
+		g.state.Blocked[b.BlockedID] = b.CreatedAt
 	}
 	blockers, err := g.deps.Store.Safety().BlockersOf(c, g.id)
 	if err != nil {
@@ -190,10 +243,7 @@ func (g *grain) unavailable() *grainpb.Failure {
 	return nil
 }
 
-func (g *grain) userJSON() []byte {
-	b, _ := json.Marshal(Wire(&g.state.User, g.now()))
-	return b
-}
+func (g *grain) userJSON() []byte { return g.profile(g.now()).json }
 
 func (g *grain) attach(ctx actor.Context, m *grainpb.AttachSession) *grainpb.AttachReply {
 	if f := g.unavailable(); f != nil {
@@ -205,13 +255,7 @@ func (g *grain) attach(ctx actor.Context, m *grainpb.AttachSession) *grainpb.Att
 		})
 	}
 	g.deps.Online.set(g.id, len(g.state.Sessions))
-	if !g.pres.graceEnd.IsZero() {
-		g.pres.graceEnd = time.Time{}
-	}
-	if g.pres.loc != nil && g.pres.cover == nil {
-		// Back within the presence TTL after the grace ran out: live again.
-		g.resync(ctx)
-	}
+	g.apply(ctx, g.pres.Attached(g.now(), len(g.state.Sessions)))
 	return &grainpb.AttachReply{UserJson: g.userJSON()}
 }
 
@@ -240,7 +284,7 @@ func (g *grain) updateProfile(ctx actor.Context, p *grainpb.UpdateProfile) *grai
 		g.deps.Logger.Error("user grain: save profile", "user", g.id, "err", err)
 		return &grainpb.UserReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "profile could not be saved")}
 	}
-	g.state.User = next
+	g.setUser(next)
 	// The profile is stored; a reminder failure must not undo it. The vibe
 	// still expires on read (Wire) and the reminder is retried on next change.
 	switch {
@@ -261,18 +305,14 @@ func (g *grain) updateProfile(ctx actor.Context, p *grainpb.UpdateProfile) *grai
 // profileMoved republishes the radar entry (others see the new profile) and,
 // when the vibe changed, wakes the user's own radar (shared interests).
 func (g *grain) profileMoved(ctx actor.Context, vibeSame bool) {
-	if g.pres.cell != 0 {
-		if err := g.syncRadar(ctx, true); err != nil {
-			g.deps.Logger.Warn("user grain: radar sync", "user", g.id, "err", err)
-		}
-	}
+	g.apply(ctx, g.pres.EntryChanged(g.now()))
 	if !vibeSame {
 		g.radarChanged(ctx)
 	}
 }
 
 func (g *grain) announceProfile(ctx actor.Context, now time.Time) {
-	frame, err := protocol.EncodeFrame(protocol.TypeUserProfileUpdated, map[string]any{"user": Wire(&g.state.User, now)}, now, "", "")
+	frame, err := protocol.EncodeFrame(protocol.TypeUserProfileUpdated, protocol.UserProfileUpdated{User: Wire(&g.state.User, now)}, now, "", "")
 	if err == nil {
 		g.deliver(ctx, protocol.TypeUserProfileUpdated, frame, "")
 	}
@@ -335,14 +375,14 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 	typ := protocol.TypeSafetyBlock
 	if m.Unblock {
 		typ = protocol.TypeSafetyUnblock
-		if g.state.Blocked[m.TargetId] {
+		if _, blocked := g.state.Blocked[m.TargetId]; blocked {
 			if err := g.deps.Store.Safety().Unblock(c, g.id, m.TargetId); err != nil {
 				g.deps.Logger.Error("user grain: unblock", "user", g.id, "err", err)
 				return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "unblock failed")}
 			}
 			delete(g.state.Blocked, m.TargetId)
 		}
-	} else if !g.state.Blocked[m.TargetId] {
+	} else if _, blocked := g.state.Blocked[m.TargetId]; !blocked {
 		ok, err := g.targetExists(m.TargetId)
 		if err != nil {
 			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "block failed")}
@@ -350,11 +390,12 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 		if !ok {
 			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainSafety, "user not found")}
 		}
-		if err := g.deps.Store.Safety().Block(c, storage.Block{BlockerID: g.id, BlockedID: m.TargetId, CreatedAt: g.now()}); err != nil {
+		at := g.now()
+		if err := g.deps.Store.Safety().Block(c, storage.Block{BlockerID: g.id, BlockedID: m.TargetId, CreatedAt: at}); err != nil {
 			g.deps.Logger.Error("user grain: block", "user", g.id, "err", err)
 			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "block failed")}
 		}
-		g.state.Blocked[m.TargetId] = true
+		g.state.Blocked[m.TargetId] = at
 	}
 	if !m.Unblock {
 		// A block closes whatever is open between the two. Fire and forget:
@@ -370,7 +411,7 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 	g.radarChanged(ctx)
 	// Keep the user's other devices in step.
 	now := g.now()
-	if frame, err := protocol.EncodeFrame(typ, map[string]string{"blockedUserId": m.TargetId}, now, "", ""); err == nil {
+	if frame, err := protocol.EncodeFrame(typ, protocol.SafetyBlockResult{BlockedUserID: m.TargetId}, now, "", ""); err == nil {
 		g.deliver(ctx, typ, frame, m.OriginSessionId)
 	}
 	return &grainpb.BlockReply{}
@@ -414,7 +455,7 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 		g.deps.Logger.Error("user grain: delete account", "user", g.id, "err", err)
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainAuth, "delete failed")}
 	}
-	g.state.User = next
+	g.setUser(next)
 	// The account is gone once stored; the clean-ups below are best effort and
 	// each also guarded elsewhere (refresh checks the user, pushes check the user).
 	if err := g.deps.Store.Tokens().RevokeUser(c, g.id, now); err != nil {
@@ -434,7 +475,7 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 	}
 	g.state.Sessions = nil
 	g.deps.Online.set(g.id, 0)
-	g.resync(ctx)
+	g.apply(ctx, g.pres.Deleted(now))
 	if pairs, err := g.deps.Store.Pairs().Of(c, g.id); err != nil {
 		g.deps.Logger.Error("user grain: list pairs", "user", g.id, "err", err)
 	} else {
@@ -487,9 +528,9 @@ func (g *grain) reminder(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.A
 		if err := g.deps.Store.Users().Put(c, &next); err != nil {
 			return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
 		}
-		g.state.User = next
+		g.setUser(next)
 		g.profileMoved(ctx, false)
-		if frame, err := protocol.EncodeFrame(protocol.TypeVibeExpired, map[string]string{"expiredAt": protocol.FormatTime(at)}, now, "", ""); err == nil {
+		if frame, err := protocol.EncodeFrame(protocol.TypeVibeExpired, protocol.VibeExpired{ExpiredAt: protocol.FormatTime(at)}, now, "", ""); err == nil {
 			g.deliver(ctx, protocol.TypeVibeExpired, frame, "")
 		}
 		g.announceProfile(ctx, now)
@@ -498,4 +539,27 @@ func (g *grain) reminder(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.A
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
 	}
 	return &grainpb.Ack{}
+}
+
+// adminView is the operator's view of the account: the stored record,
+// deleted accounts included, the blocks it holds and the reports it filed.
+func (g *grain) adminView() *grainpb.AdminViewReply {
+	switch {
+	case g.loadErr != nil:
+		return &grainpb.AdminViewReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "user could not be loaded")}
+	case g.missing:
+		return &grainpb.AdminViewReply{Failure: grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainUsers, "user not found")}
+	}
+	reports, err := g.deps.Store.Safety().ReportsBy(context.Background(), g.id)
+	if err != nil {
+		g.deps.Logger.Error("user grain: list reports", "user", g.id, "err", err)
+		return &grainpb.AdminViewReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "reports could not be read")}
+	}
+	uj, err := json.Marshal(&g.state.User)
+	if err != nil {
+		return &grainpb.AdminViewReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
+	}
+	bj, _ := json.Marshal(g.state.Blocks(g.id))
+	rj, _ := json.Marshal(reports)
+	return &grainpb.AdminViewReply{UserJson: uj, BlocksJson: bj, ReportsJson: rj}
 }

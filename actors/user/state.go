@@ -13,8 +13,8 @@ import (
 // time, change the state and tell the grain what to persist and announce.
 type State struct {
 	User     storage.User
-	Blocked  map[string]bool // users this user blocked
-	Blockers map[string]bool // users who blocked this user
+	Blocked  map[string]time.Time // users this user blocked, and when
+	Blockers map[string]bool      // users who blocked this user
 	Sessions []*grainpb.SessionRef
 }
 
@@ -153,5 +153,18 @@ func (s *State) BlockedIDs() []string {
 	return ids
 }
 
+// Blocks lists the blocks this user (id) holds as the store keeps them,
+// sorted by blocked user.
+func (s *State) Blocks(id string) []storage.Block {
+	out := make([]storage.Block, 0, len(s.Blocked))
+	for _, other := range s.BlockedIDs() {
+		out = append(out, storage.Block{BlockerID: id, BlockedID: other, CreatedAt: s.Blocked[other]})
+	}
+	return out
+}
+
 // Hidden reports whether other is out of this user's world: blocked in either direction.
-func (s *State) Hidden(other string) bool { return s.Blocked[other] || s.Blockers[other] }
+func (s *State) Hidden(other string) bool {
+	_, blocked := s.Blocked[other]
+	return blocked || s.Blockers[other]
+}

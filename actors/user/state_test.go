@@ -432,13 +432,13 @@ func TestStateDetach(t *testing.T) {
 func TestStateBlockedIDs(t *testing.T) {
 	tests := []struct {
 		name    string
-		blocked map[string]bool
+		blocked map[string]time.Time
 		want    []string
 	}{
 		{"nil map", nil, []string{}},
-		{"empty map", map[string]bool{}, []string{}},
-		{"one", map[string]bool{"user_2": true}, []string{"user_2"}},
-		{"sorted", map[string]bool{"user_c": true, "user_a": true, "user_B": true, "user_b": true, "user_10": true, "user_9": true},
+		{"empty map", map[string]time.Time{}, []string{}},
+		{"one", map[string]time.Time{"user_2": stateT0}, []string{"user_2"}},
+		{"sorted", map[string]time.Time{"user_c": stateT0, "user_a": stateT0, "user_B": stateT0, "user_b": stateT0, "user_10": stateT0, "user_9": stateT0},
 			[]string{"user_10", "user_9", "user_B", "user_a", "user_b", "user_c"}},
 	}
 	for _, tc := range tests {
@@ -462,7 +462,7 @@ func TestStateBlockedIDs(t *testing.T) {
 
 func TestStateHidden(t *testing.T) {
 	s := State{
-		Blocked:  map[string]bool{"blocked": true, "both": true},
+		Blocked:  map[string]time.Time{"blocked": stateT0, "both": {}},
 		Blockers: map[string]bool{"blocker": true, "both": true},
 	}
 	tests := []struct {
@@ -483,5 +483,20 @@ func TestStateHidden(t *testing.T) {
 	var empty State
 	if empty.Hidden("anyone") {
 		t.Error("Hidden with nil maps = true")
+	}
+}
+
+func TestStateBlocks(t *testing.T) {
+	s := State{Blocked: map[string]time.Time{"user_c": stateNow, "user_a": stateT0}, Blockers: map[string]bool{"user_z": true}}
+	want := []storage.Block{
+		{BlockerID: "user_1", BlockedID: "user_a", CreatedAt: stateT0},
+		{BlockerID: "user_1", BlockedID: "user_c", CreatedAt: stateNow},
+	}
+	if got := s.Blocks("user_1"); !reflect.DeepEqual(got, want) {
+		t.Errorf("Blocks = %+v, want %+v", got, want)
+	}
+	var empty State
+	if got := empty.Blocks("user_1"); got == nil || len(got) != 0 {
+		t.Errorf("Blocks of nobody = %#v, want an empty list (it encodes as [])", got)
 	}
 }

@@ -1219,6 +1219,113 @@ func (x *ExistsReply) GetExists() bool {
 	return false
 }
 
+// GetAdminView asks for the operator's view of the account (GET
+// /admin/users/:userId), deleted accounts included.
+type GetAdminView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAdminView) Reset() {
+	*x = GetAdminView{}
+	mi := &file_grains_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAdminView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAdminView) ProtoMessage() {}
+
+func (x *GetAdminView) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAdminView.ProtoReflect.Descriptor instead.
+func (*GetAdminView) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{22}
+}
+
+// AdminViewReply carries the stored records as the store encodes them.
+type AdminViewReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	UserJson      []byte                 `protobuf:"bytes,2,opt,name=user_json,json=userJson,proto3" json:"user_json,omitempty"`
+	BlocksJson    []byte                 `protobuf:"bytes,3,opt,name=blocks_json,json=blocksJson,proto3" json:"blocks_json,omitempty"`
+	ReportsJson   []byte                 `protobuf:"bytes,4,opt,name=reports_json,json=reportsJson,proto3" json:"reports_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminViewReply) Reset() {
+	*x = AdminViewReply{}
+	mi := &file_grains_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminViewReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminViewReply) ProtoMessage() {}
+
+func (x *AdminViewReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminViewReply.ProtoReflect.Descriptor instead.
+func (*AdminViewReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AdminViewReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *AdminViewReply) GetUserJson() []byte {
+	if x != nil {
+		return x.UserJson
+	}
+	return nil
+}
+
+func (x *AdminViewReply) GetBlocksJson() []byte {
+	if x != nil {
+		return x.BlocksJson
+	}
+	return nil
+}
+
+func (x *AdminViewReply) GetReportsJson() []byte {
+	if x != nil {
+		return x.ReportsJson
+	}
+	return nil
+}
+
 // UpdateLocation is a validated presence.location_update.
 type UpdateLocation struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1233,7 +1340,7 @@ type UpdateLocation struct {
 
 func (x *UpdateLocation) Reset() {
 	*x = UpdateLocation{}
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1352,7 @@ func (x *UpdateLocation) String() string {
 func (*UpdateLocation) ProtoMessage() {}
 
 func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1365,7 @@ func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateLocation.ProtoReflect.Descriptor instead.
 func (*UpdateLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{22}
+	return file_grains_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateLocation) GetLat() float64 {
@@ -1305,7 +1412,7 @@ type SetVisible struct {
 
 func (x *SetVisible) Reset() {
 	*x = SetVisible{}
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1424,7 @@ func (x *SetVisible) String() string {
 func (*SetVisible) ProtoMessage() {}
 
 func (x *SetVisible) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1437,7 @@ func (x *SetVisible) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisible.ProtoReflect.Descriptor instead.
 func (*SetVisible) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{23}
+	return file_grains_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetVisible) GetVisible() bool {
@@ -1353,7 +1460,7 @@ type PresenceReply struct {
 
 func (x *PresenceReply) Reset() {
 	*x = PresenceReply{}
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1472,7 @@ func (x *PresenceReply) String() string {
 func (*PresenceReply) ProtoMessage() {}
 
 func (x *PresenceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1485,7 @@ func (x *PresenceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceReply.ProtoReflect.Descriptor instead.
 func (*PresenceReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{24}
+	return file_grains_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PresenceReply) GetFailure() *Failure {
@@ -1411,7 +1518,7 @@ type RadarDirty struct {
 
 func (x *RadarDirty) Reset() {
 	*x = RadarDirty{}
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1530,7 @@ func (x *RadarDirty) String() string {
 func (*RadarDirty) ProtoMessage() {}
 
 func (x *RadarDirty) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1543,7 @@ func (x *RadarDirty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadarDirty.ProtoReflect.Descriptor instead.
 func (*RadarDirty) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{25}
+	return file_grains_proto_rawDescGZIP(), []int{27}
 }
 
 type CellEntry struct {
@@ -1456,7 +1563,7 @@ type CellEntry struct {
 
 func (x *CellEntry) Reset() {
 	*x = CellEntry{}
-	mi := &file_grains_proto_msgTypes[26]
+	mi := &file_grains_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1575,7 @@ func (x *CellEntry) String() string {
 func (*CellEntry) ProtoMessage() {}
 
 func (x *CellEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[26]
+	mi := &file_grains_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1588,7 @@ func (x *CellEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellEntry.ProtoReflect.Descriptor instead.
 func (*CellEntry) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{26}
+	return file_grains_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CellEntry) GetUserId() string {
@@ -1548,7 +1655,8 @@ func (x *CellEntry) GetInterests() []string {
 }
 
 // CellUpsert places or updates a user in the cell; answered with Ack once
-// the cell's snapshot includes it.
+// the cell's snapshot includes it. The User grain does not wait for the Ack:
+// it clears the user's old cell only once the new one answered.
 type CellUpsert struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *CellEntry             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
@@ -1558,7 +1666,7 @@ type CellUpsert struct {
 
 func (x *CellUpsert) Reset() {
 	*x = CellUpsert{}
-	mi := &file_grains_proto_msgTypes[27]
+	mi := &file_grains_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1678,7 @@ func (x *CellUpsert) String() string {
 func (*CellUpsert) ProtoMessage() {}
 
 func (x *CellUpsert) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[27]
+	mi := &file_grains_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1691,7 @@ func (x *CellUpsert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellUpsert.ProtoReflect.Descriptor instead.
 func (*CellUpsert) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{27}
+	return file_grains_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CellUpsert) GetEntry() *CellEntry {
@@ -1603,7 +1711,7 @@ type CellRemove struct {
 
 func (x *CellRemove) Reset() {
 	*x = CellRemove{}
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1723,7 @@ func (x *CellRemove) String() string {
 func (*CellRemove) ProtoMessage() {}
 
 func (x *CellRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1736,7 @@ func (x *CellRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellRemove.ProtoReflect.Descriptor instead.
 func (*CellRemove) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{28}
+	return file_grains_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CellRemove) GetUserId() string {
@@ -1652,7 +1760,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1772,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1785,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{29}
+	return file_grains_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SendRequest) GetActorId() string {
@@ -1720,7 +1828,7 @@ type AcceptRequest struct {
 
 func (x *AcceptRequest) Reset() {
 	*x = AcceptRequest{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1840,7 @@ func (x *AcceptRequest) String() string {
 func (*AcceptRequest) ProtoMessage() {}
 
 func (x *AcceptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1853,7 @@ func (x *AcceptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequest.ProtoReflect.Descriptor instead.
 func (*AcceptRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AcceptRequest) GetActorId() string {
@@ -1781,7 +1889,7 @@ type RejectRequest struct {
 
 func (x *RejectRequest) Reset() {
 	*x = RejectRequest{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1901,7 @@ func (x *RejectRequest) String() string {
 func (*RejectRequest) ProtoMessage() {}
 
 func (x *RejectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1914,7 @@ func (x *RejectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectRequest.ProtoReflect.Descriptor instead.
 func (*RejectRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RejectRequest) GetActorId() string {
@@ -1842,7 +1950,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1962,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1975,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CancelRequest) GetActorId() string {
@@ -1905,7 +2013,7 @@ type CloseConnection struct {
 
 func (x *CloseConnection) Reset() {
 	*x = CloseConnection{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1917,7 +2025,7 @@ func (x *CloseConnection) String() string {
 func (*CloseConnection) ProtoMessage() {}
 
 func (x *CloseConnection) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1930,7 +2038,7 @@ func (x *CloseConnection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnection.ProtoReflect.Descriptor instead.
 func (*CloseConnection) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CloseConnection) GetActorId() string {
@@ -1973,7 +2081,7 @@ type RingUser struct {
 
 func (x *RingUser) Reset() {
 	*x = RingUser{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2093,7 @@ func (x *RingUser) String() string {
 func (*RingUser) ProtoMessage() {}
 
 func (x *RingUser) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2106,7 @@ func (x *RingUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingUser.ProtoReflect.Descriptor instead.
 func (*RingUser) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RingUser) GetActorId() string {
@@ -2034,7 +2142,7 @@ type PostMessage struct {
 
 func (x *PostMessage) Reset() {
 	*x = PostMessage{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2154,7 @@ func (x *PostMessage) String() string {
 func (*PostMessage) ProtoMessage() {}
 
 func (x *PostMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2167,7 @@ func (x *PostMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMessage.ProtoReflect.Descriptor instead.
 func (*PostMessage) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PostMessage) GetActorId() string {
@@ -2095,7 +2203,7 @@ type MarkRead struct {
 
 func (x *MarkRead) Reset() {
 	*x = MarkRead{}
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2215,7 @@ func (x *MarkRead) String() string {
 func (*MarkRead) ProtoMessage() {}
 
 func (x *MarkRead) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2228,7 @@ func (x *MarkRead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRead.ProtoReflect.Descriptor instead.
 func (*MarkRead) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{36}
+	return file_grains_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MarkRead) GetActorId() string {
@@ -2160,7 +2268,7 @@ type RelayToPartner struct {
 
 func (x *RelayToPartner) Reset() {
 	*x = RelayToPartner{}
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2280,7 @@ func (x *RelayToPartner) String() string {
 func (*RelayToPartner) ProtoMessage() {}
 
 func (x *RelayToPartner) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2293,7 @@ func (x *RelayToPartner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelayToPartner.ProtoReflect.Descriptor instead.
 func (*RelayToPartner) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{37}
+	return file_grains_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RelayToPartner) GetActorId() string {
@@ -2228,7 +2336,7 @@ type EndPair struct {
 
 func (x *EndPair) Reset() {
 	*x = EndPair{}
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2348,7 @@ func (x *EndPair) String() string {
 func (*EndPair) ProtoMessage() {}
 
 func (x *EndPair) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2361,7 @@ func (x *EndPair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndPair.ProtoReflect.Descriptor instead.
 func (*EndPair) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{38}
+	return file_grains_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EndPair) GetActorId() string {
@@ -2286,7 +2394,7 @@ type PairReply struct {
 
 func (x *PairReply) Reset() {
 	*x = PairReply{}
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2406,7 @@ func (x *PairReply) String() string {
 func (*PairReply) ProtoMessage() {}
 
 func (x *PairReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2419,7 @@ func (x *PairReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairReply.ProtoReflect.Descriptor instead.
 func (*PairReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{39}
+	return file_grains_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PairReply) GetFailure() *Failure {
@@ -2351,7 +2459,7 @@ type GetLocation struct {
 
 func (x *GetLocation) Reset() {
 	*x = GetLocation{}
-	mi := &file_grains_proto_msgTypes[40]
+	mi := &file_grains_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2471,7 @@ func (x *GetLocation) String() string {
 func (*GetLocation) ProtoMessage() {}
 
 func (x *GetLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[40]
+	mi := &file_grains_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2484,7 @@ func (x *GetLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocation.ProtoReflect.Descriptor instead.
 func (*GetLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{40}
+	return file_grains_proto_rawDescGZIP(), []int{42}
 }
 
 type LocationReply struct {
@@ -2390,7 +2498,7 @@ type LocationReply struct {
 
 func (x *LocationReply) Reset() {
 	*x = LocationReply{}
-	mi := &file_grains_proto_msgTypes[41]
+	mi := &file_grains_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2510,7 @@ func (x *LocationReply) String() string {
 func (*LocationReply) ProtoMessage() {}
 
 func (x *LocationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[41]
+	mi := &file_grains_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2523,7 @@ func (x *LocationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationReply.ProtoReflect.Descriptor instead.
 func (*LocationReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{41}
+	return file_grains_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *LocationReply) GetFresh() bool {
@@ -2450,7 +2558,7 @@ type ProximityIssueToken struct {
 
 func (x *ProximityIssueToken) Reset() {
 	*x = ProximityIssueToken{}
-	mi := &file_grains_proto_msgTypes[42]
+	mi := &file_grains_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2462,7 +2570,7 @@ func (x *ProximityIssueToken) String() string {
 func (*ProximityIssueToken) ProtoMessage() {}
 
 func (x *ProximityIssueToken) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[42]
+	mi := &file_grains_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2475,7 +2583,7 @@ func (x *ProximityIssueToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityIssueToken.ProtoReflect.Descriptor instead.
 func (*ProximityIssueToken) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{42}
+	return file_grains_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ProximityIssueToken) GetActorId() string {
@@ -2498,7 +2606,7 @@ type ProximityStart struct {
 
 func (x *ProximityStart) Reset() {
 	*x = ProximityStart{}
-	mi := &file_grains_proto_msgTypes[43]
+	mi := &file_grains_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2510,7 +2618,7 @@ func (x *ProximityStart) String() string {
 func (*ProximityStart) ProtoMessage() {}
 
 func (x *ProximityStart) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[43]
+	mi := &file_grains_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2523,7 +2631,7 @@ func (x *ProximityStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityStart.ProtoReflect.Descriptor instead.
 func (*ProximityStart) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{43}
+	return file_grains_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ProximityStart) GetActorId() string {
@@ -2559,7 +2667,7 @@ type ProximityHeartbeat struct {
 
 func (x *ProximityHeartbeat) Reset() {
 	*x = ProximityHeartbeat{}
-	mi := &file_grains_proto_msgTypes[44]
+	mi := &file_grains_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2679,7 @@ func (x *ProximityHeartbeat) String() string {
 func (*ProximityHeartbeat) ProtoMessage() {}
 
 func (x *ProximityHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[44]
+	mi := &file_grains_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2692,7 @@ func (x *ProximityHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityHeartbeat.ProtoReflect.Descriptor instead.
 func (*ProximityHeartbeat) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{44}
+	return file_grains_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ProximityHeartbeat) GetActorId() string {
@@ -2621,7 +2729,7 @@ type ProximityEnd struct {
 
 func (x *ProximityEnd) Reset() {
 	*x = ProximityEnd{}
-	mi := &file_grains_proto_msgTypes[45]
+	mi := &file_grains_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2633,7 +2741,7 @@ func (x *ProximityEnd) String() string {
 func (*ProximityEnd) ProtoMessage() {}
 
 func (x *ProximityEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[45]
+	mi := &file_grains_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2646,7 +2754,7 @@ func (x *ProximityEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityEnd.ProtoReflect.Descriptor instead.
 func (*ProximityEnd) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{45}
+	return file_grains_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ProximityEnd) GetActorId() string {
@@ -2673,7 +2781,7 @@ type ProximityGetSummary struct {
 
 func (x *ProximityGetSummary) Reset() {
 	*x = ProximityGetSummary{}
-	mi := &file_grains_proto_msgTypes[46]
+	mi := &file_grains_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2793,7 @@ func (x *ProximityGetSummary) String() string {
 func (*ProximityGetSummary) ProtoMessage() {}
 
 func (x *ProximityGetSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[46]
+	mi := &file_grains_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2806,7 @@ func (x *ProximityGetSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityGetSummary.ProtoReflect.Descriptor instead.
 func (*ProximityGetSummary) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{46}
+	return file_grains_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ProximityGetSummary) GetActorId() string {
@@ -2720,7 +2828,7 @@ type ProximityGetSession struct {
 
 func (x *ProximityGetSession) Reset() {
 	*x = ProximityGetSession{}
-	mi := &file_grains_proto_msgTypes[47]
+	mi := &file_grains_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2840,7 @@ func (x *ProximityGetSession) String() string {
 func (*ProximityGetSession) ProtoMessage() {}
 
 func (x *ProximityGetSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[47]
+	mi := &file_grains_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2853,7 @@ func (x *ProximityGetSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityGetSession.ProtoReflect.Descriptor instead.
 func (*ProximityGetSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{47}
+	return file_grains_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ProximityGetSession) GetActorId() string {
@@ -2772,7 +2880,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_grains_proto_msgTypes[48]
+	mi := &file_grains_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +2892,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[48]
+	mi := &file_grains_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +2905,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{48}
+	return file_grains_proto_rawDescGZIP(), []int{50}
 }
 
 // ProximityReply carries the answer payload, already encoded, and the run
@@ -2813,7 +2921,7 @@ type ProximityReply struct {
 
 func (x *ProximityReply) Reset() {
 	*x = ProximityReply{}
-	mi := &file_grains_proto_msgTypes[49]
+	mi := &file_grains_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2933,7 @@ func (x *ProximityReply) String() string {
 func (*ProximityReply) ProtoMessage() {}
 
 func (x *ProximityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[49]
+	mi := &file_grains_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2946,7 @@ func (x *ProximityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
 func (*ProximityReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{49}
+	return file_grains_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ProximityReply) GetFailure() *Failure {
@@ -2873,7 +2981,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[50]
+	mi := &file_grains_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +2993,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[50]
+	mi := &file_grains_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3006,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{50}
+	return file_grains_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -2934,7 +3042,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[51]
+	mi := &file_grains_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3054,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[51]
+	mi := &file_grains_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3067,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{51}
+	return file_grains_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -2989,7 +3097,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[52]
+	mi := &file_grains_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3109,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[52]
+	mi := &file_grains_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3122,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{52}
+	return file_grains_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -3122,7 +3230,14 @@ const file_grains_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\"\r\n" +
 	"\vExistsQuery\"%\n" +
 	"\vExistsReply\x12\x16\n" +
-	"\x06exists\x18\x01 \x01(\bR\x06exists\"\xc6\x01\n" +
+	"\x06exists\x18\x01 \x01(\bR\x06exists\"\x0e\n" +
+	"\fGetAdminView\"\xa1\x01\n" +
+	"\x0eAdminViewReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1b\n" +
+	"\tuser_json\x18\x02 \x01(\fR\buserJson\x12\x1f\n" +
+	"\vblocks_json\x18\x03 \x01(\fR\n" +
+	"blocksJson\x12!\n" +
+	"\freports_json\x18\x04 \x01(\fR\vreportsJson\"\xc6\x01\n" +
 	"\x0eUpdateLocation\x12\x10\n" +
 	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
 	"\x03lng\x18\x02 \x01(\x01R\x03lng\x12,\n" +
@@ -3272,7 +3387,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),             // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),          // 1: gisbi.grain.SessionRef
@@ -3296,37 +3411,39 @@ var file_grains_proto_goTypes = []any{
 	(*Deliver)(nil),             // 19: gisbi.grain.Deliver
 	(*ExistsQuery)(nil),         // 20: gisbi.grain.ExistsQuery
 	(*ExistsReply)(nil),         // 21: gisbi.grain.ExistsReply
-	(*UpdateLocation)(nil),      // 22: gisbi.grain.UpdateLocation
-	(*SetVisible)(nil),          // 23: gisbi.grain.SetVisible
-	(*PresenceReply)(nil),       // 24: gisbi.grain.PresenceReply
-	(*RadarDirty)(nil),          // 25: gisbi.grain.RadarDirty
-	(*CellEntry)(nil),           // 26: gisbi.grain.CellEntry
-	(*CellUpsert)(nil),          // 27: gisbi.grain.CellUpsert
-	(*CellRemove)(nil),          // 28: gisbi.grain.CellRemove
-	(*SendRequest)(nil),         // 29: gisbi.grain.SendRequest
-	(*AcceptRequest)(nil),       // 30: gisbi.grain.AcceptRequest
-	(*RejectRequest)(nil),       // 31: gisbi.grain.RejectRequest
-	(*CancelRequest)(nil),       // 32: gisbi.grain.CancelRequest
-	(*CloseConnection)(nil),     // 33: gisbi.grain.CloseConnection
-	(*RingUser)(nil),            // 34: gisbi.grain.RingUser
-	(*PostMessage)(nil),         // 35: gisbi.grain.PostMessage
-	(*MarkRead)(nil),            // 36: gisbi.grain.MarkRead
-	(*RelayToPartner)(nil),      // 37: gisbi.grain.RelayToPartner
-	(*EndPair)(nil),             // 38: gisbi.grain.EndPair
-	(*PairReply)(nil),           // 39: gisbi.grain.PairReply
-	(*GetLocation)(nil),         // 40: gisbi.grain.GetLocation
-	(*LocationReply)(nil),       // 41: gisbi.grain.LocationReply
-	(*ProximityIssueToken)(nil), // 42: gisbi.grain.ProximityIssueToken
-	(*ProximityStart)(nil),      // 43: gisbi.grain.ProximityStart
-	(*ProximityHeartbeat)(nil),  // 44: gisbi.grain.ProximityHeartbeat
-	(*ProximityEnd)(nil),        // 45: gisbi.grain.ProximityEnd
-	(*ProximityGetSummary)(nil), // 46: gisbi.grain.ProximityGetSummary
-	(*ProximityGetSession)(nil), // 47: gisbi.grain.ProximityGetSession
-	(*ConnectionClosed)(nil),    // 48: gisbi.grain.ConnectionClosed
-	(*ProximityReply)(nil),      // 49: gisbi.grain.ProximityReply
-	(*ReminderFired)(nil),       // 50: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),        // 51: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),        // 52: gisbi.grain.CloseSession
+	(*GetAdminView)(nil),        // 22: gisbi.grain.GetAdminView
+	(*AdminViewReply)(nil),      // 23: gisbi.grain.AdminViewReply
+	(*UpdateLocation)(nil),      // 24: gisbi.grain.UpdateLocation
+	(*SetVisible)(nil),          // 25: gisbi.grain.SetVisible
+	(*PresenceReply)(nil),       // 26: gisbi.grain.PresenceReply
+	(*RadarDirty)(nil),          // 27: gisbi.grain.RadarDirty
+	(*CellEntry)(nil),           // 28: gisbi.grain.CellEntry
+	(*CellUpsert)(nil),          // 29: gisbi.grain.CellUpsert
+	(*CellRemove)(nil),          // 30: gisbi.grain.CellRemove
+	(*SendRequest)(nil),         // 31: gisbi.grain.SendRequest
+	(*AcceptRequest)(nil),       // 32: gisbi.grain.AcceptRequest
+	(*RejectRequest)(nil),       // 33: gisbi.grain.RejectRequest
+	(*CancelRequest)(nil),       // 34: gisbi.grain.CancelRequest
+	(*CloseConnection)(nil),     // 35: gisbi.grain.CloseConnection
+	(*RingUser)(nil),            // 36: gisbi.grain.RingUser
+	(*PostMessage)(nil),         // 37: gisbi.grain.PostMessage
+	(*MarkRead)(nil),            // 38: gisbi.grain.MarkRead
+	(*RelayToPartner)(nil),      // 39: gisbi.grain.RelayToPartner
+	(*EndPair)(nil),             // 40: gisbi.grain.EndPair
+	(*PairReply)(nil),           // 41: gisbi.grain.PairReply
+	(*GetLocation)(nil),         // 42: gisbi.grain.GetLocation
+	(*LocationReply)(nil),       // 43: gisbi.grain.LocationReply
+	(*ProximityIssueToken)(nil), // 44: gisbi.grain.ProximityIssueToken
+	(*ProximityStart)(nil),      // 45: gisbi.grain.ProximityStart
+	(*ProximityHeartbeat)(nil),  // 46: gisbi.grain.ProximityHeartbeat
+	(*ProximityEnd)(nil),        // 47: gisbi.grain.ProximityEnd
+	(*ProximityGetSummary)(nil), // 48: gisbi.grain.ProximityGetSummary
+	(*ProximityGetSession)(nil), // 49: gisbi.grain.ProximityGetSession
+	(*ConnectionClosed)(nil),    // 50: gisbi.grain.ConnectionClosed
+	(*ProximityReply)(nil),      // 51: gisbi.grain.ProximityReply
+	(*ReminderFired)(nil),       // 52: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),        // 53: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),        // 54: gisbi.grain.CloseSession
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -3342,15 +3459,16 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 10: gisbi.grain.BlockReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 11: gisbi.grain.ReportReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 12: gisbi.grain.Ack.failure:type_name -> gisbi.grain.Failure
-	0,  // 13: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
-	26, // 14: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
-	0,  // 15: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 16: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	0,  // 13: gisbi.grain.AdminViewReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 14: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
+	28, // 15: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
+	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -3359,15 +3477,15 @@ func file_grains_proto_init() {
 		return
 	}
 	file_grains_proto_msgTypes[9].OneofWrappers = []any{}
-	file_grains_proto_msgTypes[22].OneofWrappers = []any{}
-	file_grains_proto_msgTypes[26].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[24].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   53,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
