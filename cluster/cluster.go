@@ -109,47 +109,31 @@ func (n *Node) Send(kind, identity string, msg proto.Message) {
 	n.System.Root.Send(pid, msg)
 }
 
-// Call sends req to a grain and waits for its reply of type R. A call that
-// times out is NOT retried: grain commands are not all idempotent. A call
-// that hit a passivating grain (dead letter) was never processed and is
-// retried on a fresh activation.
+// Call sends req to a grain and waits for its reply of type R. It is for
+// callers outside the actors (HTTP handlers, the reminders service): actor
+// code never waits on a grain (actors/nonblocking_test.go enforces it).
+// A call that times out is NOT retried: grain commands are not all
+// idempotent. A call that hit a passivating grain (dead letter) was never
+// processed and is retried at once on a fresh activation.
 func Call[R proto.Message](ctx context.Context, n *Node, kind, identity string, req proto.Message) (R, error) {
+	var zero R
 	timeout := n.timeout
 	if dl, ok := ctx.Deadline(); ok {
 		if d := time.Until(dl); d < timeout {
 			timeout = d
 		}
 	}
-	return call[R](n.Cluster, n.System.Root, timeout, kind, identity, req)
-}
-
-// CallIn is Call from inside an actor. The callee must never call back into
-// the caller synchronously, or the two would wait on each other.
-func CallIn[R proto.Message](ctx actor.Context, timeout time.Duration, kind, identity string, req proto.Message) (R, error) {
-	return call[R](pcluster.GetCluster(ctx.ActorSystem()), ctx, timeout, kind, identity, req)
-}
-
-// SendIn delivers msg to a grain from inside an actor without waiting.
-func SendIn(ctx actor.Context, kind, identity string, msg proto.Message) {
-	if pid := pcluster.GetCluster(ctx.ActorSystem()).Get(identity, kind); pid != nil {
-		ctx.Send(pid, msg)
-	}
-}
-
-func call[R proto.Message](c *pcluster.Cluster, sender actor.SenderContext, timeout time.Duration, kind, identity string, req proto.Message) (R, error) {
-	var zero R
 	if timeout <= 0 {
 		return zero, fmt.Errorf("%w: %s/%s: %w", ErrUnavailable, kind, identity, context.DeadlineExceeded)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		pid := c.Get(identity, kind)
+		pid := n.Cluster.Get(identity, kind)
 		if pid == nil {
-			time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
-			continue
+			return zero, fmt.Errorf("%w: %s/%s: no member hosts the kind", ErrUnavailable, kind, identity)
 		}
-		res, err := sender.RequestFuture(pid, req, timeout).Result()
+		res, err := n.System.Root.RequestFuture(pid, req, timeout).Result()
 		if errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter) {
-			c.PidCache.Remove(identity, kind)
+			n.Cluster.PidCache.Remove(identity, kind)
 			continue
 		}
 		if err != nil {
@@ -162,6 +146,13 @@ func call[R proto.Message](c *pcluster.Cluster, sender actor.SenderContext, time
 		return r, nil
 	}
 	return zero, fmt.Errorf("%w: %s/%s: no activation after retries", ErrUnavailable, kind, identity)
+}
+
+// SendIn delivers msg to a grain from inside an actor without waiting.
+func SendIn(ctx actor.Context, kind, identity string, msg proto.Message) {
+	if pid := pcluster.GetCluster(ctx.ActorSystem()).Get(identity, kind); pid != nil {
+		ctx.Send(pid, msg)
+	}
 }
 
 // levelFloor drops records below min.
