@@ -105,7 +105,19 @@ type sessionActor struct {
 	closed   bool
 	actx     actor.Context // set while a command is handled
 	debug    bool          // the logger takes debug records: one line per frame
+
+	// While session.start gathers the bootstrap (without waiting: the
+	// mailbox keeps flowing), the client's next frames and the grains'
+	// events are held, so the client sees session.bootstrap first and every
+	// later frame after it, as if the start had been served at once.
+	starting bool
+	heldIn   []*Command
+	heldOut  []*grainpb.SessionFrame
 }
+
+// maxHeld bounds what a session holds while it starts; beyond it the client
+// is treated like one that cannot keep up.
+const maxHeld = 1024
 
 type tokenCheck struct{}
 
@@ -129,32 +141,12 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
 		}
 	case *Command:
-		if s.closed {
-			return
-		}
-		s.actx = ctx
-		if m.Raw != nil {
-			f, perr := protocol.DecodeClientFrame(m.Raw)
-			m.Frame = f
-			s.deps.Metrics.FramesIn.WithLabelValues(s.frameLabel(f.Type)).Inc()
-			if m.Err == nil {
-				m.Err = perr
-			}
-		}
-		if m.Err == nil && !m.Received.IsZero() && time.Since(m.Received) > s.deps.CallTimeout {
-			s.deps.Metrics.Shed.Inc()
-			m.Err = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(m.Frame.Type), "server busy: this frame waited too long, try again")
-		}
-		if m.Err != nil {
-			c := &Context{s: s, Frame: m.Frame, UserID: s.p.UserID}
-			c.Fail(m.Err)
-			return
-		}
-		if s.debug {
-			s.deps.Logger.Debug("session: frame", "user", s.p.UserID, "session", s.p.SessionID, "type", m.Frame.Type, "requestId", m.Frame.RequestID)
-		}
-		s.handle(m.Frame)
+		s.command(ctx, m)
 	case *grainpb.SessionFrame:
+		if s.starting {
+			s.holdOut(m)
+			return
+		}
 		s.send(m.Type, m.Data)
 	case *grainpb.CloseSession:
 		if len(m.LastFrame) > 0 {
@@ -170,6 +162,73 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			return
 		}
 		s.armTokenTimer(ctx)
+	}
+}
+
+// command serves one client frame, or holds it while the session starts.
+func (s *sessionActor) command(ctx actor.Context, m *Command) {
+	if s.closed {
+		return
+	}
+	if s.starting {
+		if len(s.heldIn) >= maxHeld {
+			s.disconnect(protocol.NewDisconnect(protocol.CloseAbuse, "too many frames before bootstrap"))
+			return
+		}
+		s.heldIn = append(s.heldIn, m)
+		return
+	}
+	s.actx = ctx
+	if m.Raw != nil {
+		f, perr := protocol.DecodeClientFrame(m.Raw)
+		m.Frame = f
+		s.deps.Metrics.FramesIn.WithLabelValues(s.frameLabel(f.Type)).Inc()
+		if m.Err == nil {
+			m.Err = perr
+		}
+	}
+	if m.Err == nil && !m.Received.IsZero() && time.Since(m.Received) > s.deps.CallTimeout {
+		s.deps.Metrics.Shed.Inc()
+		m.Err = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(m.Frame.Type), "server busy: this frame waited too long, try again")
+	}
+	if m.Err != nil {
+		c := &Context{s: s, Frame: m.Frame, UserID: s.p.UserID}
+		c.Fail(m.Err)
+		return
+	}
+	if s.debug {
+		s.deps.Logger.Debug("session: frame", "user", s.p.UserID, "session", s.p.SessionID, "type", m.Frame.Type, "requestId", m.Frame.RequestID)
+	}
+	s.handle(m.Frame)
+}
+
+// holdOut keeps a grain's event until the bootstrap is sent.
+func (s *sessionActor) holdOut(f *grainpb.SessionFrame) {
+	if len(s.heldOut) >= maxHeld {
+		s.disconnect(protocol.NewDisconnect(protocol.CloseSlowConsumer, "outbound queue full"))
+		return
+	}
+	s.heldOut = append(s.heldOut, f)
+}
+
+// started ends session.start, whether the bootstrap was sent or failed:
+// held events go out first (they happened during the start), then the
+// client's held frames are served in order. A held session.start starts
+// holding again, and the frames after it stay held.
+func (s *sessionActor) started() {
+	s.starting = false
+	out := s.heldOut
+	s.heldOut = nil
+	for _, f := range out {
+		s.send(f.Type, f.Data)
+	}
+	for len(s.heldIn) > 0 && !s.starting && !s.closed {
+		m := s.heldIn[0]
+		s.heldIn = s.heldIn[1:]
+		s.command(s.actx, m)
+	}
+	if len(s.heldIn) == 0 {
+		s.heldIn = nil
 	}
 }
 
@@ -291,6 +350,10 @@ func (s *sessionActor) start(c *Context) error {
 		return err
 	}
 	b := protocol.NewBootstrap()
+	s.starting = true
+	// Any failure answered on this frame (a source's grain call that failed,
+	// a source's error) ends the start, so held frames are never stuck.
+	c.onFail = s.started
 	s.bootstrapFrom(c, &b, 0, p.LastSeenAt)
 	return nil
 }
@@ -316,8 +379,11 @@ func (s *sessionActor) bootstrapFrom(c *Context, b *protocol.Bootstrap, i int, l
 		err = s.deps.Replay(c, *lastSeenAt)
 	}
 	if err != nil {
-		c.Fail(err)
+		c.Fail(err) // ends the start
+		return
 	}
+	c.onFail = nil
+	s.started()
 }
 
 func (s *sessionActor) refresh(c *Context) error {
@@ -358,6 +424,8 @@ type Context struct {
 	// LastSeenAt is set during session.start.
 	LastSeenAt *time.Time
 	cancel     context.CancelFunc
+	// onFail runs once after an error is answered on this frame.
+	onFail func()
 }
 
 // CallAsync asks a grain and runs done with its reply of type R later, on
@@ -449,6 +517,10 @@ func (c *Context) Fail(err error) {
 	}
 	c.s.deps.Metrics.Errors.WithLabelValues(string(pe.Code)).Inc()
 	c.s.send(protocol.TypeError, protocol.EncodeError(pe, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+	if f := c.onFail; f != nil {
+		c.onFail = nil
+		f()
+	}
 }
 
 func closeLabel(code int) string {
