@@ -44,8 +44,13 @@ func TestRadarFanOutIsProportionalToWatchersNearby(t *testing.T) {
 	before := testutil.ToFloat64(srv.Metrics.RadarNotifications)
 	lat, lng := metresEast(center.Lat, center.Lng, 10)
 	locate(t, mover.ws, lat, lng)
-	got := testutil.ToFloat64(srv.Metrics.RadarNotifications) - before
-	if got != nearN {
+	// The answer does not wait for the cell: the cell write, and the
+	// wake-ups it causes, land just after it.
+	woke := func() float64 { return testutil.ToFloat64(srv.Metrics.RadarNotifications) - before }
+	for deadline := time.Now().Add(5 * time.Second); woke() < nearN && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := woke(); got != nearN {
 		t.Fatalf("one move woke %v watchers; want exactly the %d nearby (and none of the %d far away)", got, nearN, farN)
 	}
 	for _, u := range near {
@@ -58,5 +63,9 @@ func TestRadarFanOutIsProportionalToWatchersNearby(t *testing.T) {
 			}
 			return false
 		})
+	}
+	// Every near watcher has pushed, so every wake-up of the move landed.
+	if got := woke(); got != nearN {
+		t.Fatalf("one move woke %v watchers in the end; want exactly the %d nearby", got, nearN)
 	}
 }
