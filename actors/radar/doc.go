@@ -8,7 +8,12 @@
 // messaging any grain, so a query costs microseconds however many cells it
 // spans. A user moves between cells by being added to the new cell before
 // being removed from the old one; a query seeing both keeps the newer entry,
-// so a move is atomic to readers.
+// so a move is atomic to readers. The User grain does not wait for a cell:
+// it sends the remove only once the new cell acknowledged the upsert.
+//
+// The JSON of a NearbyUser is written by protocol's encoder; the parts every
+// viewer sees alike (profile, location) are encoded once per published
+// entry, so an answer mostly copies bytes.
 //
 // Watchers are the users whose radar covers a cell. A change in a cell wakes
 // only them, so the fan-out of a move is proportional to the users nearby.

@@ -1,6 +1,7 @@
 package radar
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"strconv"
@@ -16,6 +17,7 @@ func (e *Entry) encodeWire() {
 		Lat: e.Lat, Lng: e.Lng, AccuracyMeters: e.AccuracyMeters, Heading: e.Heading, Speed: e.Speed,
 		UpdatedAt: protocol.FormatTime(e.UpdatedAt),
 	})
+	e.userHash = hashUser(e.UserJSON)
 	e.encoded = true
 }
 
@@ -54,18 +56,29 @@ func appendHit(b []byte, h *Hit, viewerInterests, scratch []string) ([]byte, []s
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
 
+func hashUser(userJSON []byte) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write(userJSON)
+	return h.Sum64()
+}
+
 // Fingerprint summarises what a viewer would see in a result, so a pushed
 // update is sent only when something visible changed: who, how far (to the
 // metre), which way (to the degree), their profile and shared interests. A
-// timestamp refresh alone is not a change.
+// timestamp refresh alone is not a change. The profile counts by the hash
+// each entry took of it when published: hashing 50 profiles again for
+// every answer and push cost as much as encoding them.
 func Fingerprint(hits []Hit, viewerInterests []string) uint64 {
 	h := fnv.New64a()
-	var buf []byte
+	buf := make([]byte, 0, 64)
 	var shared []string
 	for _, x := range hits {
 		e := x.Entry
-		buf = buf[:0]
-		buf = append(buf, e.UserJSON...)
+		uh := e.userHash
+		if !e.encoded {
+			uh = hashUser(e.UserJSON) // an Entry built without NewEntry
+		}
+		buf = binary.LittleEndian.AppendUint64(buf[:0], uh)
 		buf = strconv.AppendInt(buf, int64(math.Round(x.Distance)), 10)
 		buf = append(buf, '/')
 		buf = strconv.AppendInt(buf, int64(math.Round(x.Bearing))%360, 10)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gisbi/engine/protocol"
 )
@@ -58,4 +59,57 @@ func BenchmarkAppendNearby50(b *testing.B) {
 		buf = AppendNearbyPayload(buf[:0], hits, viewer)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestFingerprint: a push goes out only when the viewer would see a
+// difference, so the fingerprint changes with who, the distance to the
+// metre, the bearing to the degree, the profile and the shared interests,
+// and not with a timestamp or sub-metre jitter.
+func TestFingerprint(t *testing.T) {
+	profile := json.RawMessage(`{"id":"user_2","name":"Bo"}`)
+	entry := func(edit func(e *Entry)) *Entry {
+		e := Entry{UserID: "user_2", Lat: 6.5, Lng: 3.4, UpdatedAt: queryTestT0, UserJSON: profile, Interests: []string{"coffee", "jazz"}}
+		if edit != nil {
+			edit(&e)
+		}
+		return NewEntry(e)
+	}
+	viewer := []string{"jazz"}
+	base := Fingerprint([]Hit{{Entry: entry(nil), Distance: 100.2, Bearing: 45.2}}, viewer)
+	tests := []struct {
+		name    string
+		hits    []Hit
+		viewer  []string
+		changed bool
+	}{
+		{"same", []Hit{{Entry: entry(nil), Distance: 100.2, Bearing: 45.2}}, viewer, false},
+		{"newer timestamp", []Hit{{Entry: entry(func(e *Entry) { e.UpdatedAt = queryTestT0.Add(time.Minute) }), Distance: 100.2, Bearing: 45.2}}, viewer, false},
+		{"sub-metre jitter", []Hit{{Entry: entry(nil), Distance: 100.4, Bearing: 45.4}}, viewer, false},
+		{"entry built without NewEntry", []Hit{{Entry: &Entry{UserID: "user_2", UserJSON: profile, Interests: []string{"coffee", "jazz"}}, Distance: 100.2, Bearing: 45.2}}, viewer, false},
+		{"a metre closer", []Hit{{Entry: entry(nil), Distance: 99.4, Bearing: 45.2}}, viewer, true},
+		{"a degree round", []Hit{{Entry: entry(nil), Distance: 100.2, Bearing: 46.2}}, viewer, true},
+		{"profile changed", []Hit{{Entry: entry(func(e *Entry) { e.UserJSON = json.RawMessage(`{"id":"user_2","name":"Bob"}`) }), Distance: 100.2, Bearing: 45.2}}, viewer, true},
+		{"shared interests changed", []Hit{{Entry: entry(nil), Distance: 100.2, Bearing: 45.2}}, []string{"coffee", "jazz"}, true},
+		{"somebody else too", []Hit{{Entry: entry(nil), Distance: 100.2, Bearing: 45.2}, {Entry: entry(func(e *Entry) { e.UserID = "user_3" }), Distance: 200, Bearing: 1}}, viewer, true},
+		{"nobody", nil, viewer, true},
+	}
+	for _, tt := range tests {
+		if got := Fingerprint(tt.hits, tt.viewer) != base; got != tt.changed {
+			t.Errorf("%s: changed = %v, want %v", tt.name, got, tt.changed)
+		}
+	}
+}
+
+func BenchmarkFingerprint50(b *testing.B) {
+	hits := make([]Hit, 50)
+	for i := range hits {
+		hits[i] = Hit{Entry: NewEntry(Entry{UserID: "user_2", Lat: 6.5, Lng: 3.4, UpdatedAt: queryTestT0,
+			UserJSON:  json.RawMessage(`{"id":"user_000002","name":"Somebody","age":31,"avatar":"https://cdn.example.com/avatars/user_000002.png","gender":null,"vibe":"#coffee and #jazz tonight","vibeExpiresAt":"2026-04-14T15:12:20.123Z","username":"somebody","bio":null}`),
+			Interests: []string{"coffee", "jazz"}}), Distance: float64(i) * 17.3, Bearing: float64(i) * 7.1}
+	}
+	viewer := []string{"jazz"}
+	b.ReportAllocs()
+	for b.Loop() {
+		Fingerprint(hits, viewer)
+	}
 }

@@ -27,8 +27,9 @@ type Entry struct {
 
 	// wire is "user" and "location" as every viewer sees them, encoded once
 	// when the entry is published (see nearby.go).
-	wire    protocol.NearbyParts
-	encoded bool
+	wire     protocol.NearbyParts
+	userHash uint64 // FNV-1a of UserJSON, for Fingerprint
+	encoded  bool
 }
 
 // NewEntry copies e and computes its derived fields.

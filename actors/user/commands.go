@@ -91,7 +91,7 @@ func block(c *session.Context, unblock bool) error {
 			if err := rep.Failure.Err(); err != nil {
 				return err
 			}
-			return c.Reply(c.Frame.Type, protocol.SafetyBlockResult{BlockedUserID: p.BlockedUserID})
+			return c.Reply(c.Frame.Type, protocol.SafetyBlockResult(p))
 		})
 	return nil
 }

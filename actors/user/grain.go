@@ -82,6 +82,7 @@ type grain struct {
 	pres    Presence
 	watcher *radar.Watcher // the user's entry in the node's watcher index
 	fx      []Effect       // effects being applied (see apply)
+	snaps   []*radar.Snapshot
 }
 
 // profileCache is the user's wire profile, encoded once per change: every

@@ -179,11 +179,14 @@ func (g *grain) nearby(now time.Time) ([]radar.Hit, []string) {
 	}
 	l := g.pres.Location()
 	cells := g.deps.Grid.Cover(g.deps.Grid.Cell(l.Lat, l.Lng))
-	snaps := g.deps.Dir.Snapshots(cells, make([]*radar.Snapshot, 0, len(cells)))
+	// The buffer is the grain's, reused by every query; cleared after, so
+	// it does not keep replaced snapshots alive.
+	g.snaps = g.deps.Dir.Snapshots(cells, g.snaps[:0])
 	ttl := g.deps.PresenceTTL
-	hits := radar.Query(l.Lat, l.Lng, g.deps.Grid.RadiusM, g.deps.RadarLimit, snaps, func(e *radar.Entry) bool {
+	hits := radar.Query(l.Lat, l.Lng, g.deps.Grid.RadiusM, g.deps.RadarLimit, g.snaps, func(e *radar.Entry) bool {
 		return e.UserID != g.id && !g.state.Hidden(e.UserID) && now.Sub(e.UpdatedAt) < ttl
 	})
+	clear(g.snaps)
 	return hits, interests
 }
 
