@@ -262,3 +262,19 @@ func TestCloseCodeTableMatchesReconnects(t *testing.T) {
 		t.Errorf("found %d close codes in the docs, want the 10 the server sends", rows)
 	}
 }
+
+// Every code a client can receive is in docs/protocol.md's error table,
+// with the HTTP status HTTPStatus gives it.
+func TestEveryCodeIsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for code, status := range httpStatusOf {
+		row := fmt.Sprintf("| `%s` | %d |", code, status)
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/protocol.md lacks the row %q", row)
+		}
+	}
+}
