@@ -412,31 +412,19 @@ const LocationTimeout = time.Second
 // slow. It returns at once: the answers come back as continuations on the
 // grain's own goroutine.
 func (g *grain) meetingPoint(ctx actor.Context, then func(*storage.LatLng)) {
-	c := pcluster.GetCluster(ctx.ActorSystem())
-	futs := make([]*actor.Future, 0, 2)
-	for _, u := range []string{g.state.UserA, g.state.UserB} {
-		pid := c.Get(u, cluster.KindUser)
-		if pid == nil {
-			then(nil)
-			return
-		}
-		futs = append(futs, ctx.RequestFuture(pid, &grainpb.GetLocation{}, LocationTimeout))
-	}
-	fix := func(res any, err error) *grainpb.LocationReply {
-		if r, ok := res.(*grainpb.LocationReply); ok && err == nil && r.Fresh {
-			return r
-		}
-		return nil
-	}
-	ctx.ReenterAfter(futs[0], func(res0 any, err0 error) {
-		a := fix(res0, err0)
-		// Both questions are out already: waiting for the second after the
-		// first costs nothing.
-		ctx.ReenterAfter(futs[1], func(res1 any, err1 error) {
-			defer cluster.Recover(ctx, g.deps.Logger, "pair grain", pairFailure)
-			then(midpoint(a, fix(res1, err1)))
+	var fixes [2]*grainpb.LocationReply
+	left := 2
+	for i, u := range []string{g.state.UserA, g.state.UserB} {
+		cluster.Request(ctx, cluster.KindUser, u, &grainpb.GetLocation{}, LocationTimeout, func(r *grainpb.LocationReply, err error) {
+			if err == nil && r.Fresh {
+				fixes[i] = r
+			}
+			if left--; left == 0 {
+				defer cluster.Recover(ctx, g.deps.Logger, "pair grain", pairFailure)
+				then(midpoint(fixes[0], fixes[1]))
+			}
 		})
-	})
+	}
 }
 
 // midpoint is the point halfway between two live locations, nil when

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	pcluster "github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
@@ -60,7 +59,6 @@ func (g *grain) unknownFix() bool {
 // is never held. Users never call a Proximity grain, so this cannot
 // deadlock either way.
 func (g *grain) refreshLocations(ctx actor.Context, now time.Time, activation, first bool) {
-	c := pcluster.GetCluster(ctx.ActorSystem())
 	for i, u := range []string{g.state.UserA, g.state.UserB} {
 		l := &g.locs[i]
 		never := l.at.IsZero()
@@ -72,16 +70,9 @@ func (g *grain) refreshLocations(ctx actor.Context, now time.Time, activation, f
 			continue
 		}
 		keepMiss := !activation
-		pid := c.Get(u, cluster.KindUser)
-		if pid == nil {
-			l.set(nil, nil, now, keepMiss)
-			continue
-		}
 		l.pending = true
-		fut := ctx.RequestFuture(pid, &grainpb.GetLocation{}, g.deps.LocationTimeout)
-		ctx.ReenterAfter(fut, func(res any, err error) {
+		cluster.Request(ctx, cluster.KindUser, u, &grainpb.GetLocation{}, g.deps.LocationTimeout, func(rep *grainpb.LocationReply, err error) {
 			l.pending = false
-			rep, _ := res.(*grainpb.LocationReply)
 			l.set(rep, err, g.deps.Clock.Now(), keepMiss)
 			g.drain(ctx)
 		})

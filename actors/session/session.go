@@ -249,17 +249,10 @@ func (s *sessionActor) frameLabel(typ string) string {
 // that arrive meanwhile are served as usual.
 func (s *sessionActor) attach(ctx actor.Context) {
 	ref := &grainpb.SessionRef{SessionId: s.p.SessionID, Address: s.self.Address, PidId: s.self.Id, Dialect: s.p.Dialect}
-	pid := s.deps.Node.Cluster.Get(s.p.UserID, cluster.KindUser)
-	if pid == nil {
-		s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", "no activation")
-		s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
-		return
-	}
-	ctx.ReenterAfter(ctx.RequestFuture(pid, &grainpb.AttachSession{Session: ref}, s.deps.CallTimeout), func(res any, err error) {
-		rep, ok := res.(*grainpb.AttachReply)
+	cluster.Request(ctx, cluster.KindUser, s.p.UserID, &grainpb.AttachSession{Session: ref}, s.deps.CallTimeout, func(rep *grainpb.AttachReply, err error) {
 		switch {
-		case err != nil || !ok:
-			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err, "reply", fmt.Sprintf("%T", res))
+		case err != nil:
+			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err)
 			s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
 		case rep.Failure != nil:
 			s.disconnect(wireerr.ForFailure(rep.Failure.Err().(*protocol.Error)))
@@ -450,25 +443,7 @@ func CallAsync[R proto.Message](c *Context, kind, identity string, req proto.Mes
 // cluster.ErrUnavailable when the grain did not answer in time), so a
 // chain of continuations never stalls.
 func Ask[R proto.Message](c *Context, kind, identity string, req proto.Message, then func(R, error)) {
-	var zero R
-	pid := c.Node.Cluster.Get(identity, kind)
-	if pid == nil {
-		then(zero, fmt.Errorf("%w: %s/%s: no activation", cluster.ErrUnavailable, kind, identity))
-		return
-	}
-	fut := c.actx.RequestFuture(pid, req, c.s.deps.CallTimeout)
-	c.actx.ReenterAfter(fut, func(res any, err error) {
-		if err != nil {
-			then(zero, fmt.Errorf("%w: %s/%s: %w", cluster.ErrUnavailable, kind, identity, err))
-			return
-		}
-		rep, ok := res.(R)
-		if !ok {
-			then(zero, fmt.Errorf("session: %s/%s answered %T", kind, identity, res))
-			return
-		}
-		then(rep, nil)
-	})
+	cluster.Request(c.actx, kind, identity, req, c.s.deps.CallTimeout, then)
 }
 
 // Decode reads the frame's payload into v.

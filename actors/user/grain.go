@@ -186,8 +186,6 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.radarChanged(ctx)
 	case presenceTimer:
 		g.apply(ctx, g.pres.Fired(g.now(), m.t))
-	case cellAnswer:
-		g.cellAnswered(ctx, m)
 	}
 }
 

@@ -3,7 +3,6 @@ package user
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -71,26 +70,14 @@ func (g *grain) after(ctx actor.Context, at time.Time, msg any) {
 // answer comes back through ReenterAfter while the grain serves other
 // messages (the user's next update, a watcher's wake-up).
 func (g *grain) writeCell(ctx actor.Context, cell h3.Cell, seq uint64, msg proto.Message) {
-	ans := cellAnswer{cell: cell, seq: seq, remove: seq == 0}
-	pid := pcluster.GetCluster(ctx.ActorSystem()).Get(radar.CellID(cell), cluster.KindCell)
-	if pid == nil {
-		ans.err = fmt.Errorf("%w: no activation", cluster.ErrUnavailable)
-		// Through the mailbox: the state machine is in the middle of a call.
-		ctx.Send(ctx.Self(), ans)
-		return
-	}
-	fut := ctx.RequestFuture(pid, msg, g.deps.CellTimeout)
-	ctx.ReenterAfter(fut, func(res any, err error) {
+	cluster.Request(ctx, cluster.KindCell, radar.CellID(cell), msg, g.deps.CellTimeout, func(ack *grainpb.Ack, err error) {
 		// A continuation runs outside Receive and its recover: a panic here
 		// would restart the grain without its state.
 		defer cluster.Recover(ctx, g.deps.Logger, "user grain: cell answer", nil)
-		ans.err = err
-		if ack, ok := res.(*grainpb.Ack); ok && err == nil {
-			ans.err = ack.Failure.Err()
-		} else if err == nil {
-			ans.err = fmt.Errorf("cell answered %T", res)
+		if err == nil {
+			err = ack.Failure.Err()
 		}
-		g.cellAnswered(ctx, ans)
+		g.cellAnswered(ctx, cellAnswer{cell: cell, seq: seq, remove: seq == 0, err: err})
 	})
 }
 
