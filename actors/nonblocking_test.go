@@ -22,7 +22,7 @@ import (
 // forbidden maps an import path to the functions of it that block.
 var forbidden = map[string]map[string]string{
 	"github.com/gisbi/engine/cluster": {
-		"Call":   "a synchronous grain call; use session.CallAsync or RequestFuture + ReenterAfter",
+		"Call":   "a synchronous grain call; use cluster.Request (or session.CallAsync from a handler)",
 		"CallIn": "a synchronous grain call from inside an actor",
 	},
 	"time": {
@@ -33,7 +33,7 @@ var forbidden = map[string]map[string]string{
 // forbiddenMethods are methods that wait whatever their receiver: a
 // future's Result/Wait, a WaitGroup's Wait.
 var forbiddenMethods = map[string]string{
-	"Result": "waiting on a future; use ReenterAfter",
+	"Result": "waiting on a future; use cluster.Request",
 	"Wait":   "waiting inside an actor; use ReenterAfter or a message",
 }
 

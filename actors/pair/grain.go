@@ -315,11 +315,11 @@ func (g *grain) closeConnection(ctx actor.Context, m *grainpb.CloseConnection) *
 
 func (g *grain) ring(ctx actor.Context, m *grainpb.RingUser) *grainpb.PairReply {
 	return g.apply(ctx, act{m.ActorId, m.OriginSessionId}, func(now time.Time) (result, error) {
-		missing, err := g.userMissing(m.TargetId)
+		target, err := g.readUser(m.TargetId)
 		if err != nil {
 			return result{}, err
 		}
-		if _, perr := g.state.Ring(m.ActorId, m.TargetId, missing, now); perr != nil {
+		if _, perr := g.state.Ring(m.ActorId, m.TargetId, target == nil, now); perr != nil {
 			return result{err: perr}, nil
 		}
 		ring := protocol.Ring{FromUser: g.profile(m.ActorId, now), FromUserID: m.ActorId, RecipientID: m.TargetId}
@@ -359,12 +359,6 @@ func (g *grain) reminder(now time.Time) {
 	if err := g.deps.Reminders.Delete(c, cluster.KindPair, g.state.ID, ReminderExpire); err != nil {
 		g.deps.Logger.Error("pair grain: delete expiry reminder", "pair", g.state.ID, "err", err)
 	}
-}
-
-// userMissing reports whether a user was deleted or never existed.
-func (g *grain) userMissing(id string) (bool, error) {
-	u, err := g.readUser(id)
-	return u == nil, err
 }
 
 // readUser reads a user from the store; nil when deleted or unknown.
