@@ -37,17 +37,6 @@ func Reply(err error) *protocol.Error {
 	return protocol.Errorf(protocol.CodeInternal, "", "internal error")
 }
 
-// Internal reports whether err is answered `internal`: a bug or a failure
-// of ours, which the caller logs.
-func Internal(err error) bool {
-	return Reply(err).Code == protocol.CodeInternal
-}
-
-// Status is the HTTP status of the reply err becomes.
-func Status(err error) int {
-	return protocol.HTTPStatus(Reply(err).Code)
-}
-
 // FromHTTP maps a status the HTTP framework produced by itself (no route,
 // wrong method, oversized body) to a reply error, so that
 // REST clients get the same JSON error body for those as for ours. ok is

@@ -35,11 +35,8 @@ func TestReply(t *testing.T) {
 			if got := Reply(tt.err); got == nil || got.Code != tt.code {
 				t.Fatalf("Reply = %v, want code %s", got, tt.code)
 			}
-			if got := Status(tt.err); got != tt.status {
-				t.Errorf("Status = %d, want %d", got, tt.status)
-			}
-			if got := Internal(tt.err); got != (tt.code == protocol.CodeInternal) {
-				t.Errorf("Internal = %v", got)
+			if got := protocol.HTTPStatus(Reply(tt.err).Code); got != tt.status {
+				t.Errorf("status = %d, want %d", got, tt.status)
 			}
 		})
 	}
