@@ -168,6 +168,7 @@ type Store interface {
 	Pairs() Pairs
 	Messages() Messages
 	Snapshots() Snapshots
+	Rewards() Rewards
 	// Backup writes a consistent copy of the database to path while it is in use.
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).
