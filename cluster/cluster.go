@@ -21,6 +21,7 @@ const (
 	KindCell      = "Cell"
 	KindPair      = "Pair"
 	KindProximity = "Proximity"
+	KindRewards   = "Rewards"
 )
 
 // ErrUnavailable is returned when a grain could not be reached in time.

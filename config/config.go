@@ -91,6 +91,10 @@ type Config struct {
 	ProximityMaxDistanceM   float64       `koanf:"proximity_max_distance_m" default:"250" desc:"Distance in metres (1 to 100000) beyond which two fresh GPS fixes make a heartbeat a location_mismatch."`
 	ProximityUpdateInterval time.Duration `koanf:"proximity_update_interval" default:"30s" desc:"How often an active run pushes proximity.session.updated to both participants, besides on state changes."`
 
+	// Sponsored rewards.
+	DayTimezone              string `koanf:"day_timezone" default:"UTC" desc:"IANA time zone (e.g. Africa/Lagos) whose calendar days split together-time for the daily reward rules."`
+	SponsorCodeMissesPerHour int    `koanf:"sponsor_code_misses_per_hour" default:"30" desc:"Lookups of unknown redemption codes a sponsor key may make per hour (1 to 100000) before its lookups answer rate_limited; guessing codes is counted in gisbi_reward_code_misses_total."`
+
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" default:"15s" desc:"How long shutdown waits for connections and work to drain."`
 
 	LogLevel  string `koanf:"log_level" default:"info" desc:"Log level: debug, info, warn or error."`
@@ -102,6 +106,15 @@ type Config struct {
 	// Warnings are problems that should be logged but must not stop start-up,
 	// such as unknown GISBI_ environment variables left over from old deployments.
 	Warnings []string `koanf:"-"`
+}
+
+// DayLocation is the zone of day_timezone (validated: it loads).
+func (c *Config) DayLocation() *time.Location {
+	loc, err := time.LoadLocation(c.DayTimezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Limits the validation enforces; named so tests and messages agree.
@@ -325,6 +338,10 @@ func (v *validator) proximity(c *Config) {
 		fmt.Sprintf("must be at least %s (heartbeats are limited to one per second), got %s", minHeartbeatTimeout, c.HeartbeatTimeout))
 	v.check(c.ProximityGrace > 0, "proximity_grace", fmt.Sprintf("must be greater than 0, got %s", c.ProximityGrace))
 	v.milestones("milestones_minutes", c.MilestonesMinutes)
+	if _, err := time.LoadLocation(c.DayTimezone); err != nil || c.DayTimezone == "" || c.DayTimezone == "Local" {
+		v.add("day_timezone", fmt.Sprintf("must be an IANA time zone name such as UTC or Africa/Lagos, got %q", c.DayTimezone), nil)
+	}
+	v.between("sponsor_code_misses_per_hour", c.SponsorCodeMissesPerHour, 1, 100000)
 
 	v.between("rssi_min", c.RSSIMin, minRSSI, maxRSSI)
 	v.between("rssi_max", c.RSSIMax, minRSSI, maxRSSI)

@@ -17,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/gisbi/engine/actors/pair"
+	"github.com/gisbi/engine/actors/rewards"
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/clock"
@@ -42,6 +43,8 @@ type Deps struct {
 	Sessions *session.Deps
 	// Pairs lets the chat routes read conversations as the socket does.
 	Pairs pair.Deps
+	// Rewards serves the operator's brands and campaigns.
+	Rewards rewards.Admin
 }
 
 // API is the fiber app plus the live sockets it must close on shutdown.
@@ -51,6 +54,7 @@ type API struct {
 	d       Deps
 	ready   atomic.Bool
 	debug   bool // the logger takes debug records: one line per request
+	guesses *guesses
 }
 
 const (
@@ -61,7 +65,7 @@ const (
 
 // New builds the app with every route.
 func New(d Deps) *API {
-	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug)}
+	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour)}
 	app := fiber.New(fiber.Config{
 		AppName:               "gisbi",
 		BodyLimit:             d.Config.MaxBodyBytes,
@@ -100,10 +104,19 @@ func New(d Deps) *API {
 	limited.Post("/connections/:connectionId/proximity/token", a.requireAuth, a.proximityToken)
 	limited.Get("/connections/:connectionId/proximity/summary", a.requireAuth, a.proximitySummary)
 
+	sponsor := limited.Group("/sponsor", a.requireSponsor)
+	sponsor.Get("/redemptions/:code", a.lookupRedemption)
+	sponsor.Post("/redemptions/:code/redeem", a.redeemRedemption)
+
 	if d.Config.AdminToken != "" {
 		admin := app.Group("/admin", a.requireAdmin)
 		admin.Get("/users/:userId", a.adminUser)
 		admin.Get("/backup", a.adminBackup)
+		admin.Post("/brands", a.createBrand)
+		admin.Post("/campaigns", a.createCampaign)
+		admin.Get("/campaigns", a.listCampaigns)
+		admin.Get("/campaigns/:campaignId", a.getCampaign)
+		admin.Patch("/campaigns/:campaignId", a.patchCampaign)
 		// Go's profiler, for operators chasing a slow or fat node:
 		// /admin/debug/pprof/ (heap, profile?seconds=30, goroutine…).
 		admin.Use(pprof.New(pprof.Config{Prefix: "/admin"}))

@@ -36,6 +36,16 @@ type Metrics struct {
 	// Shed counts client frames answered `unavailable` unserved because they
 	// waited in a session's mailbox longer than the call timeout (overload).
 	Shed prometheus.Counter
+	// Reward lifecycle steps, by campaign id (operators create campaigns,
+	// so the label stays small).
+	RewardGrants        *prometheus.CounterVec
+	RewardClaims        *prometheus.CounterVec
+	RewardRedemptions   *prometheus.CounterVec
+	RewardExpiries      *prometheus.CounterVec
+	RewardCancellations *prometheus.CounterVec
+	// RewardCodeMisses counts sponsor lookups of codes that do not exist
+	// for the brand asking, by brand: a rising rate is someone guessing.
+	RewardCodeMisses *prometheus.CounterVec
 }
 
 // New registers every collector.
@@ -87,6 +97,18 @@ func New() *Metrics {
 	m.Shed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gisbi_frames_shed_total", Help: "Client frames answered unavailable without being served, because they waited too long (overload).",
 	})
+	reward := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"campaign"})
+	}
+	m.RewardGrants = reward("gisbi_reward_grants_total", "Sponsored gifts granted, by campaign.")
+	m.RewardClaims = reward("gisbi_reward_claims_total", "Sponsored gifts claimed (verified with a code), by campaign.")
+	m.RewardRedemptions = reward("gisbi_reward_redemptions_total", "Sponsored gifts redeemed at a venue, by campaign.")
+	m.RewardExpiries = reward("gisbi_reward_expiries_total", "Sponsored gifts that expired unredeemed, by campaign.")
+	m.RewardCancellations = reward("gisbi_reward_cancellations_total", "Sponsored gifts cancelled (connection closed, block, deleted account), by campaign.")
+	m.RewardCodeMisses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gisbi_reward_code_misses_total", Help: "Sponsor lookups of redemption codes unknown to the asking brand, by brand.",
+	}, []string{"brand"})
+	m.Registry.MustRegister(m.RewardGrants, m.RewardClaims, m.RewardRedemptions, m.RewardExpiries, m.RewardCancellations, m.RewardCodeMisses)
 	m.Registry.MustRegister(m.Shed, m.ProximityScans, m.ProximityMilestones, m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -44,6 +44,10 @@ const (
 	CodeRSSIOutOfRange           Code = "rssi_out_of_range"
 	CodeLocationMismatch         Code = "location_mismatch"
 	CodeMethodNotAllowed         Code = "method_not_allowed"
+	CodeGiftNotClaimable         Code = "gift_not_claimable"
+	CodeCodeExpired              Code = "code_expired"
+	CodeAlreadyRedeemed          Code = "already_redeemed"
+	CodeProximityRequired        Code = "proximity_required"
 )
 
 // Domains name the feature area of an error.
@@ -103,9 +107,9 @@ func HTTPStatus(c Code) int {
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case CodeUsernameTaken, CodeRequestExists, CodeAlreadyConnected, CodeVibeRequired,
-		CodeInvalidToken, CodeLocationMismatch:
+		CodeInvalidToken, CodeLocationMismatch, CodeGiftNotClaimable, CodeAlreadyRedeemed, CodeProximityRequired:
 		return http.StatusConflict
-	case CodeRequestExpired, CodePeerGiftsDisabled:
+	case CodeRequestExpired, CodePeerGiftsDisabled, CodeCodeExpired:
 		return http.StatusGone
 	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge

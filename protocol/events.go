@@ -43,6 +43,8 @@ const (
 	TypeChatShareStop    = "chat.location.share.stop"
 	TypeGiftHistory      = "gift.history.fetch"
 	TypeGiftGranted      = "gift.sponsored.granted"
+	TypeGiftUpdated      = "gift.sponsored.updated"
+	TypeGiftClaim        = "gift.claim"
 	TypeSafetyReport     = "safety.report"
 	TypeSafetyBlock      = "safety.block"
 	TypeSafetyUnblock    = "safety.unblock"

@@ -15,6 +15,7 @@ import (
 	"github.com/gisbi/engine/actors/proximity"
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/reminders"
+	"github.com/gisbi/engine/actors/rewards"
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/auth"
@@ -89,6 +90,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
 		Sessions: f.sessions(s.Node), Pairs: f.pairs,
+		Rewards: rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
 	})
 	return s, nil
 }
@@ -139,6 +141,7 @@ func newPush(cfg *config.Config, store storage.Store, m *metrics.Metrics, logger
 type features struct {
 	kinds    []*pcluster.Kind
 	pairs    pair.Deps
+	gifts    rewards.Deps
 	views    *proximity.Views
 	verifier session.TokenVerifier
 	clock    clock.Clock
@@ -154,18 +157,25 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 	proxCfg := proximity.Config{
 		TokenTTL: cfg.BLETokenTTL, RotateBefore: cfg.BLETokenRotateBefore, HeartbeatTimeout: cfg.HeartbeatTimeout,
 		Grace: cfg.ProximityGrace, Milestones: cfg.MilestonesMinutes, RSSIMin: cfg.RSSIMin, RSSIMax: cfg.RSSIMax,
-		MaxDistanceM: cfg.ProximityMaxDistanceM, DayLocation: time.UTC,
+		MaxDistanceM: cfg.ProximityMaxDistanceM, DayLocation: cfg.DayLocation(),
 	}
 	// Progress views read the store only, so they exist before any grain.
 	views := &proximity.Views{Store: store, Clock: s.Clock, Config: proxCfg, Logger: s.Logger}
+	triggers := &rewards.Triggers{Reminders: s.Reminders}
 	pairs := pair.Deps{
 		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
 		RequestTTL: cfg.RequestTTL, Online: online.Is, Progress: views.Progress, Milestones: cfg.MilestonesMinutes,
+		Rewards: triggers,
+	}
+	gifts := rewards.Deps{
+		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
+		DayLocation: cfg.DayLocation(), Facts: views.Facts, Online: online.Is,
 	}
 	if s.Push != nil {
 		pairs.Notify = func(userID, kind, title, body string, data map[string]string) {
 			s.Push.Notify(userID, push.Notification{Kind: kind, Title: title, Body: body, Data: data})
 		}
+		gifts.Notify = pairs.Notify
 	}
 	return &features{
 		kinds: []*pcluster.Kind{
@@ -179,10 +189,12 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 			proximity.NewKind(proximity.Deps{
 				Store: store, Clock: s.Clock, Config: proxCfg, SnapshotEvery: cfg.ProximitySnapshot,
 				UpdateEvery: cfg.ProximityUpdateInterval, Online: online.Is, Grains: s.proximity, Metrics: s.Metrics, Logger: s.Logger,
+				Milestone: triggers.Milestone,
 			}),
+			rewards.NewKind(gifts),
 			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 		},
-		pairs: pairs, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger,
+		pairs: pairs, gifts: gifts, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger,
 	}
 }
 
@@ -192,7 +204,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 // and refuses to run before it).
 func (f *features) sessions(node *cluster.Node) *session.Deps {
 	handlers := map[string]session.Handler{}
-	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(f.pairs), pair.ChatHandlers(f.pairs), proximity.Handlers()} {
+	for _, hs := range []map[string]session.Handler{user.Handlers(), pair.Handlers(f.pairs), pair.ChatHandlers(f.pairs), proximity.Handlers(), rewards.Handlers(f.gifts)} {
 		for typ, h := range hs {
 			handlers[typ] = h
 		}
@@ -200,7 +212,7 @@ func (f *features) sessions(node *cluster.Node) *session.Deps {
 	return &session.Deps{
 		Node: node, Clock: f.clock, Metrics: f.metrics, Logger: f.logger, Verifier: f.verifier,
 		Handlers:  handlers,
-		Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(f.pairs), f.views.Bootstrap()},
+		Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(f.pairs), f.views.Bootstrap(), rewards.Bootstrap(f.gifts)},
 		Replay:    pair.Replay(f.pairs),
 		// The longest a frame's grain call may take; also the age past
 		// which a queued frame is shed unserved.

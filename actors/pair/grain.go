@@ -13,6 +13,7 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gisbi/engine/actors/rewards"
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
@@ -43,6 +44,9 @@ type Deps struct {
 	Progress func(ctx context.Context, c *storage.Connection, viewer string) (int, *int)
 	// Milestones are the together-time milestones in minutes, ascending.
 	Milestones []int
+	// Rewards records accepts and closes for the reward campaigns; nil
+	// when rewards are off (tests of other features).
+	Rewards *rewards.Triggers
 }
 
 // together fills a Connection view's together-time. A connection just
@@ -186,6 +190,11 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 		g.deps.Logger.Error("pair grain: operation", "pair", g.state.ID, "err", err)
 		return internal(err)
 	}
+	if err := g.recordTriggers(res.evs, now); err != nil {
+		g.deps.Logger.Error("pair grain: record reward trigger", "pair", g.state.ID, "err", err)
+		g.load(g.state.ID) // drop the unsaved change: without its trigger it must not happen
+		return internal(err)
+	}
 	if g.snapshot() != before {
 		if err := g.deps.Store.Pairs().Save(context.Background(), &g.state.Pair); err != nil {
 			g.deps.Logger.Error("pair grain: save", "pair", g.state.ID, "err", err)
@@ -229,6 +238,28 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 		rep.PayloadJson, _ = json.Marshal(res.answer(a.by))
 	}
 	return rep
+}
+
+// recordTriggers hands accepts and closes to the reward campaigns before
+// the change is stored, so that no accept is ever stored without its
+// grants to come (see rewards.Triggers).
+func (g *grain) recordTriggers(evs []Event, now time.Time) error {
+	if g.deps.Rewards == nil {
+		return nil
+	}
+	for _, ev := range evs {
+		var err error
+		switch {
+		case ev.Type == protocol.TypeRequestAccept && ev.Connection != nil:
+			err = g.deps.Rewards.Accepted(context.Background(), g.state.ID, ev.Connection.ID, now)
+		case ev.Type == protocol.TypeConnClose && ev.Connection != nil:
+			err = g.deps.Rewards.Closed(context.Background(), g.state.ID, ev.Connection.ID, deref(ev.Connection.ClosureReason), now)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // answerEvent answers the actor with the last event as it sees it.

@@ -38,8 +38,12 @@ type Deps struct {
 	// Grains, when set, lets shutdown stop this node's grains before the
 	// store closes.
 	Grains  *Grains
-	Metrics *metrics.Metrics
-	Logger  *slog.Logger
+	// Milestone records, durably and before the milestone is announced,
+	// that a connection crossed one, for the reward campaigns; nil when
+	// nothing listens.
+	Milestone func(ctx context.Context, pairID, connectionID string, minutes int, now time.Time) error
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
 }
 
 // NewKind returns the Proximity cluster kind; a grain's identity is the
@@ -159,6 +163,12 @@ func (g *grain) Receive(ctx actor.Context) {
 			}
 			return g.answer(ctx, now, nil, nil, g.state.Session(m.ActorId, now))
 		})
+	case *grainpb.ProximityGetFacts:
+		if f := g.unavailable(ctx); f != nil {
+			ctx.Respond(&grainpb.ProximityFacts{Failure: f})
+			return
+		}
+		ctx.Respond(g.facts(ctx, g.deps.Clock.Now()))
 	case *grainpb.ProximityGetSummary:
 		g.request(ctx, m.ActorId, answerNow, func(now time.Time) *grainpb.ProximityReply {
 			return g.answer(ctx, now, nil, nil, g.state.Summary(now))

@@ -87,6 +87,7 @@ func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) 
 		if ev.Type == protocol.TypeProximityMilestone {
 			milestone = true
 			g.deps.Metrics.ProximityMilestones.Inc()
+			g.recordMilestone(ev, now)
 		}
 	}
 	mk := g.mark()
@@ -198,4 +199,19 @@ func (g *grain) flushSync() bool {
 		return false
 	}
 	return true
+}
+
+// recordMilestone hands a milestone to the reward campaigns before its
+// snapshot is written: once recorded it grants even if this node dies
+// before the snapshot lands. A milestone lost with such a crash is
+// crossed again and recorded again; the grant is once per pair anyway.
+func (g *grain) recordMilestone(ev Event, now time.Time) {
+	m, ok := ev.Payload.(protocol.ProximityMilestone)
+	if !ok || g.deps.Milestone == nil {
+		return
+	}
+	pairID := storage.PairID(g.state.UserA, g.state.UserB)
+	if err := g.deps.Milestone(context.Background(), pairID, g.connID, m.Milestone, now); err != nil {
+		g.deps.Logger.Error("proximity grain: record milestone for rewards", "connection", g.connID, "milestone", m.Milestone, "err", err)
+	}
 }

@@ -2970,6 +2970,321 @@ func (x *ProximityReply) GetRunStatus() string {
 	return ""
 }
 
+// ProximityGetFacts asks for what reward eligibility is computed from:
+// together-time per day, the risk counters and the run's live status.
+type ProximityGetFacts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProximityGetFacts) Reset() {
+	*x = ProximityGetFacts{}
+	mi := &file_grains_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityGetFacts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityGetFacts) ProtoMessage() {}
+
+func (x *ProximityGetFacts) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityGetFacts.ProtoReflect.Descriptor instead.
+func (*ProximityGetFacts) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{52}
+}
+
+type ProximityFacts struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Failure *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	// day ("2006-01-02" in the configured day zone) -> verified milliseconds
+	DailyMs map[string]int64 `protobuf:"bytes,2,rep,name=daily_ms,json=dailyMs,proto3" json:"daily_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	TotalMs int64            `protobuf:"varint,3,opt,name=total_ms,json=totalMs,proto3" json:"total_ms,omitempty"`
+	// idle | active | paused | ended
+	RunStatus          string `protobuf:"bytes,4,opt,name=run_status,json=runStatus,proto3" json:"run_status,omitempty"`
+	LocationMismatches int32  `protobuf:"varint,5,opt,name=location_mismatches,json=locationMismatches,proto3" json:"location_mismatches,omitempty"`
+	InvalidTokens      int32  `protobuf:"varint,6,opt,name=invalid_tokens,json=invalidTokens,proto3" json:"invalid_tokens,omitempty"`
+	RssiRejects        int32  `protobuf:"varint,7,opt,name=rssi_rejects,json=rssiRejects,proto3" json:"rssi_rejects,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ProximityFacts) Reset() {
+	*x = ProximityFacts{}
+	mi := &file_grains_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProximityFacts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProximityFacts) ProtoMessage() {}
+
+func (x *ProximityFacts) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProximityFacts.ProtoReflect.Descriptor instead.
+func (*ProximityFacts) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ProximityFacts) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *ProximityFacts) GetDailyMs() map[string]int64 {
+	if x != nil {
+		return x.DailyMs
+	}
+	return nil
+}
+
+func (x *ProximityFacts) GetTotalMs() int64 {
+	if x != nil {
+		return x.TotalMs
+	}
+	return 0
+}
+
+func (x *ProximityFacts) GetRunStatus() string {
+	if x != nil {
+		return x.RunStatus
+	}
+	return ""
+}
+
+func (x *ProximityFacts) GetLocationMismatches() int32 {
+	if x != nil {
+		return x.LocationMismatches
+	}
+	return 0
+}
+
+func (x *ProximityFacts) GetInvalidTokens() int32 {
+	if x != nil {
+		return x.InvalidTokens
+	}
+	return 0
+}
+
+func (x *ProximityFacts) GetRssiRejects() int32 {
+	if x != nil {
+		return x.RssiRejects
+	}
+	return 0
+}
+
+type GiftClaim struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	GiftId          string                 `protobuf:"bytes,2,opt,name=gift_id,json=giftId,proto3" json:"gift_id,omitempty"`
+	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GiftClaim) Reset() {
+	*x = GiftClaim{}
+	mi := &file_grains_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GiftClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GiftClaim) ProtoMessage() {}
+
+func (x *GiftClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GiftClaim.ProtoReflect.Descriptor instead.
+func (*GiftClaim) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *GiftClaim) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *GiftClaim) GetGiftId() string {
+	if x != nil {
+		return x.GiftId
+	}
+	return ""
+}
+
+func (x *GiftClaim) GetOriginSessionId() string {
+	if x != nil {
+		return x.OriginSessionId
+	}
+	return ""
+}
+
+// GiftRedeem is the sponsor API: look a code up (lookup) or redeem it.
+type GiftRedeem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BrandId       string                 `protobuf:"bytes,1,opt,name=brand_id,json=brandId,proto3" json:"brand_id,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Lookup        bool                   `protobuf:"varint,3,opt,name=lookup,proto3" json:"lookup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GiftRedeem) Reset() {
+	*x = GiftRedeem{}
+	mi := &file_grains_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GiftRedeem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GiftRedeem) ProtoMessage() {}
+
+func (x *GiftRedeem) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GiftRedeem.ProtoReflect.Descriptor instead.
+func (*GiftRedeem) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *GiftRedeem) GetBrandId() string {
+	if x != nil {
+		return x.BrandId
+	}
+	return ""
+}
+
+func (x *GiftRedeem) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *GiftRedeem) GetLookup() bool {
+	if x != nil {
+		return x.Lookup
+	}
+	return false
+}
+
+type RewardsReply struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Failure *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	// the gift as the asker sees it
+	PayloadJson []byte `protobuf:"bytes,2,opt,name=payload_json,json=payloadJson,proto3" json:"payload_json,omitempty"`
+	// error details (risk signals of a gift that is not claimable)
+	DetailsJson   []byte `protobuf:"bytes,3,opt,name=details_json,json=detailsJson,proto3" json:"details_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RewardsReply) Reset() {
+	*x = RewardsReply{}
+	mi := &file_grains_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewardsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewardsReply) ProtoMessage() {}
+
+func (x *RewardsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewardsReply.ProtoReflect.Descriptor instead.
+func (*RewardsReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *RewardsReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *RewardsReply) GetPayloadJson() []byte {
+	if x != nil {
+		return x.PayloadJson
+	}
+	return nil
+}
+
+func (x *RewardsReply) GetDetailsJson() []byte {
+	if x != nil {
+		return x.DetailsJson
+	}
+	return nil
+}
+
 type ReminderFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2981,7 +3296,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[52]
+	mi := &file_grains_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2993,7 +3308,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[52]
+	mi := &file_grains_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3006,7 +3321,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{52}
+	return file_grains_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -3042,7 +3357,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[53]
+	mi := &file_grains_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3369,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[53]
+	mi := &file_grains_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,7 +3382,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{53}
+	return file_grains_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -3097,7 +3412,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[54]
+	mi := &file_grains_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3424,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[54]
+	mi := &file_grains_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3437,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{54}
+	return file_grains_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -3361,7 +3676,33 @@ const file_grains_proto_rawDesc = "" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
 	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12\x1d\n" +
 	"\n" +
-	"run_status\x18\x03 \x01(\tR\trunStatus\"]\n" +
+	"run_status\x18\x03 \x01(\tR\trunStatus\"\x13\n" +
+	"\x11ProximityGetFacts\"\xf6\x02\n" +
+	"\x0eProximityFacts\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12C\n" +
+	"\bdaily_ms\x18\x02 \x03(\v2(.gisbi.grain.ProximityFacts.DailyMsEntryR\adailyMs\x12\x19\n" +
+	"\btotal_ms\x18\x03 \x01(\x03R\atotalMs\x12\x1d\n" +
+	"\n" +
+	"run_status\x18\x04 \x01(\tR\trunStatus\x12/\n" +
+	"\x13location_mismatches\x18\x05 \x01(\x05R\x12locationMismatches\x12%\n" +
+	"\x0einvalid_tokens\x18\x06 \x01(\x05R\rinvalidTokens\x12!\n" +
+	"\frssi_rejects\x18\a \x01(\x05R\vrssiRejects\x1a:\n" +
+	"\fDailyMsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"k\n" +
+	"\tGiftClaim\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x17\n" +
+	"\agift_id\x18\x02 \x01(\tR\x06giftId\x12*\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"S\n" +
+	"\n" +
+	"GiftRedeem\x12\x19\n" +
+	"\bbrand_id\x18\x01 \x01(\tR\abrandId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x16\n" +
+	"\x06lookup\x18\x03 \x01(\bR\x06lookup\"\x84\x01\n" +
+	"\fRewardsReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12!\n" +
+	"\fpayload_json\x18\x02 \x01(\fR\vpayloadJson\x12!\n" +
+	"\fdetails_json\x18\x03 \x01(\fR\vdetailsJson\"]\n" +
 	"\rReminderFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1e\n" +
@@ -3387,7 +3728,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),             // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),          // 1: gisbi.grain.SessionRef
@@ -3441,9 +3782,15 @@ var file_grains_proto_goTypes = []any{
 	(*ProximityGetSession)(nil), // 49: gisbi.grain.ProximityGetSession
 	(*ConnectionClosed)(nil),    // 50: gisbi.grain.ConnectionClosed
 	(*ProximityReply)(nil),      // 51: gisbi.grain.ProximityReply
-	(*ReminderFired)(nil),       // 52: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),        // 53: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),        // 54: gisbi.grain.CloseSession
+	(*ProximityGetFacts)(nil),   // 52: gisbi.grain.ProximityGetFacts
+	(*ProximityFacts)(nil),      // 53: gisbi.grain.ProximityFacts
+	(*GiftClaim)(nil),           // 54: gisbi.grain.GiftClaim
+	(*GiftRedeem)(nil),          // 55: gisbi.grain.GiftRedeem
+	(*RewardsReply)(nil),        // 56: gisbi.grain.RewardsReply
+	(*ReminderFired)(nil),       // 57: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),        // 58: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),        // 59: gisbi.grain.CloseSession
+	nil,                         // 60: gisbi.grain.ProximityFacts.DailyMsEntry
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -3464,11 +3811,14 @@ var file_grains_proto_depIdxs = []int32{
 	28, // 15: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
 	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	0,  // 18: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
+	60, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
+	0,  // 20: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -3485,7 +3835,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   55,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

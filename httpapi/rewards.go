@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/gisbi/engine/actors/rewards"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// The operator API over brands and campaigns, and the sponsor API over
+// redemption codes. Both are thin: the operator's records belong to
+// rewards.Admin, a gift's redemption to its pair's Rewards grain.
+
+const brandKey = "brand"
+
+func (a *API) createBrand(c *fiber.Ctx) error {
+	b, err := a.d.Rewards.CreateBrand(c.UserContext(), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(b)
+}
+
+func (a *API) createCampaign(c *fiber.Ctx) error {
+	v, err := a.d.Rewards.CreateCampaign(c.UserContext(), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func (a *API) listCampaigns(c *fiber.Ctx) error {
+	v, err := a.d.Rewards.Campaigns(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) getCampaign(c *fiber.Ctx) error {
+	v, err := a.d.Rewards.Campaign(c.UserContext(), c.Params("campaignId"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) patchCampaign(c *fiber.Ctx) error {
+	v, err := a.d.Rewards.SetStatus(c.UserContext(), c.Params("campaignId"), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+// requireSponsor authenticates a sponsor key: the brand it hashes to.
+func (a *API) requireSponsor(c *fiber.Ctx) error {
+	key := bearer(c)
+	if len(key) < len(rewards.SponsorKeyPrefix)+16 || len(key) > 128 {
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "sponsor key required")
+	}
+	b, err := a.d.Store.Rewards().BrandByKeyHash(c.UserContext(), rewards.HashKey(key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "sponsor key required")
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(brandKey, b.ID)
+	return c.Next()
+}
+
+func (a *API) lookupRedemption(c *fiber.Ctx) error { return a.redemption(c, true) }
+func (a *API) redeemRedemption(c *fiber.Ctx) error { return a.redemption(c, false) }
+
+// redemption looks a code up or redeems it for the authenticated brand.
+// Codes that do not exist for the brand are counted against it: past its
+// hourly allowance every lookup answers rate_limited, so guessing the
+// 31^8 codes is hopeless, and the misses show up in metrics.
+func (a *API) redemption(c *fiber.Ctx, lookup bool) error {
+	brand, _ := c.Locals(brandKey).(string)
+	if !a.guesses.allowed(brand) {
+		return protocol.Errorf(protocol.CodeRateLimited, protocol.DomainGifts, "too many unknown codes; try again later")
+	}
+	code, ok := rewards.NormalizeCode(c.Params("code"))
+	pairID := ""
+	var err error
+	if ok {
+		pairID, err = rewards.RouteCode(c.UserContext(), a.d.Store, brand, code)
+	}
+	if !ok || isCode(err, protocol.CodeNotFound) {
+		a.guesses.miss(brand)
+		a.d.Metrics.RewardCodeMisses.WithLabelValues(brand).Inc()
+		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainGifts, "no such code")
+	}
+	if err != nil {
+		return err
+	}
+	rep, err := cluster.Call[*grainpb.RewardsReply](c.UserContext(), a.d.Node, cluster.KindRewards, pairID,
+		&grainpb.GiftRedeem{BrandId: brand, Code: code, Lookup: lookup})
+	if err != nil {
+		return err
+	}
+	if err := rewards.ReplyError(rep); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(rep.PayloadJson)
+}
+
+func isCode(err error, code protocol.Code) bool {
+	pe, ok := protocol.AsError(err)
+	return ok && pe.Code == code
+}
+
+// guesses limits each brand's lookups of codes that do not exist.
+type guesses struct {
+	perHour int
+	mu      sync.Mutex
+	brands  map[string]*rate.Limiter
+}
+
+func newGuesses(perHour int) *guesses {
+	if perHour <= 0 {
+		perHour = 30 // the default, for configs built without Load
+	}
+	return &guesses{perHour: perHour, brands: map[string]*rate.Limiter{}}
+}
+
+func (g *guesses) limiter(brand string) *rate.Limiter {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	l, ok := g.brands[brand]
+	if !ok {
+		// Brands are created by operators, so this map stays small.
+		l = rate.NewLimiter(rate.Every(time.Hour/time.Duration(g.perHour)), g.perHour)
+		g.brands[brand] = l
+	}
+	return l
+}
+
+// allowed reports whether the brand has a miss left to spend.
+func (g *guesses) allowed(brand string) bool { return g.limiter(brand).Tokens() >= 1 }
+
+func (g *guesses) miss(brand string) { g.limiter(brand).Allow() }
