@@ -2,11 +2,15 @@ package boltdb_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/gisbi/engine/storage"
 	"github.com/gisbi/engine/storage/boltdb"
@@ -293,4 +297,90 @@ func BenchmarkMessageReads(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchCampaign stores a brand and an active campaign with unlimited stock.
+func benchCampaign(b *testing.B, s *boltdb.Store) *storage.Campaign {
+	b.Helper()
+	ctx := b.Context()
+	now := time.Now()
+	brand := &storage.Brand{ID: "brand_1", Name: "Corner Café", Slug: "corner-cafe", KeyHash: strings.Repeat("ab", 32), CreatedAt: now}
+	if err := s.Rewards().CreateBrand(ctx, brand); err != nil {
+		b.Fatal(err)
+	}
+	c := &storage.Campaign{
+		ID: "camp_1", BrandID: brand.ID, TriggerType: "connectionAccepted",
+		Offer:     storage.Offer{Title: "Two coffees", Description: "Two flat whites at the corner café", Terms: "One per pair", MinTotalTogetherMinutes: 60},
+		RewardTTL: 14 * 24 * time.Hour, CodeTTL: 10 * time.Minute,
+		Status: storage.CampaignActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Rewards().CreateCampaign(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func benchGift(c *storage.Campaign, id, a, u string) *storage.Gift {
+	now := time.Now()
+	return &storage.Gift{
+		ID: id, CampaignID: c.ID, BrandID: c.BrandID, PairID: storage.PairID(a, u), ConnectionID: "conn_" + id,
+		UserA: a, UserB: u, TriggerType: c.TriggerType, Offer: c.Offer, CodeTTL: c.CodeTTL,
+		Stage: storage.GiftGranted, CreatedAt: now, ExpiresAt: now.Add(c.RewardTTL),
+	}
+}
+
+// BenchmarkGiftsOfUser is a user scrolling their rewards: 1,000 gifts, a page
+// of 20 from a random cursor. ns/op should not depend on how deep the cursor
+// is, since the scan seeks to it.
+func BenchmarkGiftsOfUser(b *testing.B) {
+	s := openBench(b, time.Millisecond)
+	ctx := b.Context()
+	c := benchCampaign(b, s)
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = "sgg_" + ulid.Make().String() // monotonic: ascending
+	}
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			if err := s.Rewards().Grant(ctx, benchGift(c, id, "hub", fmt.Sprintf("u%04d", i))); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for b.Loop() {
+		i := rand.IntN(len(ids))
+		gs, err := s.Rewards().GiftsOfUser(ctx, "hub", ids[i], 20)
+		if err != nil || len(gs) != min(i, 20) {
+			b.Fatal(len(gs), err)
+		}
+	}
+}
+
+// BenchmarkGrantConcurrent is many Rewards grains granting at once on one
+// campaign with unlimited stock: every grant rewrites the same campaign
+// record, so they serialise on it inside each group commit.
+func BenchmarkGrantConcurrent(b *testing.B) {
+	for _, p := range []int{1, 16} {
+		b.Run(fmt.Sprintf("batchDelay=1ms/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+			s := openBench(b, time.Millisecond)
+			ctx := b.Context()
+			c := benchCampaign(b, s)
+			var next atomic.Int64
+			b.SetParallelism(p)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := next.Add(1)
+					g := benchGift(c, "sgg_"+ulid.Make().String(), fmt.Sprint("u", n), fmt.Sprint("v", n))
+					if err := s.Rewards().Grant(ctx, g); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+		})
+	}
 }

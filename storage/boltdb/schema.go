@@ -44,13 +44,23 @@ var (
 	bucketMessagesByID  = []byte("messages_by_id") // message id → pair id \x00 seq(8)
 	bucketInbox         = []byte("inbox")          // recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
 	bucketConversations = []byte("conversations")  // user \x00 pair id → conversation summary JSON
+
+	bucketBrands              = []byte("brands")                 // brand id → Brand JSON
+	bucketBrandsBySlug        = []byte("brands_by_slug")         // slug → brand id
+	bucketBrandsByKey         = []byte("brands_by_key")          // key hash → brand id
+	bucketCampaigns           = []byte("campaigns")              // campaign id → Campaign JSON, counters included
+	bucketGifts               = []byte("gifts")                  // gift id → Gift JSON
+	bucketGiftsByPairCampaign = []byte("gifts_by_pair_campaign") // pair id \x00 campaign id → gift id (one gift per pair per campaign, ever)
+	bucketGiftsByPair         = []byte("gifts_by_pair")          // pair id \x00 gift id → ""
+	bucketGiftsByUser         = []byte("gifts_by_user")          // user id \x00 gift id → "", for both users of the pair
+	bucketGiftCodes           = []byte("gift_codes")             // code → gift id, never deleted
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -82,6 +92,11 @@ var migrations = []migration{
 		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations,
 	)},
 	{version: 4, name: "create snapshot bucket", up: createBuckets(bucketSnapshots)},
+	{version: 5, name: "create reward buckets", up: createBuckets(
+		bucketBrands, bucketBrandsBySlug, bucketBrandsByKey,
+		bucketCampaigns,
+		bucketGifts, bucketGiftsByPairCampaign, bucketGiftsByPair, bucketGiftsByUser, bucketGiftCodes,
+	)},
 }
 
 // createBuckets tolerates existing buckets so a v0 file (written before the

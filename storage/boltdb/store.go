@@ -120,6 +120,9 @@ func (s *Store) Messages() storage.Messages { return messages{s} }
 // Snapshots implements storage.Store.
 func (s *Store) Snapshots() storage.Snapshots { return snapshots{s} }
 
+// Rewards returns the store of brands, campaigns and their gifts.
+func (s *Store) Rewards() storage.Rewards { return rewards{s} }
+
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 

@@ -61,6 +61,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Pairs", pairCases},
 		{"Messages", messageCases},
 		{"Snapshots", snapshotCases},
+		{"Rewards", rewardCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {
