@@ -190,7 +190,8 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 		g.deps.Logger.Error("pair grain: operation", "pair", g.state.ID, "err", err)
 		return internal(err)
 	}
-	if err := g.recordTriggers(res.evs, now); err != nil {
+	triggers, err := g.recordTriggers(res.evs, now)
+	if err != nil {
 		g.deps.Logger.Error("pair grain: record reward trigger", "pair", g.state.ID, "err", err)
 		g.load(g.state.ID) // drop the unsaved change: without its trigger it must not happen
 		return internal(err)
@@ -203,6 +204,9 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 		}
 	}
 	g.reminder(now)
+	for _, r := range triggers {
+		cluster.SendIn(ctx, cluster.KindRewards, g.state.ID, rewards.Fire(r))
+	}
 	for _, ev := range res.evs {
 		if ev.Type == protocol.TypeConnClose {
 			// Proximity ends with the connection and retires its tokens. A
@@ -240,26 +244,34 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 	return rep
 }
 
-// recordTriggers hands accepts and closes to the reward campaigns before
-// the change is stored, so that no accept is ever stored without its
-// grants to come (see rewards.Triggers).
-func (g *grain) recordTriggers(evs []Event, now time.Time) error {
+// recordTriggers records accepts and closes for the reward campaigns
+// before the change is stored, so that no accept is ever stored without
+// its grants to come; apply hands them over once it is (see
+// rewards.Triggers).
+func (g *grain) recordTriggers(evs []Event, now time.Time) ([]storage.Reminder, error) {
 	if g.deps.Rewards == nil {
-		return nil
+		return nil, nil
 	}
+	var out []storage.Reminder
 	for _, ev := range evs {
-		var err error
+		var (
+			r   storage.Reminder
+			err error
+		)
 		switch {
 		case ev.Type == protocol.TypeRequestAccept && ev.Connection != nil:
-			err = g.deps.Rewards.Accepted(context.Background(), g.state.ID, ev.Connection.ID, now)
+			r, err = g.deps.Rewards.Accepted(context.Background(), g.state.ID, ev.Connection.ID, now)
 		case ev.Type == protocol.TypeConnClose && ev.Connection != nil:
-			err = g.deps.Rewards.Closed(context.Background(), g.state.ID, ev.Connection.ID, deref(ev.Connection.ClosureReason), now)
+			r, err = g.deps.Rewards.Closed(context.Background(), g.state.ID, ev.Connection.ID, deref(ev.Connection.ClosureReason), now)
+		default:
+			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		out = append(out, r)
 	}
-	return nil
+	return out, nil
 }
 
 // answerEvent answers the actor with the last event as it sees it.

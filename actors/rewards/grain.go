@@ -102,7 +102,12 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *grainpb.ReminderFired:
-		ctx.Respond(g.fired(ctx, m))
+		// Fired by the reminders service (which waits for the Ack) or
+		// handed over directly by the Pair grain (which does not).
+		ack := g.fired(ctx, m)
+		if ctx.Sender() != nil {
+			ctx.Respond(ack)
+		}
 	case *grainpb.GiftClaim:
 		g.claim(ctx, m)
 	case *grainpb.GiftRedeem:
@@ -197,21 +202,9 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 func (g *grain) grant(ctx actor.Context, t trigger) error {
 	c := context.Background()
 	now := g.deps.Clock.Now()
-	p, err := g.deps.Store.Pairs().Get(c, g.pairID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	conn, err := g.connection(t.ConnectionID)
+	if err != nil || conn == nil || conn.Status != "accepted" {
 		return err
-	}
-	var conn *storage.Connection
-	for i := range p.Connections {
-		if p.Connections[i].ID == t.ConnectionID && p.Connections[i].Status == "accepted" {
-			conn = &p.Connections[i]
-		}
-	}
-	if conn == nil {
-		return nil
 	}
 	camps, err := g.deps.Store.Rewards().ListCampaigns(c)
 	if err != nil {
@@ -227,7 +220,7 @@ func (g *grain) grant(ctx actor.Context, t trigger) error {
 		if held[cp.ID] || !Matches(cp, t.Type, t.Milestone, now) {
 			continue
 		}
-		gift := newGift(cp, p, conn, t, now)
+		gift := newGift(cp, g.pairID, g.userA, g.userB, conn, t, now)
 		// The expiry reminder goes first: a gift stored without one could
 		// outlive its time. A reminder left by a refused grant names a gift
 		// that does not exist and is dropped when it fires.
@@ -258,6 +251,24 @@ func (g *grain) grant(ctx actor.Context, t trigger) error {
 	return nil
 }
 
+// connection reads a connection of the pair from the store; nil when the
+// pair never had it.
+func (g *grain) connection(id string) (*storage.Connection, error) {
+	p, err := g.deps.Store.Pairs().Get(context.Background(), g.pairID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Connections {
+		if p.Connections[i].ID == id {
+			return &p.Connections[i], nil
+		}
+	}
+	return nil, nil
+}
+
 // Matches reports whether a campaign grants on a trigger at now: active,
 // inside its window, stock left as far as the copy read knows (the grant's
 // transaction has the last word).
@@ -274,10 +285,10 @@ func Matches(c *storage.Campaign, triggerType string, milestone int, now time.Ti
 	return c.Stock == nil || c.Granted < *c.Stock
 }
 
-func newGift(c *storage.Campaign, p *storage.Pair, conn *storage.Connection, t trigger, now time.Time) *storage.Gift {
+func newGift(c *storage.Campaign, pairID, userA, userB string, conn *storage.Connection, t trigger, now time.Time) *storage.Gift {
 	g := &storage.Gift{
-		ID: ids.New("sgg"), CampaignID: c.ID, BrandID: c.BrandID, PairID: p.ID, ConnectionID: conn.ID,
-		UserA: p.UserA, UserB: p.UserB, TriggerType: c.TriggerType, Offer: c.Offer, CodeTTL: c.CodeTTL,
+		ID: ids.New("sgg"), CampaignID: c.ID, BrandID: c.BrandID, PairID: pairID, ConnectionID: conn.ID,
+		UserA: userA, UserB: userB, TriggerType: c.TriggerType, Offer: c.Offer, CodeTTL: c.CodeTTL,
 		Stage: storage.GiftGranted, CreatedAt: now, ExpiresAt: now.Add(c.RewardTTL),
 	}
 	if t.Type == protocol.TriggerProximityMilestone {
@@ -287,8 +298,14 @@ func newGift(c *storage.Campaign, p *storage.Pair, conn *storage.Connection, t t
 	return g
 }
 
-// cancelConnection cancels the live gifts a closed connection earned.
+// cancelConnection cancels the live gifts a closed connection earned, once
+// the store confirms it closed (a close that was never stored cancels
+// nothing).
 func (g *grain) cancelConnection(ctx actor.Context, t trigger) error {
+	conn, err := g.connection(t.ConnectionID)
+	if err != nil || conn == nil || conn.Status != "closed" {
+		return err
+	}
 	reason := t.Reason
 	if reason == "" {
 		reason = "connection_closed"

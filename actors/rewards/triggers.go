@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/storage"
 )
 
@@ -32,8 +33,24 @@ type Reminders interface {
 
 // Triggers records the events that grant or cancel gifts, for the pair's
 // Rewards grain to act on.
+//
+// An accept or a close is recorded before the Pair grain stores it, due
+// OutboxDelay later: the Pair grain hands the same reminder to the
+// Rewards grain itself once the change is stored (Fire), and the stored
+// reminder only fires if that never happened (the node died in between).
+// The Rewards grain checks the change against the store either way, so a
+// change that was never stored triggers nothing.
 type Triggers struct {
 	Reminders Reminders
+}
+
+// OutboxDelay is how long a recorded accept or close waits for its direct
+// delivery before the reminders service delivers it.
+const OutboxDelay = 10 * time.Second
+
+// Fire is the message that hands a recorded trigger to its grain.
+func Fire(r storage.Reminder) *grainpb.ReminderFired {
+	return &grainpb.ReminderFired{Name: r.Name, Payload: r.Payload, DueUnixMs: r.DueAt.UnixMilli()}
 }
 
 // trigger is the payload of a grant or close reminder.
@@ -46,32 +63,34 @@ type trigger struct {
 
 // Accepted records that a connection was accepted: the connectionAccepted
 // campaigns grant the pair. Call it before the accept is stored.
-func (t Triggers) Accepted(ctx context.Context, pairID, connectionID string, now time.Time) error {
-	return t.set(ctx, pairID, reminderGrant+":connectionAccepted:"+connectionID, now,
+func (t Triggers) Accepted(ctx context.Context, pairID, connectionID string, now time.Time) (storage.Reminder, error) {
+	return t.set(ctx, pairID, reminderGrant+":connectionAccepted:"+connectionID, now.Add(OutboxDelay),
 		trigger{Type: "connectionAccepted", ConnectionID: connectionID})
 }
 
 // Milestone records that a connection's together-time crossed a
 // milestone: the proximityMilestone campaigns of that milestone grant.
 func (t Triggers) Milestone(ctx context.Context, pairID, connectionID string, minutes int, now time.Time) error {
-	return t.set(ctx, pairID, reminderGrant+":proximityMilestone:"+connectionID+":"+strconv.Itoa(minutes), now,
+	_, err := t.set(ctx, pairID, reminderGrant+":proximityMilestone:"+connectionID+":"+strconv.Itoa(minutes), now,
 		trigger{Type: "proximityMilestone", ConnectionID: connectionID, Milestone: minutes})
+	return err
 }
 
 // Closed records that a connection closed: its live gifts are cancelled.
 // Call it before the close is stored.
-func (t Triggers) Closed(ctx context.Context, pairID, connectionID, reason string, now time.Time) error {
-	return t.set(ctx, pairID, reminderClose+":"+connectionID, now,
+func (t Triggers) Closed(ctx context.Context, pairID, connectionID, reason string, now time.Time) (storage.Reminder, error) {
+	return t.set(ctx, pairID, reminderClose+":"+connectionID, now.Add(OutboxDelay),
 		trigger{Type: "close", ConnectionID: connectionID, Reason: reason})
 }
 
-func (t Triggers) set(ctx context.Context, pairID, name string, now time.Time, p trigger) error {
+func (t Triggers) set(ctx context.Context, pairID, name string, due time.Time, p trigger) (storage.Reminder, error) {
 	payload, err := json.Marshal(p)
 	if err != nil {
-		return err
+		return storage.Reminder{}, err
 	}
-	if err := t.Reminders.Set(ctx, storage.Reminder{Kind: cluster.KindRewards, Identity: pairID, Name: name, DueAt: now, Payload: payload}); err != nil {
-		return fmt.Errorf("rewards: record %s: %w", name, err)
+	r := storage.Reminder{Kind: cluster.KindRewards, Identity: pairID, Name: name, DueAt: due, Payload: payload}
+	if err := t.Reminders.Set(ctx, r); err != nil {
+		return storage.Reminder{}, fmt.Errorf("rewards: record %s: %w", name, err)
 	}
-	return nil
+	return r, nil
 }
