@@ -37,7 +37,7 @@ type Deps struct {
 	Online func(userID string) bool
 	// Grains, when set, lets shutdown stop this node's grains before the
 	// store closes.
-	Grains  *Grains
+	Grains *Grains
 	// Milestone records, durably and before the milestone is announced,
 	// that a connection crossed one, for the reward campaigns; nil when
 	// nothing listens.
