@@ -48,6 +48,10 @@ var httpStatusOf = map[Code]int{
 	CodeRSSIOutOfRange:           http.StatusBadRequest,
 	CodeLocationMismatch:         http.StatusConflict,
 	CodeMethodNotAllowed:         http.StatusMethodNotAllowed,
+	CodeGiftNotClaimable:         http.StatusConflict,
+	CodeCodeExpired:              http.StatusGone,
+	CodeAlreadyRedeemed:          http.StatusConflict,
+	CodeProximityRequired:        http.StatusConflict,
 }
 
 func TestHTTPStatus(t *testing.T) {
