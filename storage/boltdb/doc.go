@@ -48,6 +48,16 @@ returns:
 	messages_by_id       message id → pair id \x00 seq(8)
 	inbox                recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
 	conversations        user id \x00 pair id → {otherUserId, lastSeq, unread}, for both users
+	snapshots            kind \x00 id → a grain's snapshot bytes
+	brands               brand id → Brand
+	brands_by_slug       slug → brand id
+	brands_by_key        sponsor key hash → brand id
+	campaigns            campaign id → Campaign, with its granted and redeemed counters
+	gifts                gift id → Gift
+	gifts_by_pair_campaign pair id \x00 campaign id → gift id: one gift per pair per campaign, ever
+	gifts_by_pair        pair id \x00 gift id
+	gifts_by_user        user id \x00 gift id, for both users of the pair
+	gift_codes           redemption code → gift id, never deleted
 	meta                 schema_version → uint64
 
 The 8-byte times are big-endian nanoseconds with the sign bit flipped, so key
@@ -75,6 +85,14 @@ has read are always the oldest ones sent to them, and MarkRead walks
 backwards from upToSeq only until the first message to the reader that is
 already read. A MarkRead with nothing to mark is answered from a read
 transaction and commits nothing.
+
+Rewards.Grant checks the once-per-pair rule and the campaign's stock and
+counts the grant in the transaction that stores the gift, so the stock is
+exact under any number of concurrent grants (on one node or, with a shared
+database, several). A refused grant is decided in a read transaction first
+and checked again inside the write, where a refusal writes nothing and is
+reported without failing the batch it shares. Gift ids are ULIDs, so a
+user's history is a backwards range scan of gifts_by_user from the cursor.
 
 The meta bucket holds the schema version. Open runs the pending migrations
 in one transaction, so a crash mid-upgrade leaves the old schema intact, and

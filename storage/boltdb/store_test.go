@@ -82,7 +82,9 @@ func allBuckets() [][]byte {
 		bucketReminders, bucketRemindersDue,
 		bucketPairs, bucketPairsByUser, bucketPairsByRequest, bucketPairsByConnection,
 		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations,
-		bucketSnapshots)
+		bucketSnapshots,
+		bucketBrands, bucketBrandsBySlug, bucketBrandsByKey, bucketCampaigns,
+		bucketGifts, bucketGiftsByPairCampaign, bucketGiftsByPair, bucketGiftsByUser, bucketGiftCodes)
 	return out
 }
 
