@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gisbi/engine/auth/authtest"
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server/servertest"
 )
@@ -104,5 +105,55 @@ func TestRewardGrantClaimRedeem(t *testing.T) {
 	c := srv.Do(http.MethodGet, "/admin/campaigns/"+camp, testAdminToken, nil).JSON(t)
 	if c["granted"] != 1.0 || c["redeemed"] != 1.0 || c["remaining"] != nil {
 		t.Fatalf("campaign: %v", c)
+	}
+}
+
+// A user with no socket open hears of a new gift by push; the one online
+// gets the event and no push.
+func TestRewardGrantPushesOfflineUser(t *testing.T) {
+	fcm := newFakeFCM(t)
+	saPath, _ := authtest.WriteServiceAccount(t)
+	srv := servertest.Start(t, withAdmin, func(c *config.Config) {
+		c.FCMCredentialsFile = saPath
+		c.FCMEndpoint = fcm.srv.URL
+		c.FCMTokenURL = fcm.srv.URL + "/token"
+		c.PushRetries = 0
+	})
+	brandID, _ := brand(t, srv, "Skyline Lounge")
+	campaign(t, srv, brandID, map[string]any{"title": "Two mocktails"})
+	a := joinAs(t, srv, "push-grant-a")
+	b := srv.Login("push-grant-b") // never opens a socket
+	for _, u := range []*servertest.User{a.User, b} {
+		if res := u.Do(http.MethodPost, "/devices/register", map[string]string{"token": "tok-" + u.ID, "platform": "android"}); res.Status != 200 {
+			t.Fatalf("register: %d %s", res.Status, res.Body)
+		}
+	}
+	a.ws.Send("connection.request.send", map[string]any{"userId": b.ID}, "snd")
+	a.ws.ExpectReply("connection.request.send", "snd")
+	if res := b.Do(http.MethodPost, "/connections/"+a.ID+"/accept", nil); res.Status != http.StatusOK {
+		t.Fatalf("accept over REST: %d %s", res.Status, res.Body)
+	}
+	a.ws.ExpectPush("gift.sponsored.granted", 5*time.Second)
+	var grant map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for grant == nil && time.Now().Before(deadline) {
+		for _, m := range fcm.messages() {
+			if d, _ := m["data"].(map[string]any); d["kind"] == "reward" {
+				grant = m
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if grant == nil {
+		t.Fatalf("no reward push; pushes: %v", fcm.messages())
+	}
+	n := grant["notification"].(map[string]any)
+	if grant["token"] != "tok-"+b.ID || n["title"] != "Skyline Lounge: Two mocktails" || grant["data"].(map[string]any)["giftId"] == "" {
+		t.Fatalf("reward push = %v", grant)
+	}
+	for _, m := range fcm.messages() {
+		if m["token"] == "tok-"+a.ID && m["data"].(map[string]any)["kind"] == "reward" {
+			t.Fatalf("the online user was pushed: %v", m)
+		}
 	}
 }
