@@ -104,6 +104,15 @@ type Gift struct {
 	EndReason     string     `json:"endReason,omitempty"`
 }
 
+// Grant is one gift to grant and the timer that goes with it.
+type Grant struct {
+	Gift *Gift
+	// Timer, when set, is stored in the grant's transaction and only if the
+	// gift is granted, so a gift never exists without its expiry and a
+	// refused grant leaves no timer behind.
+	Timer *Reminder
+}
+
 // Rewards stores brands, campaigns and gifts. The store, not a grain, owns
 // a campaign's stock count: Grant checks and counts in one transaction, so
 // concurrent grants from many Rewards grains (on any node sharing the
@@ -130,12 +139,14 @@ type Rewards interface {
 	// returns it; ErrNotFound.
 	SetCampaignStatus(ctx context.Context, id, status string, at time.Time) (*Campaign, error)
 
-	// Grant stores a new gift and counts it on its campaign in one
-	// transaction. ErrConflict when the pair already holds a gift of that
-	// campaign (in any stage; nothing changes), ErrExhausted when the
-	// campaign is not active or Granted reached Stock, ErrNotFound when the
-	// campaign is unknown.
-	Grant(ctx context.Context, g *Gift) error
+	// Grant stores new gifts, each counted on its campaign, in one
+	// transaction, with each gift's timer (stored as a reminder only if its
+	// gift is). It answers one error per grant, nil when granted:
+	// ErrConflict when the pair already holds a gift of that campaign (in
+	// any stage; nothing changes), ErrExhausted when the campaign is not
+	// active or Granted reached Stock, ErrNotFound when the campaign is
+	// unknown. err reports a failure of the whole call: nothing was written.
+	Grant(ctx context.Context, grants []Grant) (refused []error, err error)
 	// PutGift replaces a stored gift (ErrNotFound when unknown). A non-empty
 	// Code is indexed to the gift (ErrConflict, nothing written, when the
 	// code belongs to another gift). Moving into stage redeemed counts on

@@ -86,6 +86,10 @@ func (s *Service) Delete(ctx context.Context, kind, identity, name string) error
 	return s.store.Delete(ctx, kind, identity, name)
 }
 
+// Wake re-arms the timer after reminders were stored by other means (in
+// the transaction of the record they belong to).
+func (s *Service) Wake() { s.poke() }
+
 func (s *Service) poke() {
 	select {
 	case s.kick <- struct{}{}:

@@ -181,10 +181,15 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 		return fail(err)
 	}
 	// Expiry reminders are kept by keepTimers; outbox entries are done.
+	// Their deletion is off the mailbox: until it lands, the reminder can
+	// only fire again, and handling it again grants nothing twice.
 	if kind == reminderGrant || kind == reminderClose {
-		if err := g.deps.Reminders.Delete(context.Background(), cluster.KindRewards, g.pairID, m.Name); err != nil {
-			return fail(err)
-		}
+		rem, log, pairID := g.deps.Reminders, g.deps.Logger, g.pairID
+		go func() {
+			if err := rem.Delete(context.Background(), cluster.KindRewards, pairID, m.Name); err != nil {
+				log.Warn("rewards grain: delete handled trigger (it will fire again, harmlessly)", "pair", pairID, "name", m.Name, "err", err)
+			}
+		}()
 	} else if gift := g.gifts[rest]; gift != nil {
 		if err := g.keepTimers(gift); err != nil {
 			return fail(err)
@@ -214,39 +219,52 @@ func (g *grain) grant(ctx actor.Context, t trigger) error {
 	for _, gift := range g.gifts {
 		held[gift.CampaignID] = true
 	}
-	var granted []*storage.Gift
+	// Every matching campaign is granted in one store transaction, each
+	// gift with its expiry reminder: one commit per trigger, however many
+	// campaigns match, so a burst of accepts waits for few fsyncs.
+	var grants []storage.Grant
 	for i := range camps {
 		cp := &camps[i]
 		if held[cp.ID] || !Matches(cp, t.Type, t.Milestone, now) {
 			continue
 		}
 		gift := newGift(cp, g.pairID, g.userA, g.userB, conn, t, now)
-		// The expiry reminder goes first: a gift stored without one could
-		// outlive its time. A reminder left by a refused grant names a gift
-		// that does not exist and is dropped when it fires.
-		if err := g.setTimer(reminderExpire, gift.ID, gift.ExpiresAt); err != nil {
-			return err
-		}
-		err := g.deps.Store.Rewards().Grant(c, gift)
+		grants = append(grants, storage.Grant{Gift: gift, Timer: g.timer(reminderExpire, gift.ID, gift.ExpiresAt)})
+	}
+	if len(grants) == 0 {
+		return nil
+	}
+	refused, err := g.deps.Store.Rewards().Grant(c, grants)
+	if err != nil {
+		return err
+	}
+	g.deps.Reminders.Wake()
+	var granted []*storage.Gift
+	reload := false
+	for i, gr := range grants {
 		switch {
-		case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrExhausted), errors.Is(err, storage.ErrNotFound):
-			g.deps.Logger.Debug("rewards grain: not granted", "pair", g.pairID, "campaign", cp.ID, "err", err)
-			_ = g.deps.Reminders.Delete(c, cluster.KindRewards, g.pairID, reminderExpire+":"+gift.ID)
-			if errors.Is(err, storage.ErrConflict) {
-				// Granted by an activation that died before loading it here.
-				g.load()
-			}
-			continue
-		case err != nil:
-			return err
+		case refused[i] == nil:
+			g.gifts[gr.Gift.ID] = gr.Gift
+			granted = append(granted, gr.Gift)
+			g.deps.Metrics.RewardGrants.WithLabelValues(gr.Gift.CampaignID).Inc()
+		case errors.Is(refused[i], storage.ErrConflict):
+			// Granted by an activation that died before this one loaded.
+			g.deps.Logger.Debug("rewards grain: already granted", "pair", g.pairID, "campaign", gr.Gift.CampaignID)
+			reload = true
+		default:
+			g.deps.Logger.Debug("rewards grain: not granted", "pair", g.pairID, "campaign", gr.Gift.CampaignID, "err", refused[i])
 		}
-		g.gifts[gift.ID] = gift
-		granted = append(granted, gift)
-		g.deps.Metrics.RewardGrants.WithLabelValues(cp.ID).Inc()
+	}
+	viewers := map[string]Viewer{}
+	for _, u := range []string{g.userA, g.userB} {
+		viewers[u] = g.viewer(u, now)
 	}
 	for _, gift := range granted {
-		g.announce(ctx, gift, protocol.TypeGiftGranted, "", nil, now)
-		g.push(gift, now)
+		g.announce(ctx, gift, protocol.TypeGiftGranted, "", nil, viewers, now)
+		g.push(gift, viewers)
+	}
+	if reload {
+		g.load()
 	}
 	return nil
 }
@@ -339,7 +357,7 @@ func (g *grain) change(ctx actor.Context, gift *storage.Gift, except string, ste
 	if err := g.keepTimers(gift); err != nil {
 		g.deps.Logger.Error("rewards grain: timers", "gift", gift.ID, "err", err)
 	}
-	g.announce(ctx, gift, protocol.TypeGiftUpdated, except, nil, now)
+	g.announce(ctx, gift, protocol.TypeGiftUpdated, except, nil, nil, now)
 	return nil
 }
 
@@ -378,17 +396,25 @@ func (g *grain) keepTimers(gift *storage.Gift) error {
 }
 
 func (g *grain) setTimer(kind, giftID string, at time.Time) error {
-	return g.deps.Reminders.Set(context.Background(), storage.Reminder{Kind: cluster.KindRewards, Identity: g.pairID, Name: kind + ":" + giftID, DueAt: at})
+	return g.deps.Reminders.Set(context.Background(), *g.timer(kind, giftID, at))
+}
+
+func (g *grain) timer(kind, giftID string, at time.Time) *storage.Reminder {
+	return &storage.Reminder{Kind: cluster.KindRewards, Identity: g.pairID, Name: kind + ":" + giftID, DueAt: at}
 }
 
 // announce sends a gift event to both users, each seeing it from their
 // side. facts are the live ones when the caller asked for them; otherwise
 // the stored ones are read.
-func (g *grain) announce(ctx actor.Context, gift *storage.Gift, typ, except string, facts *Facts, now time.Time) {
+func (g *grain) announce(ctx actor.Context, gift *storage.Gift, typ, except string, facts *Facts, viewers map[string]Viewer, now time.Time) {
 	f := g.facts(gift, facts)
 	b := g.brand(gift.BrandID)
 	for _, u := range []string{gift.UserA, gift.UserB} {
-		v := View(*gift, b, f, g.viewer(u, now), g.deps.loc(), now)
+		viewer, ok := viewers[u]
+		if !ok {
+			viewer = g.viewer(u, now)
+		}
+		v := View(*gift, b, f, viewer, g.deps.loc(), now)
 		frame, err := protocol.EncodeFrame(typ, v, now, "", "")
 		if err != nil {
 			g.deps.Logger.Error("rewards grain: encode", "type", typ, "err", err)
@@ -399,7 +425,7 @@ func (g *grain) announce(ctx actor.Context, gift *storage.Gift, typ, except stri
 }
 
 // push tells users with no socket open about a new gift.
-func (g *grain) push(gift *storage.Gift, now time.Time) {
+func (g *grain) push(gift *storage.Gift, viewers map[string]Viewer) {
 	if g.deps.Notify == nil {
 		return
 	}
@@ -408,7 +434,7 @@ func (g *grain) push(gift *storage.Gift, now time.Time) {
 		if g.deps.Online != nil && g.deps.Online(u) {
 			continue
 		}
-		partner := g.viewer(u, now).Partner.Name
+		partner := viewers[u].Partner.Name
 		title := gift.Title
 		if b != nil {
 			title = b.Name + ": " + gift.Title
@@ -517,7 +543,7 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 			if err := g.keepTimers(gift); err != nil {
 				g.deps.Logger.Error("rewards grain: timers", "gift", gift.ID, "err", err)
 			}
-			g.announce(ctx, gift, protocol.TypeGiftUpdated, m.OriginSessionId, &f, now)
+			g.announce(ctx, gift, protocol.TypeGiftUpdated, m.OriginSessionId, &f, nil, now)
 		}
 		ctx.Respond(g.reply(View(*gift, g.brand(gift.BrandID), f, g.viewer(m.ActorId, now), g.deps.loc(), now)))
 	})

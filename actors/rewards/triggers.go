@@ -29,6 +29,9 @@ const (
 type Reminders interface {
 	Set(ctx context.Context, r storage.Reminder) error
 	Delete(ctx context.Context, kind, identity, name string) error
+	// Wake tells the service that reminders were stored behind its back
+	// (a gift's expiry, in the grant's transaction).
+	Wake()
 }
 
 // Triggers records the events that grant or cancel gifts, for the pair's
@@ -41,7 +44,11 @@ type Reminders interface {
 // The Rewards grain checks the change against the store either way, so a
 // change that was never stored triggers nothing.
 type Triggers struct {
-	Reminders Reminders
+	// Reminders stores the triggers; only Set is needed, so a store's
+	// reminders do (tests that write a trigger while the server is down).
+	Reminders interface {
+		Set(ctx context.Context, r storage.Reminder) error
+	}
 }
 
 // OutboxDelay is how long a recorded accept or close waits for its direct

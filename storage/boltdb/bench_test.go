@@ -1,6 +1,7 @@
 package boltdb_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -343,7 +344,7 @@ func BenchmarkGiftsOfUser(b *testing.B) {
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
-			if err := s.Rewards().Grant(ctx, benchGift(c, id, "hub", fmt.Sprintf("u%04d", i))); err != nil {
+			if err := grant(ctx, s, benchGift(c, id, "hub", fmt.Sprintf("u%04d", i))); err != nil {
 				b.Error(err)
 			}
 		})
@@ -374,7 +375,7 @@ func BenchmarkGrantConcurrent(b *testing.B) {
 				for pb.Next() {
 					n := next.Add(1)
 					g := benchGift(c, "sgg_"+ulid.Make().String(), fmt.Sprint("u", n), fmt.Sprint("v", n))
-					if err := s.Rewards().Grant(ctx, g); err != nil {
+					if err := grant(ctx, s, g); err != nil {
 						b.Error(err)
 						return
 					}
@@ -383,4 +384,12 @@ func BenchmarkGrantConcurrent(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 		})
 	}
+}
+
+func grant(ctx context.Context, s storage.Store, g *storage.Gift) error {
+	refused, err := s.Rewards().Grant(ctx, []storage.Grant{{Gift: g}})
+	if err != nil {
+		return err
+	}
+	return refused[0]
 }

@@ -44,25 +44,31 @@ func (r reminders) Set(ctx context.Context, rem storage.Reminder) error {
 		return err
 	}
 	return r.s.update(ctx, "reminders.set", func(tx *bolt.Tx) error {
-		rb, due, err := reminderBuckets(tx)
-		if err != nil {
-			return err
-		}
-		var old storage.Reminder
-		found, err := getJSON(rb, key, &old)
-		if err != nil {
-			return err
-		}
-		if found {
-			if err := due.Delete(dueKey(old.DueAt, key)); err != nil {
-				return err
-			}
-		}
-		if err := due.Put(dueKey(rem.DueAt, key), []byte{}); err != nil {
-			return err
-		}
-		return rb.Put(key, raw)
+		return putReminder(tx, key, raw, rem.DueAt)
 	})
+}
+
+// putReminder writes an encoded reminder inside tx (Set, and the
+// transactions that store a timer with the record it belongs to).
+func putReminder(tx *bolt.Tx, key, raw []byte, dueAt time.Time) error {
+	rb, due, err := reminderBuckets(tx)
+	if err != nil {
+		return err
+	}
+	var old storage.Reminder
+	found, err := getJSON(rb, key, &old)
+	if err != nil {
+		return err
+	}
+	if found {
+		if err := due.Delete(dueKey(old.DueAt, key)); err != nil {
+			return err
+		}
+	}
+	if err := due.Put(dueKey(dueAt, key), []byte{}); err != nil {
+		return err
+	}
+	return rb.Put(key, raw)
 }
 
 // Delete is idempotent: the reminders service deletes after firing and may

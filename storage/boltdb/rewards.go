@@ -456,74 +456,105 @@ func grantRefusal(rb rewardBuckets, g *storage.Gift) (*storage.Campaign, error) 
 // campaign runs out the flood of grants that follows costs no batch slot
 // and no commit wait. The check is repeated in the write transaction, which
 // is what makes it exact. There a refusal is recorded and the function
-// returns nil instead of the error: nothing has been written by then, and an
-// error would make bbolt roll back and re-run the whole batch without it,
-// once per refused grant, when a campaign with many waiting grants runs out.
-// A gift granted already redeemed counts on Redeemed too, so Redeemed stays
-// the number of gifts that ever reached that stage.
-func (r rewards) Grant(ctx context.Context, g *storage.Gift) error {
-	if err := checkGift(g); err != nil {
-		return err
+// returns nil instead of the error: nothing of that grant has been written
+// by then, and an error would make bbolt roll back and re-run the whole
+// batch without it, once per refused grant, when a campaign with many
+// waiting grants runs out. A gift granted already redeemed counts on
+// Redeemed too, so Redeemed stays the number of gifts that ever reached
+// that stage.
+func (r rewards) Grant(ctx context.Context, grants []storage.Grant) ([]error, error) {
+	type prepared struct {
+		raw, timerKey, timerRaw []byte
 	}
+	prep := make([]prepared, len(grants))
+	for i, gr := range grants {
+		if err := checkGift(gr.Gift); err != nil {
+			return nil, err
+		}
+		raw, err := marshal(gr.Gift)
+		if err != nil {
+			return nil, err
+		}
+		prep[i].raw = raw
+		if t := gr.Timer; t != nil {
+			if prep[i].timerKey, err = reminderKey(t.Kind, t.Identity, t.Name); err != nil {
+				return nil, err
+			}
+			if prep[i].timerRaw, err = marshal(t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	refused := make([]error, len(grants))
+	left := 0
 	err := r.s.view(ctx, "rewards.grant", func(tx *bolt.Tx) error {
 		rb, err := openRewards(tx)
 		if err != nil {
 			return err
 		}
-		_, err = grantRefusal(rb, g)
-		return err
+		for i, gr := range grants {
+			if _, refused[i] = grantRefusal(rb, gr.Gift); refused[i] == nil {
+				left++
+			}
+		}
+		return nil
 	})
-	if err != nil {
-		return err
+	if err != nil || left == 0 {
+		return refused, err
 	}
-	raw, err := marshal(g)
-	if err != nil {
-		return err
-	}
-	id := []byte(g.ID)
-	pairCampaignKey := join(g.PairID, g.CampaignID)
-	pairKey, userAKey, userBKey := join(g.PairID, g.ID), join(g.UserA, g.ID), join(g.UserB, g.ID)
-	var refused error
+	early := append([]error(nil), refused...)
 	err = r.s.update(ctx, "rewards.grant", func(tx *bolt.Tx) error {
-		refused = nil
+		copy(refused, early)
 		rb, err := openRewards(tx)
 		if err != nil {
 			return err
 		}
-		c, err := grantRefusal(rb, g)
-		if err != nil {
-			refused = err
-			return nil
-		}
-		c.Granted++
-		if g.Stage == storage.GiftRedeemed {
-			c.Redeemed++
-		}
-		craw, err := marshal(c)
-		if err != nil {
-			return err
-		}
-		if err := rb.campaigns.Put([]byte(c.ID), craw); err != nil {
-			return err
-		}
-		puts := []bucketPut{
-			{rb.gifts, id, raw}, {rb.byPairCampaign, pairCampaignKey, id},
-			{rb.byPair, pairKey, []byte{}}, {rb.byUser, userAKey, []byte{}}, {rb.byUser, userBKey, []byte{}},
-		}
-		if g.Code != "" {
-			puts = append(puts, bucketPut{rb.codes, []byte(g.Code), id})
-		}
-		for _, p := range puts {
-			if err := p.b.Put(p.k, p.v); err != nil {
+		for i, gr := range grants {
+			if refused[i] != nil {
+				continue
+			}
+			g := gr.Gift
+			c, err := grantRefusal(rb, g)
+			if err != nil {
+				refused[i] = err
+				continue
+			}
+			c.Granted++
+			if g.Stage == storage.GiftRedeemed {
+				c.Redeemed++
+			}
+			craw, err := marshal(c)
+			if err != nil {
 				return err
+			}
+			if err := rb.campaigns.Put([]byte(c.ID), craw); err != nil {
+				return err
+			}
+			id := []byte(g.ID)
+			puts := []bucketPut{
+				{rb.gifts, id, prep[i].raw}, {rb.byPairCampaign, join(g.PairID, g.CampaignID), id},
+				{rb.byPair, join(g.PairID, g.ID), []byte{}}, {rb.byUser, join(g.UserA, g.ID), []byte{}}, {rb.byUser, join(g.UserB, g.ID), []byte{}},
+			}
+			if g.Code != "" {
+				puts = append(puts, bucketPut{rb.codes, []byte(g.Code), id})
+			}
+			for _, p := range puts {
+				if err := p.b.Put(p.k, p.v); err != nil {
+					return err
+				}
+			}
+			if gr.Timer != nil {
+				if err := putReminder(tx, prep[i].timerKey, prep[i].timerRaw, gr.Timer.DueAt); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return refused
+	return refused, nil
 }
 
 // PutGift checks everything before its first Put, so a refusal writes

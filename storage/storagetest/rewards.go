@@ -117,7 +117,7 @@ func grantAll(t *testing.T, s storage.Store, gs []*storage.Gift) {
 	errs := make([]error, len(gs))
 	var wg sync.WaitGroup
 	for i, g := range gs {
-		wg.Go(func() { errs[i] = s.Rewards().Grant(t.Context(), g) })
+		wg.Go(func() { errs[i] = grantOne(t.Context(), s.Rewards(), g) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -243,7 +243,7 @@ var rewardCases = []testCase{
 		ctx := t.Context()
 		c1, c2 := campaignFor(t, s, "camp_1", nil), campaignFor(t, s, "camp_2", nil)
 		first := giftOf(c1, "sgg_01", "a", "b", time.Hour)
-		must(t, s.Rewards().Grant(ctx, first))
+		must(t, grantOne(ctx, s.Rewards(), first))
 		wantEqual(t, "GetGift", getGift(t, s, first.ID), first)
 		wantCounters(t, s, c1.ID, 1, 0)
 
@@ -256,26 +256,26 @@ var rewardCases = []testCase{
 				must(t, s.Rewards().PutGift(ctx, &ended))
 			}
 			again := giftOf(c1, fmt.Sprintf("sgg_1%d", i), "b", "a", 3*time.Hour)
-			wantIs(t, "second Grant with the first "+stage, s.Rewards().Grant(ctx, again), storage.ErrConflict)
+			wantIs(t, "second Grant with the first "+stage, grantOne(ctx, s.Rewards(), again), storage.ErrConflict)
 			_, err := s.Rewards().GetGift(ctx, again.ID)
 			wantIs(t, "GetGift of a refused grant", err, storage.ErrNotFound)
 		}
 		wantCounters(t, s, c1.ID, 1, 0)
 
 		// The same gift id again, for another pair, is a conflict too.
-		wantIs(t, "Grant with a taken gift id", s.Rewards().Grant(ctx, giftOf(c1, first.ID, "a", "c", 0)), storage.ErrConflict)
+		wantIs(t, "Grant with a taken gift id", grantOne(ctx, s.Rewards(), giftOf(c1, first.ID, "a", "c", 0)), storage.ErrConflict)
 
 		otherCampaign := giftOf(c2, "sgg_02", "a", "b", 4*time.Hour)
-		must(t, s.Rewards().Grant(ctx, otherCampaign))
+		must(t, grantOne(ctx, s.Rewards(), otherCampaign))
 		otherPair := giftOf(c1, "sgg_03", "a", "c", 5*time.Hour)
-		must(t, s.Rewards().Grant(ctx, otherPair))
+		must(t, grantOne(ctx, s.Rewards(), otherPair))
 		wantCounters(t, s, c1.ID, 2, 0)
 		wantCounters(t, s, c2.ID, 1, 0)
 		wantEqual(t, "GiftsOfPair(a|b)", giftIDs(giftsOfPair(t, s, storage.PairID("a", "b"))), []string{"sgg_01", "sgg_02"})
 		wantEqual(t, "GiftsOfPair(a|c)", giftIDs(giftsOfPair(t, s, storage.PairID("a", "c"))), []string{"sgg_03"})
 
 		wantIs(t, "Grant of an unknown campaign",
-			s.Rewards().Grant(ctx, giftOf(newCampaign("camp_x", c1.BrandID, nil, 0), "sgg_04", "a", "d", 0)), storage.ErrNotFound)
+			grantOne(ctx, s.Rewards(), giftOf(newCampaign("camp_x", c1.BrandID, nil, 0), "sgg_04", "a", "d", 0)), storage.ErrNotFound)
 	}},
 	{"grant: a paused or ended campaign is exhausted", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
@@ -292,7 +292,7 @@ var rewardCases = []testCase{
 			_, err := s.Rewards().SetCampaignStatus(ctx, c.ID, tt.status, at(time.Duration(i)*time.Hour))
 			must(t, err)
 			g := giftOf(c, fmt.Sprintf("sgg_%02d", i), "a", fmt.Sprint("b", i), time.Hour)
-			err = s.Rewards().Grant(ctx, g)
+			err = grantOne(ctx, s.Rewards(), g)
 			if tt.want == nil {
 				must(t, err)
 				continue
@@ -304,10 +304,40 @@ var rewardCases = []testCase{
 		}
 		wantCounters(t, s, c.ID, 1, 0)
 	}},
+	{"grant: several in one call, each with its timer, only the granted ones stored", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		open := campaignFor(t, s, "camp_a", nil)
+		one := campaignFor(t, s, "camp_b", ptr(1))
+		must(t, grantOne(ctx, s.Rewards(), giftOf(one, "sgg_00", "x", "y", 0)))
+		timer := func(g string, due time.Duration) *storage.Reminder {
+			r := rem("a|b", "expire:"+g, due)
+			return &r
+		}
+		refused, err := s.Rewards().Grant(ctx, []storage.Grant{
+			{Gift: giftOf(open, "sgg_01", "a", "b", 0), Timer: timer("sgg_01", time.Hour)},
+			{Gift: giftOf(one, "sgg_02", "a", "b", 0), Timer: timer("sgg_02", 2*time.Hour)},
+			{Gift: giftOf(open, "sgg_03", "a", "b", 0), Timer: timer("sgg_03", 3*time.Hour)},
+		})
+		must(t, err)
+		wantIs(t, "grant of the first campaign", refused[0], nil)
+		wantIs(t, "grant of the sold-out campaign", refused[1], storage.ErrExhausted)
+		wantIs(t, "second grant of the first campaign in the same call", refused[2], storage.ErrConflict)
+		wantEqual(t, "gifts of the pair", giftIDs(giftsOfPair(t, s, storage.PairID("a", "b"))), []string{"sgg_01"})
+		wantCounters(t, s, open.ID, 1, 0)
+		wantCounters(t, s, one.ID, 1, 0)
+		got := due(t, s, 24*time.Hour, 10)
+		wantEqual(t, "timers stored", len(got), 1)
+		wantEqual(t, "the granted gift's timer", got[0].Name, "expire:sgg_01")
+
+		refused, err = s.Rewards().Grant(ctx, []storage.Grant{{Gift: giftOf(one, "sgg_04", "c", "d", 0), Timer: timer("sgg_04", time.Hour)}})
+		must(t, err)
+		wantIs(t, "a call where every grant is refused", refused[0], storage.ErrExhausted)
+		wantEqual(t, "timers after a refused call", len(due(t, s, 24*time.Hour, 10)), 1)
+	}},
 	{"grant: stock is never oversold, also under concurrency", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
 		none := campaignFor(t, s, "camp_0", ptr(0))
-		wantIs(t, "Grant with stock 0", s.Rewards().Grant(ctx, giftOf(none, "sgg_x", "a", "b", 0)), storage.ErrExhausted)
+		wantIs(t, "Grant with stock 0", grantOne(ctx, s.Rewards(), giftOf(none, "sgg_x", "a", "b", 0)), storage.ErrExhausted)
 		wantCounters(t, s, none.ID, 0, 0)
 
 		c := campaignFor(t, s, "camp_3", ptr(3))
@@ -316,7 +346,7 @@ var rewardCases = []testCase{
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.Rewards().Grant(ctx, giftOf(c, fmt.Sprintf("sgg_%02d", i), "hub", fmt.Sprintf("u%02d", i), 0))
+				errs[i] = grantOne(ctx, s.Rewards(), giftOf(c, fmt.Sprintf("sgg_%02d", i), "hub", fmt.Sprintf("u%02d", i), 0))
 			})
 		}
 		wg.Wait()
@@ -386,13 +416,13 @@ var rewardCases = []testCase{
 		// A code given at grant is indexed the same way.
 		g3 := giftOf(c, "sgg_03", "a", "d", 2*time.Minute)
 		g3.Code = "CODE-3"
-		must(t, s.Rewards().Grant(ctx, g3))
+		must(t, grantOne(ctx, s.Rewards(), g3))
 		got, err = s.Rewards().GiftByCode(ctx, "CODE-3")
 		must(t, err)
 		wantEqual(t, "GiftByCode(CODE-3)", got, g3)
 		g4 := giftOf(c, "sgg_04", "a", "e", 3*time.Minute)
 		g4.Code = "CODE-1"
-		wantIs(t, "Grant with a taken code", s.Rewards().Grant(ctx, g4), storage.ErrConflict)
+		wantIs(t, "Grant with a taken code", grantOne(ctx, s.Rewards(), g4), storage.ErrConflict)
 		wantCounters(t, s, c.ID, 3, 0)
 	}},
 	{"put gift: unknown is not found, grant-time fields are fixed", func(t *testing.T, s storage.Store) {
@@ -400,7 +430,7 @@ var rewardCases = []testCase{
 		c, other := campaignFor(t, s, "camp_1", nil), campaignFor(t, s, "camp_2", nil)
 		g := giftOf(c, "sgg_01", "a", "b", 0)
 		wantIs(t, "PutGift of an unknown gift", s.Rewards().PutGift(ctx, g), storage.ErrNotFound)
-		must(t, s.Rewards().Grant(ctx, g))
+		must(t, grantOne(ctx, s.Rewards(), g))
 		tests := []struct {
 			name string
 			edit func(g *storage.Gift)
@@ -542,7 +572,7 @@ var rewardCases = []testCase{
 		ctx := t.Context()
 		c := campaignFor(t, s, "camp_1", nil)
 		g := giftOf(c, "sgg_01", "zed", "amy", 0)
-		must(t, s.Rewards().Grant(ctx, g))
+		must(t, grantOne(ctx, s.Rewards(), g))
 		full := *g
 		full.MilestoneMinutes = ptr(90)
 		full.Offer.VenueName, full.Offer.MinDailyTogetherMinutes = ptr("Corner Café"), ptr(10)
@@ -583,7 +613,7 @@ var rewardCases = []testCase{
 	{"invalid input is an error", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
 		c := campaignFor(t, s, "camp_1", nil)
-		must(t, s.Rewards().Grant(ctx, giftOf(c, "sgg_01", "a", "b", 0)))
+		must(t, grantOne(ctx, s.Rewards(), giftOf(c, "sgg_01", "a", "b", 0)))
 		r := s.Rewards()
 		withGift := func(edit func(g *storage.Gift)) *storage.Gift {
 			g := giftOf(c, "sgg_02", "a", "c", 0)
@@ -598,13 +628,13 @@ var rewardCases = []testCase{
 			"CreateCampaign(nil)":        r.CreateCampaign(ctx, nil),
 			"CreateCampaign without id":  r.CreateCampaign(ctx, newCampaign("", c.BrandID, nil, 0)),
 			"CreateCampaign w/o brand":   r.CreateCampaign(ctx, newCampaign("camp_x", "", nil, 0)),
-			"Grant(nil)":                 r.Grant(ctx, nil),
-			"Grant without id":           r.Grant(ctx, withGift(func(g *storage.Gift) { g.ID = "" })),
-			"Grant without campaign":     r.Grant(ctx, withGift(func(g *storage.Gift) { g.CampaignID = "" })),
-			"Grant without pair":         r.Grant(ctx, withGift(func(g *storage.Gift) { g.PairID = "" })),
-			"Grant without user a":       r.Grant(ctx, withGift(func(g *storage.Gift) { g.UserA = "" })),
-			"Grant without user b":       r.Grant(ctx, withGift(func(g *storage.Gift) { g.UserB = "" })),
-			"Grant to a mismatched pair": r.Grant(ctx, withGift(func(g *storage.Gift) { g.PairID = storage.PairID("a", "d") })),
+			"Grant(nil)":                 grantOne(ctx, r, nil),
+			"Grant without id":           grantOne(ctx, r, withGift(func(g *storage.Gift) { g.ID = "" })),
+			"Grant without campaign":     grantOne(ctx, r, withGift(func(g *storage.Gift) { g.CampaignID = "" })),
+			"Grant without pair":         grantOne(ctx, r, withGift(func(g *storage.Gift) { g.PairID = "" })),
+			"Grant without user a":       grantOne(ctx, r, withGift(func(g *storage.Gift) { g.UserA = "" })),
+			"Grant without user b":       grantOne(ctx, r, withGift(func(g *storage.Gift) { g.UserB = "" })),
+			"Grant to a mismatched pair": grantOne(ctx, r, withGift(func(g *storage.Gift) { g.PairID = storage.PairID("a", "d") })),
 			"PutGift(nil)":               r.PutGift(ctx, nil),
 			"PutGift without id":         r.PutGift(ctx, withGift(func(g *storage.Gift) { g.ID = "" })),
 		}
@@ -639,7 +669,7 @@ var rewardCases = []testCase{
 	{"calls after close or with a cancelled context fail", func(t *testing.T, s storage.Store) {
 		c := campaignFor(t, s, "camp_1", nil)
 		g := giftOf(c, "sgg_01", "a", "b", 0)
-		must(t, s.Rewards().Grant(t.Context(), g))
+		must(t, grantOne(t.Context(), s.Rewards(), g))
 		b := newBrand("brand_2", 0)
 		ops := map[string]func(ctx context.Context) error{
 			"CreateBrand":    func(ctx context.Context) error { return s.Rewards().CreateBrand(ctx, b) },
@@ -655,7 +685,7 @@ var rewardCases = []testCase{
 				_, err := s.Rewards().SetCampaignStatus(ctx, c.ID, storage.CampaignPaused, t0)
 				return err
 			},
-			"Grant":       func(ctx context.Context) error { return s.Rewards().Grant(ctx, giftOf(c, "sgg_02", "a", "c", 0)) },
+			"Grant":       func(ctx context.Context) error { return grantOne(ctx, s.Rewards(), giftOf(c, "sgg_02", "a", "c", 0)) },
 			"PutGift":     func(ctx context.Context) error { return s.Rewards().PutGift(ctx, g) },
 			"GetGift":     func(ctx context.Context) error { _, err := s.Rewards().GetGift(ctx, g.ID); return err },
 			"GiftByCode":  func(ctx context.Context) error { _, err := s.Rewards().GiftByCode(ctx, "CODE"); return err },
@@ -672,4 +702,13 @@ var rewardCases = []testCase{
 			wantIs(t, name+" after Close", op(t.Context()), storage.ErrClosed)
 		}
 	}},
+}
+
+// grantOne grants one gift without a timer and answers its outcome.
+func grantOne(ctx context.Context, r storage.Rewards, g *storage.Gift) error {
+	refused, err := r.Grant(ctx, []storage.Grant{{Gift: g}})
+	if err != nil {
+		return err
+	}
+	return refused[0]
 }
