@@ -87,7 +87,7 @@ func (a *API) redeemRedemption(c *fiber.Ctx) error { return a.redemption(c, fals
 // 31^8 codes is hopeless, and the misses show up in metrics.
 func (a *API) redemption(c *fiber.Ctx, lookup bool) error {
 	brand, _ := c.Locals(brandKey).(string)
-	if !a.guesses.allowed(brand) {
+	if !a.guesses.begin(brand) {
 		return protocol.Errorf(protocol.CodeRateLimited, protocol.DomainGifts, "too many unknown codes; try again later")
 	}
 	code, ok := rewards.NormalizeCode(c.Params("code"))
@@ -96,8 +96,9 @@ func (a *API) redemption(c *fiber.Ctx, lookup bool) error {
 	if ok {
 		pairID, err = rewards.RouteCode(c.UserContext(), a.d.Store, brand, code)
 	}
-	if !ok || isCode(err, protocol.CodeNotFound) {
-		a.guesses.miss(brand)
+	missed := !ok || isCode(err, protocol.CodeNotFound)
+	a.guesses.end(brand, missed)
+	if missed {
 		a.d.Metrics.RewardCodeMisses.WithLabelValues(brand).Inc()
 		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainGifts, "no such code")
 	}
@@ -125,29 +126,58 @@ func isCode(err error, code protocol.Code) bool {
 type guesses struct {
 	perHour int
 	mu      sync.Mutex
-	brands  map[string]*rate.Limiter
+	brands  map[string]*allowance
+}
+
+// allowance is one brand's misses: the limiter holds what is left this
+// hour, pending the lookups in flight, each holding one miss in reserve.
+type allowance struct {
+	lim     *rate.Limiter
+	pending int
 }
 
 func newGuesses(perHour int) *guesses {
 	if perHour <= 0 {
 		perHour = 30 // the default, for configs built without Load
 	}
-	return &guesses{perHour: perHour, brands: map[string]*rate.Limiter{}}
+	return &guesses{perHour: perHour, brands: map[string]*allowance{}}
 }
 
-func (g *guesses) limiter(brand string) *rate.Limiter {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	l, ok := g.brands[brand]
+// allowance returns a brand's allowance; the caller holds g.mu.
+func (g *guesses) allowance(brand string) *allowance {
+	b, ok := g.brands[brand]
 	if !ok {
 		// Brands are created by operators, so this map stays small.
-		l = rate.NewLimiter(rate.Every(time.Hour/time.Duration(g.perHour)), g.perHour)
-		g.brands[brand] = l
+		b = &allowance{lim: rate.NewLimiter(rate.Every(time.Hour/time.Duration(g.perHour)), g.perHour)}
+		g.brands[brand] = b
 	}
-	return l
+	return b
 }
 
-// allowed reports whether the brand has a miss left to spend.
-func (g *guesses) allowed(brand string) bool { return g.limiter(brand).Tokens() >= 1 }
+// begin reserves one of the brand's misses for a lookup about to run;
+// false when none is left. The check and the reservation are one step:
+// checking the tokens and spending one only after the lookup missed let
+// every lookup in flight pass the check before any of them spent, so a
+// brand firing its guesses concurrently got as many as it had in flight
+// each time a token came back.
+func (g *guesses) begin(brand string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.allowance(brand)
+	if b.lim.Tokens()-float64(b.pending) < 1 {
+		return false
+	}
+	b.pending++
+	return true
+}
 
-func (g *guesses) miss(brand string) { g.limiter(brand).Allow() }
+// end releases a lookup's reservation, spending it when the code missed.
+func (g *guesses) end(brand string, missed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.allowance(brand)
+	b.pending--
+	if missed {
+		b.lim.Allow()
+	}
+}

@@ -55,8 +55,8 @@ const (
 //
 // A day qualifies when its verified minutes reach minDailyTogetherMinutes,
 // or, without a daily minimum, when it has any verified time at all;
-// qualifying minutes are the sum over qualifying days, so a day below the
-// daily minimum counts for nothing.
+// qualifying minutes are the time of the qualifying days, summed and then
+// rounded down, so a day below the daily minimum counts for nothing.
 //
 // sponsorConfidenceScore is, rounded and clamped to 0–100:
 //
@@ -69,6 +69,11 @@ const (
 //	−  5 when a signal strength out of range was reported
 func Evaluate(o storage.Offer, f Facts, today string) Eligibility {
 	var e Eligibility
+	// Qualifying time is summed before it is rounded down to minutes:
+	// summing each day's whole minutes dropped up to a minute a day, so
+	// 2m50s before midnight and 2m50s after read as 4 qualifying minutes
+	// (and failed a 5-minute rule) while totalTogetherMinutes said 5.
+	var qualifying time.Duration
 	for day, d := range f.Daily {
 		m := int(d / time.Minute)
 		if d > 0 {
@@ -80,12 +85,13 @@ func Evaluate(o storage.Offer, f Facts, today string) Eligibility {
 		}
 		if q {
 			e.QualifyingDays++
-			e.QualifyingMinutes += m
+			qualifying += d
 		}
 		if day == today {
 			e.TodayMinutes, e.TodayQualifies = m, q
 		}
 	}
+	e.QualifyingMinutes = int(qualifying / time.Minute)
 	e.TotalMinutes = int(f.Total / time.Minute)
 	e.Active = f.Active()
 	e.Risk = protocol.RiskSignals{
