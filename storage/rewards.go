@@ -78,7 +78,7 @@ type Campaign struct {
 // Gift is one sponsored reward granted to a pair. The pair's Rewards grain
 // is its only writer after the grant.
 type Gift struct {
-	ID               string `json:"giftId"` // sgg_<ULID>: ids sort by grant time
+	ID               string `json:"giftId"` // sgg_<ULID>, named by Grant: ids sort in grant (commit) order
 	CampaignID       string `json:"campaignId"`
 	BrandID          string `json:"brandId"`
 	PairID           string `json:"pairId"`
@@ -141,7 +141,10 @@ type Rewards interface {
 
 	// Grant stores new gifts, each counted on its campaign, in one
 	// transaction, with each gift's timer (stored as a reminder only if its
-	// gift is). It answers one error per grant, nil when granted:
+	// gift is). A gift with an empty ID is named in the transaction
+	// ("sgg_" + ULID, set on the gift): such ids sort in the order their
+	// grants commit, so a history paged by id (GiftsOfUser) never has a
+	// gift appear behind a cursor already handed out. It answers one error per grant, nil when granted:
 	// ErrConflict when the pair already holds a gift of that campaign (in
 	// any stage; nothing changes), ErrExhausted when the campaign is not
 	// active or Granted reached Stock, ErrNotFound when the campaign is

@@ -18,7 +18,6 @@ import (
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
-	"github.com/gisbi/engine/ids"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -168,7 +167,7 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 			err = g.cancelConnection(ctx, t)
 		}
 	case reminderExpire, reminderCode:
-		if gift := g.gifts[rest]; gift != nil {
+		if gift := g.ofCampaign(rest); gift != nil {
 			err = g.change(ctx, gift, "", func(c *storage.Gift, now time.Time) bool {
 				if kind == reminderExpire {
 					return Expire(c, now)
@@ -190,7 +189,7 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 				log.Warn("rewards grain: delete handled trigger (it will fire again, harmlessly)", "pair", pairID, "name", m.Name, "err", err)
 			}
 		}()
-	} else if gift := g.gifts[rest]; gift != nil {
+	} else if gift := g.ofCampaign(rest); gift != nil {
 		if err := g.keepTimers(gift); err != nil {
 			return fail(err)
 		}
@@ -229,7 +228,7 @@ func (g *grain) grant(ctx actor.Context, t trigger) error {
 			continue
 		}
 		gift := newGift(cp, g.pairID, g.userA, g.userB, conn, t, now)
-		grants = append(grants, storage.Grant{Gift: gift, Timer: g.timer(reminderExpire, gift.ID, gift.ExpiresAt)})
+		grants = append(grants, storage.Grant{Gift: gift, Timer: g.timer(reminderExpire, gift, gift.ExpiresAt)})
 	}
 	if len(grants) == 0 {
 		return nil
@@ -305,7 +304,7 @@ func Matches(c *storage.Campaign, triggerType string, milestone int, now time.Ti
 
 func newGift(c *storage.Campaign, pairID, userA, userB string, conn *storage.Connection, t trigger, now time.Time) *storage.Gift {
 	g := &storage.Gift{
-		ID: ids.New("sgg"), CampaignID: c.ID, BrandID: c.BrandID, PairID: pairID, ConnectionID: conn.ID,
+		CampaignID: c.ID, BrandID: c.BrandID, PairID: pairID, ConnectionID: conn.ID,
 		UserA: userA, UserB: userB, TriggerType: c.TriggerType, Offer: c.Offer, CodeTTL: c.CodeTTL,
 		Stage: storage.GiftGranted, CreatedAt: now, ExpiresAt: now.Add(c.RewardTTL),
 	}
@@ -383,24 +382,36 @@ func (g *grain) count(before, after, campaign string) {
 func (g *grain) keepTimers(gift *storage.Gift) error {
 	var errs []error
 	if live(*gift) {
-		errs = append(errs, g.setTimer(reminderExpire, gift.ID, gift.ExpiresAt))
+		errs = append(errs, g.setTimer(reminderExpire, gift, gift.ExpiresAt))
 	} else {
-		errs = append(errs, g.deps.Reminders.Delete(context.Background(), cluster.KindRewards, g.pairID, reminderExpire+":"+gift.ID))
+		errs = append(errs, g.deps.Reminders.Delete(context.Background(), cluster.KindRewards, g.pairID, reminderExpire+":"+gift.CampaignID))
 	}
 	if gift.Stage == storage.GiftVerified && gift.CodeExpiresAt != nil {
-		errs = append(errs, g.setTimer(reminderCode, gift.ID, *gift.CodeExpiresAt))
+		errs = append(errs, g.setTimer(reminderCode, gift, *gift.CodeExpiresAt))
 	} else {
-		errs = append(errs, g.deps.Reminders.Delete(context.Background(), cluster.KindRewards, g.pairID, reminderCode+":"+gift.ID))
+		errs = append(errs, g.deps.Reminders.Delete(context.Background(), cluster.KindRewards, g.pairID, reminderCode+":"+gift.CampaignID))
 	}
 	return errors.Join(errs...)
 }
 
-func (g *grain) setTimer(kind, giftID string, at time.Time) error {
-	return g.deps.Reminders.Set(context.Background(), *g.timer(kind, giftID, at))
+func (g *grain) setTimer(kind string, gift *storage.Gift, at time.Time) error {
+	return g.deps.Reminders.Set(context.Background(), *g.timer(kind, gift, at))
 }
 
-func (g *grain) timer(kind, giftID string, at time.Time) *storage.Reminder {
-	return &storage.Reminder{Kind: cluster.KindRewards, Identity: g.pairID, Name: kind + ":" + giftID, DueAt: at}
+// timer names a gift's reminder by its campaign: a pair holds one gift per
+// campaign, and the name is known before the store names the gift.
+func (g *grain) timer(kind string, gift *storage.Gift, at time.Time) *storage.Reminder {
+	return &storage.Reminder{Kind: cluster.KindRewards, Identity: g.pairID, Name: kind + ":" + gift.CampaignID, DueAt: at}
+}
+
+// ofCampaign is the pair's gift of a campaign, nil when none.
+func (g *grain) ofCampaign(campaignID string) *storage.Gift {
+	for _, gift := range g.gifts {
+		if gift.CampaignID == campaignID {
+			return gift
+		}
+	}
+	return nil
 }
 
 // announce sends a gift event to both users, each seeing it from their

@@ -21,8 +21,8 @@ import (
 const (
 	reminderGrant  = "grant"  // grant:<trigger>:<connectionId>[:<milestone>]
 	reminderClose  = "close"  // close:<connectionId>
-	reminderExpire = "expire" // expire:<giftId>
-	reminderCode   = "code"   // code:<giftId>
+	reminderExpire = "expire" // expire:<campaignId> (one gift per pair per campaign)
+	reminderCode   = "code"   // code:<campaignId>
 )
 
 // Reminders is the durable timer service.

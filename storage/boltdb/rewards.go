@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/gisbi/engine/ids"
 	"github.com/gisbi/engine/storage"
 )
 
@@ -464,19 +465,20 @@ func grantRefusal(rb rewardBuckets, g *storage.Gift) (*storage.Campaign, error) 
 // that stage.
 func (r rewards) Grant(ctx context.Context, grants []storage.Grant) ([]error, error) {
 	type prepared struct {
-		raw, timerKey, timerRaw []byte
+		assign             bool // the store names the gift, in the transaction
+		timerKey, timerRaw []byte
 	}
 	prep := make([]prepared, len(grants))
 	for i, gr := range grants {
+		if gr.Gift != nil && gr.Gift.ID == "" {
+			prep[i].assign = true
+			gr.Gift.ID = ids.New("sgg") // checked now, replaced in the transaction
+		}
 		if err := checkGift(gr.Gift); err != nil {
 			return nil, err
 		}
-		raw, err := marshal(gr.Gift)
-		if err != nil {
-			return nil, err
-		}
-		prep[i].raw = raw
 		if t := gr.Timer; t != nil {
+			var err error
 			if prep[i].timerKey, err = reminderKey(t.Kind, t.Identity, t.Name); err != nil {
 				return nil, err
 			}
@@ -514,6 +516,12 @@ func (r rewards) Grant(ctx context.Context, grants []storage.Grant) ([]error, er
 				continue
 			}
 			g := gr.Gift
+			if prep[i].assign {
+				// Minted inside the single writer's transaction, ids sort in
+				// commit order: a reader paging a history by id never finds a
+				// gift appear behind its cursor.
+				g.ID = ids.New("sgg")
+			}
 			c, err := grantRefusal(rb, g)
 			if err != nil {
 				refused[i] = err
@@ -530,9 +538,13 @@ func (r rewards) Grant(ctx context.Context, grants []storage.Grant) ([]error, er
 			if err := rb.campaigns.Put([]byte(c.ID), craw); err != nil {
 				return err
 			}
+			raw, err := marshal(g)
+			if err != nil {
+				return err
+			}
 			id := []byte(g.ID)
 			puts := []bucketPut{
-				{rb.gifts, id, prep[i].raw}, {rb.byPairCampaign, join(g.PairID, g.CampaignID), id},
+				{rb.gifts, id, raw}, {rb.byPairCampaign, join(g.PairID, g.CampaignID), id},
 				{rb.byPair, join(g.PairID, g.ID), []byte{}}, {rb.byUser, join(g.UserA, g.ID), []byte{}}, {rb.byUser, join(g.UserB, g.ID), []byte{}},
 			}
 			if g.Code != "" {

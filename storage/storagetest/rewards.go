@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -334,6 +335,36 @@ var rewardCases = []testCase{
 		wantIs(t, "a call where every grant is refused", refused[0], storage.ErrExhausted)
 		wantEqual(t, "timers after a refused call", len(due(t, s, 24*time.Hour, 10)), 1)
 	}},
+	{"grant: gifts without an id are named in commit order", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		c := campaignFor(t, s, "camp_1", nil)
+		// Named concurrently, listed newest first: every id a later grant
+		// got sorts above every id an earlier commit got, so a page read
+		// between two commits never has a gift land behind its cursor.
+		const n = 30
+		gs := make([]*storage.Gift, n)
+		for i := range gs {
+			gs[i] = giftOf(c, "", "hub", fmt.Sprintf("u%02d", i), 0)
+		}
+		grantAll(t, s, gs)
+		seen := map[string]bool{}
+		for _, g := range gs {
+			if !strings.HasPrefix(g.ID, "sgg_") || seen[g.ID] {
+				t.Fatalf("Grant named a gift %q", g.ID)
+			}
+			seen[g.ID] = true
+		}
+		listed := giftIDs(giftsOfUser(t, s, "hub", "", n))
+		if !slices.IsSortedFunc(listed, func(a, b string) int { return strings.Compare(b, a) }) || len(listed) != n {
+			t.Fatalf("GiftsOfUser = %v", listed)
+		}
+		page := giftsOfUser(t, s, "hub", "", 1)
+		later := giftOf(c, "", "hub", "late", 0)
+		must(t, grantOne(ctx, s.Rewards(), later))
+		if later.ID <= page[0].ID {
+			t.Fatalf("a later grant was named %s, below the earlier %s", later.ID, page[0].ID)
+		}
+	}},
 	{"grant: stock is never oversold, also under concurrency", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
 		none := campaignFor(t, s, "camp_0", ptr(0))
@@ -629,7 +660,6 @@ var rewardCases = []testCase{
 			"CreateCampaign without id":  r.CreateCampaign(ctx, newCampaign("", c.BrandID, nil, 0)),
 			"CreateCampaign w/o brand":   r.CreateCampaign(ctx, newCampaign("camp_x", "", nil, 0)),
 			"Grant(nil)":                 grantOne(ctx, r, nil),
-			"Grant without id":           grantOne(ctx, r, withGift(func(g *storage.Gift) { g.ID = "" })),
 			"Grant without campaign":     grantOne(ctx, r, withGift(func(g *storage.Gift) { g.CampaignID = "" })),
 			"Grant without pair":         grantOne(ctx, r, withGift(func(g *storage.Gift) { g.PairID = "" })),
 			"Grant without user a":       grantOne(ctx, r, withGift(func(g *storage.Gift) { g.UserA = "" })),
