@@ -46,6 +46,11 @@ func (v *Views) Facts(ctx context.Context, connectionID string) rewards.Facts {
 	for k, d := range ps.Daily {
 		f.Daily[k] = d
 	}
+	// The time an active run accrued since the snapshot belongs to today,
+	// as the total's does, so a day's figure never trails the total.
+	if extra := f.Total - ps.Accumulated; extra > 0 {
+		f.Daily[now.In(v.Config.withDefaults().DayLocation).Format(time.DateOnly)] += extra
+	}
 	if ps.Closed {
 		f.Status = StatusEnded
 	}

@@ -91,6 +91,10 @@ type grain struct {
 	held       []heldEvent
 	lastUpdate time.Time
 
+	// unrecorded are milestones the reward campaigns have not been told of
+	// yet (recording failed); emit retries them.
+	unrecorded []int
+
 	locs [2]cachedLoc
 	// queue holds the commands that wait, in mailbox order, for a
 	// participant's first GPS fix (see request).

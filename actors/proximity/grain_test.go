@@ -3,6 +3,7 @@ package proximity_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -173,7 +174,7 @@ const rigConn = "conn_held"
 // newRig runs a Proximity grain for an active connection between user_a
 // and user_b, on a fake clock, with 1 minute as the only milestone, and both
 // sides started: the run is active at the clock's start.
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T, opts ...func(*proximity.Deps)) *rig {
 	ctx := context.Background()
 	base := storagetest.New(t)
 	r := &rig{t: t, store: &gatedStore{Store: base, snaps: &gatedSnapshots{Snapshots: base.Snapshots()}}, in: &inbox{}, grains: proximity.NewGrains()}
@@ -187,11 +188,15 @@ func newRig(t *testing.T) *rig {
 	cfg := proximity.DefaultConfig()
 	cfg.Milestones = []int{1}
 	cfg.HeartbeatTimeout = time.Hour // no pause while the test moves time
-	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{r.in.kind(), proximity.NewKind(proximity.Deps{
+	deps := proximity.Deps{
 		Store: r.store, Clock: r.clk, Config: cfg, SnapshotEvery: 5 * time.Second, UpdateEvery: 30 * time.Second,
 		Grains: r.grains, Metrics: metrics.New(), Logger: logger,
 		LocationTimeout: time.Minute, // held asks must not time out
-	})}})
+	}
+	for _, o := range opts {
+		o(&deps)
+	}
+	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{r.in.kind(), proximity.NewKind(deps)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,5 +334,35 @@ func TestScanWaitsForFirstFixWithoutHoldingTheGrain(t *testing.T) {
 	}
 	if f := res.(*grainpb.ProximityReply).Failure; f == nil || f.Code != string(protocol.CodeLocationMismatch) {
 		t.Fatalf("start 1 km apart answered %v, want location_mismatch", res)
+	}
+}
+
+// TestMilestoneRecordingIsRetried: a milestone the reward campaigns could
+// not be told of (the store failed) is recorded at the grain's next step,
+// so a passing failure delays the grant instead of losing it.
+func TestMilestoneRecordingIsRetried(t *testing.T) {
+	var mu sync.Mutex
+	calls, recorded := 0, []int{}
+	r := newRig(t, func(d *proximity.Deps) {
+		d.Milestone = func(_ context.Context, pairID, conn string, minutes int, _ time.Time) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if pairID != storage.PairID("user_a", "user_b") || conn != rigConn {
+				t.Errorf("milestone recorded for %s/%s", pairID, conn)
+			}
+			if calls++; calls == 1 {
+				return errors.New("disk full")
+			}
+			recorded = append(recorded, minutes)
+			return nil
+		}
+	})
+	for i := 0; i < 61; i++ {
+		r.step(time.Second)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls < 2 || len(recorded) != 1 || recorded[0] != 1 {
+		t.Fatalf("after a failed recording: %d calls, recorded %v; want the 1-minute milestone recorded once", calls, recorded)
 	}
 }

@@ -83,6 +83,9 @@ func (w *writer) put(s storage.Snapshots, id string, version uint64, data []byte
 // make one fire twice; events after a held one wait with it to keep order.
 func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) {
 	milestone := false
+	if len(g.unrecorded) > 0 {
+		g.recordMilestones(now)
+	}
 	for _, ev := range evs {
 		if ev.Type == protocol.TypeProximityMilestone {
 			milestone = true
@@ -210,8 +213,21 @@ func (g *grain) recordMilestone(ev Event, now time.Time) {
 	if !ok || g.deps.Milestone == nil {
 		return
 	}
+	g.unrecorded = append(g.unrecorded, m.Milestone)
+	g.recordMilestones(now)
+}
+
+// recordMilestones records the milestones not recorded yet. One that fails
+// (the store is failing) is tried again at the next emit, so a passing
+// store error delays a grant rather than losing it.
+func (g *grain) recordMilestones(now time.Time) {
 	pairID := storage.PairID(g.state.UserA, g.state.UserB)
-	if err := g.deps.Milestone(context.Background(), pairID, g.connID, m.Milestone, now); err != nil {
-		g.deps.Logger.Error("proximity grain: record milestone for rewards", "connection", g.connID, "milestone", m.Milestone, "err", err)
+	left := g.unrecorded[:0]
+	for _, m := range g.unrecorded {
+		if err := g.deps.Milestone(context.Background(), pairID, g.connID, m, now); err != nil {
+			g.deps.Logger.Error("proximity grain: record milestone for rewards, will retry", "connection", g.connID, "milestone", m, "err", err)
+			left = append(left, m)
+		}
 	}
+	g.unrecorded = left
 }

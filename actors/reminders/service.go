@@ -3,6 +3,7 @@ package reminders
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -99,6 +100,13 @@ func (s *Service) poke() {
 
 func key(r storage.Reminder) string { return r.Kind + "\x00" + r.Identity + "\x00" + r.Name }
 
+// instance names one due time of a reminder: a grain that handles a fire
+// by moving the reminder to a new due time (a gift's next code) must not
+// wait out the retry pause meant for a reminder it failed to clear.
+func instance(r storage.Reminder) string {
+	return key(r) + "\x00" + strconv.FormatInt(r.DueAt.UnixNano(), 10)
+}
+
 func (s *Service) run() {
 	defer close(s.done)
 	for {
@@ -130,7 +138,7 @@ func (s *Service) process() time.Duration {
 	s.mu.Lock()
 	for _, r := range due {
 		k := key(r)
-		if s.inflight[k] || realNow.Before(s.retryAt[k]) {
+		if s.inflight[k] || realNow.Before(s.retryAt[instance(r)]) {
 			backlog = true
 			continue
 		}
@@ -168,7 +176,7 @@ func (s *Service) fireOne(r storage.Reminder, k string) {
 	}
 	s.mu.Lock()
 	delete(s.inflight, k)
-	s.retryAt[k] = time.Now().Add(s.RetryAfter)
+	s.retryAt[instance(r)] = time.Now().Add(s.RetryAfter)
 	for kk, t := range s.retryAt {
 		if time.Now().After(t) {
 			delete(s.retryAt, kk)

@@ -152,3 +152,27 @@ func TestDeletedReminderDoesNotFire(t *testing.T) {
 	}
 	expect(t, g, "kept")
 }
+
+// A grain that handles a fire by moving its reminder to a new due time
+// (a gift's next code) gets it at that time, not after the retry pause
+// meant for a reminder it failed to clear.
+func TestReminderMovedByItsHandlerIsNotHeldBack(t *testing.T) {
+	clk := clock.NewReal(1)
+	s, g, st := setup(t, clk)
+	s.RetryAfter = time.Hour // a held-back fire would never arrive in this test
+	ctx := context.Background()
+	moved := make(chan struct{})
+	s.Start(func(ctx context.Context, r storage.Reminder) error {
+		if r.Name == "code" && r.Payload == nil {
+			r.Payload, r.DueAt = []byte("second"), clk.Now().Add(50*time.Millisecond)
+			close(moved)
+			return st.Set(ctx, r)
+		}
+		return g.fire(ctx, r)
+	})
+	if err := s.Set(ctx, storage.Reminder{Kind: "Rewards", Identity: "a|b", Name: "code", DueAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	<-moved
+	expect(t, g, "code")
+}
