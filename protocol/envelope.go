@@ -97,6 +97,15 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 // FormatTime renders t for the wire.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
+// FormatTimePtr renders an optional time: nil stays null on the wire.
+func FormatTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := FormatTime(*t)
+	return &s
+}
+
 // EncodeFrame encodes one server frame. Events for many recipients are
 // encoded once with empty ids and the same bytes written to every socket.
 func EncodeFrame(typ string, payload any, now time.Time, requestID, correlationID string) ([]byte, error) {

@@ -161,7 +161,7 @@ func MessageView(m *storage.Message, sender, recipient protocol.User) protocol.M
 	return protocol.Message{
 		MessageID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID,
 		Sender: sender, Recipient: recipient, Content: m.Content,
-		CreatedAt: protocol.FormatTime(m.CreatedAt), ReadAt: fmtPtr(m.ReadAt),
+		CreatedAt: protocol.FormatTime(m.CreatedAt), ReadAt: protocol.FormatTimePtr(m.ReadAt),
 	}
 }
 
@@ -184,7 +184,7 @@ func (g *grain) read(ctx actor.Context, m *grainpb.MarkRead) *grainpb.PairReply 
 	if err != nil {
 		return internal(err)
 	}
-	receipt := protocol.ChatReadReceipt{MessageID: msg.ID, ReadAt: fmtPtr(msg.ReadAt), RecipientID: msg.RecipientID, SenderID: msg.SenderID}
+	receipt := protocol.ChatReadReceipt{MessageID: msg.ID, ReadAt: protocol.FormatTimePtr(msg.ReadAt), RecipientID: msg.RecipientID, SenderID: msg.SenderID}
 	if msg.RecipientID != m.ActorId {
 		return encoded(receipt)
 	}
@@ -196,7 +196,7 @@ func (g *grain) read(ctx actor.Context, m *grainpb.MarkRead) *grainpb.PairReply 
 	if n > 0 || receipt.ReadAt == nil {
 		// Marked now, or by a read that crossed this one: the store has it.
 		if fresh, err := g.deps.Store.Messages().Get(c, msg.ID); err == nil {
-			receipt.ReadAt = fmtPtr(fresh.ReadAt)
+			receipt.ReadAt = protocol.FormatTimePtr(fresh.ReadAt)
 		}
 	}
 	if n > 0 {

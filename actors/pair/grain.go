@@ -487,14 +487,14 @@ func (g *grain) payload(ev Event, viewer string) any {
 	case protocol.TypeConnClose:
 		c := ev.Connection
 		return protocol.ConnectionClosed{
-			ClosedAt: fmtPtr(c.ClosedAt), ClosedByUserID: c.ClosedByUserID, ClosureReason: c.ClosureReason,
+			ClosedAt: protocol.FormatTimePtr(c.ClosedAt), ClosedByUserID: c.ClosedByUserID, ClosureReason: c.ClosureReason,
 			ConnectionID: c.ID, RecipientID: g.state.Other(deref(c.ClosedByUserID)), Status: StatusClosed, Type: "connection",
 		}
 	}
 	r := ev.Request
 	p := protocol.RequestResolved{
 		Direction: direction(r.FromUserID, viewer), FromUserID: r.FromUserID, Request: ViewRequest(r, viewer, other),
-		RequestID: r.ID, ResolvedAt: fmtPtr(r.ResolvedAt), ToUserID: r.ToUserID,
+		RequestID: r.ID, ResolvedAt: protocol.FormatTimePtr(r.ResolvedAt), ToUserID: r.ToUserID,
 	}
 	switch ev.Type {
 	case protocol.TypeRequestAccept:

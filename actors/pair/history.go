@@ -104,7 +104,7 @@ func legacyAcceptedAt(r *storage.Request) *string {
 	if r.Status != StatusAccepted {
 		return nil
 	}
-	return fmtPtr(r.ResolvedAt)
+	return protocol.FormatTimePtr(r.ResolvedAt)
 }
 
 // LegacyConnections is the GET /connections list (spec 002): the user's

@@ -2,7 +2,6 @@ package pair
 
 import (
 	"sort"
-	"time"
 
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -21,14 +20,6 @@ func direction(senderID, viewer string) string {
 	return "incoming"
 }
 
-func fmtPtr(t *time.Time) *string {
-	if t == nil {
-		return nil
-	}
-	s := protocol.FormatTime(*t)
-	return &s
-}
-
 // snippet is the other user's vibe, the line list UIs show under a name.
 func snippet(u protocol.User) string {
 	if u.Vibe != nil {
@@ -45,10 +36,10 @@ func ViewRequest(r *storage.Request, viewer string, other protocol.User) Request
 		User: other, UserID: other.ID, Name: other.Name, Age: other.Age, Avatar: other.Avatar,
 		Snippet: snippet(other), Direction: direction(r.FromUserID, viewer),
 		Status: r.Status, LegacyStatus: r.LegacyStatus, ClosureReason: r.ClosureReason,
-		CreatedAt: protocol.FormatTime(r.CreatedAt), ResolvedAt: fmtPtr(r.ResolvedAt),
+		CreatedAt: protocol.FormatTime(r.CreatedAt), ResolvedAt: protocol.FormatTimePtr(r.ResolvedAt),
 	}
 	if r.Status == StatusPending {
-		v.ExpiresAt = fmtPtr(&r.ExpiresAt)
+		v.ExpiresAt = protocol.FormatTimePtr(&r.ExpiresAt)
 	}
 	return v
 }
@@ -63,7 +54,7 @@ func ViewConnection(c *storage.Connection, viewer string, other protocol.User, o
 		SenderID: c.SenderID, ReceiverID: c.ReceiverID,
 		Name: other.Name, Age: other.Age, Avatar: other.Avatar, Snippet: snippet(other),
 		ClosureReason: c.ClosureReason, ClosedByUserID: c.ClosedByUserID, ConnectedLocation: latLng(c.ConnectedLocation),
-		CreatedAt: protocol.FormatTime(c.CreatedAt), ResolvedAt: protocol.FormatTime(c.AcceptedAt), ClosedAt: fmtPtr(c.ClosedAt),
+		CreatedAt: protocol.FormatTime(c.CreatedAt), ResolvedAt: protocol.FormatTime(c.AcceptedAt), ClosedAt: protocol.FormatTimePtr(c.ClosedAt),
 	}
 	if c.Status == ConnClosed {
 		v.Status, v.LegacyStatus, v.IsOnline = StatusClosed, "closed", false

@@ -183,7 +183,7 @@ func CampaignView(c *storage.Campaign) protocol.CampaignView {
 		TriggerType: c.TriggerType, MilestoneMinutes: c.MilestoneMinutes,
 		MinTotalTogetherMinutes: c.MinTotalTogetherMinutes, MinDailyTogetherMinutes: c.MinDailyTogetherMinutes,
 		MinDistinctQualifyingDays: c.MinDistinctQualifyingDays, RequireActiveProximityForClaim: c.RequireActiveProximityForClaim,
-		Stock: c.Stock, StartsAt: timeStr(c.StartsAt), EndsAt: timeStr(c.EndsAt),
+		Stock: c.Stock, StartsAt: protocol.FormatTimePtr(c.StartsAt), EndsAt: protocol.FormatTimePtr(c.EndsAt),
 		RewardTTL: c.RewardTTL.String(), CodeTTL: c.CodeTTL.String(), Status: c.Status,
 		Granted: c.Granted, Redeemed: c.Redeemed,
 		CreatedAt: protocol.FormatTime(c.CreatedAt), UpdatedAt: protocol.FormatTime(c.UpdatedAt),

@@ -39,7 +39,7 @@ func View(stored storage.Gift, b *storage.Brand, facts Facts, v Viewer, loc *tim
 		Title:               g.Title, Description: g.Description, Terms: g.Terms, RewardImageURL: g.RewardImageURL,
 		BrandTagline: g.Tagline, CampaignMessage: g.Tagline, VenueName: g.VenueName, VenueAddress: g.VenueAddress,
 		Status: status(g.Stage), CreatedAt: protocol.FormatTime(g.CreatedAt),
-		ExpiresAt: timeStr(&g.ExpiresAt), ClaimedAt: timeStr(g.VerifiedAt), RedeemedAt: timeStr(g.RedeemedAt),
+		ExpiresAt: protocol.FormatTimePtr(&g.ExpiresAt), ClaimedAt: protocol.FormatTimePtr(g.VerifiedAt), RedeemedAt: protocol.FormatTimePtr(g.RedeemedAt),
 	}
 	out.LegacyStatus = out.Status
 	if out.VenueName == nil && b != nil {
@@ -47,7 +47,7 @@ func View(stored storage.Gift, b *storage.Brand, facts Facts, v Viewer, loc *tim
 	}
 	if g.Stage == storage.GiftVerified || g.Stage == storage.GiftRedeemed {
 		out.RedemptionCode = ptr(g.Code)
-		out.CodeExpiresAt = timeStr(g.CodeExpiresAt)
+		out.CodeExpiresAt = protocol.FormatTimePtr(g.CodeExpiresAt)
 	}
 	if v.UserID != "" {
 		p := v.Partner
@@ -101,10 +101,3 @@ func verification(g storage.Gift, e Eligibility, f Facts, dayZone, today string,
 
 func ptr[T any](v T) *T { return &v }
 
-func timeStr(t *time.Time) *string {
-	if t == nil {
-		return nil
-	}
-	s := protocol.FormatTime(*t)
-	return &s
-}
