@@ -100,4 +100,3 @@ func verification(g storage.Gift, e Eligibility, f Facts, dayZone, today string,
 }
 
 func ptr[T any](v T) *T { return &v }
-
