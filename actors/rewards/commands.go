@@ -146,8 +146,8 @@ func History(ctx context.Context, d Deps, userID, cursor string, limit int, now 
 	return h, nil
 }
 
-// renderer renders many gifts, reading each brand, profile and
-// connection's facts once.
+// renderer renders gifts for one answer or one event: each brand, profile
+// and connection's facts is read once, however many gifts share them.
 type renderer struct {
 	ctx      context.Context
 	d        Deps
@@ -161,24 +161,48 @@ func newRenderer(ctx context.Context, d Deps, now time.Time) *renderer {
 	return &renderer{ctx: ctx, d: d, now: now, profiles: user.NewProfiles(d.Store.Users(), now), brands: map[string]*storage.Brand{}, facts: map[string]Facts{}}
 }
 
-func (r *renderer) view(g *storage.Gift, viewer string) protocol.SponsoredGift {
-	b, ok := r.brands[g.BrandID]
+// withFacts has views of a connection's gifts judged on live facts (a
+// claim or a redemption asked its Proximity grain) instead of stored ones.
+func (r *renderer) withFacts(connectionID string, f Facts) *renderer {
+	r.facts[connectionID] = f
+	return r
+}
+
+// brand reads a brand; nil when it cannot be read (the view then names
+// only its id).
+func (r *renderer) brand(id string) *storage.Brand {
+	b, ok := r.brands[id]
 	if !ok {
 		var err error
-		if b, err = r.d.Store.Rewards().GetBrand(r.ctx, g.BrandID); err != nil {
-			r.d.Logger.Warn("rewards: read brand", "brand", g.BrandID, "err", err)
+		if b, err = r.d.Store.Rewards().GetBrand(r.ctx, id); err != nil {
+			r.d.Logger.Warn("rewards: read brand", "brand", id, "err", err)
 			b = nil
 		}
-		r.brands[g.BrandID] = b
+		r.brands[id] = b
 	}
+	return b
+}
+
+// partner is the other user of the gift's pair for viewer.
+func (r *renderer) partner(g *storage.Gift, viewer string) protocol.User {
+	other := g.UserA
+	if viewer == g.UserA {
+		other = g.UserB
+	}
+	return r.profiles.Get(r.ctx, other)
+}
+
+// view renders a gift for one of its pair, or, with an empty viewer, for
+// the sponsor.
+func (r *renderer) view(g *storage.Gift, viewer string) protocol.SponsoredGift {
 	f, ok := r.facts[g.ConnectionID]
 	if !ok {
 		f = r.d.storedFacts(r.ctx, g.ConnectionID)
 		r.facts[g.ConnectionID] = f
 	}
-	other := g.UserA
-	if viewer == g.UserA {
-		other = g.UserB
+	v := Viewer{}
+	if viewer != "" {
+		v = Viewer{UserID: viewer, Partner: r.partner(g, viewer)}
 	}
-	return View(*g, b, f, Viewer{UserID: viewer, Partner: r.profiles.Get(r.ctx, other)}, r.d.loc(), r.now)
+	return View(*g, r.brand(g.BrandID), f, v, r.d.loc(), r.now)
 }

@@ -32,11 +32,6 @@ func live(g storage.Gift) bool {
 	return g.Stage == storage.GiftGranted || g.Stage == storage.GiftVerified
 }
 
-// Claimable reports whether the pair can claim the gift now.
-func Claimable(g storage.Gift, e Eligibility, now time.Time) bool {
-	return live(Current(g, now)) && e.RuleMet
-}
-
 // Claim verifies the gift for actor with a new code. A gift already
 // verified is answered as it is (a retried claim must not change the code
 // the partner may already be showing).

@@ -14,7 +14,6 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
@@ -80,7 +79,6 @@ type grain struct {
 	userB   string
 	gifts   map[string]*storage.Gift
 	loadErr error
-	brands  map[string]*storage.Brand
 	asking  int // claims and redemptions waiting for proximity facts
 }
 
@@ -131,7 +129,6 @@ func (g *grain) load() {
 	for i := range gs {
 		g.gifts[gs[i].ID] = &gs[i]
 	}
-	g.brands = map[string]*storage.Brand{}
 }
 
 // ready retries a failed load.
@@ -168,7 +165,7 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 		}
 	case reminderExpire, reminderCode:
 		if gift := g.ofCampaign(rest); gift != nil {
-			err = g.change(ctx, gift, "", func(c *storage.Gift, now time.Time) bool {
+			err = g.change(ctx, g.renderer(), gift, "", func(c *storage.Gift, now time.Time) bool {
 				if kind == reminderExpire {
 					return Expire(c, now)
 				}
@@ -254,13 +251,10 @@ func (g *grain) grant(ctx actor.Context, t trigger) error {
 			g.deps.Logger.Debug("rewards grain: not granted", "pair", g.pairID, "campaign", gr.Gift.CampaignID, "err", refused[i])
 		}
 	}
-	viewers := map[string]Viewer{}
-	for _, u := range []string{g.userA, g.userB} {
-		viewers[u] = g.viewer(u, now)
-	}
+	r := g.renderer()
 	for _, gift := range granted {
-		g.announce(ctx, gift, protocol.TypeGiftGranted, "", nil, viewers, now)
-		g.push(gift, viewers)
+		g.announce(ctx, r, gift, protocol.TypeGiftGranted, "")
+		g.push(r, gift)
 	}
 	if reload {
 		g.load()
@@ -331,7 +325,7 @@ func (g *grain) cancelConnection(ctx actor.Context, t trigger) error {
 		if gift.ConnectionID != t.ConnectionID || !live(*gift) {
 			continue
 		}
-		if err := g.change(ctx, gift, "", func(c *storage.Gift, now time.Time) bool { return Cancel(c, reason, now) }); err != nil {
+		if err := g.change(ctx, g.renderer(), gift, "", func(c *storage.Gift, now time.Time) bool { return Cancel(c, reason, now) }); err != nil {
 			return err
 		}
 	}
@@ -341,7 +335,7 @@ func (g *grain) cancelConnection(ctx actor.Context, t trigger) error {
 // change applies a lifecycle step to a copy of gift, stores it, keeps its
 // timers and tells both users. except is the socket that asked, which gets
 // the answer instead.
-func (g *grain) change(ctx actor.Context, gift *storage.Gift, except string, step func(*storage.Gift, time.Time) bool) error {
+func (g *grain) change(ctx actor.Context, r *renderer, gift *storage.Gift, except string, step func(*storage.Gift, time.Time) bool) error {
 	now := g.deps.Clock.Now()
 	next := *gift
 	before := next.Stage
@@ -356,7 +350,7 @@ func (g *grain) change(ctx actor.Context, gift *storage.Gift, except string, ste
 	if err := g.keepTimers(gift); err != nil {
 		g.deps.Logger.Error("rewards grain: timers", "gift", gift.ID, "err", err)
 	}
-	g.announce(ctx, gift, protocol.TypeGiftUpdated, except, nil, nil, now)
+	g.announce(ctx, r, gift, protocol.TypeGiftUpdated, except)
 	return nil
 }
 
@@ -414,19 +408,16 @@ func (g *grain) ofCampaign(campaignID string) *storage.Gift {
 	return nil
 }
 
+// renderer renders this pair's gifts as of now, from stored facts.
+func (g *grain) renderer() *renderer {
+	return newRenderer(context.Background(), g.deps, g.deps.Clock.Now())
+}
+
 // announce sends a gift event to both users, each seeing it from their
-// side. facts are the live ones when the caller asked for them; otherwise
-// the stored ones are read.
-func (g *grain) announce(ctx actor.Context, gift *storage.Gift, typ, except string, facts *Facts, viewers map[string]Viewer, now time.Time) {
-	f := g.facts(gift, facts)
-	b := g.brand(gift.BrandID)
+// side.
+func (g *grain) announce(ctx actor.Context, r *renderer, gift *storage.Gift, typ, except string) {
 	for _, u := range []string{gift.UserA, gift.UserB} {
-		viewer, ok := viewers[u]
-		if !ok {
-			viewer = g.viewer(u, now)
-		}
-		v := View(*gift, b, f, viewer, g.deps.loc(), now)
-		frame, err := protocol.EncodeFrame(typ, v, now, "", "")
+		frame, err := protocol.EncodeFrame(typ, r.view(gift, u), r.now, "", "")
 		if err != nil {
 			g.deps.Logger.Error("rewards grain: encode", "type", typ, "err", err)
 			return
@@ -436,52 +427,20 @@ func (g *grain) announce(ctx actor.Context, gift *storage.Gift, typ, except stri
 }
 
 // push tells users with no socket open about a new gift.
-func (g *grain) push(gift *storage.Gift, viewers map[string]Viewer) {
+func (g *grain) push(r *renderer, gift *storage.Gift) {
 	if g.deps.Notify == nil {
 		return
 	}
-	b := g.brand(gift.BrandID)
+	title := gift.Title
+	if b := r.brand(gift.BrandID); b != nil {
+		title = b.Name + ": " + gift.Title
+	}
 	for _, u := range []string{gift.UserA, gift.UserB} {
 		if g.deps.Online != nil && g.deps.Online(u) {
 			continue
 		}
-		partner := viewers[u].Partner.Name
-		title := gift.Title
-		if b != nil {
-			title = b.Name + ": " + gift.Title
-		}
-		g.deps.Notify(u, "reward", title, "A reward for you and "+partner, map[string]string{"giftId": gift.ID, "connectionId": gift.ConnectionID})
+		g.deps.Notify(u, "reward", title, "A reward for you and "+r.partner(gift, u).Name, map[string]string{"giftId": gift.ID, "connectionId": gift.ConnectionID})
 	}
-}
-
-func (g *grain) facts(gift *storage.Gift, live *Facts) Facts {
-	if live != nil {
-		return *live
-	}
-	return g.deps.storedFacts(context.Background(), gift.ConnectionID)
-}
-
-func (g *grain) viewer(u string, now time.Time) Viewer {
-	other := g.userA
-	if u == g.userA {
-		other = g.userB
-	}
-	return Viewer{UserID: u, Partner: user.Profile(context.Background(), g.deps.Store.Users(), other, now)}
-}
-
-// brand reads a brand once per activation; nil when it cannot be read
-// (the view then names only its id).
-func (g *grain) brand(id string) *storage.Brand {
-	if b, ok := g.brands[id]; ok {
-		return b
-	}
-	b, err := g.deps.Store.Rewards().GetBrand(context.Background(), id)
-	if err != nil {
-		g.deps.Logger.Warn("rewards grain: read brand", "brand", id, "err", err)
-		return nil
-	}
-	g.brands[id] = b
-	return b
 }
 
 // askFacts asks the connection's Proximity grain for its live facts and
@@ -535,6 +494,7 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 	}
 	g.askFacts(ctx, gift.ConnectionID, func(f Facts) {
 		now := g.deps.Clock.Now()
+		r := newRenderer(context.Background(), g.deps, now).withFacts(gift.ConnectionID, f)
 		next := *gift // the gift as it is now, after whatever ran meanwhile
 		before := next.Stage
 		e := Evaluate(next.Offer, f, DayKey(now, g.deps.loc()))
@@ -554,9 +514,9 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 			if err := g.keepTimers(gift); err != nil {
 				g.deps.Logger.Error("rewards grain: timers", "gift", gift.ID, "err", err)
 			}
-			g.announce(ctx, gift, protocol.TypeGiftUpdated, m.OriginSessionId, &f, nil, now)
+			g.announce(ctx, r, gift, protocol.TypeGiftUpdated, m.OriginSessionId)
 		}
-		ctx.Respond(g.reply(View(*gift, g.brand(gift.BrandID), f, g.viewer(m.ActorId, now), g.deps.loc(), now)))
+		ctx.Respond(g.reply(r.view(gift, m.ActorId)))
 	})
 }
 
@@ -592,6 +552,7 @@ func (g *grain) redeem(ctx actor.Context, m *grainpb.GiftRedeem) {
 	}
 	g.askFacts(ctx, gift.ConnectionID, func(f Facts) {
 		now := g.deps.Clock.Now()
+		r := newRenderer(context.Background(), g.deps, now).withFacts(gift.ConnectionID, f)
 		if m.Lookup {
 			if perr := CheckCode(*gift, m.Code, now); perr != nil && perr.Code != protocol.CodeAlreadyRedeemed {
 				ctx.Respond(replyErr(perr))
@@ -599,7 +560,7 @@ func (g *grain) redeem(ctx actor.Context, m *grainpb.GiftRedeem) {
 			}
 		} else {
 			var refused *protocol.Error
-			err := g.change(ctx, gift, "", func(c *storage.Gift, now time.Time) bool {
+			err := g.change(ctx, r, gift, "", func(c *storage.Gift, now time.Time) bool {
 				changed, perr := Redeem(c, m.Code, f.Active(), now)
 				refused = perr
 				return changed
@@ -614,7 +575,7 @@ func (g *grain) redeem(ctx actor.Context, m *grainpb.GiftRedeem) {
 				return
 			}
 		}
-		ctx.Respond(g.reply(View(*gift, g.brand(gift.BrandID), f, Viewer{}, g.deps.loc(), now)))
+		ctx.Respond(g.reply(r.view(gift, "")))
 	})
 }
 

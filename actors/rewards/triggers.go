@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/storage"
@@ -25,10 +26,10 @@ const (
 	reminderCode   = "code"   // code:<campaignId>
 )
 
-// Reminders is the durable timer service.
+// Reminders is the durable timer service, as the other grains use it,
+// plus Wake.
 type Reminders interface {
-	Set(ctx context.Context, r storage.Reminder) error
-	Delete(ctx context.Context, kind, identity, name string) error
+	user.Reminders
 	// Wake tells the service that reminders were stored behind its back
 	// (a gift's expiry, in the grant's transaction).
 	Wake()

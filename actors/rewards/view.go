@@ -23,7 +23,7 @@ func View(stored storage.Gift, b *storage.Brand, facts Facts, v Viewer, loc *tim
 	claimable := live(g) && e.RuleMet
 	brand := protocol.GiftBrand{BrandID: g.BrandID}
 	if b != nil {
-		brand = protocol.GiftBrand{BrandID: b.ID, Name: b.Name, Slug: b.Slug, Logo: b.Logo, Category: b.Category}
+		brand = BrandView(b)
 	}
 	out := protocol.SponsoredGift{
 		GiftID: g.ID, GiftType: protocol.GiftTypeSponsored, ConnectionID: g.ConnectionID, CampaignID: g.CampaignID,
