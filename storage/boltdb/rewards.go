@@ -284,28 +284,41 @@ func (r rewards) BrandByKeyHash(ctx context.Context, hash string) (*storage.Bran
 func (r rewards) ListBrands(ctx context.Context) ([]storage.Brand, error) {
 	var out []storage.Brand
 	err := r.s.view(ctx, "rewards.list_brands", func(tx *bolt.Tx) error {
-		out = []storage.Brand{}
 		rb, err := openRewards(tx)
-		if err != nil {
-			return err
+		if err == nil {
+			out, err = decodeAll[storage.Brand](rb.brands)
 		}
-		return rb.brands.ForEach(func(_, v []byte) error {
-			var b storage.Brand
-			if err := jsonUnmarshal(v, &b); err != nil {
-				return err
-			}
-			out = append(out, b)
-			return nil
-		})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Ties go by id so the order is total.
-	slices.SortFunc(out, func(a, b storage.Brand) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-	})
+	oldestFirst(out, func(b *storage.Brand) (time.Time, string) { return b.CreatedAt, b.ID })
 	return out, nil
+}
+
+// decodeAll decodes every record of a bucket; never nil.
+func decodeAll[T any](b *bolt.Bucket) ([]T, error) {
+	out := []T{}
+	err := b.ForEach(func(_, v []byte) error {
+		var x T
+		if err := jsonUnmarshal(v, &x); err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
+// oldestFirst sorts records by creation; ties go by id so the order is
+// total.
+func oldestFirst[T any](xs []T, key func(*T) (time.Time, string)) {
+	slices.SortFunc(xs, func(a, b T) int {
+		ta, ia := key(&a)
+		tb, ib := key(&b)
+		return cmp.Or(ta.Compare(tb), strings.Compare(ia, ib))
+	})
 }
 
 func (r rewards) CreateCampaign(ctx context.Context, c *storage.Campaign) error {
@@ -357,26 +370,16 @@ func (r rewards) GetCampaign(ctx context.Context, id string) (*storage.Campaign,
 func (r rewards) ListCampaigns(ctx context.Context) ([]storage.Campaign, error) {
 	var out []storage.Campaign
 	err := r.s.view(ctx, "rewards.list_campaigns", func(tx *bolt.Tx) error {
-		out = []storage.Campaign{}
 		rb, err := openRewards(tx)
-		if err != nil {
-			return err
+		if err == nil {
+			out, err = decodeAll[storage.Campaign](rb.campaigns)
 		}
-		return rb.campaigns.ForEach(func(_, v []byte) error {
-			var c storage.Campaign
-			if err := jsonUnmarshal(v, &c); err != nil {
-				return err
-			}
-			out = append(out, c)
-			return nil
-		})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b storage.Campaign) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-	})
+	oldestFirst(out, func(c *storage.Campaign) (time.Time, string) { return c.CreatedAt, c.ID })
 	return out, nil
 }
 
