@@ -48,6 +48,9 @@ const (
 	CodeCodeExpired              Code = "code_expired"
 	CodeAlreadyRedeemed          Code = "already_redeemed"
 	CodeProximityRequired        Code = "proximity_required"
+	// CodeVerificationRequired: the account has no name yet (legacy
+	// clients finish sign-up before they chat).
+	CodeVerificationRequired Code = "verification_required"
 )
 
 // Domains name the feature area of an error.
@@ -100,7 +103,7 @@ func HTTPStatus(c Code) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized, CodeTokenExpired, CodeAccountDeleted:
 		return http.StatusUnauthorized
-	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired, CodeBlocked:
+	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired, CodeBlocked, CodeVerificationRequired:
 		return http.StatusForbidden
 	case CodeNotFound, CodeUserNotFound, CodeRequestNotFound:
 		return http.StatusNotFound

@@ -17,6 +17,7 @@ import (
 // httpStatusOf is the expected REST status of every Code constant.
 var httpStatusOf = map[Code]int{
 	CodeInvalidJSON:              http.StatusBadRequest,
+	CodeVerificationRequired:     http.StatusForbidden,
 	CodeUnknownType:              http.StatusBadRequest,
 	CodeInvalidPayload:           http.StatusBadRequest,
 	CodeRateLimited:              http.StatusTooManyRequests,

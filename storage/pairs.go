@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -75,3 +76,42 @@ type Pairs interface {
 	ByRequest(ctx context.Context, requestID string) (string, error)
 	ByConnection(ctx context.Context, connectionID string) (string, error)
 }
+
+// chatPrefix starts every chat id; see ChatID.
+const chatPrefix = "chat_"
+
+// ChatID names the legacy dialect's chat of a pair: the 1:1 conversation
+// of its connections, the same id for every connection the two ever have.
+// It is the pair's id in a URL-safe form ("chat_<a>~<b>"), so it needs no
+// index to resolve and cannot collide.
+func ChatID(pairID string) string {
+	a, b, _ := strings.Cut(pairID, "|")
+	return chatPrefix + a + "~" + b
+}
+
+// ChatPair is the pair of a chat id; false when chat is not a well-formed
+// chat id (the chat is then unknown, whoever asks).
+func ChatPair(chat string) (string, bool) {
+	rest, ok := strings.CutPrefix(chat, chatPrefix)
+	if !ok {
+		return "", false
+	}
+	a, b, ok := strings.Cut(rest, "~")
+	if !ok || a == "" || b == "" || strings.ContainsAny(b, "~|") || strings.Contains(a, "|") || a >= b {
+		return "", false
+	}
+	return a + "|" + b, true
+}
+
+// ActiveConnection is the pair's accepted, not yet closed connection, or nil.
+func (p *Pair) ActiveConnection() *Connection {
+	for i := range p.Connections {
+		if p.Connections[i].Status == ConnectionAccepted {
+			return &p.Connections[i]
+		}
+	}
+	return nil
+}
+
+// ConnectionAccepted is the status of an active connection.
+const ConnectionAccepted = "accepted"

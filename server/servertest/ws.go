@@ -12,10 +12,14 @@ import (
 	"github.com/fasthttp/websocket"
 )
 
-// Frame is a server frame as a test sees it.
+// Frame is a server frame as a test sees it. A legacy `{event, data}`
+// frame reads as Type = event and Payload = data, so the same Expect
+// helpers serve both dialects.
 type Frame struct {
 	Type          string          `json:"type"`
 	Payload       json.RawMessage `json:"payload"`
+	Event         string          `json:"event"`
+	Data          json.RawMessage `json:"data"`
 	Timestamp     string          `json:"timestamp"`
 	RequestID     string          `json:"requestId"`
 	CorrelationID string          `json:"correlationId"`
@@ -87,6 +91,41 @@ func (u *User) Dial() *WS {
 	return w
 }
 
+// DialLegacy opens an authenticated /socket (legacy dialect) socket as u.
+func (u *User) DialLegacy() *WS {
+	u.t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+u.AccessToken)
+	w, res, err := DialWS(u.t, u.base, "/socket", h)
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		u.t.Fatalf("dial /socket as %s: %v (status %d)", u.ID, err, status)
+	}
+	return w
+}
+
+// Emit writes a legacy `{event, data}` frame.
+func (w *WS) Emit(event string, data any) {
+	w.t.Helper()
+	b, err := json.Marshal(map[string]any{"event": event, "data": data})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.SendRaw(b)
+}
+
+// Message is data.message of a legacy error event.
+func (f *Frame) Message() string {
+	var p struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(f.Payload, &p)
+	return p.Message
+}
+
 // Start sends session.start and returns the bootstrap payload.
 func (w *WS) Start() map[string]any {
 	w.t.Helper()
@@ -114,6 +153,9 @@ func (w *WS) readLoop() {
 		f := &Frame{Raw: data}
 		if err := json.Unmarshal(data, f); err != nil {
 			f.Type = "!invalid"
+		}
+		if f.Type == "" && f.Event != "" {
+			f.Type, f.Payload = f.Event, f.Data
 		}
 		w.mu.Lock()
 		w.frames = append(w.frames, f)
