@@ -33,14 +33,21 @@ func (p *ChatSend) Validate() *Error {
 	if err := validRecipient(p.RecipientID); err != nil {
 		return err
 	}
-	p.Content = strings.TrimSpace(p.Content)
-	if p.Content == "" {
+	return validContent(&p.Content)
+}
+
+// validContent trims a message's content and checks it; every way of
+// sending a message (chat.message.created, POST /chats/:chat/messages)
+// goes through it, so they accept exactly the same content.
+func validContent(content *string) *Error {
+	*content = strings.TrimSpace(*content)
+	if *content == "" {
 		return Errorf(CodeInvalidPayload, DomainChat, "content is required")
 	}
-	if utf8.RuneCountInString(p.Content) > MaxMessageChars {
+	if utf8.RuneCountInString(*content) > MaxMessageChars {
 		return Errorf(CodeInvalidPayload, DomainChat, "content is longer than %d characters", MaxMessageChars)
 	}
-	if !utf8.ValidString(p.Content) {
+	if !utf8.ValidString(*content) {
 		return Errorf(CodeInvalidPayload, DomainChat, "content is not valid UTF-8")
 	}
 	return nil

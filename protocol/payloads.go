@@ -34,6 +34,31 @@ func DecodePayload(raw json.RawMessage, domain string, v any) *Error {
 	return nil
 }
 
+// DecodeStrictIn unmarshals a REST body into v and refuses, naming it, a
+// field v does not have: a client's misspelled field must not silently be
+// dropped and look like lost data.
+func DecodeStrictIn(body []byte, domain string, v any) *Error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		if len(body) > 0 && !json.Valid(body) {
+			return Errorf(CodeInvalidJSON, domain, "body is not valid JSON")
+		}
+		return Errorf(CodeInvalidPayload, domain, "body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return Errorf(CodeInvalidPayload, domain, "%s is not a known field", strings.Trim(msg, `"`))
+		}
+		return payloadError(domain, err)
+	}
+	if dec.More() {
+		return Errorf(CodeInvalidJSON, domain, "body has data after the JSON object")
+	}
+	return nil
+}
+
 func payloadError(domain string, err error) *Error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

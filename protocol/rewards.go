@@ -1,8 +1,6 @@
 package protocol
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/url"
 	"regexp"
 	"slices"
@@ -290,25 +288,7 @@ type CampaignCreate struct {
 // DecodeStrict unmarshals an operator body into v, naming an unknown or
 // mistyped field: an operator's typo must not silently become a default.
 func DecodeStrict(body []byte, v any) *Error {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		if len(body) > 0 && !json.Valid(body) {
-			return Errorf(CodeInvalidJSON, DomainGifts, "body is not valid JSON")
-		}
-		return adminErr("body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return adminErr("%s is not a known field", strings.Trim(msg, `"`))
-		}
-		return payloadError(DomainGifts, err)
-	}
-	if dec.More() {
-		return Errorf(CodeInvalidJSON, DomainGifts, "body has data after the JSON object")
-	}
-	return nil
+	return DecodeStrictIn(body, DomainGifts, v)
 }
 
 // Validate checks the body against the configured milestones and trims it.

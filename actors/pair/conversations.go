@@ -65,30 +65,41 @@ func loadChat(ctx context.Context, d Deps, userID string, profiles *user.Profile
 // History of a closed connection stays readable; a stranger's conversation
 // reads as empty.
 func ConversationPage(ctx context.Context, d Deps, me, other, before string, limit int, now time.Time) (*protocol.MessagePage, error) {
-	pairID := storage.PairID(me, other)
+	page, next, err := messagePage(ctx, d, storage.PairID(me, other), before, limit)
+	if err != nil {
+		return nil, err
+	}
+	profiles := user.NewProfiles(d.Store.Users(), now)
+	out := &protocol.MessagePage{Messages: make([]protocol.Message, 0, len(page)), NextBefore: next}
+	for i := range page {
+		out.Messages = append(out.Messages, MessageView(&page[i], profiles.Get(ctx, page[i].SenderID), profiles.Get(ctx, page[i].RecipientID)))
+	}
+	return out, nil
+}
+
+// messagePage is the paging both conversation REST and chats REST serve:
+// the stored messages of a pair, newest first, before the message with id
+// before, and the id to page on from (nil on the last page).
+func messagePage(ctx context.Context, d Deps, pairID, before string, limit int) ([]storage.Message, *string, error) {
 	var seq uint64
 	if before != "" {
 		m, err := d.Store.Messages().Get(ctx, before)
 		if errors.Is(err, storage.ErrNotFound) || (err == nil && m.PairID != pairID) {
-			return nil, protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "before is not a message of this conversation")
+			return nil, nil, protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "before is not a message of this conversation")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("pair: read message %s: %w", before, err)
+			return nil, nil, fmt.Errorf("pair: read message %s: %w", before, err)
 		}
 		seq = m.Seq
 	}
 	page, err := d.Store.Messages().Page(ctx, pairID, seq, limit)
 	if err != nil {
-		return nil, fmt.Errorf("pair: messages of %s: %w", pairID, err)
+		return nil, nil, fmt.Errorf("pair: messages of %s: %w", pairID, err)
 	}
-	profiles := user.NewProfiles(d.Store.Users(), now)
-	out := &protocol.MessagePage{Messages: make([]protocol.Message, 0, len(page))}
-	for i := range page {
-		out.Messages = append(out.Messages, MessageView(&page[i], profiles.Get(ctx, page[i].SenderID), profiles.Get(ctx, page[i].RecipientID)))
-	}
+	var next *string
 	if len(page) == limit && page[len(page)-1].Seq > 1 {
 		id := page[len(page)-1].ID
-		out.NextBefore = &id
+		next = &id
 	}
-	return out, nil
+	return page, next, nil
 }

@@ -1,0 +1,38 @@
+package protocol
+
+// The chats REST for legacy clients: spec 001 has no socket event to send
+// a message with, so legacy clients list, page and send over REST. A chat
+// is a pair's 1:1 conversation under its chat id.
+
+// LegacyChatSummary is one chat of GET /chats.
+type LegacyChatSummary struct {
+	ID string `json:"_id"`
+	// Users are both participants, the caller first.
+	Users []ChatUser `json:"users"`
+	// LastMessage is null while the chat has no message yet.
+	LastMessage *LegacyMessage `json:"lastMessage"`
+	// UnreadCount counts the messages to the caller not yet read.
+	UnreadCount int `json:"unreadCount"`
+}
+
+// LegacyChatList is the GET /chats body, most recent activity first.
+type LegacyChatList struct {
+	Chats []LegacyChatSummary `json:"chats"`
+}
+
+// LegacyMessagePage is the GET /chats/:chat/messages body: newest first;
+// NextBefore is the id to page on from, null on the last page.
+type LegacyMessagePage struct {
+	Messages   []LegacyMessage `json:"messages"`
+	NextBefore *string         `json:"nextBefore"`
+}
+
+// LegacyChatPost is the POST /chats/:chat/messages body.
+type LegacyChatPost struct {
+	Content string `json:"content"`
+}
+
+// Validate trims the content and checks it as chat.message.created does.
+func (p *LegacyChatPost) Validate() *Error {
+	return validContent(&p.Content)
+}
