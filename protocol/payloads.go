@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"sort"
@@ -50,6 +51,10 @@ func DecodeStrictIn(body []byte, domain string, v any) *Error {
 	if err := dec.Decode(v); err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return Errorf(CodeInvalidPayload, domain, "%s is not a known field", strings.Trim(msg, `"`))
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// A decoder reports a cut-off object so, not as a syntax error.
+			return Errorf(CodeInvalidJSON, domain, "body is not valid JSON")
 		}
 		return payloadError(domain, err)
 	}
