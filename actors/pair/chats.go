@@ -130,32 +130,37 @@ func ChatPage(ctx context.Context, d Deps, me, chat, before string, limit int, n
 	return out, nil
 }
 
-// errVerificationRequired answers a sender whose account has no name yet.
-var errVerificationRequired = protocol.Errorf(protocol.CodeVerificationRequired, protocol.DomainChat, "set your name before you chat")
-
 // ChatToSend resolves a chat me wants to send to and returns its pair id.
-// Legacy clients finish sign-up (a name) before they chat. Whether the
-// connection is active is left to the Pair grain, the one place that
-// decides it at the moment the message is stored.
+// Whether the connection is active is left to the Pair grain, the one
+// place that decides it at the moment the message is stored.
 func ChatToSend(ctx context.Context, d Deps, me, chat string) (string, error) {
 	p, err := ResolveChat(ctx, d, me, chat)
 	if err != nil {
 		return "", err
 	}
-	u, err := d.Store.Users().Get(ctx, me)
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
-	}
-	if err != nil {
-		return "", fmt.Errorf("pair: read sender %s: %w", me, err)
-	}
-	if u.Deleted() {
-		return "", protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
-	}
-	if u.Name == "" {
-		return "", errVerificationRequired
+	if err := mayChat(ctx, d, me); err != nil {
+		return "", err
 	}
 	return p.ID, nil
+}
+
+// mayChat refuses a user with no name yet, in both the legacy socket and
+// the chats REST: legacy clients finish sign-up (the name) before they chat.
+func mayChat(ctx context.Context, d Deps, userID string) error {
+	u, err := d.Store.Users().Get(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainChat, "user not found")
+	}
+	if err != nil {
+		return fmt.Errorf("pair: read user %s: %w", userID, err)
+	}
+	if u.Deleted() {
+		return protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
+	}
+	if u.Name == "" {
+		return protocol.Errorf(protocol.CodeVerificationRequired, protocol.DomainChat, "set your name before you chat")
+	}
+	return nil
 }
 
 // PostedMessage renders the message a PostMessage reply acknowledged as

@@ -2,8 +2,6 @@ package pair
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -46,17 +44,7 @@ func legacyChat(c *session.Context, d Deps) (*storage.Pair, error) {
 // verified refuses a user with no name yet: legacy clients finish sign-up
 // (the name) before they chat.
 func verified(c *session.Context, d Deps) error {
-	u, err := d.Store.Users().Get(c.Ctx, c.UserID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return protocol.Errorf(protocol.CodeUserNotFound, protocol.DomainChat, "user not found")
-	}
-	if err != nil {
-		return fmt.Errorf("pair: read user %s: %w", c.UserID, err)
-	}
-	if u.Name == "" {
-		return protocol.Errorf(protocol.CodeVerificationRequired, protocol.DomainChat, "set your name before you chat")
-	}
-	return nil
+	return mayChat(c.Ctx, d, c.UserID)
 }
 
 func legacyTyping(c *session.Context, d Deps, typing bool) error {
