@@ -85,7 +85,8 @@ func New(d Deps) *API {
 	app.Get("/readyz", a.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(d.Metrics.Handler()))
 
-	app.Get("/ws", a.wsHandshake, a.wsHandler())
+	app.Get("/ws", a.wsHandshake, a.wsHandler(protocol.DialectWS))
+	app.Get("/socket", a.wsHandshake, a.wsHandler(protocol.DialectLegacy))
 
 	limited := app.Group("", a.rateLimit())
 	limited.Post("/auth/social-login", a.socialLogin)

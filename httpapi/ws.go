@@ -57,14 +57,16 @@ func (a *API) originAllowed(origin string) bool {
 
 // wsHandler runs one socket: the fiber goroutine reads, a session actor
 // handles, and a writer goroutine that exists only while frames are queued
-// writes, so an idle socket costs one goroutine.
-func (a *API) wsHandler() fiber.Handler {
+// writes, so an idle socket costs one goroutine. Both dialects (`/ws`,
+// the legacy `/socket`) are this same socket; only the session's codec
+// differs.
+func (a *API) wsHandler(dialect string) fiber.Handler {
 	return websocket.New(func(conn *websocket.Conn) {
 		claims, _ := conn.Locals(claimsKey).(*auth.Claims)
 		if claims == nil {
 			return
 		}
-		a.serveSocket(conn, claims)
+		a.serveSocket(conn, claims, dialect)
 	}, websocket.Config{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
@@ -73,7 +75,7 @@ func (a *API) wsHandler() fiber.Handler {
 	})
 }
 
-func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
+func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims, dialect string) {
 	cfg := a.d.Config
 	t := newTransport(conn, cfg.WSSendQueue)
 	id := ulid.Make().String()
@@ -90,7 +92,7 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims) {
 
 	conn.SetReadLimit(int64(cfg.MaxFrameBytes))
 	props := session.Props(a.d.Sessions, session.Params{
-		SessionID: id, UserID: claims.UserID, Dialect: "ws", TokenExp: claims.ExpiresAt, Transport: t,
+		SessionID: id, UserID: claims.UserID, Dialect: dialect, TokenExp: claims.ExpiresAt, Transport: t,
 	})
 	sys := a.d.Node.System
 	pid := sys.Root.Spawn(props)

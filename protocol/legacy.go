@@ -247,6 +247,6 @@ type LegacyConnectionEvent struct {
 type LegacyRewardConsumed struct {
 	Reward          string `json:"reward"`
 	IsExpired       bool   `json:"isExpired"`
-	Remaining       int    `json:"remaining"`
+	Remaining       *int   `json:"remaining"` // the campaign's stock left; null when unlimited
 	IsConsumedByYou bool   `json:"isConsumedByYou"`
 }

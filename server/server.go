@@ -212,6 +212,7 @@ func (f *features) sessions(node *cluster.Node) *session.Deps {
 	return &session.Deps{
 		Node: node, Clock: f.clock, Metrics: f.metrics, Logger: f.logger, Verifier: f.verifier,
 		Handlers:  handlers,
+		Legacy:    pair.LegacyHandlers(f.pairs),
 		Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(f.pairs), f.views.Bootstrap(), rewards.Bootstrap(f.gifts)},
 		Replay:    pair.Replay(f.pairs),
 		// The longest a frame's grain call may take; also the age past

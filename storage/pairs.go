@@ -77,27 +77,49 @@ type Pairs interface {
 	ByConnection(ctx context.Context, connectionID string) (string, error)
 }
 
-// chatPrefix starts every chat id; see ChatID.
-const chatPrefix = "chat_"
+// Chat ids: "chat_<a>~<b>" with the users' "user_" prefix left out (so a
+// chat id fits the 64-byte id limit of the wire), or "chatx_<a>~<b>" with
+// the ids whole for ids without it.
+const (
+	chatPrefix     = "chat_"
+	chatLongPrefix = "chatx_"
+	userPrefix     = "user_"
+)
 
 // ChatID names the legacy dialect's chat of a pair: the 1:1 conversation
 // of its connections, the same id for every connection the two ever have.
-// It is the pair's id in a URL-safe form ("chat_<a>~<b>"), so it needs no
-// index to resolve and cannot collide.
+// It is the pair's id in a URL-safe form, so it needs no index to resolve
+// and cannot collide.
 func ChatID(pairID string) string {
 	a, b, _ := strings.Cut(pairID, "|")
-	return chatPrefix + a + "~" + b
+	sa, okA := strings.CutPrefix(a, userPrefix)
+	sb, okB := strings.CutPrefix(b, userPrefix)
+	if okA && okB {
+		return chatPrefix + sa + "~" + sb
+	}
+	return chatLongPrefix + a + "~" + b
 }
 
 // ChatPair is the pair of a chat id; false when chat is not a well-formed
 // chat id (the chat is then unknown, whoever asks).
 func ChatPair(chat string) (string, bool) {
+	short := true
 	rest, ok := strings.CutPrefix(chat, chatPrefix)
 	if !ok {
-		return "", false
+		if rest, ok = strings.CutPrefix(chat, chatLongPrefix); !ok {
+			return "", false
+		}
+		short = false
 	}
 	a, b, ok := strings.Cut(rest, "~")
-	if !ok || a == "" || b == "" || strings.ContainsAny(b, "~|") || strings.Contains(a, "|") || a >= b {
+	if !ok || a == "" || b == "" || strings.ContainsAny(b, "~|") || strings.Contains(a, "|") {
+		return "", false
+	}
+	if short {
+		a, b = userPrefix+a, userPrefix+b
+	}
+	if a >= b || ChatID(a+"|"+b) != chat {
+		// One spelling per pair: anything else names no chat.
 		return "", false
 	}
 	return a + "|" + b, true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -126,12 +127,20 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 	c := context.Background()
 	profiles := user.NewProfiles(g.deps.Store.Users(), now)
 	for _, q := range d.batch {
-		view := MessageView(q.msg, profiles.Get(c, q.msg.SenderID), profiles.Get(c, q.msg.RecipientID))
+		sender := profiles.Get(c, q.msg.SenderID)
+		view := MessageView(q.msg, sender, profiles.Get(c, q.msg.RecipientID))
 		payload, _ := json.Marshal(view)
-		// One encoding for both users: the Message model is the same for each.
+		// One encoding for both users: the Message model is the same for
+		// each. The legacy dialect names the event by direction, with the
+		// same message.
 		frame := protocol.EncodeRawFrame(protocol.TypeChatMessage, payload, now, "", "")
-		cluster.SendIn(ctx, cluster.KindUser, q.msg.RecipientID, &grainpb.Deliver{WsFrame: frame, Type: protocol.TypeChatMessage})
-		cluster.SendIn(ctx, cluster.KindUser, q.msg.SenderID, &grainpb.Deliver{WsFrame: frame, Type: protocol.TypeChatMessage, ExceptSessionId: q.origin})
+		legacy, _ := json.Marshal(protocol.LegacyMessageEvent{Message: LegacyMessage(q.msg, sender)})
+		cluster.SendIn(ctx, cluster.KindUser, q.msg.RecipientID, &grainpb.Deliver{
+			WsFrame: frame, LegacyFrame: protocol.EncodeLegacyRawFrame(protocol.EventMessagesReceived, legacy), Type: protocol.TypeChatMessage,
+		})
+		cluster.SendIn(ctx, cluster.KindUser, q.msg.SenderID, &grainpb.Deliver{
+			WsFrame: frame, LegacyFrame: protocol.EncodeLegacyRawFrame(protocol.EventMessagesSent, legacy), Type: protocol.TypeChatMessage, ExceptSessionId: q.origin,
+		})
 		if q.replyTo != nil {
 			ctx.Send(q.replyTo, &grainpb.PairReply{PayloadJson: payload})
 		}
@@ -177,6 +186,17 @@ func (g *grain) read(ctx actor.Context, m *grainpb.MarkRead) *grainpb.PairReply 
 		return failReply(&protocol.Error{Code: protocol.CodeForbidden, Domain: protocol.DomainChat, Message: "not your conversation"})
 	}
 	c := context.Background()
+	if m.All {
+		last, err := g.lastIncoming(c, m.ActorId)
+		if err != nil {
+			return internal(err)
+		}
+		if last == nil {
+			// Nothing was ever sent to the reader: nothing to mark.
+			return &grainpb.PairReply{}
+		}
+		m.MessageId = last.ID
+	}
 	msg, err := g.deps.Store.Messages().Get(c, m.MessageId)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && msg.PairID != g.state.ID) {
 		return failReply(&protocol.Error{Code: protocol.CodeNotFound, Domain: protocol.DomainChat, Message: "message not found"})
@@ -200,10 +220,44 @@ func (g *grain) read(ctx actor.Context, m *grainpb.MarkRead) *grainpb.PairReply 
 		}
 	}
 	if n > 0 {
-		g.deliverTo(ctx, g.state.Other(m.ActorId), protocol.TypeChatRead, receipt, "")
+		// The sender's legacy sockets hear that its messages were read, up
+		// to which one.
+		at := now
+		if receipt.ReadAt != nil {
+			if t, err := time.Parse(time.RFC3339Nano, *receipt.ReadAt); err == nil {
+				at = t
+			}
+		}
+		read := legacyFrame(protocol.EventMessagesRead, protocol.LegacyRead{
+			User: protocol.ChatUserOf(g.profile(m.ActorId, now)), Chat: storage.ChatID(g.state.ID),
+			LastReadAt: protocol.FormatTime(at), LastMessage: LegacyMessageRef(msg),
+		})
+		g.deliverTo(ctx, g.state.Other(m.ActorId), protocol.TypeChatRead, receipt, "", read)
 		g.deliverTo(ctx, m.ActorId, protocol.TypeChatRead, receipt, m.OriginSessionId)
 	}
 	return encoded(receipt)
+}
+
+// lastIncoming is the newest message of the conversation sent to reader,
+// nil when there is none.
+func (g *grain) lastIncoming(c context.Context, reader string) (*storage.Message, error) {
+	const page = 100
+	var before uint64
+	for {
+		msgs, err := g.deps.Store.Messages().Page(c, g.state.ID, before, page)
+		if err != nil {
+			return nil, fmt.Errorf("pair grain: last incoming message: %w", err)
+		}
+		for i := range msgs {
+			if msgs[i].RecipientID == reader {
+				return &msgs[i], nil
+			}
+		}
+		if len(msgs) < page {
+			return nil, nil
+		}
+		before = msgs[len(msgs)-1].Seq
+	}
 }
 
 // relay forwards typing and live-location frames; nothing is stored.
@@ -220,7 +274,17 @@ func (g *grain) relay(ctx actor.Context, m *grainpb.RelayToPartner) *grainpb.Pai
 	}
 	fields.FromUserID = m.ActorId
 	fields.RecipientID = g.state.Other(m.ActorId)
-	g.deliverTo(ctx, fields.RecipientID, m.RelayType, fields, "")
+	var legacy [][]byte
+	if m.RelayType == protocol.TypeChatTyping && fields.IsTyping != nil {
+		event := protocol.EventTypingStopped
+		if *fields.IsTyping {
+			event = protocol.EventTypingStarted
+		}
+		legacy = append(legacy, legacyFrame(event, protocol.LegacyTyping{
+			User: protocol.ChatUserOf(g.profile(m.ActorId, g.deps.Clock.Now())), Chat: storage.ChatID(g.state.ID),
+		}))
+	}
+	g.deliverTo(ctx, fields.RecipientID, m.RelayType, fields, "", legacy...)
 	fields.Status = "sent"
 	return encoded(fields)
 }

@@ -222,7 +222,7 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 			if u == a.by && res.answer != nil && ev.By == a.by {
 				except = a.origin
 			}
-			g.deliverTo(ctx, u, ev.Type, g.payload(ev, u), except)
+			g.deliverEvent(ctx, u, ev, except)
 		}
 	}
 	if res.err != nil {
@@ -512,11 +512,35 @@ func (g *grain) payload(ev Event, viewer string) any {
 	return p
 }
 
-func (g *grain) deliverTo(ctx actor.Context, userID, typ string, payload any, except string) {
+// deliverTo sends a `/ws` event, with its legacy counterparts if it has
+// any, to every socket of a user but except.
+func (g *grain) deliverTo(ctx actor.Context, userID, typ string, payload any, except string, legacy ...[]byte) {
 	frame, err := protocol.EncodeFrame(typ, payload, g.deps.Clock.Now(), "", "")
 	if err != nil {
 		g.deps.Logger.Error("pair grain: encode", "type", typ, "err", err)
 		return
 	}
-	cluster.SendIn(ctx, cluster.KindUser, userID, &grainpb.Deliver{WsFrame: frame, Type: typ, ExceptSessionId: except})
+	deliverFrames(ctx, userID, typ, frame, legacy, except)
+}
+
+// deliverFrames hands a user grain one event: its `/ws` frame and the
+// legacy events it means, each encoded once. The first legacy frame rides
+// with the `/ws` one; further ones follow in order (one sender, one
+// mailbox: they arrive in order).
+func deliverFrames(ctx actor.Context, userID, typ string, ws []byte, legacy [][]byte, except string) {
+	var first []byte
+	if len(legacy) > 0 {
+		first, legacy = legacy[0], legacy[1:]
+	}
+	cluster.SendIn(ctx, cluster.KindUser, userID, &grainpb.Deliver{WsFrame: ws, LegacyFrame: first, Type: typ, ExceptSessionId: except})
+	for _, f := range legacy {
+		cluster.SendIn(ctx, cluster.KindUser, userID, &grainpb.Deliver{LegacyFrame: f, Type: typ, ExceptSessionId: except})
+	}
+}
+
+// deliverEvent sends one pair event to a user in both dialects.
+func (g *grain) deliverEvent(ctx actor.Context, userID string, ev Event, except string) {
+	now := g.deps.Clock.Now()
+	legacy := LegacyEvents(ev, userID, func(id string) protocol.User { return g.profile(id, now) })
+	g.deliverTo(ctx, userID, ev.Type, g.payload(ev, userID), except, legacy...)
 }

@@ -189,8 +189,13 @@ func LegacyRequest(ctx context.Context, d Deps, me, other, requestID string) (*p
 	if r == nil {
 		return nil, fmt.Errorf("pair: request %s is not in %s", requestID, p.ID)
 	}
+	return legacyShort(r), nil
+}
+
+// legacyShort is spec 002's short form of a request.
+func legacyShort(r *storage.Request) *protocol.LegacyRequest {
 	return &protocol.LegacyRequest{
 		ID: r.ID, From: r.FromUserID, To: r.ToUserID, Status: legacyStatus(r),
 		CreatedAt: protocol.FormatTime(r.CreatedAt), AcceptedAt: legacyAcceptedAt(r),
-	}, nil
+	}
 }

@@ -60,3 +60,65 @@ func ResolveChat(ctx context.Context, d Deps, me, chat string) (*storage.Pair, e
 	}
 	return p, nil
 }
+
+// legacyFrame is one legacy event, encoded.
+func legacyFrame(event string, data any) []byte {
+	b, err := protocol.EncodeLegacyFrame(event, data)
+	if err != nil {
+		// Our own structs always encode; dropping the event beats a panic.
+		return nil
+	}
+	return b
+}
+
+// removedReasons are the closure reasons that take a participant out of
+// the chat (chat-participant-removed), beyond closing it.
+var removedReasons = map[string]bool{"blocked": true, "account_deleted": true, "account_terminated": true}
+
+// LegacyEvents renders what one pair event means to viewer's legacy
+// sockets, in the order they are sent; nil when the legacy dialect has no
+// such event (rejections, cancellations and misses are `/ws`-only).
+// profile renders a user.
+func LegacyEvents(ev Event, viewer string, profile func(id string) protocol.User) [][]byte {
+	switch ev.Type {
+	case protocol.TypeRequestSend:
+		if viewer != ev.Request.ToUserID {
+			return nil
+		}
+		return [][]byte{legacyFrame(protocol.EventConnectionRequest, protocol.LegacyConnectionEvent{Connection: *legacyShort(ev.Request)})}
+	case protocol.TypeRequestAccept:
+		if ev.Connection == nil {
+			return nil
+		}
+		chat := protocol.LegacyChat{Chat: chatOf(ev.Request.FromUserID, ev.Request.ToUserID)}
+		out := [][]byte{legacyFrame(protocol.EventChatCreated, chat)}
+		if viewer == ev.Request.ToUserID {
+			admin := protocol.ChatUserOf(profile(ev.Request.FromUserID))
+			return append(out, legacyFrame(protocol.EventChatJoined, protocol.LegacyChatJoined{Chat: chat.Chat, Admin: &admin}))
+		}
+		return append(out, legacyFrame(protocol.EventConnectionAccepted, protocol.LegacyConnectionEvent{Connection: *legacyShort(ev.Request)}))
+	case protocol.TypeConnClose:
+		c := ev.Connection
+		chat := chatOf(c.SenderID, c.ReceiverID)
+		by := deref(c.ClosedByUserID)
+		var out [][]byte
+		if reason := deref(c.ClosureReason); removedReasons[reason] {
+			// A block takes each out of the other's world; a deleted or
+			// terminated account leaves its partner alone in the chat.
+			if other := otherOf(c, viewer); reason == "blocked" || other == by {
+				out = append(out, legacyFrame(protocol.EventChatParticipantRemoved, protocol.LegacyChatUser{Chat: chat, User: other}))
+			}
+		}
+		return append(out, legacyFrame(protocol.EventChatDeleted, protocol.LegacyChatUser{Chat: chat, User: by}))
+	}
+	return nil
+}
+
+func chatOf(a, b string) string { return storage.ChatID(storage.PairID(a, b)) }
+
+func otherOf(c *storage.Connection, u string) string {
+	if u == c.SenderID {
+		return c.ReceiverID
+	}
+	return c.SenderID
+}

@@ -253,7 +253,7 @@ func (g *grain) grant(ctx actor.Context, t trigger) error {
 	}
 	r := g.renderer()
 	for _, gift := range granted {
-		g.announce(ctx, r, gift, protocol.TypeGiftGranted, "")
+		g.announce(ctx, r, gift, protocol.TypeGiftGranted, "", nil)
 		g.push(r, gift)
 	}
 	if reload {
@@ -350,8 +350,34 @@ func (g *grain) change(ctx actor.Context, r *renderer, gift *storage.Gift, excep
 	if err := g.keepTimers(gift); err != nil {
 		g.deps.Logger.Error("rewards grain: timers", "gift", gift.ID, "err", err)
 	}
-	g.announce(ctx, r, gift, protocol.TypeGiftUpdated, except)
+	var legacy func(string) []byte
+	if before != storage.GiftRedeemed && gift.Stage == storage.GiftRedeemed {
+		legacy = g.consumed(gift)
+	}
+	g.announce(ctx, r, gift, protocol.TypeGiftUpdated, except, legacy)
 	return nil
+}
+
+// consumed renders reward-consumed, the legacy dialect's word for a
+// redemption, for each user: the campaign's remaining stock (null when
+// unlimited) and whether this user is the one who claimed it.
+func (g *grain) consumed(gift *storage.Gift) func(string) []byte {
+	var remaining *int
+	if c, err := g.deps.Store.Rewards().GetCampaign(context.Background(), gift.CampaignID); err != nil {
+		g.deps.Logger.Error("rewards grain: read campaign", "campaign", gift.CampaignID, "err", err)
+	} else if c.Stock != nil {
+		n := max(0, *c.Stock-c.Granted)
+		remaining = &n
+	}
+	return func(u string) []byte {
+		b, err := protocol.EncodeLegacyFrame(protocol.EventRewardConsumed, protocol.LegacyRewardConsumed{
+			Reward: gift.ID, IsExpired: false, Remaining: remaining, IsConsumedByYou: gift.ClaimedBy == u,
+		})
+		if err != nil {
+			return nil
+		}
+		return b
+	}
 }
 
 func (g *grain) count(before, after, campaign string) {
@@ -415,14 +441,19 @@ func (g *grain) renderer() *renderer {
 
 // announce sends a gift event to both users, each seeing it from their
 // side.
-func (g *grain) announce(ctx actor.Context, r *renderer, gift *storage.Gift, typ, except string) {
+// legacy, when not nil, renders the event's legacy counterpart per user.
+func (g *grain) announce(ctx actor.Context, r *renderer, gift *storage.Gift, typ, except string, legacy func(string) []byte) {
 	for _, u := range []string{gift.UserA, gift.UserB} {
 		frame, err := protocol.EncodeFrame(typ, r.view(gift, u), r.now, "", "")
 		if err != nil {
 			g.deps.Logger.Error("rewards grain: encode", "type", typ, "err", err)
 			return
 		}
-		cluster.SendIn(ctx, cluster.KindUser, u, &grainpb.Deliver{WsFrame: frame, Type: typ, ExceptSessionId: except})
+		d := &grainpb.Deliver{WsFrame: frame, Type: typ, ExceptSessionId: except}
+		if legacy != nil {
+			d.LegacyFrame = legacy(u)
+		}
+		cluster.SendIn(ctx, cluster.KindUser, u, d)
 	}
 }
 
@@ -514,7 +545,7 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 			if err := g.keepTimers(gift); err != nil {
 				g.deps.Logger.Error("rewards grain: timers", "gift", gift.ID, "err", err)
 			}
-			g.announce(ctx, r, gift, protocol.TypeGiftUpdated, m.OriginSessionId)
+			g.announce(ctx, r, gift, protocol.TypeGiftUpdated, m.OriginSessionId, nil)
 		}
 		ctx.Respond(g.reply(r.view(gift, m.ActorId)))
 	})

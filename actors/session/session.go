@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,12 +49,15 @@ type BootstrapSource func(c *Context, b *protocol.Bootstrap, done func(error))
 
 // Deps are shared by every session of a node.
 type Deps struct {
-	Node      *cluster.Node
-	Clock     clock.Clock
-	Metrics   *metrics.Metrics
-	Logger    *slog.Logger
-	Verifier  TokenVerifier
-	Handlers  map[string]Handler
+	Node     *cluster.Node
+	Clock    clock.Clock
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	Verifier TokenVerifier
+	Handlers map[string]Handler
+	// Legacy serves the events of the legacy `/socket` dialect, by event
+	// name. Its sessions have no session.start: they are live at once.
+	Legacy    map[string]Handler
 	Bootstrap []BootstrapSource
 	// Replay runs after bootstrap when session.start carries lastSeenAt.
 	Replay func(c *Context, since time.Time) error
@@ -83,6 +87,8 @@ type Command struct {
 type Params struct {
 	SessionID string
 	UserID    string
+	// Dialect is protocol.DialectWS or protocol.DialectLegacy: the
+	// envelope the socket's frames are decoded from and errors encoded in.
 	Dialect   string
 	TokenExp  time.Time
 	Transport Transport
@@ -91,7 +97,7 @@ type Params struct {
 // Props builds the actor of one socket.
 func Props(d *Deps, p Params) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &sessionActor{deps: d, p: p, tokenExp: p.TokenExp, debug: d.Logger.Enabled(context.Background(), slog.LevelDebug)}
+		return &sessionActor{deps: d, p: p, tokenExp: p.TokenExp, legacy: p.Dialect == protocol.DialectLegacy, debug: d.Logger.Enabled(context.Background(), slog.LevelDebug)}
 	})
 }
 
@@ -104,6 +110,7 @@ type sessionActor struct {
 	attached bool
 	closed   bool
 	actx     actor.Context // set while a command is handled
+	legacy   bool          // the socket speaks {event, data}
 	debug    bool          // the logger takes debug records: one line per frame
 
 	// While session.start gathers the bootstrap (without waiting: the
@@ -131,6 +138,10 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()
+		// A legacy client has no session.start: its frames wait until the
+		// socket is attached, so what it does is never served before the
+		// user grain can answer it with events.
+		s.starting = s.legacy
 		s.attach(ctx)
 		s.armTokenTimer(ctx)
 	case *actor.Stopping:
@@ -149,10 +160,11 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		}
 		s.send(m.Type, m.Data)
 	case *grainpb.CloseSession:
-		if len(m.LastFrame) > 0 {
-			s.send(protocol.TypeError, m.LastFrame)
+		d := protocol.NewDisconnect(int(m.Code), m.Reason)
+		if m.LastError != nil {
+			d.Last = &protocol.Error{Code: protocol.Code(m.LastError.Code), Message: m.LastError.Message, Domain: m.LastError.Domain}
 		}
-		s.disconnect(protocol.NewDisconnect(int(m.Code), m.Reason))
+		s.disconnect(d)
 	case tokenCheck:
 		if !s.deps.Clock.Now().Before(s.tokenExp) {
 			d := protocol.NewDisconnect(protocol.CloseTokenExpired, "token expired")
@@ -180,7 +192,11 @@ func (s *sessionActor) command(ctx actor.Context, m *Command) {
 	}
 	s.actx = ctx
 	if m.Raw != nil {
-		f, perr := protocol.DecodeClientFrame(m.Raw)
+		decode := protocol.DecodeClientFrame
+		if s.legacy {
+			decode = protocol.DecodeLegacyFrame
+		}
+		f, perr := decode(m.Raw)
 		m.Frame = f
 		s.deps.Metrics.FramesIn.WithLabelValues(s.frameLabel(f.Type)).Inc()
 		if m.Err == nil {
@@ -234,6 +250,12 @@ func (s *sessionActor) started() {
 
 // frameLabel keeps the frames-in metric's label set to frame types we know.
 func (s *sessionActor) frameLabel(typ string) string {
+	if s.legacy {
+		if _, ok := s.deps.Legacy[typ]; ok {
+			return typ
+		}
+		return "unknown"
+	}
 	switch typ {
 	case protocol.TypeSessionStart, protocol.TypeSessionRefresh:
 		return typ
@@ -258,12 +280,30 @@ func (s *sessionActor) attach(ctx actor.Context) {
 			s.disconnect(wireerr.ForFailure(rep.Failure.Err().(*protocol.Error)))
 		default:
 			s.attached = true
+			if s.legacy {
+				s.verify(rep.UserJson)
+				s.actx = ctx
+				s.started()
+			}
 			if s.closed {
 				// Closed while attaching: Stopping already ran without us.
 				s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
 			}
 		}
 	})
+}
+
+// verify tells a legacy client at once when its account has no name yet:
+// its chat events will be refused with verification-required until it has
+// one.
+func (s *sessionActor) verify(userJSON []byte) {
+	var u struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(userJSON, &u) == nil && u.Name == "" {
+		s.send(protocol.EventVerificationRequired, protocol.EncodeLegacyError(
+			protocol.Errorf(protocol.CodeVerificationRequired, protocol.DomainSession, "set your name before you chat")))
+	}
 }
 
 func (s *sessionActor) armTokenTimer(ctx actor.Context) {
@@ -298,7 +338,7 @@ func (s *sessionActor) disconnect(d *protocol.Disconnect) {
 		return
 	}
 	if d.Last != nil {
-		s.send(protocol.TypeError, protocol.EncodeError(d.Last, s.deps.Clock.Now(), "", ""))
+		s.send(protocol.TypeError, s.encodeError(d.Last, "", ""))
 	}
 	s.closed = true
 	s.deps.Metrics.Disconnects.WithLabelValues(closeLabel(d.Code)).Inc()
@@ -314,6 +354,13 @@ func (s *sessionActor) handle(f protocol.ClientFrame) {
 	c.Ctx, c.cancel = context.WithTimeout(context.Background(), s.deps.CallTimeout)
 	var err error
 	switch {
+	case s.legacy:
+		h, ok := s.deps.Legacy[f.Type]
+		if !ok {
+			err = protocol.Errorf(protocol.CodeUnknownType, protocol.DomainSession, "unknown event %q", f.Type)
+		} else {
+			err = h(c)
+		}
 	case f.Type == protocol.TypeSessionStart:
 		err = s.start(c)
 	case f.Type == protocol.TypeSessionRefresh:
@@ -491,12 +538,23 @@ func (c *Context) Fail(err error) {
 		pe.Domain = protocol.DomainOf(c.Frame.Type)
 	}
 	c.s.deps.Metrics.Errors.WithLabelValues(string(pe.Code)).Inc()
-	c.s.send(protocol.TypeError, protocol.EncodeError(pe, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+	c.s.send(protocol.TypeError, c.s.encodeError(pe, c.Frame.RequestID, c.Frame.CorrelationID))
 	if f := c.onFail; f != nil {
 		c.onFail = nil
 		f()
 	}
 }
+
+// encodeError renders an error frame in the socket's dialect.
+func (s *sessionActor) encodeError(e *protocol.Error, requestID, correlationID string) []byte {
+	if s.legacy {
+		return protocol.EncodeLegacyError(e)
+	}
+	return protocol.EncodeError(e, s.deps.Clock.Now(), requestID, correlationID)
+}
+
+// Legacy reports whether the socket speaks the legacy dialect.
+func (c *Context) Legacy() bool { return c.s.legacy }
 
 func closeLabel(code int) string {
 	switch code {

@@ -175,7 +175,7 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.DeleteAccount:
 		ctx.Respond(g.deleteAccount(ctx, m))
 	case *grainpb.Deliver:
-		g.deliver(ctx, m.Type, m.WsFrame, m.ExceptSessionId)
+		g.deliverDialects(ctx, m.Type, m.WsFrame, m.LegacyFrame, m.ExceptSessionId)
 	case *grainpb.ReminderFired:
 		ctx.Respond(g.reminder(ctx, m))
 	case *grainpb.UpdateLocation:
@@ -466,10 +466,10 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 	if err := g.deps.Reminders.Delete(c, cluster.KindUser, g.id, ReminderVibe); err != nil {
 		g.deps.Logger.Error("user grain: delete vibe reminder", "user", g.id, "err", err)
 	}
-	last := protocol.EncodeError(protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted"), now, "", "")
+	last := grainpb.Fail(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
 	for _, s := range g.state.Sessions {
 		ctx.Send(actor.NewPID(s.Address, s.PidId), &grainpb.CloseSession{
-			Code: protocol.CloseAccountDeleted, Reason: "account deleted", LastFrame: last,
+			Code: protocol.CloseAccountDeleted, Reason: "account deleted", LastError: last,
 		})
 	}
 	g.state.Sessions = nil
@@ -485,16 +485,34 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 	return &grainpb.Ack{}
 }
 
+// deliver sends a `/ws` frame to the user's `/ws` sockets; the legacy
+// dialect has no such event.
 func (g *grain) deliver(ctx actor.Context, typ string, frame []byte, except string) {
-	if len(frame) == 0 {
-		return
+	g.deliverDialects(ctx, typ, frame, nil, except)
+}
+
+// deliverDialects sends each socket the frame encoded for its dialect,
+// skipping a dialect with no frame (an event the other dialect lacks):
+// a fan-out encodes once per dialect, never once per socket.
+func (g *grain) deliverDialects(ctx actor.Context, typ string, ws, legacy []byte, except string) {
+	var wsMsg, legacyMsg *grainpb.SessionFrame
+	if len(ws) > 0 {
+		wsMsg = &grainpb.SessionFrame{Data: ws, Type: typ}
 	}
-	msg := &grainpb.SessionFrame{Data: frame, Type: typ}
+	if len(legacy) > 0 {
+		legacyMsg = &grainpb.SessionFrame{Data: legacy, Type: typ}
+	}
 	for _, s := range g.state.Sessions {
 		if s.SessionId == except {
 			continue
 		}
-		ctx.Send(actor.NewPID(s.Address, s.PidId), msg)
+		msg := wsMsg
+		if s.Dialect == protocol.DialectLegacy {
+			msg = legacyMsg
+		}
+		if msg != nil {
+			ctx.Send(actor.NewPID(s.Address, s.PidId), msg)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
 )
 
 // This file carries out the presence rules of presence_state.go: it sends
@@ -56,6 +57,10 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 			g.after(ctx, e.At, presenceTimer{e.Timer})
 		case OpPush:
 			g.push(ctx)
+		case OpOnline:
+			g.announcePresence(ctx, protocol.EventUserOnline)
+		case OpOffline:
+			g.announcePresence(ctx, protocol.EventUserOffline)
 		}
 	}
 }
@@ -181,6 +186,41 @@ func (g *grain) nearby(now time.Time) ([]radar.Hit, []string) {
 // sees (a block, its own vibe, a neighbour) changed.
 func (g *grain) radarChanged(ctx actor.Context) {
 	g.apply(ctx, g.pres.Wake(g.now()))
+}
+
+// announcePresence tells every user who shares an active chat with this
+// one, and is not blocked either way, that it came online or went
+// offline: user-online/-offline on their legacy sockets (the `/ws`
+// dialect reads presence from the Connection model's isOnline instead).
+// Chats are 1:1, so the chats two users share is the one of their pair.
+func (g *grain) announcePresence(ctx actor.Context, event string) {
+	c := context.Background()
+	pairs, err := g.deps.Store.Pairs().Of(c, g.id)
+	if err != nil {
+		g.deps.Logger.Error("user grain: list pairs for presence", "user", g.id, "err", err)
+		return
+	}
+	me := protocol.ChatUserOf(Wire(&g.state.User, g.now()))
+	for _, id := range pairs {
+		p, err := g.deps.Store.Pairs().Get(c, id)
+		if err != nil {
+			g.deps.Logger.Error("user grain: read pair for presence", "user", g.id, "pair", id, "err", err)
+			continue
+		}
+		other := p.UserA
+		if other == g.id {
+			other = p.UserB
+		}
+		if p.ActiveConnection() == nil || g.state.Hidden(other) {
+			continue
+		}
+		chat := storage.ChatID(id)
+		frame, err := protocol.EncodeLegacyFrame(event, protocol.LegacyPresence{User: me, Chats: []string{chat}, Chat: chat})
+		if err != nil {
+			continue
+		}
+		cluster.SendIn(ctx, cluster.KindUser, other, &grainpb.Deliver{LegacyFrame: frame, Type: event})
+	}
 }
 
 // push sends radar.nearby.updated when the result differs from the last

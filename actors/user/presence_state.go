@@ -47,6 +47,11 @@ const (
 	// OpPush asks the grain to run the user's radar and offer the result to
 	// Shown, pushing it when Shown says it changed.
 	OpPush
+	// OpOnline and OpOffline announce the user to its chat partners: its
+	// first socket opened after it was offline, or its last one closed and
+	// the reconnect grace ran out (a flaky network does not blink).
+	OpOnline
+	OpOffline
 )
 
 // Timer names the presence timers.
@@ -93,6 +98,7 @@ type Presence struct {
 	graceEnd time.Time // when the last socket closed plus the grace; zero when not in grace
 	hidden   bool      // not on radar
 	deleted  bool
+	online   bool // announced online to the user's chat partners
 
 	want      h3.Cell    // the cell the entry belongs in; 0 when not on radar
 	held      []heldCell // cells that hold, or may hold, the entry
@@ -142,7 +148,7 @@ func (p *Presence) Watching() bool { return p.cover != nil }
 
 // Idle: nothing of the user is in any cell or watch list, and no write is
 // pending, so the grain may stop.
-func (p *Presence) Idle() bool { return len(p.held) == 0 && p.cover == nil }
+func (p *Presence) Idle() bool { return len(p.held) == 0 && p.cover == nil && !p.online }
 
 // Locate records a location reported at now.
 func (p *Presence) Locate(now time.Time, loc *protocol.Location) []Effect {
@@ -172,7 +178,8 @@ func (p *Presence) EntryChanged(now time.Time) []Effect {
 // Deleted takes a deleted account off every radar for good.
 func (p *Presence) Deleted(now time.Time) []Effect {
 	p.fx = p.fx[:0]
-	p.deleted, p.sockets, p.graceEnd = true, 0, time.Time{}
+	// Partners hear of a deleted account through its chats, not presence.
+	p.deleted, p.sockets, p.graceEnd, p.online = true, 0, time.Time{}, false
 	p.sync(now, false)
 	return p.fx
 }
@@ -183,6 +190,10 @@ func (p *Presence) Deleted(now time.Time) []Effect {
 func (p *Presence) Attached(now time.Time, sockets int) []Effect {
 	p.fx = p.fx[:0]
 	p.sockets, p.graceEnd = sockets, time.Time{}
+	if !p.online && !p.deleted && sockets > 0 {
+		p.online = true
+		p.fx = append(p.fx, Effect{Op: OpOnline})
+	}
 	p.sync(now, false)
 	return p.fx
 }
@@ -197,12 +208,21 @@ func (p *Presence) Detached(now time.Time, sockets int) []Effect {
 		return p.fx
 	}
 	if p.cfg.ReconnectGrace <= 0 {
+		p.offline()
 		p.sync(now, false)
 		return p.fx
 	}
 	p.graceEnd = now.Add(p.cfg.ReconnectGrace)
 	p.arm(TimerGrace, p.graceEnd)
 	return p.fx
+}
+
+// offline announces the end of the user's presence, once.
+func (p *Presence) offline() {
+	if p.online {
+		p.online = false
+		p.fx = append(p.fx, Effect{Op: OpOffline})
+	}
 }
 
 // Wake: something that decides what the user's radar shows changed (a
@@ -244,6 +264,7 @@ func (p *Presence) Fired(now time.Time, t Timer) []Effect {
 			break
 		}
 		p.graceEnd = time.Time{}
+		p.offline()
 		p.sync(now, false)
 	case TimerPush:
 		if p.cover != nil {

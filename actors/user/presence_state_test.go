@@ -106,7 +106,7 @@ func arm(tm Timer, at time.Duration) Effect { return Effect{Op: OpArm, Timer: tm
 // online is the usual start: a socket, then a first location in cell A,
 // acknowledged.
 var online = []presStep{
-	{name: "socket opens", do: attach(1)},
+	{name: "socket opens", do: attach(1), want: []Effect{{Op: OpOnline}}},
 	{name: "first location", do: locate(1.5), want: []Effect{arm(TimerStale, 2*time.Minute), upsert(cellA, 1), watch(0, cellA)}, live: &yes},
 	{name: "cell A answers", do: upserted(cellA, 1, false)},
 }
@@ -119,7 +119,7 @@ func TestPresence(t *testing.T) {
 	}{
 		{name: "a location without a socket is not live", steps: []presStep{
 			{do: locate(1.5), want: []Effect{arm(TimerStale, 2*time.Minute)}, live: &no},
-			{name: "socket opens", at: time.Second, do: attach(1), want: []Effect{upsert(cellA, 1), watch(0, cellA)}, live: &yes},
+			{name: "socket opens", at: time.Second, do: attach(1), want: []Effect{{Op: OpOnline}, upsert(cellA, 1), watch(0, cellA)}, live: &yes},
 		}},
 		{name: "first location", steps: online},
 		{name: "move within a cell rewrites the entry in place", steps: append(online[:3:3],
@@ -167,7 +167,7 @@ func TestPresence(t *testing.T) {
 			presStep{at: 7 * time.Second, do: upserted(cellB, 2, false)},
 		)},
 		{name: "hide while the first write is in flight", steps: []presStep{
-			{do: attach(1)},
+			{do: attach(1), want: []Effect{{Op: OpOnline}}},
 			{do: locate(1.5), want: []Effect{arm(TimerStale, 2*time.Minute), upsert(cellA, 1), watch(0, cellA)}},
 			{do: hide(true), want: []Effect{remove(cellA)}},
 			{do: upserted(cellA, 1, false)},
@@ -177,7 +177,7 @@ func TestPresence(t *testing.T) {
 			presStep{name: "another socket", at: time.Second, do: attach(2)},
 			presStep{name: "one of two closes", at: 5 * time.Second, do: detach(1)},
 			presStep{name: "the last closes", at: 10 * time.Second, do: detach(0), want: []Effect{arm(TimerGrace, 40*time.Second)}, live: &yes},
-			presStep{at: 40 * time.Second, do: fired(TimerGrace), want: []Effect{remove(cellA), watch(cellA, 0)}, live: &no},
+			presStep{at: 40 * time.Second, do: fired(TimerGrace), want: []Effect{{Op: OpOffline}, remove(cellA), watch(cellA, 0)}, live: &no},
 			presStep{at: 40 * time.Second, do: removed(cellA, false)},
 		)},
 		{name: "a grace timer fires early after a second disconnect", steps: append(online[:3:3],
@@ -185,7 +185,7 @@ func TestPresence(t *testing.T) {
 			presStep{at: 20 * time.Second, do: attach(1)},
 			presStep{at: 30 * time.Second, do: detach(0)}, // grace now ends at 60 s; the pending timer re-arms
 			presStep{at: 40 * time.Second, do: fired(TimerGrace), want: []Effect{arm(TimerGrace, 60*time.Second)}, live: &yes},
-			presStep{at: 60 * time.Second, do: fired(TimerGrace), want: []Effect{remove(cellA), watch(cellA, 0)}, live: &no},
+			presStep{at: 60 * time.Second, do: fired(TimerGrace), want: []Effect{{Op: OpOffline}, remove(cellA), watch(cellA, 0)}, live: &no},
 		)},
 		{name: "reconnect within the grace", steps: append(online[:3:3],
 			presStep{at: 10 * time.Second, do: detach(0), want: []Effect{arm(TimerGrace, 40*time.Second)}},
@@ -194,18 +194,18 @@ func TestPresence(t *testing.T) {
 		)},
 		{name: "reconnect after the grace with a fresh location: live again", steps: append(online[:3:3],
 			presStep{at: 10 * time.Second, do: detach(0), want: []Effect{arm(TimerGrace, 40*time.Second)}},
-			presStep{at: 40 * time.Second, do: fired(TimerGrace), want: []Effect{remove(cellA), watch(cellA, 0)}},
+			presStep{at: 40 * time.Second, do: fired(TimerGrace), want: []Effect{{Op: OpOffline}, remove(cellA), watch(cellA, 0)}},
 			presStep{at: 40 * time.Second, do: removed(cellA, false)},
-			presStep{at: 50 * time.Second, do: attach(1), want: []Effect{upsert(cellA, 2), watch(0, cellA)}, live: &yes},
+			presStep{at: 50 * time.Second, do: attach(1), want: []Effect{{Op: OpOnline}, upsert(cellA, 2), watch(0, cellA)}, live: &yes},
 		)},
 		{name: "no grace configured", steps: []presStep{
 			{do: func(_ *testing.T, p *Presence, now time.Time) []Effect {
 				p.cfg.ReconnectGrace = 0
 				return p.Attached(now, 1)
-			}},
+			}, want: []Effect{{Op: OpOnline}}},
 			{do: locate(1.5), want: []Effect{arm(TimerStale, 2*time.Minute), upsert(cellA, 1), watch(0, cellA)}},
 			{do: upserted(cellA, 1, false)},
-			{at: time.Second, do: detach(0), want: []Effect{remove(cellA), watch(cellA, 0)}, live: &no},
+			{at: time.Second, do: detach(0), want: []Effect{{Op: OpOffline}, remove(cellA), watch(cellA, 0)}, live: &no},
 		}},
 		{name: "a stale location takes the user off the radar", steps: append(online[:3:3],
 			presStep{at: 2 * time.Minute, do: fired(TimerStale), want: []Effect{remove(cellA), watch(cellA, 0)}, live: &no},
@@ -237,7 +237,7 @@ func TestPresence(t *testing.T) {
 		{name: "no push for a user not watching", steps: append(online[:3:3],
 			presStep{at: time.Second, do: detach(0), want: []Effect{arm(TimerGrace, 31*time.Second)}},
 			presStep{name: "still watching in the grace", at: 2 * time.Second, do: wake, want: []Effect{arm(TimerPush, 2*time.Second)}},
-			presStep{at: 31 * time.Second, do: fired(TimerGrace), want: []Effect{remove(cellA), watch(cellA, 0)}},
+			presStep{at: 31 * time.Second, do: fired(TimerGrace), want: []Effect{{Op: OpOffline}, remove(cellA), watch(cellA, 0)}},
 			presStep{name: "a push due after the grace", at: 31 * time.Second, do: fired(TimerPush)},
 			presStep{at: 32 * time.Second, do: wake},
 		)},

@@ -2197,8 +2197,11 @@ type MarkRead struct {
 	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
 	MessageId       string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// every incoming message of the conversation (the legacy messages-read
+	// names the chat, not a message); message_id is then empty
+	All           bool `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MarkRead) Reset() {
@@ -2250,6 +2253,13 @@ func (x *MarkRead) GetOriginSessionId() string {
 		return x.OriginSessionId
 	}
 	return ""
+}
+
+func (x *MarkRead) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
 }
 
 // RelayToPartner forwards a typing or location-share frame; nothing is
@@ -3404,8 +3414,9 @@ type CloseSession struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Code   int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
 	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	// frame to send before closing (an error frame), may be empty
-	LastFrame     []byte `protobuf:"bytes,3,opt,name=last_frame,json=lastFrame,proto3" json:"last_frame,omitempty"`
+	// error to send before closing, encoded by the session in its own
+	// dialect; may be empty
+	LastError     *Failure `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3454,9 +3465,9 @@ func (x *CloseSession) GetReason() string {
 	return ""
 }
 
-func (x *CloseSession) GetLastFrame() []byte {
+func (x *CloseSession) GetLastError() *Failure {
 	if x != nil {
-		return x.LastFrame
+		return x.LastError
 	}
 	return nil
 }
@@ -3816,12 +3827,13 @@ const file_grains_proto_rawDesc = "" +
 	"\vPostMessage\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12*\n" +
-	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"p\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"\x82\x01\n" +
 	"\bMarkRead\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tR\tmessageId\x12*\n" +
-	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"\x95\x01\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\x12\x10\n" +
+	"\x03all\x18\x04 \x01(\bR\x03all\"\x95\x01\n" +
 	"\x0eRelayToPartner\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
@@ -3900,12 +3912,12 @@ const file_grains_proto_rawDesc = "" +
 	"\vdue_unix_ms\x18\x03 \x01(\x03R\tdueUnixMs\"6\n" +
 	"\fSessionFrame\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\"Y\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\"o\n" +
 	"\fCloseSession\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x123\n" +
 	"\n" +
-	"last_frame\x18\x03 \x01(\fR\tlastFrame\"\n" +
+	"last_error\x18\x04 \x01(\v2\x14.gisbi.grain.FailureR\tlastError\"\n" +
 	"\n" +
 	"\bScoreGet\"0\n" +
 	"\rScoreComplete\x12\x1f\n" +
@@ -4023,12 +4035,13 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 18: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
 	64, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
 	0,  // 20: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 21: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	0,  // 21: gisbi.grain.CloseSession.last_error:type_name -> gisbi.grain.Failure
+	0,  // 22: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }

@@ -104,7 +104,20 @@ func (u *User) DialLegacy() *WS {
 		}
 		u.t.Fatalf("dial /socket as %s: %v (status %d)", u.ID, err, status)
 	}
+	w.Ready()
 	return w
+}
+
+// Ready waits until a legacy socket is attached to its user: the server
+// serves a legacy socket's frames only once it is, so the answer to a
+// probe (an unknown event, answered validation-failed) means events for
+// the user now reach this socket.
+func (w *WS) Ready() {
+	w.t.Helper()
+	w.Emit("servertest-ready-probe", nil)
+	if f := w.Expect("validation-failed"); !strings.Contains(f.Message(), "servertest-ready-probe") {
+		w.t.Fatalf("ready probe answered %s", f.Raw)
+	}
 }
 
 // Emit writes a legacy `{event, data}` frame.
