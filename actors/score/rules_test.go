@@ -107,16 +107,15 @@ func TestRulesDay(t *testing.T) {
 		at   string
 		do   func(Day, time.Time) (Day, error)
 		// want
-		err        *protocol.Error
-		date       string
-		counts     map[string]int
-		total      int
-		reels      int
-		social     float64
-		mindful    float64
-		resetAt    string // "" = none
-		wasReset   bool   // Current(before, at) dropped completions
-		completedO string // an action type expected completed
+		err      *protocol.Error
+		date     string
+		counts   map[string]int
+		total    int
+		reels    int
+		social   float64
+		mindful  float64
+		resetAt  string // "" = none
+		wasReset bool   // Current(before, at) dropped completions
 	}
 	complete := func(typ string) func(Day, time.Time) (Day, error) {
 		return func(d Day, now time.Time) (Day, error) {
