@@ -383,3 +383,49 @@ func TestLegacyDialectAuthorization(t *testing.T) {
 		t.Fatalf("/socket with ?access_token: %v", err)
 	}
 }
+
+// A redemption reaches legacy sockets as reward-consumed: the campaign's
+// remaining stock, and which of the two claimed it.
+func TestLegacyDialectRewardConsumed(t *testing.T) {
+	srv := servertest.Start(t, withAdmin)
+	brandID, key := brand(t, srv, "Old App Lounge")
+	campaign(t, srv, brandID, map[string]any{"stock": 3})
+	a, b := joinBoth(t, srv, "claimer"), joinBoth(t, srv, "partner-of-claimer")
+	pairUp(t, a.member, b.member)
+	gift := a.ws.ExpectPush("gift.sponsored.granted", waitEvent).Map(t)["giftId"].(string)
+	b.ws.ExpectPush("gift.sponsored.granted", waitEvent)
+
+	a.ws.Send("gift.claim", map[string]any{"giftId": gift}, "c1")
+	code := a.ws.ExpectReply("gift.claim", "c1").Map(t)["redemptionCode"].(string)
+	if res := servertest.Do(t, srv.URL, http.MethodPost, "/sponsor/redemptions/"+code+"/redeem", key, nil); res.Status != http.StatusOK {
+		t.Fatalf("redeem: %d %s", res.Status, res.Body)
+	}
+	for _, x := range []struct {
+		w    *servertest.WS
+		mine bool
+	}{{a.old, true}, {b.old, false}} {
+		got := data(t, x.w.ExpectPush(protocol.EventRewardConsumed, waitEvent))
+		if got["reward"] != gift || got["isExpired"] != false || got["remaining"] != 2.0 || got["isConsumedByYou"] != x.mine {
+			t.Fatalf("reward-consumed = %v (claimer: %v)", got, x.mine)
+		}
+	}
+	// The claim itself was no consumption.
+	a.old.NoFrame(protocol.EventRewardConsumed, 100*time.Millisecond)
+}
+
+// A failure of the server's own (here: its store is gone) is answered
+// server-error, and the socket stays open.
+func TestLegacyDialectServerError(t *testing.T) {
+	srv := servertest.Start(t)
+	u := srv.Login("unlucky")
+	w := u.DialLegacy()
+	if err := srv.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.Emit(protocol.EventMessagesRead, map[string]any{"chat": "chat_01a~01b"})
+	if f := w.Expect(protocol.EventServerError); f.Message() == "" || strings.Contains(f.Message(), "database") {
+		t.Fatalf("server-error = %s (the cause must not leak)", f.Raw)
+	}
+	w.Emit(protocol.EventTypingStarted, map[string]any{})
+	w.Expect(protocol.EventValidationFailed)
+}
