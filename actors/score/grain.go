@@ -54,11 +54,10 @@ func NewKind(d Deps) *pcluster.Kind {
 
 // grain is the only writer of one user's score day.
 type grain struct {
-	deps    Deps
-	id      string
-	day     Day
-	loadErr error
-	loaded  bool
+	deps   Deps
+	id     string
+	day    Day
+	loaded bool
 	// armed is the due time of the reset reminder as last stored by this
 	// activation; zero when unknown or none. It spares a reminder write
 	// for every action of the same day.
@@ -104,13 +103,12 @@ func (g *grain) ready() error {
 	case errors.Is(err, storage.ErrNotFound):
 		g.day = Day{}
 	case err != nil:
-		g.loadErr = fmt.Errorf("score grain: load %s: %w", g.id, err)
 		g.deps.Logger.Error("score grain: load", "user", g.id, "err", err)
-		return g.loadErr
+		return fmt.Errorf("score grain: load %s: %w", g.id, err)
 	default:
 		g.day = Day{Start: rec.Date, Counts: rec.Counts}
 	}
-	g.loaded, g.loadErr = true, nil
+	g.loaded = true
 	return nil
 }
 
