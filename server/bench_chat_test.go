@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -109,4 +110,95 @@ func BenchmarkChat100Pairs(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkChatCrossDialect is BenchmarkChat100Pairs with every recipient
+// on a legacy `/socket` socket: the sender writes chat.message.created on
+// /ws and the recipient reads messages-received. Reports the same figures,
+// so the two benchmarks side by side show what the second dialect costs a
+// delivery.
+func BenchmarkChatCrossDialect(b *testing.B) {
+	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6; c.WSSendQueue = 4096 })
+	const pairs, window = 100, 8
+	type pairConn struct {
+		a  member
+		to string
+		rx *servertest.WS
+	}
+	var ps []pairConn
+	for i := 0; i < pairs; i++ {
+		x, y := connected(b, srv, fmt.Sprint("xa-", i), fmt.Sprint("xb-", i))
+		// Only the legacy socket of the recipient: its /ws one leaves.
+		y.ws.Close()
+		ps = append(ps, pairConn{a: x, to: y.ID, rx: y.DialLegacy()})
+	}
+	var mu sync.Mutex
+	var lats []time.Duration
+	var delivered atomic.Int64
+	per := b.N/pairs + 1
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(2)
+		go func(p pairConn) { // receiver: measure send→deliver
+			defer wg.Done()
+			local := make([]time.Duration, 0, per)
+			for n := 0; n < per; {
+				f := p.rx.TryNext(30 * time.Second)
+				if f == nil {
+					break
+				}
+				if f.Type != "messages-received" {
+					continue
+				}
+				var d struct {
+					Message struct {
+						Content string `json:"content"`
+					} `json:"message"`
+				}
+				_ = json.Unmarshal(f.Payload, &d)
+				sent, _ := strconv.ParseInt(d.Message.Content, 10, 64)
+				local = append(local, time.Since(time.Unix(0, sent)))
+				n++
+				delivered.Add(1)
+			}
+			mu.Lock()
+			lats = append(lats, local...)
+			mu.Unlock()
+		}(p)
+		go func(p pairConn) { // sender: keep `window` messages in flight
+			defer wg.Done()
+			sem := make(chan struct{}, window)
+			done := make(chan struct{})
+			go func() {
+				for acks := 0; acks < per; {
+					f := p.a.ws.TryNext(30 * time.Second)
+					if f == nil {
+						break
+					}
+					if f.Type == "chat.message.created" && f.RequestID != "" {
+						acks++
+						<-sem
+					}
+				}
+				close(done)
+			}()
+			for i := 0; i < per; i++ {
+				sem <- struct{}{}
+				_ = p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
+					"payload": map[string]any{"recipientId": p.to, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}})
+			}
+			<-done
+		}(p)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) > 0 {
+		b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
+	}
+	b.ReportMetric(float64(delivered.Load())/elapsed.Seconds(), "msgs/s")
 }

@@ -412,3 +412,20 @@ func TestLegacyDialectRewardConsumed(t *testing.T) {
 	// The claim itself was no consumption.
 	a.old.NoFrame(protocol.EventRewardConsumed, 100*time.Millisecond)
 }
+
+// A failure of the server's own (here: its store is gone) is answered
+// server-error, and the socket stays open.
+func TestLegacyDialectServerError(t *testing.T) {
+	srv := servertest.Start(t)
+	u := srv.Login("unlucky")
+	w := u.DialLegacy()
+	if err := srv.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.Emit(protocol.EventMessagesRead, map[string]any{"chat": "chat_01a~01b"})
+	if f := w.Expect(protocol.EventServerError); f.Message() == "" || strings.Contains(f.Message(), "database") {
+		t.Fatalf("server-error = %s (the cause must not leak)", f.Raw)
+	}
+	w.Emit(protocol.EventTypingStarted, map[string]any{})
+	w.Expect(protocol.EventValidationFailed)
+}
