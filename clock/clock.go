@@ -29,6 +29,7 @@ type Real struct {
 	speed    float64
 	baseWall time.Time
 	baseReal time.Time // carries the monotonic reading
+	shifted  bool      // baseWall is not the wall time at construction
 }
 
 // NewReal returns a clock running speed times faster than the wall clock.
@@ -41,10 +42,20 @@ func NewReal(speed float64) *Real {
 	return &Real{speed: speed, baseWall: now.Round(0), baseReal: now}
 }
 
+// NewRealAt returns a clock that reads start at construction and runs
+// speed times faster than the wall clock from there. It lets a dev server
+// begin just before a moment worth watching (a midnight in the day zone)
+// instead of waiting for it; speed <= 0 is treated as 1.
+func NewRealAt(start time.Time, speed float64) *Real {
+	c := NewReal(speed)
+	c.baseWall, c.shifted = start.UTC().Round(0), true
+	return c
+}
+
 // Now returns the clock time in UTC, without a monotonic reading so that
 // stored and compared values behave the same.
 func (c *Real) Now() time.Time {
-	if c.speed == 1 {
+	if c.speed == 1 && !c.shifted {
 		return time.Now().UTC().Round(0)
 	}
 	elapsed := time.Since(c.baseReal)

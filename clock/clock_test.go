@@ -60,3 +60,30 @@ func TestRealFastClockMovesForward(t *testing.T) {
 		t.Fatalf("1000x clock advanced only %v over 5ms of real time", d)
 	}
 }
+
+func TestRealAtStartsAtTheGivenInstant(t *testing.T) {
+	kolkata := time.FixedZone("IST", 5*3600+1800)
+	start := time.Date(2001, 3, 4, 23, 59, 0, 0, kolkata)
+	for _, speed := range []float64{1, 60} {
+		c := NewRealAt(start, speed)
+		a := c.Now()
+		if a.Before(start) || a.Location() != time.UTC {
+			t.Fatalf("speed %v: first reading %v, want %v or later, in UTC", speed, a, start.UTC())
+		}
+		// Hours of real time would have to pass for the reading to leave
+		// 2001: it is the shifted clock, not the wall clock.
+		if a.Year() != 2001 {
+			t.Fatalf("speed %v: reading %v is not near the start %v", speed, a, start)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if d := c.Now().Sub(a); d < time.Duration(5*speed)*time.Millisecond {
+			t.Fatalf("speed %v: clock advanced %v over 5ms of real time", speed, d)
+		}
+		if c.Speed() != speed {
+			t.Fatalf("Speed() = %v, want %v", c.Speed(), speed)
+		}
+	}
+	if got := NewRealAt(start, 0).Speed(); got != 1 {
+		t.Fatalf("speed 0 is treated as %v, want 1", got)
+	}
+}

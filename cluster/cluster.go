@@ -22,6 +22,7 @@ const (
 	KindPair      = "Pair"
 	KindProximity = "Proximity"
 	KindRewards   = "Rewards"
+	KindScore     = "Score"
 )
 
 // ErrUnavailable is returned when a grain could not be reached in time.

@@ -60,6 +60,7 @@ type Config struct {
 
 	MaxFrameBytes     int     `koanf:"max_frame_bytes" default:"65536" desc:"Largest WebSocket frame accepted, in bytes (1024 to 16777216)."`
 	ClockSpeed        float64 `koanf:"clock_speed" default:"1" desc:"Game clock speed multiplier, above 0 and at most 3600; anything but 1 requires dev mode."`
+	ClockStart        string  `koanf:"clock_start" default:"" desc:"Dev mode only: the instant (RFC 3339, e.g. 2026-03-14T18:25:00Z) the game clock reads at start-up instead of now, running at clock_speed from there; every start begins there again. Empty means now."`
 	MaxBodyBytes      int     `koanf:"max_body_bytes" default:"1048576" desc:"Largest REST request body, in bytes."`
 	WSRate            float64 `koanf:"ws_rate" default:"20" desc:"Frames per second a socket may send on average."`
 	WSBurst           int     `koanf:"ws_burst" default:"40" desc:"Frames a socket may send in a burst above ws_rate."`
@@ -95,6 +96,9 @@ type Config struct {
 	DayTimezone              string `koanf:"day_timezone" default:"UTC" desc:"IANA time zone (e.g. Africa/Lagos) whose calendar days split together-time for the daily reward rules."`
 	SponsorCodeMissesPerHour int    `koanf:"sponsor_code_misses_per_hour" default:"30" desc:"Lookups of unknown redemption codes a sponsor key may make per hour (1 to 100000) before its lookups answer rate_limited; guessing codes is counted in gisbi_reward_code_misses_total."`
 
+	// Daily social score; its days are those of day_timezone.
+	ScoreCatalogFile string `koanf:"score_catalog_file" default:"" desc:"Action catalog of the daily social score, JSON (.json) or YAML (.yaml, .yml) by extension; empty means the built-in catalog (the spec's social and mindfulness sections). Checked at start-up."`
+
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" default:"15s" desc:"How long shutdown waits for connections and work to drain."`
 
 	LogLevel  string `koanf:"log_level" default:"info" desc:"Log level: debug, info, warn or error."`
@@ -115,6 +119,16 @@ func (c *Config) DayLocation() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// ClockStartTime is the instant clock_start names; zero when it is empty
+// (validated: it parses).
+func (c *Config) ClockStartTime() time.Time {
+	t, err := time.Parse(time.RFC3339Nano, c.ClockStart)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // Limits the validation enforces; named so tests and messages agree.
@@ -229,6 +243,20 @@ func (c *Config) Validate() error {
 		// A fast clock in production would expire games and timers early
 		// for real players, so it is only for testing.
 		v.add("clock_speed", fmt.Sprintf("%v requires dev mode (GISBI_DEV=true or --dev); production runs at 1", c.ClockSpeed), nil)
+	}
+	if c.ClockStart != "" {
+		// A shifted clock in production would stamp every record with a
+		// made-up time, so it is only for testing, like the speed.
+		if _, err := time.Parse(time.RFC3339Nano, c.ClockStart); err != nil {
+			v.add("clock_start", fmt.Sprintf("%q is not an RFC 3339 time such as 2026-03-14T18:25:00Z", c.ClockStart), err)
+		} else if !c.Dev {
+			v.add("clock_start", "requires dev mode (GISBI_DEV=true or --dev); production starts at the current time", nil)
+		}
+	}
+	if c.ScoreCatalogFile != "" {
+		if _, err := LoadScoreCatalog(c.ScoreCatalogFile); err != nil {
+			v.add("score_catalog_file", err.Error(), err)
+		}
 	}
 
 	v.atLeast("max_body_bytes", c.MaxBodyBytes, 1)

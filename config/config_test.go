@@ -91,6 +91,7 @@ var wantNames = map[string]string{
 	"GISBI_ADMIN_TOKEN":                  "admin-token",
 	"GISBI_MAX_FRAME_BYTES":              "max-frame-bytes",
 	"GISBI_CLOCK_SPEED":                  "clock-speed",
+	"GISBI_CLOCK_START":                  "clock-start",
 	"GISBI_MAX_BODY_BYTES":               "max-body-bytes",
 	"GISBI_WS_RATE":                      "ws-rate",
 	"GISBI_WS_BURST":                     "ws-burst",
@@ -119,6 +120,7 @@ var wantNames = map[string]string{
 	"GISBI_PROXIMITY_UPDATE_INTERVAL":    "proximity-update-interval",
 	"GISBI_DAY_TIMEZONE":                 "day-timezone",
 	"GISBI_SPONSOR_CODE_MISSES_PER_HOUR": "sponsor-code-misses-per-hour",
+	"GISBI_SCORE_CATALOG_FILE":           "score-catalog-file",
 	"GISBI_LOG_LEVEL":                    "log-level",
 	"GISBI_LOG_FORMAT":                   "log-format",
 }
@@ -300,6 +302,14 @@ func TestValidate(t *testing.T) {
 	if err := os.WriteFile(credentials, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	catalog := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(catalog, []byte("sections:\n  - name: daily\n    actions:\n      - {type: walk, label: Take a walk}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badCatalog := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(badCatalog, []byte(`{"sections":[{"name":"daily","actions":[{"type":"walk"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		edit    func(*Config)
@@ -317,6 +327,13 @@ func TestValidate(t *testing.T) {
 		{"origin with path", func(c *Config) { c.AllowedOrigins = []string{"https://a.example/"} }, "GISBI_ALLOWED_ORIGINS", "not an origin"},
 		{"clock speed in dev", func(c *Config) { c.Dev = true; c.ClockSpeed = 60 }, "", ""},
 		{"clock speed without dev", func(c *Config) { c.ClockSpeed = 60 }, "GISBI_CLOCK_SPEED", "GISBI_DEV"},
+		{"clock start in dev", func(c *Config) { c.Dev = true; c.ClockStart = "2026-03-14T18:25:00Z" }, "", ""},
+		{"clock start with offset", func(c *Config) { c.Dev = true; c.ClockStart = "2026-03-14T23:55:00.5+05:30" }, "", ""},
+		{"clock start without dev", func(c *Config) { c.ClockStart = "2026-03-14T18:25:00Z" }, "GISBI_CLOCK_START", "GISBI_DEV"},
+		{"clock start not a time", func(c *Config) { c.Dev = true; c.ClockStart = "tomorrow" }, "GISBI_CLOCK_START", "not an RFC 3339 time"},
+		{"score catalog file", func(c *Config) { c.ScoreCatalogFile = catalog }, "", ""},
+		{"score catalog file missing", func(c *Config) { c.ScoreCatalogFile = catalog + ".missing" }, "GISBI_SCORE_CATALOG_FILE", "no such file"},
+		{"score catalog file invalid", func(c *Config) { c.ScoreCatalogFile = badCatalog }, "GISBI_SCORE_CATALOG_FILE", "label is required"},
 		{"zero reconnect grace", func(c *Config) { c.ReconnectGrace = 0 }, "", ""},
 		{"admin token", func(c *Config) { c.AdminToken = "0123456789abcdef" }, "", ""},
 		{"fcm file exists", func(c *Config) { c.FCMCredentialsFile = credentials }, "", ""},

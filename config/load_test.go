@@ -57,6 +57,8 @@ func TestEverySettingParses(t *testing.T) {
 	credentials := writeFile(t, "firebase.json", "{}")
 	apnsKey := writeFile(t, "AuthKey.p8", "key")
 	apnsIDs := []string{"GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}
+	catalogJSON := writeFile(t, "catalog.json", `{"sections":[{"name":"daily","actions":[{"type":"walk","label":"Take a walk","startAt":0}]}]}`)
+	catalogYAML := writeFile(t, "catalog.yml", "sections:\n  - name: daily\n    actions:\n      - type: walk\n        label: Take a walk\n        startAt: 23\n        reel: true\n")
 	tests := []struct {
 		env   string
 		value string
@@ -109,6 +111,12 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_CLOCK_SPEED", "1", nil, 1.0},
 		{"GISBI_CLOCK_SPEED", "2.5", []string{"GISBI_DEV=true"}, 2.5},
 		{"GISBI_CLOCK_SPEED", "3600", []string{"GISBI_DEV=true"}, 3600.0},
+		{"GISBI_CLOCK_START", "2026-03-14T18:25:00Z", []string{"GISBI_DEV=true"}, "2026-03-14T18:25:00Z"},
+		{"GISBI_CLOCK_START", "2026-03-14T23:55:00.250+05:30", []string{"GISBI_DEV=true"}, "2026-03-14T23:55:00.250+05:30"},
+		{"GISBI_CLOCK_START", "", []string{"GISBI_CLOCK_START=2026-03-14T18:25:00Z"}, ""},
+		{"GISBI_SCORE_CATALOG_FILE", catalogJSON, nil, catalogJSON},
+		{"GISBI_SCORE_CATALOG_FILE", catalogYAML, nil, catalogYAML},
+		{"GISBI_SCORE_CATALOG_FILE", "", []string{"GISBI_SCORE_CATALOG_FILE=" + catalogJSON}, ""},
 		{"GISBI_MAX_BODY_BYTES", "4096", nil, 4096},
 		{"GISBI_WS_RATE", "0.5", nil, 0.5},
 		{"GISBI_WS_RATE", "1e2", nil, 100.0},
@@ -260,6 +268,28 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_CLOCK_SPEED", "-2", []string{"GISBI_DEV=1"}, "must be greater than 0 and at most 3600"},
 		{"GISBI_CLOCK_SPEED", "3600.5", []string{"GISBI_DEV=1"}, "must be greater than 0 and at most 3600"},
 		{"GISBI_CLOCK_SPEED", "2", nil, "2 requires dev mode (GISBI_DEV=true or --dev)"},
+		{"GISBI_CLOCK_START", "2026-03-14 18:25", []string{"GISBI_DEV=1"}, `"2026-03-14 18:25" is not an RFC 3339 time`},
+		{"GISBI_CLOCK_START", "18:25", []string{"GISBI_DEV=1"}, `is not an RFC 3339 time`},
+		{"GISBI_CLOCK_START", "2026-03-14T18:25:00Z", nil, "requires dev mode (GISBI_DEV=true or --dev)"},
+		{"GISBI_SCORE_CATALOG_FILE", filepath.Join(dir, "missing.json"), nil, "no such file"},
+		{"GISBI_SCORE_CATALOG_FILE", dir, nil, "is a directory"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "catalog.toml", ""), nil, `unsupported extension ".toml"`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[]}`), nil, "no sections"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[]}]}`), nil, `section "x" has no actions`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A","startsAt":8}]}]}`), nil, `unknown field "startsAt"`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A","startAt":24}]}]}`), nil, "startAt 24 is not an hour from 0 to 23"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A","startAt":-1}]}]}`), nil, "startAt -1 is not an hour from 0 to 23"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A","startAt":8.5}]}]}`), nil, "not a catalog"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":" "}]}]}`), nil, "label is required"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"label":"A"}]}]}`), nil, `type "" must be 1 to 64`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a/b","label":"A"}]}]}`), nil, `type "a/b" must be 1 to 64`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A"}]},{"name":"y","actions":[{"type":"a","label":"B"}]}]}`), nil, `type "a" appears twice`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A"}]},{"name":"x","actions":[{"type":"b","label":"B"}]}]}`), nil, `section "x" appears twice`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"totalScore","actions":[{"type":"a","label":"A"}]}]}`), nil, "the name is a key of the score itself"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"actions":[{"type":"a","label":"A"}]}]}`), nil, `name "" must be 1 to 64`},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.json", `{"sections":[{"name":"x","actions":[{"type":"a","label":"A"}]}]} {}`), nil, "trailing data"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.yaml", "sections: [\n"), nil, "not valid YAML"},
+		{"GISBI_SCORE_CATALOG_FILE", writeFile(t, "c.yaml", "sections:\n  - name: x\n    actions:\n      - {type: a}\n"), nil, "label is required"},
 		{"GISBI_MAX_BODY_BYTES", "0", nil, "must be at least 1, got 0"},
 		{"GISBI_MAX_BODY_BYTES", "1MB", nil, `"1MB" is not an integer`},
 		{"GISBI_WS_RATE", "0", nil, "must be greater than 0"},

@@ -107,6 +107,8 @@ func New(d Deps) *API {
 	limited.Delete("/connections/:userId", a.requireAuth, a.deleteConnection)
 	limited.Post("/connections/:connectionId/proximity/token", a.requireAuth, a.proximityToken)
 	limited.Get("/connections/:connectionId/proximity/summary", a.requireAuth, a.proximitySummary)
+	limited.Get("/score", a.requireAuth, a.getScore)
+	limited.Post("/score/actions/:type", a.requireAuth, a.completeScoreAction)
 
 	sponsor := limited.Group("/sponsor", a.requireSponsor)
 	sponsor.Get("/redemptions/:code", a.lookupRedemption)

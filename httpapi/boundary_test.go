@@ -17,6 +17,7 @@ var grainOwned = map[string]string{
 	"Messages":  "messages belong to the Pair grain (actors/pair read models)",
 	"Snapshots": "proximity snapshots belong to the Proximity grain (actors/proximity read models)",
 	"Safety":    "blocks and reports belong to the User grain",
+	"Scores":    "daily scores belong to the Score grain",
 }
 
 func TestHandlersDoNotReadGrainOwnedStores(t *testing.T) {

@@ -17,6 +17,11 @@ import (
 
 var errNotConnected = errors.New("socket not connected")
 
+// probeKey files a legacy socket's probe among its pending requests, so
+// the sweeper times it out and a drop fails it as it does a request.
+// requestIds are base 36 and never take this key.
+const probeKey = "(probe)"
+
 // pendingReq is a request waiting for its answer.
 type pendingReq struct {
 	typ   string
@@ -35,7 +40,7 @@ type client struct {
 	credMu  sync.Mutex
 	creds   Credentials
 	credsAt time.Time              // when creds were issued, in real time
-	userID  atomic.Pointer[string] // from the first bootstrap; readers run on other goroutines
+	userID  atomic.Pointer[string] // from the login answer or the bootstrap; readers run on other goroutines
 
 	wmu        sync.Mutex // guards ws and serialises writes
 	ws         *websocket.Conn
@@ -59,7 +64,8 @@ type client struct {
 	nextRefetch time.Time // owned by the behaviour loop
 }
 
-// id is the user id, "" before the first bootstrap.
+// id is the user id, "" before the login answer or the first bootstrap
+// named it (a legacy socket of a tokens-file user never learns it).
 func (c *client) id() string {
 	if p := c.userID.Load(); p != nil {
 		return *p
@@ -73,11 +79,12 @@ func (c *client) access() string {
 	return c.creds.AccessToken
 }
 
-// dial opens the socket. The server authenticates at the upgrade.
+// dial opens the socket of the run's dialect. The server authenticates at
+// the upgrade.
 func (c *client) dial(ctx context.Context) error {
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+c.access())
-	const label = "GET /ws (upgrade)"
+	label := "GET " + c.r.wsPath + " (upgrade)"
 	c.r.stats.Sent(label)
 	start := time.Now()
 	ws, res, err := c.r.dialer(c.src).DialContext(ctx, c.r.wsURL, h)
@@ -173,6 +180,10 @@ func (c *client) readLoop(ws *websocket.Conn, done chan struct{}) {
 			return
 		}
 		f := &inFrame{recvAt: time.Now()}
+		if c.r.legacy() {
+			c.readLegacy(data, f)
+			continue
+		}
 		if decodeFrame(data, f) != nil {
 			c.r.stats.Received("(invalid JSON)")
 			c.r.stats.Error("(invalid JSON)", "invalid_json_from_server")
@@ -189,6 +200,106 @@ func (c *client) readLoop(ws *websocket.Conn, done chan struct{}) {
 		}
 		c.r.onEvent(c, f)
 	}
+}
+
+// readLegacy handles one frame of a legacy socket, counted by event name.
+// Nothing the generator sends on /socket succeeds silently: the probe's
+// answer is its only expected frame, and any other error event is an error.
+func (c *client) readLegacy(data []byte, f *inFrame) {
+	if decodeLegacyFrame(data, f) != nil {
+		c.r.stats.Received("(invalid legacy frame)")
+		c.r.stats.Error("(invalid legacy frame)", "invalid_legacy_frame_from_server")
+		return
+	}
+	c.r.stats.Received(f.Type)
+	if !legacyErrorEvents[f.Type] {
+		return // user-online and the like: counted, nothing to do in an idle run
+	}
+	switch {
+	case c.answerProbe(f):
+	case f.Type == eventNotFound:
+		// The probe's answer after the probe was given up as a timeout:
+		// nothing else the generator sends is answered not-found.
+		c.r.stats.Add(ctrLateAnswers, 1)
+	default:
+		c.r.stats.Error("error (event)", f.Type)
+	}
+}
+
+// probe makes a freshly dialled legacy socket prove it is attached: it
+// sends probeFrame and waits for its answer, not-found, like call waits
+// for a /ws answer. The sweeper gives up on it after the request timeout.
+func (c *client) probe(ctx context.Context) error {
+	ch := make(chan *inFrame, 1)
+	c.pmu.Lock()
+	if c.pend == nil {
+		c.pend = map[string]*pendingReq{}
+	}
+	c.pend[probeKey] = &pendingReq{typ: labelProbe, sent: time.Now(), done: func(f *inFrame) { ch <- f }}
+	c.pmu.Unlock()
+	if err := c.write(probeFrame); err != nil {
+		c.pmu.Lock()
+		delete(c.pend, probeKey)
+		c.pmu.Unlock()
+		return fmt.Errorf("%s: %w", labelProbe, err)
+	}
+	c.r.stats.Sent(labelProbe)
+	select {
+	case f := <-ch:
+		switch f.Type {
+		case eventNotFound:
+			return nil
+		case typeError: // timeout or disconnected, from the generator
+			return fmt.Errorf("%s: %s", labelProbe, f.errorCode())
+		}
+		return fmt.Errorf("%s: answered %s", labelProbe, f.Type)
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", labelProbe, ctx.Err())
+	}
+}
+
+// answerProbe completes the pending probe with f, an error event, and
+// reports false when no probe is pending. Legacy frames carry no
+// requestId, but a socket has one probe at most and the probe is the only
+// frame it sends, so the first error event answers it: not-found as
+// expected, anything else (verification-required for a user with no name
+// yet) as that error.
+func (c *client) answerProbe(f *inFrame) bool {
+	c.pmu.Lock()
+	p := c.pend[probeKey]
+	delete(c.pend, probeKey)
+	c.pmu.Unlock()
+	if p == nil {
+		return false
+	}
+	code := ""
+	if f.Type != eventNotFound {
+		code = f.Type
+	}
+	c.r.stats.Answered(p.typ, f.recvAt.Sub(p.sent), code)
+	if p.done != nil {
+		p.done(f)
+	}
+	return true
+}
+
+// start makes a dialled socket a live session: on /ws session.start
+// answered by session.bootstrap, which names the user; on /socket, which
+// has no start, the probe.
+func (c *client) start(ctx context.Context) error {
+	if c.r.legacy() {
+		return c.probe(ctx)
+	}
+	f, err := c.call(ctx, typeSessionStart, struct{}{}, typeSessionBootstrap)
+	if err != nil {
+		return err
+	}
+	var b bootstrapPayload
+	if err := json.Unmarshal(f.Payload, &b); err != nil || b.CurrentUser.ID == "" {
+		return fmt.Errorf("bootstrap of %s has no currentUser.id", c.handle)
+	}
+	c.userID.Store(&b.CurrentUser.ID)
+	return nil
 }
 
 // answer completes the pending request f answers. It reports false when
@@ -310,7 +421,7 @@ func (c *client) reconnect() {
 			_ = c.refreshToken(ctx, false)
 		}
 		if err == nil {
-			_, err = c.call(ctx, typeSessionStart, struct{}{}, typeSessionBootstrap)
+			err = c.start(ctx)
 			if err == nil {
 				cancel()
 				c.connected.Store(true)

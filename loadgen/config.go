@@ -14,6 +14,18 @@ import (
 // a participant within a second (server clock) is refused.
 const minHeartbeat = time.Second
 
+// Socket dialects the generator speaks (the server's protocol.DialectWS and
+// protocol.DialectLegacy).
+const (
+	// DialectWS is `/ws`: typed frames matched to answers by requestId,
+	// and a session that starts with session.start.
+	DialectWS = "ws"
+	// DialectSocket is the legacy `/socket`: `{event, data}` frames both
+	// ways, no requestId and no session.start. It has no radar, connection
+	// requests or BLE frames, so the generator only holds its sockets idle.
+	DialectSocket = "socket"
+)
+
 // Box is the city the users walk in, in degrees.
 type Box struct {
 	MinLat, MinLng, MaxLat, MaxLng float64
@@ -46,7 +58,8 @@ func (b Box) String() string {
 // Config is one scenario. Durations marked "server clock" are in the
 // server's time; the generator waits them divided by ClockSpeed.
 type Config struct {
-	Server string // base URL, http(s)://host:port
+	Server  string // base URL, http(s)://host:port
+	Dialect string // DialectWS or DialectSocket
 
 	Users    int           // simulated users (sockets)
 	Pairs    int           // pairs formed among the first 2×Pairs users
@@ -82,7 +95,7 @@ type Config struct {
 	Settle         time.Duration // real: wait after connecting before sampling the server's RSS
 
 	MaxFailFraction   float64       // logins, connects, dropped sockets and pairs allowed to fail
-	AllowErrors       []string      // error codes that do not fail the run
+	AllowErrors       []string      // error codes that do not fail the run; on /socket, error event names (the dialect has no codes)
 	TogetherTolerance time.Duration // server clock: largest |reported − expected| together-time; 0 = auto
 	ServerPID         int           // sample this process's RSS and CPU (same machine only)
 }
@@ -92,6 +105,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Server:             "http://127.0.0.1:8080",
+		Dialect:            DialectWS,
 		Users:              100,
 		Pairs:              20,
 		Duration:           30 * time.Second,
@@ -125,6 +139,29 @@ func (c *Config) Validate() error {
 
 	if u, err := url.Parse(c.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("server %q: want http(s)://host:port", c.Server)
+	}
+	switch c.Dialect {
+	case DialectWS:
+	case DialectSocket:
+		// Everything but an idle socket needs frames the legacy dialect
+		// does not have; say which flags ask for them. BLE runs only for
+		// pairs, so --pairs 0 rules it out whatever --ble says.
+		var busy []string
+		if c.Pairs > 0 {
+			busy = append(busy, "--pairs")
+		}
+		if c.LocationEvery > 0 {
+			busy = append(busy, "--location-every")
+		}
+		if c.ChatRate > 0 {
+			busy = append(busy, "--chat-rate")
+		}
+		if len(busy) > 0 {
+			bad("dialect socket only holds idle sessions (the legacy dialect has no radar, connection request or BLE frames): "+
+				"set %s to 0", strings.Join(busy, ", "))
+		}
+	default:
+		bad("dialect %q: want %s or %s", c.Dialect, DialectWS, DialectSocket)
 	}
 	if c.Users < 1 {
 		bad("users must be at least 1")

@@ -35,6 +35,17 @@ func TestValidate(t *testing.T) {
 		{"negative tolerance", func(c *Config) { c.TogetherTolerance = -time.Second }, "together-tolerance"},
 		{"frames over the ws rate", func(c *Config) { c.ClockSpeed = 60 }, "frames/s"},
 		{"fast clock within a raised ws rate", func(c *Config) { c.ClockSpeed, c.WSRate = 60, 100 }, ""},
+		{"legacy idle", func(c *Config) { c.Dialect, c.Pairs, c.ChatRate, c.LocationEvery = DialectSocket, 0, 0, 0 }, ""},
+		{"legacy idle without ble", func(c *Config) {
+			c.Dialect, c.Pairs, c.ChatRate, c.LocationEvery, c.BLE = DialectSocket, 0, 0, 0, false
+		}, ""},
+		{"legacy with the default traffic", func(c *Config) { c.Dialect = DialectSocket }, "set --pairs, --location-every, --chat-rate to 0"},
+		{"legacy with pairs", func(c *Config) { c.Dialect, c.ChatRate, c.LocationEvery = DialectSocket, 0, 0 }, "set --pairs to 0"},
+		{"legacy with pairs and no ble", func(c *Config) { c.Dialect, c.ChatRate, c.LocationEvery, c.BLE = DialectSocket, 0, 0, false }, "set --pairs to 0"},
+		{"legacy with locations", func(c *Config) { c.Dialect, c.Pairs, c.ChatRate = DialectSocket, 0, 0 }, "set --location-every to 0"},
+		{"legacy with chat", func(c *Config) { c.Dialect, c.Pairs, c.LocationEvery = DialectSocket, 0, 0 }, "set --chat-rate to 0"},
+		{"unknown dialect", func(c *Config) { c.Dialect = "wss" }, `dialect "wss": want ws or socket`},
+		{"no dialect", func(c *Config) { c.Dialect = "" }, `dialect "": want ws or socket`},
 		{"fast clock with slow phones", func(c *Config) { c.ClockSpeed, c.LocationEvery, c.Heartbeat = 60, time.Minute, 10*time.Second }, ""},
 	}
 	for _, tt := range tests {

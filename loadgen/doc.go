@@ -12,6 +12,8 @@
 //   - client.go, frames.go, envelope.go: one simulated phone's socket,
 //     requests matched to answers by requestId, reconnects, and a frame
 //     reader that skims envelopes instead of decoding 16 KB radar payloads;
+//     with --dialect socket, an idle legacy `/socket` whose `{event, data}`
+//     frames are counted by event and whose attach is proven by a probe;
 //   - rest.go, tokens.go, netaddr.go: REST calls, token files and refresh,
 //     source addresses and pacing under the server's per-IP REST limit;
 //   - behaviour.go, walker.go, pairing.go, proximity.go: the simulated

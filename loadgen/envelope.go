@@ -171,3 +171,22 @@ func skipValue(b []byte, i int) (int, error) {
 		return j, nil
 	}
 }
+
+// decodeLegacyFrame reads a legacy `{event, data}` frame into f: Type is
+// the event and Payload its data, so the rest of the generator handles
+// both dialects' frames alike. Legacy frames carry no radar payloads, so
+// encoding/json reads them whole.
+func decodeLegacyFrame(b []byte, f *inFrame) error {
+	var raw struct {
+		Event string          `json:"event"`
+		Data  json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw.Event == "" {
+		return errBadFrame
+	}
+	f.Type, f.Payload = raw.Event, raw.Data
+	return nil
+}

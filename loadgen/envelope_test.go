@@ -96,3 +96,39 @@ func BenchmarkDecodeRadarFrame(b *testing.B) {
 		}
 	})
 }
+
+func TestDecodeLegacyFrame(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		wantEvent string // "" = refused
+		wantData  string
+	}{
+		{"error event", `{"event":"not-found","data":{"message":"chat not found"}}`, "not-found", `{"message":"chat not found"}`},
+		{"keys in any order", ` {"data":{"chat":"chat_a~b"},"event":"typing-started"} `, "typing-started", `{"chat":"chat_a~b"}`},
+		{"no data", `{"event":"user-online"}`, "user-online", ``},
+		{"escaped event", `{"event":"server\u002derror","data":{}}`, "server-error", `{}`},
+		{"no event", `{"data":{"message":"x"}}`, "", ""},
+		{"empty event", `{"event":"","data":{}}`, "", ""},
+		{"event not a string", `{"event":5,"data":{}}`, "", ""},
+		{"a /ws frame", `{"type":"error","payload":{"code":"not_found"}}`, "", ""},
+		{"null", `null`, "", ""},
+		{"array", `[]`, "", ""},
+		{"not JSON", `{"event":`, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f inFrame
+			err := decodeLegacyFrame([]byte(tt.in), &f)
+			if tt.wantEvent == "" {
+				if err == nil {
+					t.Fatalf("accepted: %+v", f)
+				}
+				return
+			}
+			if err != nil || f.Type != tt.wantEvent || string(f.Payload) != tt.wantData {
+				t.Fatalf("= %q %s, %v; want %q %s", f.Type, f.Payload, err, tt.wantEvent, tt.wantData)
+			}
+		})
+	}
+}

@@ -25,6 +25,43 @@ const (
 	typeProxEnd          = "proximity.session.end"
 )
 
+// Events of the legacy `/socket` dialect the generator sends or reads
+// (protocol/legacy.go).
+const (
+	eventMessagesRead         = "messages-read"
+	eventNotFound             = "not-found"
+	eventAuthorizationFailed  = "authorization-failed"
+	eventVerificationRequired = "verification-required"
+	eventAccountTerminated    = "account-terminated"
+	eventServerError          = "server-error"
+	eventValidationFailed     = "validation-failed"
+	eventPermissionDenied     = "permission-denied"
+)
+
+// legacyErrorEvents are the legacy dialect's error events, each with data
+// {message}. The dialect carries no error code, so the event name is the
+// code the statistics and --allow-errors see.
+var legacyErrorEvents = map[string]bool{
+	eventAuthorizationFailed:  true,
+	eventVerificationRequired: true,
+	eventAccountTerminated:    true,
+	eventServerError:          true,
+	eventValidationFailed:     true,
+	eventNotFound:             true,
+	eventPermissionDenied:     true,
+}
+
+// probeChat names a chat that cannot exist: it is the pair of user_0 and
+// user_1, and user ids end in a 26-character ULID. The
+// server answers messages-read on it with not-found without touching any
+// pair, so the probe leaves nothing behind in the memory it measures.
+const probeChat = "chat_0~1"
+
+// probeFrame asks the cheapest question that a legacy socket answers only
+// once it is attached to its user (the server holds a legacy socket's
+// frames until then), so its answer proves the session is live.
+var probeFrame = []byte(`{"event":"` + eventMessagesRead + `","data":{"chat":"` + probeChat + `"}}`)
+
 // outFrame is a client frame.
 type outFrame struct {
 	Type      string `json:"type"`

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,16 @@ import (
 
 // The phases of a run, in order: login, connect, pair (with the BLE start
 // handshake), then after the traffic phase the end of the BLE runs.
+
+// loginAnswer is what the generator reads of a login's answer: both
+// tokens, and the user's id, which a legacy socket has no bootstrap to
+// learn from.
+type loginAnswer struct {
+	Credentials
+	User struct {
+		ID string `json:"id"`
+	} `json:"user"`
+}
 
 // login gets every user an access token: dev login with bounded
 // concurrency, paced per source address under the server's per-IP limit.
@@ -24,7 +33,7 @@ func (r *runner) login(ctx context.Context) {
 	}
 	forEach(ctx, len(r.clients), r.cfg.LoginConcurrency, func(i int) {
 		c := r.clients[i]
-		var ans Credentials // the login and refresh answers carry both tokens
+		var ans loginAnswer
 		var err error
 		for attempt := 0; attempt < 3; attempt++ {
 			err = r.rest(ctx, c.src, "POST /auth/social-login", http.MethodPost, "/auth/social-login", "",
@@ -40,8 +49,11 @@ func (r *runner) login(ctx context.Context) {
 			return
 		}
 		c.credMu.Lock()
-		c.creds, c.credsAt = ans, time.Now()
+		c.creds, c.credsAt = ans.Credentials, time.Now()
 		c.credMu.Unlock()
+		if ans.User.ID != "" {
+			c.userID.Store(&ans.User.ID)
+		}
 		r.loggedIn.Add(1)
 	})
 	r.loginFailed.Add(int64(len(r.clients)) - r.loggedIn.Load() - r.loginFailed.Load()) // not tried: set-up timed out
@@ -87,6 +99,9 @@ func (r *runner) connect(ctx, live context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		r.connected.Add(1)
+		if r.legacy() {
+			r.checkLegacyExpiry(c)
+		}
 		if r.cfg.LocationEvery > 0 || c.pair != nil || r.needsRefresh(c) {
 			wg.Add(1)
 			go func() {
@@ -101,11 +116,38 @@ func (r *runner) connect(ctx, live context.Context, wg *sync.WaitGroup) {
 // needsRefresh reports whether c's access token may run out (in server
 // time) before the run ends, so its phone must refresh it.
 func (r *runner) needsRefresh(c *client) bool {
-	if !c.hasRefresh() {
+	if !c.hasRefresh() || r.legacy() {
+		// A legacy socket cannot be handed a new token: see
+		// checkLegacyExpiry.
 		return false
 	}
 	life, ok := tokenLifetime(c.access(), r.cfg.ClockSpeed)
 	return ok && life*7/10 < r.cfg.Duration+time.Since(r.epoch)+time.Minute // see live: refreshes start by 70% of the life
+}
+
+// checkLegacyExpiry warns, once per run, when the access token of a
+// legacy socket just connected runs out before the run can end. The legacy
+// dialect has no session.refresh: the server closes such a socket with
+// 4001 and the generator reconnects it with a refreshed token, as a phone
+// would, but the close counts as a drop. The run's end is at least the
+// settle wait and the traffic phase away, with a minute of slack for the
+// connects still to come.
+func (r *runner) checkLegacyExpiry(c *client) {
+	life, ok := tokenLifetime(c.access(), r.cfg.ClockSpeed)
+	if !ok {
+		return
+	}
+	c.credMu.Lock()
+	left := life - time.Since(c.credsAt)
+	c.credMu.Unlock()
+	if left >= r.cfg.Settle+r.cfg.Duration+time.Minute {
+		return
+	}
+	// Once: connects run concurrently and r.warn is not safe for that.
+	r.legacyExpiry.Do(func() {
+		r.warn(fmt.Sprintf("the access token of user %d expires in %v (real time), before the run ends, and the legacy dialect has no session.refresh: "+
+			"the server closes its socket with 4001 then, which counts as a drop; raise GISBI_ACCESS_TTL or shorten --duration", c.idx, left.Round(time.Second)))
+	})
 }
 
 func (r *runner) connectOne(ctx context.Context, c *client) error {
@@ -122,15 +164,9 @@ func (r *runner) connectOne(ctx context.Context, c *client) error {
 	if err != nil {
 		return err
 	}
-	f, err := c.call(ctx, typeSessionStart, struct{}{}, typeSessionBootstrap)
-	if err != nil {
+	if err := c.start(ctx); err != nil {
 		return err
 	}
-	var b bootstrapPayload
-	if err := json.Unmarshal(f.Payload, &b); err != nil || b.CurrentUser.ID == "" {
-		return fmt.Errorf("bootstrap of %s has no currentUser.id", c.handle)
-	}
-	c.userID.Store(&b.CurrentUser.ID)
 	c.connected.Store(true)
 	return nil
 }

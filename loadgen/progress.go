@@ -116,7 +116,7 @@ func (r *runner) progressLoop(ctx context.Context) {
 			fmt.Fprintf(&b, " reconnects %d", n)
 		}
 		var p99s []string
-		for _, x := range []struct{ label, typ string }{{"loc", typeLocationUpdate}, {"hb", typeProxHeartbeat}, {"chat", typeChatMessage}, {"start", typeSessionStart}, {"timer lag", typeLag}} {
+		for _, x := range []struct{ label, typ string }{{"loc", typeLocationUpdate}, {"hb", typeProxHeartbeat}, {"chat", typeChatMessage}, {"start", typeSessionStart}, {"probe", labelProbe}, {"timer lag", typeLag}} {
 			if d, ok := r.stats.Quantile(x.typ, 0.99); ok {
 				p99s = append(p99s, fmt.Sprintf("%s %s", x.label, fmtDur(d)))
 			}

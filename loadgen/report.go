@@ -12,8 +12,8 @@ import (
 func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	sc := s.Scenario
-	fmt.Fprintf(&b, "gisbi-load against %s: %d users, %d pairs (BLE %v), clock ×%g, logins: %s, %d source address(es)\n",
-		sc.Server, sc.Users, sc.Pairs, sc.BLE, sc.ClockSpeed, sc.Logins, sc.SourceAddrs)
+	fmt.Fprintf(&b, "gisbi-load against %s (dialect %s): %d users, %d pairs (BLE %v), clock ×%g, logins: %s, %d source address(es)\n",
+		sc.Server, sc.Dialect, sc.Users, sc.Pairs, sc.BLE, sc.ClockSpeed, sc.Logins, sc.SourceAddrs)
 	fmt.Fprintf(&b, "set-up %.1fs, traffic %.1fs (heartbeat %gs, location every %gs in server time; chat %g msg/s)\n\n",
 		s.SetupSeconds, s.SteadySeconds, sc.HeartbeatSeconds, sc.LocationEverySeconds, sc.ChatRate)
 
@@ -48,7 +48,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, row)
 	}
 	_ = tw.Flush()
-	b.WriteString("(rates over the traffic phase; latencies request → answer over the whole run, matched by requestId;\n" +
+	b.WriteString("(rates over the traffic phase; latencies request → answer over the whole run, matched by requestId\n" +
+		" (on /socket, the attach probe → the first error event after it);\n" +
 		" return p99: server timestamp → receipt, at clock speed 1 only; timer lag: how late this generator's own timers fired)\n\n")
 
 	fmt.Fprintf(&b, "errors: %s; unexpected: %s\n", orNone(fmtCounts(s.Errors)), orNone(fmtCounts(s.Unexpected)))

@@ -20,6 +20,7 @@ type runner struct {
 	stats    *Stats
 	clock    *serverClock
 	base     string // server URL without a trailing slash
+	wsPath   string // /ws or /socket, by dialect
 	wsURL    string
 	sources  []*source
 	dialers  map[*source]*websocket.Dialer
@@ -35,6 +36,8 @@ type runner struct {
 	server   *serverSampler
 	warnings []string
 	tokens   bool // users come from a tokens file
+
+	legacyExpiry sync.Once // checkLegacyExpiry has warned
 
 	loggedIn, loginFailed, connected, connectFailed atomic.Int64
 	formed, formFailed, active, neverActive         atomic.Int64
@@ -63,7 +66,11 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 	}
 	r := &runner{cfg: cfg, stats: NewStats(), clock: &serverClock{speed: cfg.ClockSpeed}, progress: progress, dialers: map[*source]*websocket.Dialer{}}
 	r.base = strings.TrimRight(cfg.Server, "/")
-	r.wsURL = "ws" + strings.TrimPrefix(r.base, "http") + "/ws"
+	r.wsPath = "/ws"
+	if r.legacy() {
+		r.wsPath = "/socket"
+	}
+	r.wsURL = "ws" + strings.TrimPrefix(r.base, "http") + r.wsPath
 	r.phase.Store("prepare")
 	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
 
@@ -138,6 +145,9 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 
 func (r *runner) dialer(s *source) *websocket.Dialer { return r.dialers[s] }
 
+// legacy reports whether the run speaks the legacy `/socket` dialect.
+func (r *runner) legacy() bool { return r.cfg.Dialect == DialectSocket }
+
 // sleep waits d unless the run is being torn down.
 func (r *runner) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -177,7 +187,7 @@ func (r *runner) run(ctx context.Context) *Summary {
 	r.epoch = start
 	self0 := selfSample()
 	sum := &Summary{StartedAt: start.UTC(), Scenario: ScenarioInfo{
-		Server: cfg.Server, Users: cfg.Users, Pairs: cfg.Pairs, BLE: cfg.BLE && cfg.Pairs > 0, ClockSpeed: cfg.ClockSpeed,
+		Server: cfg.Server, Dialect: cfg.Dialect, Users: cfg.Users, Pairs: cfg.Pairs, BLE: cfg.BLE && cfg.Pairs > 0, ClockSpeed: cfg.ClockSpeed,
 		HeartbeatSeconds: cfg.Heartbeat.Seconds(), LocationEverySeconds: cfg.LocationEvery.Seconds(),
 		ChatRate: cfg.ChatRate, DurationSeconds: cfg.Duration.Seconds(), SourceAddrs: len(r.sources), Logins: "dev",
 	}}

@@ -164,3 +164,100 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		t.Fatal("Run accepted a missing tokens file")
 	}
 }
+
+// idleLegacyScenario holds users idle /socket sockets against srv.
+func idleLegacyScenario(srv *servertest.Server, users int) Config {
+	cfg := Defaults()
+	cfg.Server, cfg.Dialect = srv.URL, DialectSocket
+	cfg.Users, cfg.Pairs, cfg.LocationEvery, cfg.ChatRate = users, 0, 0, 0
+	cfg.Duration = time.Second
+	cfg.HTTPRate, cfg.HTTPBurst = 10000, 10000 // servertest's limits
+	return cfg
+}
+
+// TestLegacyIdleScenario holds idle sockets in the legacy dialect: every
+// one dialled /socket and had its attach probe answered not-found, and no
+// /ws frame was sent.
+func TestLegacyIdleScenario(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := idleLegacyScenario(srv, 8)
+	s, err := Run(context.Background(), cfg, logWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Pass {
+		t.Errorf("run failed: %q", s.Failures)
+	}
+	if s.Scenario.Dialect != DialectSocket {
+		t.Errorf("scenario dialect %q", s.Scenario.Dialect)
+	}
+	if ss := s.Sessions; ss.Connected != cfg.Users || ss.ConnectedAtEnd != cfg.Users || ss.ConnectFailed != 0 || ss.Dropped != 0 {
+		t.Errorf("sessions %+v, want all %d connected", ss, cfg.Users)
+	}
+	if len(s.Errors) != 0 || len(s.Closes) != 0 {
+		t.Errorf("errors %v, server closes %v", s.Errors, s.Closes)
+	}
+	ops := map[string]OpSummary{}
+	for _, o := range s.Ops {
+		ops[o.Type] = o
+	}
+	if o := ops["GET /socket (upgrade)"]; o.Sent != int64(cfg.Users) {
+		t.Errorf("/socket upgrades %+v, want %d", o, cfg.Users)
+	}
+	if o := ops[labelProbe]; o.Sent != int64(cfg.Users) || o.Latency == nil || o.Latency.Count != uint64(cfg.Users) {
+		t.Errorf("probes %+v (latency %+v), want %d answered", o, o.Latency, cfg.Users)
+	}
+	if o := ops[eventNotFound]; o.Received != int64(cfg.Users) {
+		t.Errorf("not-found received %d, want one per probe", o.Received)
+	}
+	for _, typ := range []string{"GET /ws (upgrade)", typeSessionStart, typeSessionBootstrap} {
+		if o, ok := ops[typ]; ok {
+			t.Errorf("a /socket run used %s: %+v", typ, o)
+		}
+	}
+
+	// The login answer names each user, which a legacy socket has no
+	// bootstrap to learn from.
+	r, err := newRunner(idleLegacyScenario(srv, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.login(context.Background())
+	for _, c := range r.clients {
+		if !strings.HasPrefix(c.id(), "user_") {
+			t.Errorf("user %d: id %q after login", c.idx, c.id())
+		}
+	}
+}
+
+// TestLegacyProbeRefused: a user the server will not serve chat events to
+// (no name yet) is answered verification-required, not not-found, so its
+// socket does not count as connected and the run says why.
+func TestLegacyProbeRefused(t *testing.T) {
+	srv := servertest.Start(t)
+	named, nameless := srv.Login("legacy-named"), srv.Login("legacy-nameless")
+	u, err := srv.Store.Users().Get(t.Context(), nameless.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Name = ""
+	if err := srv.Store.Users().Put(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokens.txt")
+	if err := os.WriteFile(path, []byte(named.AccessToken+"\n"+nameless.AccessToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := idleLegacyScenario(srv, 2)
+	cfg.TokensFile = path
+	s, err := Run(context.Background(), cfg, logWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sessions.Connected != 1 || s.Sessions.ConnectFailed != 1 {
+		t.Errorf("sessions %+v, want the named user connected and the nameless one not", s.Sessions)
+	}
+	if s.Errors[eventVerificationRequired] == 0 || s.Pass {
+		t.Errorf("pass %v, errors %v; want a verification-required failure", s.Pass, s.Errors)
+	}
+}

@@ -31,6 +31,11 @@ const (
 // scheduling delay, to tell a slow generator from a slow server.
 const typeLag = "(generator timer lag)"
 
+// labelProbe labels the legacy socket's attach probe: probeFrame sent →
+// its not-found answer, which covers whatever was left of attaching the
+// socket to its user and then serving one frame.
+const labelProbe = "socket attach probe"
+
 // typeDelivered labels the send → delivery latency of chat messages (the
 // recipient's push), next to the sender's request → answer latency.
 const typeDelivered = "chat.message.created (delivered)"

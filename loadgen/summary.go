@@ -35,6 +35,7 @@ type Summary struct {
 // ScenarioInfo echoes what was asked.
 type ScenarioInfo struct {
 	Server               string  `json:"server"`
+	Dialect              string  `json:"dialect"` // ws (/ws) or socket (the legacy /socket)
 	Users                int     `json:"users"`
 	Pairs                int     `json:"pairs"`
 	BLE                  bool    `json:"ble"`
@@ -52,7 +53,7 @@ type SessionSummary struct {
 	Users          int   `json:"users"`
 	LoggedIn       int   `json:"loggedIn"`
 	LoginFailed    int   `json:"loginFailed"`
-	Connected      int   `json:"connected"` // session.start answered with bootstrap
+	Connected      int   `json:"connected"` // session.start answered with bootstrap; on /socket, the attach probe answered
 	ConnectFailed  int   `json:"connectFailed"`
 	ConnectedAtEnd int   `json:"connectedAtEnd"`
 	Dropped        int64 `json:"dropped"` // closed by the server or the network during the run
@@ -129,7 +130,7 @@ type ServerCost struct {
 	PID       int         `json:"pid"`
 	Start     *ProcSample `json:"start,omitempty"`     // before any login
 	LoggedIn  *ProcSample `json:"loggedIn,omitempty"`  // users logged in, no socket yet
-	Connected *ProcSample `json:"connected,omitempty"` // every socket started, idle, after settling
+	Connected *ProcSample `json:"connected,omitempty"` // every socket started (or, on /socket, attached), idle, after settling
 	End       *ProcSample `json:"end,omitempty"`       // after the traffic phase, sockets still open
 	PeakRSS   int64       `json:"peakRssBytes"`
 	// Per connected session: (connected − loggedIn) / sessions; idle when

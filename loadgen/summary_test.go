@@ -65,11 +65,12 @@ func TestSummaryOutputs(t *testing.T) {
 	s.Pass = true
 	s.Ops = []OpSummary{{Type: typeChatMessage, Sent: 5, Latency: &Latency{Count: 5, P50: 1}}}
 	s.Server = &ServerCost{PID: 42, Connected: &ProcSample{RSSBytes: 1 << 20}}
+	s.Scenario.Dialect = DialectSocket
 	var text bytes.Buffer
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1000 connected of 1000 users", typeChatMessage, "together-time", "server pid 42", "PASS"} {
+	for _, want := range []string{"(dialect socket)", "1000 connected of 1000 users", typeChatMessage, "together-time", "server pid 42", "PASS"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text summary lacks %q:\n%s", want, text.String())
 		}
@@ -81,5 +82,8 @@ func TestSummaryOutputs(t *testing.T) {
 	var back map[string]any
 	if err := json.Unmarshal(b, &back); err != nil || back["pass"] != true || back["proximity"] == nil {
 		t.Fatalf("JSON summary: %v %s", err, b)
+	}
+	if sc, _ := back["scenario"].(map[string]any); sc["dialect"] != DialectSocket {
+		t.Errorf("JSON summary does not name the dialect: %s", b)
 	}
 }

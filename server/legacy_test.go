@@ -310,11 +310,11 @@ func TestLegacyDialectBadInput(t *testing.T) {
 // The same limits hold on /socket as on /ws: frame size, rate and
 // sockets per user (counted across both dialects).
 func TestLegacyDialectLimits(t *testing.T) {
-	srv := servertest.Start(t, func(c *config.Config) { c.MaxSocketsPerUser = 2; c.WSRate, c.WSBurst = 5, 5 })
+	srv := servertest.Start(t, func(c *config.Config) { c.MaxSocketsPerUser = 2; c.WSRate, c.WSBurst = 5, 5; c.MaxFrameBytes = 4096 })
 	u := srv.Login("limited")
 
 	big := u.DialLegacy()
-	big.SendRaw([]byte(`{"event":"typing-started","data":{"chat":"` + strings.Repeat("x", 70*1024) + `"}}`))
+	big.SendRaw([]byte(`{"event":"typing-started","data":{"chat":"` + strings.Repeat("x", 5000) + `"}}`))
 	if code := big.WaitClosed(waitEvent); code != 1009 {
 		t.Fatalf("oversized frame closed with %d, want 1009", code)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/reminders"
 	"github.com/gisbi/engine/actors/rewards"
+	"github.com/gisbi/engine/actors/score"
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/auth"
@@ -50,6 +51,7 @@ type Server struct {
 	ln        net.Listener
 	serveErr  chan error
 	proximity *proximity.Grains
+	scores    score.Rules
 }
 
 // New assembles a server from a validated config. Nothing listens yet.
@@ -59,6 +61,12 @@ type Server struct {
 func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	s = &Server{Config: cfg, Logger: logger, Metrics: metrics.New(), serveErr: make(chan error, 1)}
 	s.Clock = clock.NewReal(cfg.ClockSpeed)
+	if start := cfg.ClockStartTime(); !start.IsZero() {
+		s.Clock = clock.NewRealAt(start, cfg.ClockSpeed)
+	}
+	if s.scores, err = scoreRules(cfg); err != nil {
+		return nil, err
+	}
 
 	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit, MaxBatchDelay: time.Millisecond})
 	if err != nil {
@@ -93,6 +101,21 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		Rewards: rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
 	})
 	return s, nil
+}
+
+// scoreRules are the daily score's rules: the configured catalog, read
+// again here in case it changed since the config was validated, in the
+// day zone.
+func scoreRules(cfg *config.Config) (score.Rules, error) {
+	c, err := cfg.ScoreCatalog()
+	if err != nil {
+		return score.Rules{}, fmt.Errorf("server: %s: %w", "GISBI_SCORE_CATALOG_FILE", err)
+	}
+	cat, err := score.NewCatalog(c)
+	if err != nil {
+		return score.Rules{}, fmt.Errorf("server: %s: %w", "GISBI_SCORE_CATALOG_FILE", err)
+	}
+	return score.Rules{Catalog: cat, Loc: cfg.DayLocation()}, nil
 }
 
 // logins are the token issuer and the identity providers a config turns on.
@@ -165,7 +188,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 	pairs := pair.Deps{
 		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
 		RequestTTL: cfg.RequestTTL, Online: online.Is, Progress: views.Progress, Milestones: cfg.MilestonesMinutes,
-		Rewards: triggers,
+		Rewards: triggers, Score: true,
 	}
 	gifts := rewards.Deps{
 		Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
@@ -192,6 +215,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 				Milestone: triggers.Milestone,
 			}),
 			rewards.NewKind(gifts),
+			score.NewKind(score.Deps{Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger, Rules: s.scores}),
 			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 		},
 		pairs: pairs, gifts: gifts, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger,

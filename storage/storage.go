@@ -169,6 +169,7 @@ type Store interface {
 	Messages() Messages
 	Snapshots() Snapshots
 	Rewards() Rewards
+	Scores() Scores
 	// Backup writes a consistent copy of the database to path while it is in use.
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).

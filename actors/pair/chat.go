@@ -148,6 +148,7 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 			g.deps.Notify(q.msg.RecipientID, "message", view.Sender.Name, preview(q.msg.Content), map[string]string{"messageId": q.msg.ID, "senderId": q.msg.SenderID})
 		}
 	}
+	g.scoreMessages(ctx, d.batch)
 	if len(g.queue) > 0 {
 		g.flush(ctx)
 	}

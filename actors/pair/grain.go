@@ -47,6 +47,9 @@ type Deps struct {
 	// Rewards records accepts and closes for the reward campaigns; nil
 	// when rewards are off (tests of other features).
 	Rewards *rewards.Triggers
+	// Score tells the users' Score grains of the requests, accepts and
+	// messages they count (score.go); off in tests of other features.
+	Score bool
 }
 
 // together fills a Connection view's together-time. A connection just
@@ -204,6 +207,7 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 		}
 	}
 	g.reminder(now)
+	g.scoreEvents(ctx, res.evs)
 	for _, r := range triggers {
 		cluster.SendIn(ctx, cluster.KindRewards, g.state.ID, rewards.Fire(r))
 	}

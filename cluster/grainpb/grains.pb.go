@@ -3472,6 +3472,197 @@ func (x *CloseSession) GetLastError() *Failure {
 	return nil
 }
 
+// ScoreGet asks for today's score (GET /score); answered with ScoreReply.
+type ScoreGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreGet) Reset() {
+	*x = ScoreGet{}
+	mi := &file_grains_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreGet) ProtoMessage() {}
+
+func (x *ScoreGet) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreGet.ProtoReflect.Descriptor instead.
+func (*ScoreGet) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{60}
+}
+
+// ScoreComplete completes a client-side action (POST /score/actions/:type);
+// answered with ScoreReply.
+type ScoreComplete struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActionType    string                 `protobuf:"bytes,1,opt,name=action_type,json=actionType,proto3" json:"action_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreComplete) Reset() {
+	*x = ScoreComplete{}
+	mi := &file_grains_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreComplete) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreComplete) ProtoMessage() {}
+
+func (x *ScoreComplete) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreComplete.ProtoReflect.Descriptor instead.
+func (*ScoreComplete) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ScoreComplete) GetActionType() string {
+	if x != nil {
+		return x.ActionType
+	}
+	return ""
+}
+
+// ScoreObserve tells the grain that the server saw its user do an action,
+// count times (a request sent, a friend added, chat messages stored). Sent
+// without waiting; not answered.
+type ScoreObserve struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActionType    string                 `protobuf:"bytes,1,opt,name=action_type,json=actionType,proto3" json:"action_type,omitempty"`
+	Count         int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreObserve) Reset() {
+	*x = ScoreObserve{}
+	mi := &file_grains_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreObserve) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreObserve) ProtoMessage() {}
+
+func (x *ScoreObserve) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreObserve.ProtoReflect.Descriptor instead.
+func (*ScoreObserve) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *ScoreObserve) GetActionType() string {
+	if x != nil {
+		return x.ActionType
+	}
+	return ""
+}
+
+func (x *ScoreObserve) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ScoreReply carries the score as the wire shows it (protocol.Score).
+type ScoreReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	ScoreJson     []byte                 `protobuf:"bytes,2,opt,name=score_json,json=scoreJson,proto3" json:"score_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreReply) Reset() {
+	*x = ScoreReply{}
+	mi := &file_grains_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreReply) ProtoMessage() {}
+
+func (x *ScoreReply) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreReply.ProtoReflect.Descriptor instead.
+func (*ScoreReply) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ScoreReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *ScoreReply) GetScoreJson() []byte {
+	if x != nil {
+		return x.ScoreJson
+	}
+	return nil
+}
+
 var File_grains_proto protoreflect.FileDescriptor
 
 const file_grains_proto_rawDesc = "" +
@@ -3726,7 +3917,21 @@ const file_grains_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x123\n" +
 	"\n" +
-	"last_error\x18\x04 \x01(\v2\x14.gisbi.grain.FailureR\tlastErrorB)Z'github.com/gisbi/engine/cluster/grainpbb\x06proto3"
+	"last_error\x18\x04 \x01(\v2\x14.gisbi.grain.FailureR\tlastError\"\n" +
+	"\n" +
+	"\bScoreGet\"0\n" +
+	"\rScoreComplete\x12\x1f\n" +
+	"\vaction_type\x18\x01 \x01(\tR\n" +
+	"actionType\"E\n" +
+	"\fScoreObserve\x12\x1f\n" +
+	"\vaction_type\x18\x01 \x01(\tR\n" +
+	"actionType\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"[\n" +
+	"\n" +
+	"ScoreReply\x12.\n" +
+	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1d\n" +
+	"\n" +
+	"score_json\x18\x02 \x01(\fR\tscoreJsonB)Z'github.com/gisbi/engine/cluster/grainpbb\x06proto3"
 
 var (
 	file_grains_proto_rawDescOnce sync.Once
@@ -3740,7 +3945,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),             // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),          // 1: gisbi.grain.SessionRef
@@ -3802,7 +4007,11 @@ var file_grains_proto_goTypes = []any{
 	(*ReminderFired)(nil),       // 57: gisbi.grain.ReminderFired
 	(*SessionFrame)(nil),        // 58: gisbi.grain.SessionFrame
 	(*CloseSession)(nil),        // 59: gisbi.grain.CloseSession
-	nil,                         // 60: gisbi.grain.ProximityFacts.DailyMsEntry
+	(*ScoreGet)(nil),            // 60: gisbi.grain.ScoreGet
+	(*ScoreComplete)(nil),       // 61: gisbi.grain.ScoreComplete
+	(*ScoreObserve)(nil),        // 62: gisbi.grain.ScoreObserve
+	(*ScoreReply)(nil),          // 63: gisbi.grain.ScoreReply
+	nil,                         // 64: gisbi.grain.ProximityFacts.DailyMsEntry
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -3824,14 +4033,15 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 18: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
-	60, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
+	64, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
 	0,  // 20: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 21: gisbi.grain.CloseSession.last_error:type_name -> gisbi.grain.Failure
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	0,  // 22: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -3848,7 +4058,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   61,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

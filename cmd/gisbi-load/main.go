@@ -84,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 	box := cfg.Box.String()
 	allow := ""
 	fs.StringVar(&cfg.Server, "server", cfg.Server, "server base URL")
+	fs.StringVar(&cfg.Dialect, "dialect", cfg.Dialect, "socket dialect: ws (/ws), or socket (the legacy /socket: idle sessions only, with --pairs 0 --location-every 0 --chat-rate 0)")
 	fs.IntVar(&cfg.Users, "users", cfg.Users, "simulated users, one socket each")
 	fs.IntVar(&cfg.Pairs, "pairs", cfg.Pairs, "pairs formed through request/accept among the first 2×pairs users")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of the traffic phase (real time), after set-up")
@@ -109,7 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 	fs.DurationVar(&cfg.SetupTimeout, "setup-timeout", cfg.SetupTimeout, "bound on login, connect and pairing")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "with --server-pid: wait after connecting before sampling the server's RSS")
 	fs.Float64Var(&cfg.MaxFailFraction, "max-fail", cfg.MaxFailFraction, "fraction of logins, connects, drops and pairs allowed to fail")
-	fs.StringVar(&allow, "allow-errors", allow, "comma-separated error codes that do not fail the run")
+	fs.StringVar(&allow, "allow-errors", allow, "comma-separated error codes (with --dialect socket, error event names) that do not fail the run")
 	fs.DurationVar(&cfg.TogetherTolerance, "together-tolerance", cfg.TogetherTolerance, "largest together-time error per pair (server clock); 0 = 1.5s + speed×50ms")
 	fs.IntVar(&cfg.ServerPID, "server-pid", cfg.ServerPID, "sample this local process's RSS and CPU (the server)")
 	fs.BoolVar(&opts.json, "json", false, "print the summary alone as one JSON object on stdout")

@@ -20,7 +20,7 @@ func TestParseFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: nil, check: func(t *testing.T, c loadgen.Config, o options) {
-			if c.Users != loadgen.Defaults().Users || !c.BLE || o.json {
+			if c.Users != loadgen.Defaults().Users || !c.BLE || o.json || c.Dialect != loadgen.DialectWS {
 				t.Errorf("defaults changed: %+v %+v", c, o)
 			}
 		}},
@@ -48,6 +48,21 @@ func TestParseFlags(t *testing.T) {
 					t.Errorf("parsed %+v", c)
 				}
 			}},
+		{name: "idle legacy sockets", args: []string{"--dialect", "socket", "--pairs", "0", "--location-every", "0", "--chat-rate", "0"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.Dialect != loadgen.DialectSocket || c.Pairs != 0 || c.LocationEvery != 0 || c.ChatRate != 0 {
+					t.Errorf("parsed %+v", c)
+				}
+			}},
+		{name: "explicit ws", args: []string{"--dialect", "ws"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.Dialect != loadgen.DialectWS {
+					t.Errorf("parsed %+v", c)
+				}
+			}},
+		{name: "legacy sockets with traffic", args: []string{"--dialect", "socket", "--pairs", "0", "--chat-rate", "0"}, wantErr: "set --location-every to 0"},
+		{name: "legacy sockets with pairs", args: []string{"--dialect", "socket", "--location-every", "0", "--chat-rate", "0", "--ble=false"}, wantErr: "set --pairs to 0"},
+		{name: "unknown dialect", args: []string{"--dialect", "legacy"}, wantErr: "want ws or socket"},
 		{name: "fast clock over the ws rate", args: []string{"--clock-speed", "60"}, wantErr: "frames/s"},
 		{name: "bad box", args: []string{"--box", "1,2"}, wantErr: "box"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown flag"},
@@ -105,6 +120,35 @@ func TestRunJSON(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "sessions 6/6") {
 		t.Errorf("no progress line on stderr: %q", errOut.String())
+	}
+}
+
+// TestRunJSONLegacySockets holds a few idle /socket sessions, as the
+// idle-memory measurement does: every socket connected on the legacy
+// dialect, and the summary says which dialect was measured.
+func TestRunJSONLegacySockets(t *testing.T) {
+	srv := servertest.Start(t)
+	var out, errOut bytes.Buffer
+	code := run([]string{"--server", srv.URL, "--dialect", "socket", "--users", "5", "--pairs", "0", "--location-every", "0", "--chat-rate", "0",
+		"--duration", "1s", "--http-rate", "10000", "--http-burst", "10000", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var sum loadgen.Summary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("stdout is not a JSON summary: %v", err)
+	}
+	if sum.Scenario.Dialect != loadgen.DialectSocket || !sum.Pass || sum.Sessions.Connected != 5 || sum.Sessions.ConnectedAtEnd != 5 {
+		t.Fatalf("summary %+v", sum)
+	}
+	probes := map[string]int64{}
+	for _, o := range sum.Ops {
+		if o.Latency != nil {
+			probes[o.Type] = int64(o.Latency.Count)
+		}
+	}
+	if probes["GET /socket (upgrade)"] != 5 || probes["socket attach probe"] != 5 {
+		t.Fatalf("answered: %v, want 5 /socket upgrades and 5 probes", probes)
 	}
 }
 

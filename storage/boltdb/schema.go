@@ -54,13 +54,15 @@ var (
 	bucketGiftsByPair         = []byte("gifts_by_pair")          // pair id \x00 gift id → ""
 	bucketGiftsByUser         = []byte("gifts_by_user")          // user id \x00 gift id → "", for both users of the pair
 	bucketGiftCodes           = []byte("gift_codes")             // code → gift id, never deleted
+
+	bucketScores = []byte("scores") // user id → ScoreDay JSON (the user's current day only)
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -97,6 +99,7 @@ var migrations = []migration{
 		bucketCampaigns,
 		bucketGifts, bucketGiftsByPairCampaign, bucketGiftsByPair, bucketGiftsByUser, bucketGiftCodes,
 	)},
+	{version: 6, name: "create score bucket", up: createBuckets(bucketScores)},
 }
 
 // createBuckets tolerates existing buckets so a v0 file (written before the

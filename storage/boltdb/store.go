@@ -123,6 +123,9 @@ func (s *Store) Snapshots() storage.Snapshots { return snapshots{s} }
 // Rewards returns the store of brands, campaigns and their gifts.
 func (s *Store) Rewards() storage.Rewards { return rewards{s} }
 
+// Scores returns the store of each user's daily social score.
+func (s *Store) Scores() storage.Scores { return scores{s} }
+
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 

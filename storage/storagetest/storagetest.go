@@ -62,6 +62,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Messages", messageCases},
 		{"Snapshots", snapshotCases},
 		{"Rewards", rewardCases},
+		{"Scores", scoreCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {

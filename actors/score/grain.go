@@ -1,0 +1,289 @@
+package score
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gisbi/engine/clock"
+	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
+	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
+)
+
+// ReminderReset names the reminder that resets a user's day at the next
+// midnight of the day zone.
+const ReminderReset = "reset"
+
+// Reminders is the durable timer service as the grain uses it.
+type Reminders interface {
+	Set(ctx context.Context, r storage.Reminder) error
+	Delete(ctx context.Context, kind, identity, name string) error
+}
+
+// Deps are shared by every Score grain of a node.
+type Deps struct {
+	Store     storage.Store
+	Clock     clock.Clock
+	Reminders Reminders
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
+	Rules     Rules
+	// Passivation: an idle grain stops after this long (5 min by default).
+	Passivation time.Duration
+}
+
+// NewKind returns the Score cluster kind; a grain's identity is a user id.
+func NewKind(d Deps) *pcluster.Kind {
+	if d.Passivation <= 0 {
+		d.Passivation = 5 * time.Minute
+	}
+	return pcluster.NewKind(cluster.KindScore, actor.PropsFromProducer(func() actor.Actor {
+		return &grain{deps: d}
+	}))
+}
+
+// grain is the only writer of one user's score day.
+type grain struct {
+	deps   Deps
+	id     string
+	day    Day
+	loaded bool
+	// armed is the due time of the reset reminder as last stored by this
+	// activation; zero when unknown or none. It spares a reminder write
+	// for every action of the same day.
+	armed time.Time
+}
+
+func failure() proto.Message {
+	return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")}
+}
+
+func (g *grain) Receive(ctx actor.Context) {
+	defer cluster.Recover(ctx, g.deps.Logger, "score grain", failure)
+	switch m := ctx.Message().(type) {
+	case *pcluster.ClusterInit:
+		g.id = m.Identity.Identity
+		_ = g.ready()
+		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindScore).Inc()
+		ctx.SetReceiveTimeout(g.deps.Passivation)
+	case *actor.ReceiveTimeout:
+		// Nothing is ever in flight between two messages.
+		ctx.Poison(ctx.Self())
+	case *grainpb.ScoreGet:
+		ctx.Respond(g.get())
+	case *grainpb.ScoreComplete:
+		ctx.Respond(g.complete(ctx, m))
+	case *grainpb.ScoreObserve:
+		g.observe(ctx, m)
+	case *grainpb.ReminderFired:
+		ctx.Respond(g.fired(ctx, m))
+	}
+}
+
+func (g *grain) now() time.Time { return g.deps.Clock.Now() }
+
+// ready loads the stored day once; a failed load is retried by the next
+// message.
+func (g *grain) ready() error {
+	if g.loaded {
+		return nil
+	}
+	rec, err := g.deps.Store.Scores().Get(context.Background(), g.id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		g.day = Day{}
+	case err != nil:
+		g.deps.Logger.Error("score grain: load", "user", g.id, "err", err)
+		return fmt.Errorf("score grain: load %s: %w", g.id, err)
+	default:
+		g.day = Day{Start: rec.Date, Counts: rec.Counts}
+	}
+	g.loaded = true
+	return nil
+}
+
+// account refuses the client calls of users who are gone: a deleted
+// account's access token lives on for a few minutes.
+func (g *grain) account() *grainpb.Failure {
+	u, err := g.deps.Store.Users().Get(context.Background(), g.id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainScore, "user not found")
+	case err != nil:
+		g.deps.Logger.Error("score grain: read user", "user", g.id, "err", err)
+		return grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")
+	case u.Deleted():
+		return grainpb.Fail(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
+	}
+	return nil
+}
+
+func (g *grain) get() *grainpb.ScoreReply {
+	if f := g.account(); f != nil {
+		return &grainpb.ScoreReply{Failure: f}
+	}
+	if err := g.ready(); err != nil {
+		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score unavailable")}
+	}
+	// A read rolls the day over without storing it: a day read after
+	// midnight shows zeros even before the reset reminder fires, and the
+	// reminder still finds the day to reset, store and announce.
+	cur, _ := g.deps.Rules.Current(g.day, g.now())
+	return g.reply(cur)
+}
+
+func (g *grain) complete(ctx actor.Context, m *grainpb.ScoreComplete) *grainpb.ScoreReply {
+	if f := g.account(); f != nil {
+		return &grainpb.ScoreReply{Failure: f}
+	}
+	if err := g.ready(); err != nil {
+		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score unavailable")}
+	}
+	now := g.now()
+	next, perr := g.deps.Rules.Complete(g.day, m.ActionType, now)
+	if perr != nil {
+		return &grainpb.ScoreReply{Failure: grainpb.Fail(perr.Code, perr.Domain, perr.Message)}
+	}
+	raw, err := g.change(ctx, next, now)
+	if err != nil {
+		g.deps.Logger.Error("score grain: complete", "user", g.id, "action", m.ActionType, "err", err)
+		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score could not be saved")}
+	}
+	return replyOf(raw)
+}
+
+// observe counts what the server saw the user do. Nobody waits for it: a
+// failure is logged and the observation lost, as the score is advisory.
+func (g *grain) observe(ctx actor.Context, m *grainpb.ScoreObserve) {
+	if err := g.ready(); err != nil {
+		return
+	}
+	now := g.now()
+	next, ok := g.deps.Rules.Observe(g.day, m.ActionType, int(m.Count), now)
+	if !ok {
+		return
+	}
+	if _, err := g.change(ctx, next, now); err != nil {
+		g.deps.Logger.Error("score grain: observation lost", "user", g.id, "action", m.ActionType, "err", err)
+	}
+}
+
+// fired resets the day at its midnight: the day rolls over, is stored and
+// announced; the reminder is then left as the new day needs it. An error
+// keeps the reminder for another try.
+func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack {
+	c := context.Background()
+	fail := func(err error) *grainpb.Ack {
+		g.deps.Logger.Error("score grain: reset", "user", g.id, "err", err)
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")}
+	}
+	if m.Name != ReminderReset {
+		g.deps.Logger.Warn("score grain: unknown reminder dropped", "user", g.id, "name", m.Name)
+		if err := g.deps.Reminders.Delete(c, cluster.KindScore, g.id, m.Name); err != nil {
+			return fail(err)
+		}
+		return &grainpb.Ack{}
+	}
+	if err := g.ready(); err != nil {
+		return fail(err)
+	}
+	now := g.now()
+	if cur, reset := g.deps.Rules.Current(g.day, now); reset {
+		if err := g.store(cur, now); err != nil {
+			return fail(err)
+		}
+		g.day = cur
+		g.push(ctx, g.encode(cur))
+	}
+	// The user may have scored since midnight, before this fired: that
+	// day keeps its own reset; an idle day keeps none.
+	if due := g.deps.Rules.ResetAt(g.day); !due.IsZero() {
+		if err := g.deps.Reminders.Set(c, g.reminder(due)); err != nil {
+			return fail(err)
+		}
+		g.armed = due
+		return &grainpb.Ack{}
+	}
+	if err := g.deps.Reminders.Delete(c, cluster.KindScore, g.id, ReminderReset); err != nil {
+		return fail(err)
+	}
+	g.armed = time.Time{}
+	return &grainpb.Ack{}
+}
+
+// change stores next as the user's day and announces it; it answers the
+// score as announced.
+func (g *grain) change(ctx actor.Context, next Day, now time.Time) ([]byte, error) {
+	// The reset is armed before the change it undoes is stored: a crash
+	// between the two leaves a reminder that finds nothing to reset,
+	// never a stored day that nothing resets. A reminder that could not
+	// be set is logged and tried again on the next change; until then the
+	// day still rolls over when read, only its midnight push is missed.
+	if due := g.deps.Rules.ResetAt(next); !due.IsZero() && !due.Equal(g.armed) {
+		if err := g.deps.Reminders.Set(context.Background(), g.reminder(due)); err != nil {
+			g.deps.Logger.Error("score grain: set reset reminder", "user", g.id, "err", err)
+		} else {
+			g.armed = due
+		}
+	}
+	if err := g.store(next, now); err != nil {
+		return nil, err
+	}
+	g.day = next
+	raw := g.encode(next)
+	g.push(ctx, raw)
+	return raw, nil
+}
+
+func (g *grain) store(d Day, now time.Time) error {
+	rec := &storage.ScoreDay{UserID: g.id, Date: d.Start, Counts: d.Counts, UpdatedAt: now}
+	if err := g.deps.Store.Scores().Put(context.Background(), rec); err != nil {
+		return fmt.Errorf("score grain: store %s: %w", g.id, err)
+	}
+	return nil
+}
+
+func (g *grain) reminder(due time.Time) storage.Reminder {
+	return storage.Reminder{Kind: cluster.KindScore, Identity: g.id, Name: ReminderReset, DueAt: due}
+}
+
+// encode renders a current day once, for the answer and the push alike.
+func (g *grain) encode(d Day) []byte {
+	raw, err := json.Marshal(g.deps.Rules.View(d))
+	if err != nil {
+		// Only a catalog with a section named like a total fails, and
+		// catalogs are checked at start-up.
+		g.deps.Logger.Error("score grain: encode", "user", g.id, "err", err)
+		return nil
+	}
+	return raw
+}
+
+func (g *grain) reply(d Day) *grainpb.ScoreReply { return replyOf(g.encode(d)) }
+
+func replyOf(raw []byte) *grainpb.ScoreReply {
+	if raw == nil {
+		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")}
+	}
+	return &grainpb.ScoreReply{ScoreJson: raw}
+}
+
+// push sends score-updated to the user's legacy sockets, through the User
+// grain that holds them; fire and forget, as grains never wait on grains.
+func (g *grain) push(ctx actor.Context, score []byte) {
+	if score == nil {
+		return
+	}
+	frame := protocol.EncodeLegacyRawFrame(protocol.EventScoreUpdated, score)
+	cluster.SendIn(ctx, cluster.KindUser, g.id, &grainpb.Deliver{LegacyFrame: frame, Type: protocol.EventScoreUpdated})
+}
