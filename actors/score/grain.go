@@ -40,12 +40,20 @@ type Deps struct {
 	Rules     Rules
 	// Passivation: an idle grain stops after this long (5 min by default).
 	Passivation time.Duration
+	// ObserveEvery is how long observed actions gather in memory before
+	// they are stored and pushed together (clock time, 2 s by default): a
+	// user chatting away costs its score one write per interval, not one
+	// per message, which the chat's own group commits would queue behind.
+	ObserveEvery time.Duration
 }
 
 // NewKind returns the Score cluster kind; a grain's identity is a user id.
 func NewKind(d Deps) *pcluster.Kind {
 	if d.Passivation <= 0 {
 		d.Passivation = 5 * time.Minute
+	}
+	if d.ObserveEvery <= 0 {
+		d.ObserveEvery = 2 * time.Second
 	}
 	return pcluster.NewKind(cluster.KindScore, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
@@ -62,7 +70,13 @@ type grain struct {
 	// activation; zero when unknown or none. It spares a reminder write
 	// for every action of the same day.
 	armed time.Time
+	// dirty: day holds observed actions not stored yet; a flush is due
+	// (flushing) within ObserveEvery.
+	dirty, flushing bool
 }
+
+// flushDue is the self-message that stores gathered observations.
+type flushDue struct{}
 
 func failure() proto.Message {
 	return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")}
@@ -77,10 +91,18 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindScore).Inc()
 		ctx.SetReceiveTimeout(g.deps.Passivation)
 	case *actor.ReceiveTimeout:
-		// Nothing is ever in flight between two messages.
-		ctx.Poison(ctx.Self())
+		// Observations still gathering are stored first; nothing else is
+		// ever in flight between two messages.
+		if g.flush(ctx) {
+			ctx.Poison(ctx.Self())
+		}
+	case flushDue:
+		g.flushing = false
+		if !g.flush(ctx) {
+			g.armFlush(ctx)
+		}
 	case *grainpb.ScoreGet:
-		ctx.Respond(g.get())
+		ctx.Respond(g.get(ctx))
 	case *grainpb.ScoreComplete:
 		ctx.Respond(g.complete(ctx, m))
 	case *grainpb.ScoreObserve:
@@ -128,11 +150,16 @@ func (g *grain) account() *grainpb.Failure {
 	return nil
 }
 
-func (g *grain) get() *grainpb.ScoreReply {
+func (g *grain) get(ctx actor.Context) *grainpb.ScoreReply {
 	if f := g.account(); f != nil {
 		return &grainpb.ScoreReply{Failure: f}
 	}
 	if err := g.ready(); err != nil {
+		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score unavailable")}
+	}
+	// What is answered is stored: observations still gathering are
+	// stored (and pushed) first.
+	if !g.flush(ctx) {
 		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score unavailable")}
 	}
 	// A read rolls the day over without storing it: a day read after
@@ -162,20 +189,42 @@ func (g *grain) complete(ctx actor.Context, m *grainpb.ScoreComplete) *grainpb.S
 	return replyOf(raw)
 }
 
-// observe counts what the server saw the user do. Nobody waits for it: a
-// failure is logged and the observation lost, as the score is advisory.
+// observe counts what the server saw the user do. Nobody waits for it:
+// observations gather in memory and are stored and pushed together within
+// ObserveEvery (see flush), as the score is advisory.
 func (g *grain) observe(ctx actor.Context, m *grainpb.ScoreObserve) {
 	if err := g.ready(); err != nil {
 		return
 	}
-	now := g.now()
-	next, ok := g.deps.Rules.Observe(g.day, m.ActionType, int(m.Count), now)
+	next, ok := g.deps.Rules.Observe(g.day, m.ActionType, int(m.Count), g.now())
 	if !ok {
 		return
 	}
-	if _, err := g.change(ctx, next, now); err != nil {
-		g.deps.Logger.Error("score grain: observation lost", "user", g.id, "action", m.ActionType, "err", err)
+	g.day, g.dirty = next, true
+	g.armFlush(ctx)
+}
+
+// armFlush asks for a flush within ObserveEvery, once.
+func (g *grain) armFlush(ctx actor.Context) {
+	if g.flushing {
+		return
 	}
+	g.flushing = true
+	self, sys := ctx.Self(), ctx.ActorSystem()
+	g.deps.Clock.AfterFunc(g.deps.ObserveEvery, func() { sys.Root.Send(self, flushDue{}) })
+}
+
+// flush stores and pushes the gathered observations; it reports false
+// when they could not be stored (they stay gathered for the next try).
+func (g *grain) flush(ctx actor.Context) bool {
+	if !g.dirty {
+		return true
+	}
+	if _, err := g.change(ctx, g.day, g.now()); err != nil {
+		g.deps.Logger.Error("score grain: store observations", "user", g.id, "err", err)
+		return false
+	}
+	return true
 }
 
 // fired resets the day at its midnight: the day rolls over, is stored and
@@ -202,7 +251,8 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 		if err := g.store(cur, now); err != nil {
 			return fail(err)
 		}
-		g.day = cur
+		// Observations of the old day still gathering go with it.
+		g.day, g.dirty = cur, false
 		g.push(ctx, g.encode(cur))
 	}
 	// The user may have scored since midnight, before this fired: that
@@ -239,7 +289,7 @@ func (g *grain) change(ctx actor.Context, next Day, now time.Time) ([]byte, erro
 	if err := g.store(next, now); err != nil {
 		return nil, err
 	}
-	g.day = next
+	g.day, g.dirty = next, false
 	raw := g.encode(next)
 	g.push(ctx, raw)
 	return raw, nil

@@ -177,10 +177,35 @@ func TestGrainDayAndReset(t *testing.T) {
 	if _, again := rems.get(reset); again != sets {
 		t.Fatalf("reminder set %d times for one day", again)
 	}
-	// Observations count the number seen.
+	// Observations count the number seen. They gather in memory: a read
+	// stores and pushes them first, so what it answers is stored.
 	node.Send(cluster.KindScore, "user_a", &grainpb.ScoreObserve{ActionType: score.ActionSendDM, Count: 3})
-	if p := pushed(); value(p, score.ActionSendDM) != 3 || p.TotalScore != 2 {
+	node.Send(cluster.KindScore, "user_a", &grainpb.ScoreObserve{ActionType: score.ActionSendDM, Count: 1})
+	if s, _ := call(nil); value(s, score.ActionSendDM) != 4 {
+		t.Fatalf("read after observations: %+v", s)
+	}
+	if p := pushed(); value(p, score.ActionSendDM) != 4 || p.TotalScore != 2 {
 		t.Fatalf("observed: %+v", p)
+	}
+	if d := stored(); d.Counts[score.ActionSendDM] != 4 {
+		t.Fatalf("stored after a read: %+v", d)
+	}
+	// Unread, they are stored and pushed together once ObserveEvery passed.
+	node.Send(cluster.KindScore, "user_a", &grainpb.ScoreObserve{ActionType: score.ActionSendDM, Count: 1})
+	node.Send(cluster.KindScore, "user_a", &grainpb.ScoreObserve{ActionType: score.ActionSendDM, Count: 1})
+	// A refused completion is served after them and stores nothing.
+	if _, err := call(&grainpb.ScoreComplete{ActionType: "skydiving"}); !isCode(err, protocol.CodeNotFound) {
+		t.Fatalf("unknown action: %v", err)
+	}
+	if d := stored(); d.Counts[score.ActionSendDM] != 4 {
+		t.Fatalf("observations stored before their interval: %+v", d)
+	}
+	clk.Advance(2 * time.Second)
+	if p := pushed(); value(p, score.ActionSendDM) != 6 {
+		t.Fatalf("gathered observations pushed as %+v", p)
+	}
+	if d := stored(); d.Counts[score.ActionSendDM] != 6 {
+		t.Fatalf("gathered observations stored as %+v", d)
 	}
 	// Refusals change nothing and push nothing (the next push is the reset).
 	if _, err := call(&grainpb.ScoreComplete{ActionType: score.ActionSendDM}); !isCode(err, protocol.CodeInvalidPayload) {
@@ -221,6 +246,10 @@ func TestGrainDayAndReset(t *testing.T) {
 	// its own reset, and the late one resets nothing.
 	clk.Advance(time.Hour)
 	node.Send(cluster.KindScore, "user_a", &grainpb.ScoreObserve{ActionType: score.ActionNewFriend, Count: 1})
+	if _, err := call(&grainpb.ScoreComplete{ActionType: "skydiving"}); !isCode(err, protocol.CodeNotFound) { // served after the observation
+		t.Fatalf("unknown action: %v", err)
+	}
+	clk.Advance(2 * time.Second)
 	if p := pushed(); p.Date != day2 || value(p, score.ActionNewFriend) != 1 {
 		t.Fatalf("new day: %+v", p)
 	}
