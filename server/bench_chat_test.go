@@ -59,10 +59,19 @@ func BenchmarkChat100Pairs(b *testing.B) {
 		}(p)
 		go func(p pairConn) { // sender: keep `window` messages in flight
 			defer wg.Done()
+			// The set-up's frames left a write deadline on the socket
+			// (servertest's Send): a long run must not inherit it.
+			_ = p.a.ws.Conn.SetWriteDeadline(time.Time{})
 			sem := make(chan struct{}, window)
 			done := make(chan struct{})
 			go func() {
-				for acks := 0; acks < per; {
+				acks := 0
+				defer func() {
+					if acks < per {
+						b.Errorf("acks stopped after %d of %d", acks, per)
+					}
+				}()
+				for acks < per {
 					f := p.a.ws.TryNext(30 * time.Second)
 					if f == nil {
 						break
@@ -79,10 +88,18 @@ func BenchmarkChat100Pairs(b *testing.B) {
 				}
 				close(done)
 			}()
+		send:
 			for i := 0; i < per; i++ {
-				sem <- struct{}{}
-				_ = p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
-					"payload": map[string]any{"recipientId": p.b.ID, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}})
+				select {
+				case sem <- struct{}{}:
+				case <-done: // the acks stopped: reported above
+					break send
+				}
+				if err := p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
+					"payload": map[string]any{"recipientId": p.b.ID, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}}); err != nil {
+					b.Errorf("send: %v", err)
+					break
+				}
 			}
 			<-done
 		}(p)
@@ -177,10 +194,19 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 		}(p)
 		go func(p pairConn) { // sender: keep `window` messages in flight
 			defer wg.Done()
+			// The set-up's frames left a write deadline on the socket
+			// (servertest's Send): a long run must not inherit it.
+			_ = p.a.ws.Conn.SetWriteDeadline(time.Time{})
 			sem := make(chan struct{}, window)
 			done := make(chan struct{})
 			go func() {
-				for acks := 0; acks < per; {
+				acks := 0
+				defer func() {
+					if acks < per {
+						b.Errorf("acks stopped after %d of %d", acks, per)
+					}
+				}()
+				for acks < per {
 					f := p.a.ws.TryNext(30 * time.Second)
 					if f == nil {
 						break
@@ -197,10 +223,18 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 				}
 				close(done)
 			}()
+		send:
 			for i := 0; i < per; i++ {
-				sem <- struct{}{}
-				_ = p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
-					"payload": map[string]any{"recipientId": p.to, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}})
+				select {
+				case sem <- struct{}{}:
+				case <-done: // the acks stopped: reported above
+					break send
+				}
+				if err := p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
+					"payload": map[string]any{"recipientId": p.to, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}}); err != nil {
+					b.Errorf("send: %v", err)
+					break
+				}
 			}
 			<-done
 		}(p)

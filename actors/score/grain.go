@@ -96,6 +96,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		if g.flush(ctx) {
 			ctx.Poison(ctx.Self())
 		}
+	case *actor.Stopping:
+		// A graceful stop keeps what was gathered, while the store is open.
+		g.flush(ctx)
 	case flushDue:
 		g.flushing = false
 		if !g.flush(ctx) {
@@ -221,6 +224,11 @@ func (g *grain) flush(ctx actor.Context) bool {
 		return true
 	}
 	if _, err := g.change(ctx, g.day, g.now()); err != nil {
+		if errors.Is(err, storage.ErrClosed) {
+			// Shutting down: the advisory counts of the last seconds go.
+			g.dirty = false
+			return true
+		}
 		g.deps.Logger.Error("score grain: store observations", "user", g.id, "err", err)
 		return false
 	}
@@ -281,7 +289,9 @@ func (g *grain) change(ctx actor.Context, next Day, now time.Time) ([]byte, erro
 	// day still rolls over when read, only its midnight push is missed.
 	if due := g.deps.Rules.ResetAt(next); !due.IsZero() && !due.Equal(g.armed) {
 		if err := g.deps.Reminders.Set(context.Background(), g.reminder(due)); err != nil {
-			g.deps.Logger.Error("score grain: set reset reminder", "user", g.id, "err", err)
+			if !errors.Is(err, storage.ErrClosed) {
+				g.deps.Logger.Error("score grain: set reset reminder", "user", g.id, "err", err)
+			}
 		} else {
 			g.armed = due
 		}

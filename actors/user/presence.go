@@ -197,7 +197,9 @@ func (g *grain) announcePresence(ctx actor.Context, event string) {
 	c := context.Background()
 	pairs, err := g.deps.Store.Pairs().Of(c, g.id)
 	if err != nil {
-		g.deps.Logger.Error("user grain: list pairs for presence", "user", g.id, "err", err)
+		if !errors.Is(err, storage.ErrClosed) { // a grace that ran out during shutdown
+			g.deps.Logger.Error("user grain: list pairs for presence", "user", g.id, "err", err)
+		}
 		return
 	}
 	me := protocol.ChatUserOf(Wire(&g.state.User, g.now()))
