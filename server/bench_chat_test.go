@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -14,13 +15,27 @@ import (
 	"github.com/gisbi/engine/server/servertest"
 )
 
+// chatShape is the chat benchmarks' load: 100 pairs with 8 messages in
+// flight each (saturation), or GISBI_BENCH_PAIRS and GISBI_BENCH_WINDOW
+// (e.g. 10 and 1: a light load, to see a delivery's own latency).
+func chatShape() (pairs, window int) {
+	pairs, window = 100, 8
+	if n, err := strconv.Atoi(os.Getenv("GISBI_BENCH_PAIRS")); err == nil && n > 0 {
+		pairs = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("GISBI_BENCH_WINDOW")); err == nil && n > 0 {
+		window = n
+	}
+	return pairs, window
+}
+
 // BenchmarkChat100Pairs: 100 connected pairs on loopback, every sender
 // streaming messages with up to 8 in flight; each message is stored durably
 // (group commit) before its ack and delivery. Reports durable messages per
 // second and send→deliver latency measured at the recipient.
 func BenchmarkChat100Pairs(b *testing.B) {
 	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6; c.WSSendQueue = 4096 })
-	const pairs, window = 100, 8
+	pairs, window := chatShape()
 	type pairConn struct{ a, b member }
 	var ps []pairConn
 	for i := 0; i < pairs; i++ {
@@ -144,7 +159,7 @@ func BenchmarkChat100Pairs(b *testing.B) {
 // delivery.
 func BenchmarkChatCrossDialect(b *testing.B) {
 	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6; c.WSSendQueue = 4096 })
-	const pairs, window = 100, 8
+	pairs, window := chatShape()
 	type pairConn struct {
 		a  member
 		to string
