@@ -35,102 +35,19 @@ func chatShape() (pairs, window int) {
 // second and send→deliver latency measured at the recipient.
 func BenchmarkChat100Pairs(b *testing.B) {
 	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6; c.WSSendQueue = 4096 })
-	pairs, window := chatShape()
-	type pairConn struct{ a, b member }
-	var ps []pairConn
+	pairs, _ := chatShape()
+	var ps []chatPair
 	for i := 0; i < pairs; i++ {
 		x, y := connected(b, srv, fmt.Sprint("ba-", i), fmt.Sprint("bb-", i))
-		ps = append(ps, pairConn{x, y})
+		ps = append(ps, chatPair{from: x, to: y.ID, rx: y.ws})
 	}
-	var mu sync.Mutex
-	var lats []time.Duration
-	var delivered, refused atomic.Int64
-	per := b.N/pairs + 1
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for _, p := range ps {
-		wg.Add(2)
-		go func(p pairConn) { // receiver: measure send→deliver
-			defer wg.Done()
-			local := make([]time.Duration, 0, per)
-			for n := 0; n < per; {
-				f := p.b.ws.TryNext(30 * time.Second)
-				if f == nil {
-					break
-				}
-				if f.Type != "chat.message.created" {
-					continue
-				}
-				content := f.Map(b)["content"].(string)
-				sent, _ := strconv.ParseInt(content, 10, 64)
-				local = append(local, time.Since(time.Unix(0, sent)))
-				n++
-				delivered.Add(1)
-			}
-			mu.Lock()
-			lats = append(lats, local...)
-			mu.Unlock()
-		}(p)
-		go func(p pairConn) { // sender: keep `window` messages in flight
-			defer wg.Done()
-			// The set-up's frames left a write deadline on the socket
-			// (servertest's Send): a long run must not inherit it.
-			_ = p.a.ws.Conn.SetWriteDeadline(time.Time{})
-			sem := make(chan struct{}, window)
-			done := make(chan struct{})
-			go func() {
-				acks := 0
-				defer func() {
-					if acks < per {
-						b.Errorf("acks stopped after %d of %d", acks, per)
-					}
-				}()
-				for acks < per {
-					f := p.a.ws.TryNext(30 * time.Second)
-					if f == nil {
-						break
-					}
-					if f.RequestID != "" && (f.Type == "chat.message.created" || f.Type == "error") {
-						// A refused message frees its slot too, so the
-						// benchmark reports instead of hanging.
-						if f.Type == "error" {
-							refused.Add(1)
-						}
-						acks++
-						<-sem
-					}
-				}
-				close(done)
-			}()
-		send:
-			for i := 0; i < per; i++ {
-				select {
-				case sem <- struct{}{}:
-				case <-done: // the acks stopped: reported above
-					break send
-				}
-				if err := p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
-					"payload": map[string]any{"recipientId": p.b.ID, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}}); err != nil {
-					b.Errorf("send: %v", err)
-					break
-				}
-			}
-			<-done
-		}(p)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	if len(lats) > 0 {
-		b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
-		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
-	}
-	b.ReportMetric(float64(delivered.Load())/elapsed.Seconds(), "msgs/s")
-	if n := refused.Load(); n > 0 {
-		b.Errorf("%d messages refused", n)
-	}
+	delivered := runChat(b, ps, func(f *servertest.Frame) (string, bool) {
+		if f.Type != "chat.message.created" {
+			return "", false
+		}
+		content, _ := f.Map(b)["content"].(string)
+		return content, true
+	})
 	// How the store behaved: mean commit latency and messages per commit.
 	if mfs, err := srv.Metrics.Registry.Gather(); err == nil {
 		for _, mf := range mfs {
@@ -143,7 +60,7 @@ func BenchmarkChat100Pairs(b *testing.B) {
 						h := m.GetHistogram()
 						if h.GetSampleCount() > 0 {
 							b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "commit-ms")
-							b.ReportMetric(float64(delivered.Load())/float64(h.GetSampleCount()), "msgs/commit")
+							b.ReportMetric(float64(delivered)/float64(h.GetSampleCount()), "msgs/commit")
 						}
 					}
 				}
@@ -159,29 +76,51 @@ func BenchmarkChat100Pairs(b *testing.B) {
 // delivery.
 func BenchmarkChatCrossDialect(b *testing.B) {
 	srv := servertest.Start(b, func(c *config.Config) { c.WSRate, c.WSBurst = 1e6, 1e6; c.WSSendQueue = 4096 })
-	pairs, window := chatShape()
-	type pairConn struct {
-		a  member
-		to string
-		rx *servertest.WS
-	}
-	var ps []pairConn
+	pairs, _ := chatShape()
+	var ps []chatPair
 	for i := 0; i < pairs; i++ {
 		x, y := connected(b, srv, fmt.Sprint("xa-", i), fmt.Sprint("xb-", i))
 		// Only the legacy socket of the recipient: its /ws one leaves.
 		y.ws.Close()
-		ps = append(ps, pairConn{a: x, to: y.ID, rx: y.DialLegacy()})
+		ps = append(ps, chatPair{from: x, to: y.ID, rx: y.DialLegacy()})
 	}
+	runChat(b, ps, func(f *servertest.Frame) (string, bool) {
+		if f.Type != "messages-received" {
+			return "", false
+		}
+		var d struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+		}
+		_ = json.Unmarshal(f.Payload, &d)
+		return d.Message.Content, true
+	})
+}
+
+// chatPair is one sender, on /ws, and the socket its recipient reads.
+type chatPair struct {
+	from member
+	to   string
+	rx   *servertest.WS
+}
+
+// runChat streams b.N messages over the pairs, window in flight per
+// sender, and reports throughput and send→deliver latency; received
+// reads a message's content (its send time) from a recipient's frame. It
+// returns how many messages were delivered.
+func runChat(b *testing.B, ps []chatPair, received func(*servertest.Frame) (string, bool)) int64 {
+	_, window := chatShape()
 	var mu sync.Mutex
 	var lats []time.Duration
 	var delivered, refused atomic.Int64
-	per := b.N/pairs + 1
+	per := b.N/len(ps) + 1
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(2)
-		go func(p pairConn) { // receiver: measure send→deliver
+		go func(p chatPair) { // receiver: measure send→deliver
 			defer wg.Done()
 			local := make([]time.Duration, 0, per)
 			for n := 0; n < per; {
@@ -189,16 +128,11 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 				if f == nil {
 					break
 				}
-				if f.Type != "messages-received" {
+				content, ok := received(f)
+				if !ok {
 					continue
 				}
-				var d struct {
-					Message struct {
-						Content string `json:"content"`
-					} `json:"message"`
-				}
-				_ = json.Unmarshal(f.Payload, &d)
-				sent, _ := strconv.ParseInt(d.Message.Content, 10, 64)
+				sent, _ := strconv.ParseInt(content, 10, 64)
 				local = append(local, time.Since(time.Unix(0, sent)))
 				n++
 				delivered.Add(1)
@@ -207,11 +141,11 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 			lats = append(lats, local...)
 			mu.Unlock()
 		}(p)
-		go func(p pairConn) { // sender: keep `window` messages in flight
+		go func(p chatPair) { // sender: keep `window` messages in flight
 			defer wg.Done()
 			// The set-up's frames left a write deadline on the socket
 			// (servertest's Send): a long run must not inherit it.
-			_ = p.a.ws.Conn.SetWriteDeadline(time.Time{})
+			_ = p.from.ws.Conn.SetWriteDeadline(time.Time{})
 			sem := make(chan struct{}, window)
 			done := make(chan struct{})
 			go func() {
@@ -222,7 +156,7 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 					}
 				}()
 				for acks < per {
-					f := p.a.ws.TryNext(30 * time.Second)
+					f := p.from.ws.TryNext(30 * time.Second)
 					if f == nil {
 						break
 					}
@@ -245,7 +179,7 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 				case <-done: // the acks stopped: reported above
 					break send
 				}
-				if err := p.a.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
+				if err := p.from.ws.Conn.WriteJSON(map[string]any{"type": "chat.message.created", "requestId": "m",
 					"payload": map[string]any{"recipientId": p.to, "content": strconv.FormatInt(time.Now().UnixNano(), 10)}}); err != nil {
 					b.Errorf("send: %v", err)
 					break
@@ -266,4 +200,5 @@ func BenchmarkChatCrossDialect(b *testing.B) {
 	if n := refused.Load(); n > 0 {
 		b.Errorf("%d messages refused", n)
 	}
+	return delivered.Load()
 }
