@@ -23,6 +23,7 @@ import (
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/console"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
@@ -127,6 +128,7 @@ func New(d Deps) *API {
 		// /admin/debug/pprof/ (heap, profile?seconds=30, goroutine…).
 		admin.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
 	}
+	console.Register(app, d.Config.AdminToken != "")
 	// Last: a request no route took. A path that exists under other
 	// methods answers 405 with Allow, as HTTP clients expect.
 	routes := newRouteTable(app.GetRoutes(true))
