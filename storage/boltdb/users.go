@@ -100,7 +100,9 @@ func (r users) ByIdentity(ctx context.Context, provider, subject string) (*stora
 		if err != nil {
 			return err
 		}
-		if !found || u.Deleted() {
+		// A terminated account keeps its identity: the login that finds it
+		// is refused, where a deleted one's identity is free again.
+		if !found || (u.Deleted() && !u.Terminated()) {
 			return notFound
 		}
 		return nil
