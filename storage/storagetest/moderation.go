@@ -115,6 +115,27 @@ var moderationCases = []testCase{
 		wantEqual(t, "before aud_0002", ids(rest), []string{"aud_0001"})
 		wantEqual(t, "entry fields", first[0].Operator+" "+first[0].Action+" "+first[0].Target, "ops report.update sr_1")
 	}},
+	{"a terminated account keeps its identity, a deleted one frees it", func(t *testing.T, s storage.Store) {
+		ctx := t.Context()
+		for _, id := range []string{"gone", "banned"} {
+			must(t, s.Users().Create(ctx, &storage.User{ID: id, Name: id, Provider: "dev", Subject: id, CreatedAt: at(0), UpdatedAt: at(0)}))
+		}
+		gone, err := s.Users().Get(ctx, "gone")
+		must(t, err)
+		gone.DeletedAt = ptr(at(time.Hour))
+		must(t, s.Users().Put(ctx, gone))
+		banned, err := s.Users().Get(ctx, "banned")
+		must(t, err)
+		banned.DeletedAt, banned.TerminatedAt, banned.TerminateReason = ptr(at(time.Hour)), ptr(at(time.Hour)), "abuse"
+		must(t, s.Users().Put(ctx, banned))
+		_, err = s.Users().ByIdentity(ctx, "dev", "gone")
+		wantIs(t, "a deleted account's identity", err, storage.ErrNotFound)
+		got, err := s.Users().ByIdentity(ctx, "dev", "banned")
+		must(t, err)
+		if got.ID != "banned" || !got.Terminated() || got.TerminateReason != "abuse" {
+			t.Fatalf("terminated account by identity = %+v", got)
+		}
+	}},
 	{"users are found by id, username and part of a name", func(t *testing.T, s storage.Store) {
 		ctx, m := t.Context(), s.Moderation()
 		mk := func(id, name, username string) {
