@@ -139,7 +139,7 @@ type adminFailures struct {
 }
 
 const (
-	adminFailureBurst = 5
+	adminFailureBurst = 10
 	adminRetryEvery   = 10 * time.Second
 	// adminFailureKeys bounds the table: past it, it starts over.
 	adminFailureKeys = 10000
