@@ -257,7 +257,7 @@ func (m moderation) Audit(ctx context.Context, before string, limit int) ([]stor
 		var k, v []byte
 		if before == "" {
 			k, v = c.Last()
-		} else if k, v = c.Seek([]byte(before)); k == nil {
+		} else if k, _ = c.Seek([]byte(before)); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
