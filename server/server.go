@@ -27,6 +27,7 @@ import (
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/httpapi"
 	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/moderation"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/push"
 	"github.com/gisbi/engine/storage"
@@ -118,7 +119,8 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
 		Sessions: f.sessions(s.Node), Pairs: f.pairs,
-		Rewards: rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
+		Rewards:    rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
+		Moderation: &moderation.Service{Store: store, Now: s.Clock.Now},
 	})
 	return s, nil
 }

@@ -97,8 +97,18 @@ func (u *User) Dial() *WS {
 	return w
 }
 
-// DialLegacy opens an authenticated /socket (legacy dialect) socket as u.
+// DialLegacy opens an authenticated /socket (legacy dialect) socket as u,
+// and waits until it is attached (see Ready).
 func (u *User) DialLegacy() *WS {
+	u.t.Helper()
+	w := u.DialLegacyRaw()
+	w.Ready()
+	return w
+}
+
+// DialLegacyRaw opens a /socket socket as u without waiting for it to be
+// attached: for sockets the server is expected to refuse.
+func (u *User) DialLegacyRaw() *WS {
 	u.t.Helper()
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+u.AccessToken)
@@ -110,7 +120,6 @@ func (u *User) DialLegacy() *WS {
 		}
 		u.t.Fatalf("dial /socket as %s: %v (status %d)", u.ID, err, status)
 	}
-	w.Ready()
 	return w
 }
 
