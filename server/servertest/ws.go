@@ -63,8 +63,14 @@ type WS struct {
 // DialWS opens a socket to base (http://host:port) with the given headers.
 func DialWS(t testing.TB, base, path string, header http.Header) (*WS, *http.Response, error) {
 	t.Helper()
+	return DialWSWith(t, &websocket.Dialer{HandshakeTimeout: 5 * time.Second}, base, path, header)
+}
+
+// DialWSWith is DialWS through d, e.g. one whose TLSClientConfig trusts a
+// test CA for a wss:// socket to an https:// base.
+func DialWSWith(t testing.TB, d *websocket.Dialer, base, path string, header http.Header) (*WS, *http.Response, error) {
+	t.Helper()
 	url := "ws" + strings.TrimPrefix(base, "http") + path
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	conn, res, err := d.Dial(url, header)
 	if err != nil {
 		return nil, res, err
