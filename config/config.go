@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"slices"
 	"time"
+
+	"github.com/gisbi/engine/tlscert"
 )
 
 // Config is the complete engine configuration.
@@ -25,6 +27,10 @@ type Config struct {
 	Addr    string `koanf:"addr" default:":8080" desc:"Address the HTTP and WebSocket server listens on (host:port). In dev mode it defaults to 127.0.0.1:8080 instead, and a non-loopback address logs a warning."`
 	DataDir string `koanf:"data_dir" default:"./data" desc:"Directory for the database and generated keys."`
 	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS and push endpoint URLs and a clock speed other than 1. Never enable in production."`
+
+	// TLS served by the binary itself, for operators with no proxy in front.
+	TLSCertFile string `koanf:"tls_cert_file" default:"" desc:"PEM certificate file (the server's certificate first, then any intermediates, as in certbot's fullchain.pem). With tls_key_file, addr serves HTTPS and WSS instead of HTTP; both files are read again on SIGHUP and when they change. Empty means plain HTTP."`
+	TLSKeyFile  string `koanf:"tls_key_file" default:"" desc:"PEM private key file of the certificate in tls_cert_file; set both or neither."`
 
 	JWTKeyFile string        `koanf:"jwt_key_file" default:"" desc:"File holding the JWT signing key; empty means jwt.key inside data_dir."`
 	JWTIssuer  string        `koanf:"jwt_issuer" default:"gisbi" desc:"Issuer (iss claim) of the tokens this server signs and accepts."`
@@ -189,6 +195,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.check(c.DataDir != "", "data_dir", "must not be empty")
+	v.tlsPair(c.TLSCertFile, c.TLSKeyFile)
 	v.check(c.JWTIssuer != "", "jwt_issuer", "must not be empty")
 
 	v.check(c.AccessTTL > 0, "access_ttl", fmt.Sprintf("must be greater than 0, got %s", c.AccessTTL))
@@ -339,6 +346,27 @@ func (v *validator) regularFile(key, path string) {
 		v.add(key, fmt.Sprintf("cannot use %q", path), err)
 	case !st.Mode().IsRegular():
 		v.add(key, fmt.Sprintf("%q is not a regular file", path), nil)
+	}
+}
+
+// tlsPair checks the TLS files together: one without the other would
+// serve nothing, and a pair that does not load is better found now than at
+// the first handshake. A problem is reported on the file at fault.
+func (v *validator) tlsPair(certFile, keyFile string) {
+	switch {
+	case certFile == "" && keyFile == "":
+	case certFile == "":
+		v.add("tls_cert_file", "must be set when GISBI_TLS_KEY_FILE is set", nil)
+	case keyFile == "":
+		v.add("tls_key_file", "must be set when GISBI_TLS_CERT_FILE is set", nil)
+	default:
+		if _, err := tlscert.Load(certFile, keyFile); err != nil {
+			key := "tls_cert_file"
+			if fe, ok := errors.AsType[*tlscert.FileError](err); ok && fe.Key {
+				key = "tls_key_file"
+			}
+			v.add(key, err.Error(), err)
+		}
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gisbi/engine/tlscert/tlscerttest"
 )
 
 // wantDefaults is written out by hand, not derived from the tags, so that a
@@ -67,6 +69,8 @@ var wantNames = map[string]string{
 	"GISBI_ADDR":                         "addr",
 	"GISBI_DATA_DIR":                     "data-dir",
 	"GISBI_DEV":                          "dev",
+	"GISBI_TLS_CERT_FILE":                "tls-cert-file",
+	"GISBI_TLS_KEY_FILE":                 "tls-key-file",
 	"GISBI_JWT_KEY_FILE":                 "jwt-key-file",
 	"GISBI_JWT_ISSUER":                   "jwt-issuer",
 	"GISBI_ACCESS_TTL":                   "access-ttl",
@@ -306,6 +310,7 @@ func TestValidate(t *testing.T) {
 	if err := os.WriteFile(catalog, []byte("sections:\n  - name: daily\n    actions:\n      - {type: walk, label: Take a walk}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	tlsCert, tlsKey, otherKey := tlsFiles(t)
 	badCatalog := filepath.Join(t.TempDir(), "catalog.json")
 	if err := os.WriteFile(badCatalog, []byte(`{"sections":[{"name":"daily","actions":[{"type":"walk"}]}]}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -320,6 +325,13 @@ func TestValidate(t *testing.T) {
 		{"firebase file exists", func(c *Config) { c.FirebaseCredentialsFile = credentials }, "", ""},
 		{"firebase file missing", func(c *Config) { c.FirebaseCredentialsFile = credentials + ".missing" }, "GISBI_FIREBASE_CREDENTIALS_FILE", "cannot use"},
 		{"firebase file is a directory", func(c *Config) { c.FirebaseCredentialsFile = t.TempDir() }, "GISBI_FIREBASE_CREDENTIALS_FILE", "not a regular file"},
+		{"tls pair", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = tlsCert, tlsKey }, "", ""},
+		{"tls certificate without key", func(c *Config) { c.TLSCertFile = tlsCert }, "GISBI_TLS_KEY_FILE", "must be set when GISBI_TLS_CERT_FILE is set"},
+		{"tls key without certificate", func(c *Config) { c.TLSKeyFile = tlsKey }, "GISBI_TLS_CERT_FILE", "must be set when GISBI_TLS_KEY_FILE is set"},
+		{"tls certificate missing", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = tlsCert+".missing", tlsKey }, "GISBI_TLS_CERT_FILE", "no such file or directory"},
+		{"tls key missing", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = tlsCert, tlsKey+".missing" }, "GISBI_TLS_KEY_FILE", "no such file or directory"},
+		{"tls key of another certificate", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = tlsCert, otherKey }, "GISBI_TLS_KEY_FILE", "is not the private key"},
+		{"tls files swapped", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = tlsKey, tlsCert }, "GISBI_TLS_CERT_FILE", "holds no PEM certificate"},
 		{"refresh equals access", func(c *Config) { c.RefreshTTL = c.AccessTTL }, "GISBI_REFRESH_TTL", "longer than GISBI_ACCESS_TTL"},
 		{"http JWKS in production", func(c *Config) { c.GoogleJWKSURL = "http://127.0.0.1:1/keys" }, "GISBI_GOOGLE_JWKS_URL", "must use https"},
 		{"http JWKS in dev", func(c *Config) { c.Dev = true; c.AppleJWKSURL = "http://127.0.0.1:1/keys" }, "", ""},
@@ -455,4 +467,14 @@ func TestREADMETableMatchesSettings(t *testing.T) {
 	if !strings.Contains(string(b), strings.TrimSpace(MarkdownTable())) {
 		t.Error("README.md's configuration table differs from MarkdownTable(); paste the output of `go run ./cmd/gisbi settings`")
 	}
+}
+
+// tlsFiles writes a certificate for 127.0.0.1, its key, and the key of
+// another certificate from the same CA.
+func tlsFiles(t *testing.T) (cert, key, otherKey string) {
+	t.Helper()
+	ca := tlscerttest.NewCA(t)
+	cert, key = ca.Issue(t, 2, time.Now().Add(time.Hour)).Files(t)
+	_, otherKey = ca.Issue(t, 3, time.Now().Add(time.Hour)).Files(t)
+	return cert, key, otherKey
 }

@@ -57,6 +57,7 @@ func TestEverySettingParses(t *testing.T) {
 	credentials := writeFile(t, "firebase.json", "{}")
 	apnsKey := writeFile(t, "AuthKey.p8", "key")
 	apnsIDs := []string{"GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}
+	tlsCert, tlsKey, _ := tlsFiles(t)
 	catalogJSON := writeFile(t, "catalog.json", `{"sections":[{"name":"daily","actions":[{"type":"walk","label":"Take a walk","startAt":0}]}]}`)
 	catalogYAML := writeFile(t, "catalog.yml", "sections:\n  - name: daily\n    actions:\n      - type: walk\n        label: Take a walk\n        startAt: 23\n        reel: true\n")
 	tests := []struct {
@@ -72,6 +73,9 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_DEV", "1", nil, true},
 		{"GISBI_DEV", "false", []string{"GISBI_DEV=true"}, false},
 		{"GISBI_DEV", "0", []string{"GISBI_DEV=true"}, false},
+		{"GISBI_TLS_CERT_FILE", tlsCert, []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, tlsCert},
+		{"GISBI_TLS_CERT_FILE", "", []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, ""},
+		{"GISBI_TLS_KEY_FILE", tlsKey, []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, tlsKey},
 		{"GISBI_JWT_KEY_FILE", "/run/secrets/jwt", nil, "/run/secrets/jwt"},
 		{"GISBI_JWT_ISSUER", "gisbi-staging", nil, "gisbi-staging"},
 		{"GISBI_ACCESS_TTL", "5m", nil, 5 * time.Minute},
@@ -203,6 +207,7 @@ func TestInvalidValues(t *testing.T) {
 	dir := t.TempDir()
 	apnsKey := writeFile(t, "AuthKey.p8", "key")
 	apnsIDs := []string{"GISBI_APNS_KEY_ID=ABC123DEFG", "GISBI_APNS_TEAM_ID=DEF123GHIJ", "GISBI_APNS_TOPIC=com.example.app"}
+	tlsCert, tlsKey, otherKey := tlsFiles(t)
 	tests := []struct {
 		env   string
 		value string
@@ -213,6 +218,14 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_ADDR", "8080", nil, `"8080" is not a host:port address`},
 		{"GISBI_DATA_DIR", "", nil, "must not be empty"},
 		{"GISBI_DEV", "yes", nil, `"yes" is not a boolean`},
+		{"GISBI_TLS_CERT_FILE", "", []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, "must be set when GISBI_TLS_KEY_FILE is set"},
+		{"GISBI_TLS_CERT_FILE", filepath.Join(dir, "missing.pem"), []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, `missing.pem": no such file or directory`},
+		{"GISBI_TLS_CERT_FILE", dir, []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, "is a directory"},
+		{"GISBI_TLS_CERT_FILE", tlsKey, []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, "holds no PEM certificate"},
+		{"GISBI_TLS_KEY_FILE", "", []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, "must be set when GISBI_TLS_CERT_FILE is set"},
+		{"GISBI_TLS_KEY_FILE", filepath.Join(dir, "missing.key"), []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, `missing.key": no such file or directory`},
+		{"GISBI_TLS_KEY_FILE", otherKey, []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, "is not the private key of the certificate in"},
+		{"GISBI_TLS_KEY_FILE", tlsCert, []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, "is not the private key"},
 		{"GISBI_JWT_ISSUER", "", nil, "must not be empty"},
 		{"GISBI_ACCESS_TTL", "abc", nil, `"abc" is not a duration`},
 		{"GISBI_ACCESS_TTL", "900", nil, `"900" is not a duration`},

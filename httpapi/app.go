@@ -25,6 +25,7 @@ import (
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/console"
 	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/moderation"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
 )
@@ -46,6 +47,8 @@ type Deps struct {
 	Pairs pair.Deps
 	// Rewards serves the operator's brands and campaigns.
 	Rewards rewards.Admin
+	// Moderation serves the report queue, user search and the audit log.
+	Moderation *moderation.Service
 }
 
 // API is the fiber app plus the live sockets it must close on shutdown.
@@ -56,6 +59,8 @@ type API struct {
 	ready   atomic.Bool
 	debug   bool // the logger takes debug records: one line per request
 	guesses *guesses
+	// adminFails locks out addresses that keep presenting wrong operator tokens.
+	adminFails *adminFailures
 }
 
 const (
@@ -66,7 +71,7 @@ const (
 
 // New builds the app with every route.
 func New(d Deps) *API {
-	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour)}
+	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour), adminFails: newAdminFailures()}
 	app := fiber.New(fiber.Config{
 		AppName:               "gisbi",
 		BodyLimit:             d.Config.MaxBodyBytes,
@@ -117,7 +122,12 @@ func New(d Deps) *API {
 
 	if d.Config.AdminToken != "" {
 		admin := app.Group("/admin", a.requireAdmin)
+		admin.Get("/users", a.searchUsers)
 		admin.Get("/users/:userId", a.adminUser)
+		admin.Post("/users/:userId/terminate", a.terminateUser)
+		admin.Get("/reports", a.adminReports)
+		admin.Patch("/reports/:reportId", a.patchReport)
+		admin.Get("/audit", a.auditLog)
 		admin.Get("/backup", a.adminBackup)
 		admin.Post("/brands", a.createBrand)
 		admin.Post("/campaigns", a.createCampaign)
@@ -237,9 +247,16 @@ func (a *API) requireAuth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// requireAdmin admits the operator token only: user access tokens are not
+// operator tokens, the comparison takes the same time whatever matches,
+// and an address that keeps failing is locked out for a while.
 func (a *API) requireAdmin(c *fiber.Ctx) error {
+	if a.adminFails.lockedOut(c.IP()) {
+		return protocol.Errorf(protocol.CodeRateLimited, protocol.DomainAuth, "too many wrong operator tokens from this address; wait and retry")
+	}
 	tok := bearer(c)
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.d.Config.AdminToken)) != 1 {
+		a.adminFails.failed(c.IP())
 		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "operator token required")
 	}
 	return c.Next()

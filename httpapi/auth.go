@@ -109,6 +109,9 @@ func (a *API) findOrCreateUser(ctx context.Context, id *auth.Identity) (*storage
 	users := a.d.Store.Users()
 	for attempt := 0; attempt < 3; attempt++ {
 		u, err := users.ByIdentity(ctx, id.Provider, id.Subject)
+		if err == nil && u.Terminated() {
+			return nil, protocol.Errorf(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
+		}
 		if err == nil {
 			return u, nil
 		}
@@ -178,8 +181,8 @@ func (a *API) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !ex.Exists {
-		return protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
+	if err := goneError(ex); err != nil {
+		return err
 	}
 	access, _, err := a.d.Issuer.IssueAccess(old.UserID)
 	if err != nil {

@@ -26,6 +26,7 @@ func (a *API) createBrand(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.audited(c, "brand.create", b.BrandID, b.Name)
 	return c.Status(fiber.StatusCreated).JSON(b)
 }
 
@@ -34,6 +35,7 @@ func (a *API) createCampaign(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.audited(c, "campaign.create", v.CampaignID, v.Title)
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
 
@@ -58,6 +60,7 @@ func (a *API) patchCampaign(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.audited(c, "campaign.update", v.CampaignID, "status "+v.Status)
 	return c.JSON(v)
 }
 

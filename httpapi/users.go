@@ -67,7 +67,16 @@ func (a *API) liveUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !rep.Exists {
+	return goneError(rep)
+}
+
+// goneError refuses an account that no longer exists, saying whether an
+// operator terminated it or its owner deleted it.
+func goneError(ex *grainpb.ExistsReply) error {
+	switch {
+	case ex.Terminated:
+		return protocol.Errorf(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
+	case !ex.Exists:
 		return protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
 	}
 	return nil

@@ -51,6 +51,8 @@ const (
 	// CodeVerificationRequired: the account has no name yet (legacy
 	// clients finish sign-up before they chat).
 	CodeVerificationRequired Code = "verification_required"
+	// CodeAccountTerminated: an operator terminated the account.
+	CodeAccountTerminated Code = "account_terminated"
 )
 
 // Domains name the feature area of an error.
@@ -103,7 +105,7 @@ func HTTPStatus(c Code) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized, CodeTokenExpired, CodeAccountDeleted:
 		return http.StatusUnauthorized
-	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired, CodeBlocked, CodeVerificationRequired:
+	case CodeForbidden, CodeProviderDisabled, CodeActiveConnectionRequired, CodeBlocked, CodeVerificationRequired, CodeAccountTerminated:
 		return http.StatusForbidden
 	case CodeNotFound, CodeUserNotFound, CodeRequestNotFound:
 		return http.StatusNotFound

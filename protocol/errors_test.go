@@ -18,6 +18,7 @@ import (
 var httpStatusOf = map[Code]int{
 	CodeInvalidJSON:              http.StatusBadRequest,
 	CodeVerificationRequired:     http.StatusForbidden,
+	CodeAccountTerminated:        http.StatusForbidden,
 	CodeUnknownType:              http.StatusBadRequest,
 	CodeInvalidPayload:           http.StatusBadRequest,
 	CodeRateLimited:              http.StatusTooManyRequests,

@@ -118,7 +118,7 @@ func LegacyErrorEvent(c Code) string {
 		return EventAuthorizationFailed
 	case CodeVerificationRequired:
 		return EventVerificationRequired
-	case CodeAccountDeleted:
+	case CodeAccountDeleted, CodeAccountTerminated:
 		return EventAccountTerminated
 	case CodeNotFound, CodeUserNotFound, CodeRequestNotFound:
 		return EventNotFound
@@ -129,6 +129,10 @@ func LegacyErrorEvent(c Code) string {
 	}
 	return EventValidationFailed
 }
+
+// TerminatedMessage is what a terminated account's sockets are told, in
+// spec 001's words.
+const TerminatedMessage = "Your account has been terminated due to a violation of our Terms and Conditions and in accordance with our Privacy Policy."
 
 // LegacyText is the data of the legacy error events and of
 // account-terminated.

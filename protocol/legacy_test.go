@@ -88,7 +88,7 @@ var legacyErrorOf = map[Code]string{
 	CodeInvalidToken: EventValidationFailed, CodeRSSIOutOfRange: EventValidationFailed, CodeLocationMismatch: EventValidationFailed,
 	CodeMethodNotAllowed: EventValidationFailed, CodeGiftNotClaimable: EventValidationFailed, CodeCodeExpired: EventValidationFailed,
 	CodeAlreadyRedeemed: EventValidationFailed, CodeProximityRequired: EventValidationFailed,
-	CodeVerificationRequired: EventVerificationRequired,
+	CodeVerificationRequired: EventVerificationRequired, CodeAccountTerminated: EventAccountTerminated,
 }
 
 func TestLegacyErrorEvent(t *testing.T) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,14 +27,21 @@ import (
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/httpapi"
 	"github.com/gisbi/engine/metrics"
+	"github.com/gisbi/engine/moderation"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/push"
 	"github.com/gisbi/engine/storage"
 	"github.com/gisbi/engine/storage/boltdb"
+	"github.com/gisbi/engine/tlscert"
 )
 
 // DBFile is the database file inside the data directory.
 const DBFile = "gisbi.db"
+
+// certCheckInterval is how often the TLS files are looked at for a
+// renewal: a stat of two files, cheap, and soon enough for a certificate
+// replaced days before it expires.
+const certCheckInterval = 5 * time.Second
 
 // Server is one running engine node: store, actor cluster, reminders and the
 // HTTP/WebSocket API.
@@ -47,6 +55,11 @@ type Server struct {
 	API       *httpapi.API
 	Reminders *reminders.Service
 	Push      *push.Dispatcher // nil when no push provider is configured
+	// Certs is the certificate served over TLS; nil when the server speaks
+	// plain HTTP. Its Reload is what SIGHUP calls.
+	Certs *tlscert.Holder
+
+	stopCertWatch func()
 
 	ln        net.Listener
 	serveErr  chan error
@@ -66,6 +79,14 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	}
 	if s.scores, err = scoreRules(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.TLSCertFile != "" {
+		// Read again here, like the catalog, in case the files changed
+		// since the config was validated; before the store opens, so a bad
+		// pair fails start-up without touching the data.
+		if s.Certs, err = tlscert.New(cfg.TLSCertFile, cfg.TLSKeyFile, logger); err != nil {
+			return nil, fmt.Errorf("server: GISBI_TLS_CERT_FILE/GISBI_TLS_KEY_FILE: %w", err)
+		}
 	}
 
 	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit, MaxBatchDelay: time.Millisecond})
@@ -98,7 +119,8 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
 		Sessions: f.sessions(s.Node), Pairs: f.pairs,
-		Rewards: rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
+		Rewards:    rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
+		Moderation: &moderation.Service{Store: store, Now: s.Clock.Now},
 	})
 	return s, nil
 }
@@ -245,17 +267,27 @@ func (f *features) sessions(node *cluster.Node) *session.Deps {
 	}
 }
 
-// Start listens on the configured address and serves in the background.
+// Start listens on the configured address and serves in the background:
+// HTTPS and WSS when a certificate is configured, else HTTP and WS, on the
+// same routes either way.
 func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", s.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s (GISBI_ADDR): %w", s.Config.Addr, err)
 	}
 	s.ln = ln
+	attrs := []any{"addr", ln.Addr().String(), "tls", s.Certs != nil, "dev", s.Config.Dev, "clockSpeed", s.Config.ClockSpeed}
+	if s.Certs != nil {
+		// Each handshake asks the holder for the certificate, so a reload
+		// reaches new connections without touching open ones.
+		ln = tls.NewListener(ln, s.Certs.TLSConfig())
+		s.stopCertWatch = s.Certs.Watch(certCheckInterval)
+		attrs = append(attrs, "certNotAfter", s.Certs.Leaf().NotAfter)
+	}
 	s.Reminders.Start(s.fireReminder)
 	go func() { s.serveErr <- s.API.App.Listener(ln) }()
 	s.API.SetReady(true)
-	s.Logger.Info("gisbi serving", "addr", ln.Addr().String(), "dev", s.Config.Dev, "clockSpeed", s.Config.ClockSpeed)
+	s.Logger.Info("gisbi serving", attrs...)
 	return nil
 }
 
@@ -287,6 +319,9 @@ func (s *Server) Errors() <-chan error { return s.serveErr }
 // before its acknowledgement, so closing loses nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.API.SetReady(false)
+	if s.stopCertWatch != nil {
+		s.stopCertWatch()
+	}
 	timeout := s.Config.ShutdownTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)

@@ -36,7 +36,17 @@ type User struct {
 	UpdatedAt       time.Time  `json:"updatedAt"`
 	DeletedAt       *time.Time `json:"deletedAt,omitempty"`
 	DeleteReason    string     `json:"deleteReason,omitempty"`
+	// TerminatedAt is set when an operator terminated the account. A
+	// terminated account is also deleted (DeletedAt), so everything that
+	// skips deleted accounts skips it; unlike a deletion, its identity
+	// stays bound to it, so the same login is refused instead of making a
+	// fresh account.
+	TerminatedAt    *time.Time `json:"terminatedAt,omitempty"`
+	TerminateReason string     `json:"terminateReason,omitempty"`
 }
+
+// Terminated reports whether an operator terminated the account.
+func (u *User) Terminated() bool { return u.TerminatedAt != nil }
 
 // Deleted reports whether the account was soft-deleted.
 func (u *User) Deleted() bool { return u.DeletedAt != nil }
@@ -120,7 +130,20 @@ type Report struct {
 	Reason         string    `json:"reason"`
 	Status         string    `json:"status"` // open | reviewing | resolved
 	CreatedAt      time.Time `json:"createdAt"`
+	// Set by operators: what was decided, by whom (the operator's name)
+	// and when the report was resolved.
+	Resolution *string    `json:"resolution,omitempty"`
+	ResolvedBy *string    `json:"resolvedBy,omitempty"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
+	UpdatedAt  *time.Time `json:"updatedAt,omitempty"`
 }
+
+// Report statuses.
+const (
+	ReportOpen      = "open"
+	ReportReviewing = "reviewing"
+	ReportResolved  = "resolved"
+)
 
 // Safety stores blocks and reports.
 type Safety interface {
@@ -170,6 +193,7 @@ type Store interface {
 	Snapshots() Snapshots
 	Rewards() Rewards
 	Scores() Scores
+	Moderation() Moderation
 	// Backup writes a consistent copy of the database to path while it is in use.
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).

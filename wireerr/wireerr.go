@@ -71,8 +71,11 @@ func Disconnect(err error) (*protocol.Disconnect, bool) {
 // ForFailure is the disconnect that follows a refused attach: a deleted
 // account is told not to come back, any other refusal is a policy close.
 func ForFailure(pe *protocol.Error) *protocol.Disconnect {
-	if pe.Code == protocol.CodeAccountDeleted {
-		return protocol.NewDisconnect(protocol.CloseAccountDeleted, "account deleted")
+	switch pe.Code {
+	case protocol.CodeAccountDeleted, protocol.CodeAccountTerminated:
+		d := protocol.NewDisconnect(protocol.CloseAccountDeleted, string(pe.Code))
+		d.Last = pe
+		return d
 	}
 	return protocol.NewDisconnect(protocol.ClosePolicy, pe.Message)
 }

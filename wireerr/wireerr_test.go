@@ -83,6 +83,7 @@ func TestDisconnect(t *testing.T) {
 		want int
 	}{
 		{protocol.CodeAccountDeleted, protocol.CloseAccountDeleted},
+		{protocol.CodeAccountTerminated, protocol.CloseAccountDeleted},
 		{protocol.CodeUserNotFound, protocol.ClosePolicy},
 		{protocol.CodeInternal, protocol.ClosePolicy},
 	}

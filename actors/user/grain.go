@@ -156,7 +156,10 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.GetUser:
 		ctx.Respond(g.getUser())
 	case *grainpb.ExistsQuery:
-		ctx.Respond(&grainpb.ExistsReply{Exists: g.loadErr == nil && !g.missing && !g.state.User.Deleted()})
+		ctx.Respond(&grainpb.ExistsReply{
+			Exists:     g.loadErr == nil && !g.missing && !g.state.User.Deleted(),
+			Terminated: g.loadErr == nil && !g.missing && g.state.User.Terminated(),
+		})
 	case *grainpb.UpdateProfile:
 		ctx.Respond(g.updateProfile(ctx, m))
 	case *grainpb.GetBootstrap:
@@ -174,6 +177,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.report(m))
 	case *grainpb.DeleteAccount:
 		ctx.Respond(g.deleteAccount(ctx, m))
+	case *grainpb.TerminateAccount:
+		ctx.Respond(g.terminate(ctx, m))
 	case *grainpb.Deliver:
 		g.deliverDialects(ctx, m.Type, m.WsFrame, m.LegacyFrame, m.ExceptSessionId)
 	case *grainpb.ReminderFired:
@@ -236,6 +241,8 @@ func (g *grain) unavailable() *grainpb.Failure {
 		return grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "user could not be loaded")
 	case g.missing:
 		return grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainUsers, "user not found")
+	case g.state.User.Terminated():
+		return grainpb.Fail(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
 	case g.state.User.Deleted():
 		return grainpb.Fail(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
 	}
@@ -449,10 +456,40 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 	now := g.now()
 	next := g.state.User
 	next.DeletedAt, next.DeleteReason, next.UpdatedAt = &now, m.Reason, now
+	return g.leave(ctx, next, grainpb.Fail(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted"), "account_deleted")
+}
+
+// terminate is an operator's removal of the account: a deletion whose
+// identity stays bound to it (its logins are refused, not made anew) and
+// whose sockets and tokens are told why. Terminating twice changes
+// nothing the second time.
+func (g *grain) terminate(ctx actor.Context, m *grainpb.TerminateAccount) *grainpb.Ack {
+	switch {
+	case g.loadErr != nil:
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "user could not be loaded")}
+	case g.missing:
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainUsers, "user not found")}
+	case g.state.User.Terminated():
+		return &grainpb.Ack{}
+	}
+	now := g.now()
+	next := g.state.User
+	if next.DeletedAt == nil {
+		next.DeletedAt, next.DeleteReason = &now, "terminated"
+	}
+	next.TerminatedAt, next.TerminateReason, next.UpdatedAt = &now, m.Reason, now
+	return g.leave(ctx, next, grainpb.Fail(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage), "account_terminated")
+}
+
+// leave stores the account as gone, then closes everything it had: its
+// tokens, devices, sockets (told why, in their dialect), radar presence,
+// and what is open with other users (closed with closure).
+func (g *grain) leave(ctx actor.Context, next storage.User, why *grainpb.Failure, closure string) *grainpb.Ack {
+	now := g.now()
 	c := context.Background()
 	if err := g.deps.Store.Users().Put(c, &next); err != nil {
-		g.deps.Logger.Error("user grain: delete account", "user", g.id, "err", err)
-		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainAuth, "delete failed")}
+		g.deps.Logger.Error("user grain: close account", "user", g.id, "closure", closure, "err", err)
+		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainAuth, "account could not be closed")}
 	}
 	g.setUser(next)
 	// The account is gone once stored; the clean-ups below are best effort and
@@ -466,10 +503,9 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 	if err := g.deps.Reminders.Delete(c, cluster.KindUser, g.id, ReminderVibe); err != nil {
 		g.deps.Logger.Error("user grain: delete vibe reminder", "user", g.id, "err", err)
 	}
-	last := grainpb.Fail(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
 	for _, s := range g.state.Sessions {
 		ctx.Send(actor.NewPID(s.Address, s.PidId), &grainpb.CloseSession{
-			Code: protocol.CloseAccountDeleted, Reason: "account deleted", LastError: last,
+			Code: protocol.CloseAccountDeleted, Reason: why.Code, LastError: why,
 		})
 	}
 	g.state.Sessions = nil
@@ -479,7 +515,7 @@ func (g *grain) deleteAccount(ctx actor.Context, m *grainpb.DeleteAccount) *grai
 		g.deps.Logger.Error("user grain: list pairs", "user", g.id, "err", err)
 	} else {
 		for _, p := range pairs {
-			cluster.SendIn(ctx, cluster.KindPair, p, &grainpb.EndPair{ActorId: g.id, Reason: "account_deleted"})
+			cluster.SendIn(ctx, cluster.KindPair, p, &grainpb.EndPair{ActorId: g.id, Reason: closure})
 		}
 	}
 	return &grainpb.Ack{}

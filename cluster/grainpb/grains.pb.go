@@ -1023,6 +1023,59 @@ func (x *DeleteAccount) GetReason() string {
 	return ""
 }
 
+// TerminateAccount: an operator removes the account; answered with Ack.
+type TerminateAccount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminateAccount) Reset() {
+	*x = TerminateAccount{}
+	mi := &file_grains_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminateAccount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminateAccount) ProtoMessage() {}
+
+func (x *TerminateAccount) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminateAccount.ProtoReflect.Descriptor instead.
+func (*TerminateAccount) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TerminateAccount) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TerminateAccount) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
@@ -1032,7 +1085,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_grains_proto_msgTypes[18]
+	mi := &file_grains_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1097,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[18]
+	mi := &file_grains_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1110,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{18}
+	return file_grains_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Ack) GetFailure() *Failure {
@@ -1082,7 +1135,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_grains_proto_msgTypes[19]
+	mi := &file_grains_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1147,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[19]
+	mi := &file_grains_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1160,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{19}
+	return file_grains_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Deliver) GetWsFrame() []byte {
@@ -1147,7 +1200,7 @@ type ExistsQuery struct {
 
 func (x *ExistsQuery) Reset() {
 	*x = ExistsQuery{}
-	mi := &file_grains_proto_msgTypes[20]
+	mi := &file_grains_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1212,7 @@ func (x *ExistsQuery) String() string {
 func (*ExistsQuery) ProtoMessage() {}
 
 func (x *ExistsQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[20]
+	mi := &file_grains_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,19 +1225,21 @@ func (x *ExistsQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExistsQuery.ProtoReflect.Descriptor instead.
 func (*ExistsQuery) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{20}
+	return file_grains_proto_rawDescGZIP(), []int{21}
 }
 
 type ExistsReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exists        bool                   `protobuf:"varint,1,opt,name=exists,proto3" json:"exists,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Exists bool                   `protobuf:"varint,1,opt,name=exists,proto3" json:"exists,omitempty"`
+	// an operator terminated the account (exists is then false)
+	Terminated    bool `protobuf:"varint,2,opt,name=terminated,proto3" json:"terminated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExistsReply) Reset() {
 	*x = ExistsReply{}
-	mi := &file_grains_proto_msgTypes[21]
+	mi := &file_grains_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1251,7 @@ func (x *ExistsReply) String() string {
 func (*ExistsReply) ProtoMessage() {}
 
 func (x *ExistsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[21]
+	mi := &file_grains_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,12 +1264,19 @@ func (x *ExistsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExistsReply.ProtoReflect.Descriptor instead.
 func (*ExistsReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{21}
+	return file_grains_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExistsReply) GetExists() bool {
 	if x != nil {
 		return x.Exists
+	}
+	return false
+}
+
+func (x *ExistsReply) GetTerminated() bool {
+	if x != nil {
+		return x.Terminated
 	}
 	return false
 }
@@ -1229,7 +1291,7 @@ type GetAdminView struct {
 
 func (x *GetAdminView) Reset() {
 	*x = GetAdminView{}
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1303,7 @@ func (x *GetAdminView) String() string {
 func (*GetAdminView) ProtoMessage() {}
 
 func (x *GetAdminView) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1316,7 @@ func (x *GetAdminView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdminView.ProtoReflect.Descriptor instead.
 func (*GetAdminView) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{22}
+	return file_grains_proto_rawDescGZIP(), []int{23}
 }
 
 // AdminViewReply carries the stored records as the store encodes them.
@@ -1270,7 +1332,7 @@ type AdminViewReply struct {
 
 func (x *AdminViewReply) Reset() {
 	*x = AdminViewReply{}
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1344,7 @@ func (x *AdminViewReply) String() string {
 func (*AdminViewReply) ProtoMessage() {}
 
 func (x *AdminViewReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1357,7 @@ func (x *AdminViewReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminViewReply.ProtoReflect.Descriptor instead.
 func (*AdminViewReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{23}
+	return file_grains_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AdminViewReply) GetFailure() *Failure {
@@ -1340,7 +1402,7 @@ type UpdateLocation struct {
 
 func (x *UpdateLocation) Reset() {
 	*x = UpdateLocation{}
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1414,7 @@ func (x *UpdateLocation) String() string {
 func (*UpdateLocation) ProtoMessage() {}
 
 func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1427,7 @@ func (x *UpdateLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateLocation.ProtoReflect.Descriptor instead.
 func (*UpdateLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{24}
+	return file_grains_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateLocation) GetLat() float64 {
@@ -1412,7 +1474,7 @@ type SetVisible struct {
 
 func (x *SetVisible) Reset() {
 	*x = SetVisible{}
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1486,7 @@ func (x *SetVisible) String() string {
 func (*SetVisible) ProtoMessage() {}
 
 func (x *SetVisible) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1499,7 @@ func (x *SetVisible) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisible.ProtoReflect.Descriptor instead.
 func (*SetVisible) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{25}
+	return file_grains_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetVisible) GetVisible() bool {
@@ -1460,7 +1522,7 @@ type PresenceReply struct {
 
 func (x *PresenceReply) Reset() {
 	*x = PresenceReply{}
-	mi := &file_grains_proto_msgTypes[26]
+	mi := &file_grains_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1534,7 @@ func (x *PresenceReply) String() string {
 func (*PresenceReply) ProtoMessage() {}
 
 func (x *PresenceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[26]
+	mi := &file_grains_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1547,7 @@ func (x *PresenceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceReply.ProtoReflect.Descriptor instead.
 func (*PresenceReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{26}
+	return file_grains_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PresenceReply) GetFailure() *Failure {
@@ -1518,7 +1580,7 @@ type RadarDirty struct {
 
 func (x *RadarDirty) Reset() {
 	*x = RadarDirty{}
-	mi := &file_grains_proto_msgTypes[27]
+	mi := &file_grains_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1592,7 @@ func (x *RadarDirty) String() string {
 func (*RadarDirty) ProtoMessage() {}
 
 func (x *RadarDirty) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[27]
+	mi := &file_grains_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1605,7 @@ func (x *RadarDirty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadarDirty.ProtoReflect.Descriptor instead.
 func (*RadarDirty) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{27}
+	return file_grains_proto_rawDescGZIP(), []int{28}
 }
 
 type CellEntry struct {
@@ -1563,7 +1625,7 @@ type CellEntry struct {
 
 func (x *CellEntry) Reset() {
 	*x = CellEntry{}
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1637,7 @@ func (x *CellEntry) String() string {
 func (*CellEntry) ProtoMessage() {}
 
 func (x *CellEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1650,7 @@ func (x *CellEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellEntry.ProtoReflect.Descriptor instead.
 func (*CellEntry) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{28}
+	return file_grains_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CellEntry) GetUserId() string {
@@ -1666,7 +1728,7 @@ type CellUpsert struct {
 
 func (x *CellUpsert) Reset() {
 	*x = CellUpsert{}
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1740,7 @@ func (x *CellUpsert) String() string {
 func (*CellUpsert) ProtoMessage() {}
 
 func (x *CellUpsert) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1753,7 @@ func (x *CellUpsert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellUpsert.ProtoReflect.Descriptor instead.
 func (*CellUpsert) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{29}
+	return file_grains_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CellUpsert) GetEntry() *CellEntry {
@@ -1711,7 +1773,7 @@ type CellRemove struct {
 
 func (x *CellRemove) Reset() {
 	*x = CellRemove{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1785,7 @@ func (x *CellRemove) String() string {
 func (*CellRemove) ProtoMessage() {}
 
 func (x *CellRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1798,7 @@ func (x *CellRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellRemove.ProtoReflect.Descriptor instead.
 func (*CellRemove) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CellRemove) GetUserId() string {
@@ -1760,7 +1822,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +1834,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +1847,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SendRequest) GetActorId() string {
@@ -1828,7 +1890,7 @@ type AcceptRequest struct {
 
 func (x *AcceptRequest) Reset() {
 	*x = AcceptRequest{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +1902,7 @@ func (x *AcceptRequest) String() string {
 func (*AcceptRequest) ProtoMessage() {}
 
 func (x *AcceptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +1915,7 @@ func (x *AcceptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequest.ProtoReflect.Descriptor instead.
 func (*AcceptRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AcceptRequest) GetActorId() string {
@@ -1889,7 +1951,7 @@ type RejectRequest struct {
 
 func (x *RejectRequest) Reset() {
 	*x = RejectRequest{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +1963,7 @@ func (x *RejectRequest) String() string {
 func (*RejectRequest) ProtoMessage() {}
 
 func (x *RejectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +1976,7 @@ func (x *RejectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectRequest.ProtoReflect.Descriptor instead.
 func (*RejectRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RejectRequest) GetActorId() string {
@@ -1950,7 +2012,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2024,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2037,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CancelRequest) GetActorId() string {
@@ -2013,7 +2075,7 @@ type CloseConnection struct {
 
 func (x *CloseConnection) Reset() {
 	*x = CloseConnection{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2087,7 @@ func (x *CloseConnection) String() string {
 func (*CloseConnection) ProtoMessage() {}
 
 func (x *CloseConnection) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2100,7 @@ func (x *CloseConnection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnection.ProtoReflect.Descriptor instead.
 func (*CloseConnection) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CloseConnection) GetActorId() string {
@@ -2081,7 +2143,7 @@ type RingUser struct {
 
 func (x *RingUser) Reset() {
 	*x = RingUser{}
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2155,7 @@ func (x *RingUser) String() string {
 func (*RingUser) ProtoMessage() {}
 
 func (x *RingUser) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[36]
+	mi := &file_grains_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2168,7 @@ func (x *RingUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingUser.ProtoReflect.Descriptor instead.
 func (*RingUser) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{36}
+	return file_grains_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RingUser) GetActorId() string {
@@ -2142,7 +2204,7 @@ type PostMessage struct {
 
 func (x *PostMessage) Reset() {
 	*x = PostMessage{}
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2216,7 @@ func (x *PostMessage) String() string {
 func (*PostMessage) ProtoMessage() {}
 
 func (x *PostMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[37]
+	mi := &file_grains_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2229,7 @@ func (x *PostMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMessage.ProtoReflect.Descriptor instead.
 func (*PostMessage) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{37}
+	return file_grains_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PostMessage) GetActorId() string {
@@ -2206,7 +2268,7 @@ type MarkRead struct {
 
 func (x *MarkRead) Reset() {
 	*x = MarkRead{}
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2280,7 @@ func (x *MarkRead) String() string {
 func (*MarkRead) ProtoMessage() {}
 
 func (x *MarkRead) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[38]
+	mi := &file_grains_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2293,7 @@ func (x *MarkRead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkRead.ProtoReflect.Descriptor instead.
 func (*MarkRead) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{38}
+	return file_grains_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MarkRead) GetActorId() string {
@@ -2278,7 +2340,7 @@ type RelayToPartner struct {
 
 func (x *RelayToPartner) Reset() {
 	*x = RelayToPartner{}
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2352,7 @@ func (x *RelayToPartner) String() string {
 func (*RelayToPartner) ProtoMessage() {}
 
 func (x *RelayToPartner) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[39]
+	mi := &file_grains_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2365,7 @@ func (x *RelayToPartner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelayToPartner.ProtoReflect.Descriptor instead.
 func (*RelayToPartner) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{39}
+	return file_grains_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RelayToPartner) GetActorId() string {
@@ -2346,7 +2408,7 @@ type EndPair struct {
 
 func (x *EndPair) Reset() {
 	*x = EndPair{}
-	mi := &file_grains_proto_msgTypes[40]
+	mi := &file_grains_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2420,7 @@ func (x *EndPair) String() string {
 func (*EndPair) ProtoMessage() {}
 
 func (x *EndPair) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[40]
+	mi := &file_grains_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2433,7 @@ func (x *EndPair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndPair.ProtoReflect.Descriptor instead.
 func (*EndPair) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{40}
+	return file_grains_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EndPair) GetActorId() string {
@@ -2404,7 +2466,7 @@ type PairReply struct {
 
 func (x *PairReply) Reset() {
 	*x = PairReply{}
-	mi := &file_grains_proto_msgTypes[41]
+	mi := &file_grains_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2478,7 @@ func (x *PairReply) String() string {
 func (*PairReply) ProtoMessage() {}
 
 func (x *PairReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[41]
+	mi := &file_grains_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2491,7 @@ func (x *PairReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairReply.ProtoReflect.Descriptor instead.
 func (*PairReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{41}
+	return file_grains_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PairReply) GetFailure() *Failure {
@@ -2469,7 +2531,7 @@ type GetLocation struct {
 
 func (x *GetLocation) Reset() {
 	*x = GetLocation{}
-	mi := &file_grains_proto_msgTypes[42]
+	mi := &file_grains_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2543,7 @@ func (x *GetLocation) String() string {
 func (*GetLocation) ProtoMessage() {}
 
 func (x *GetLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[42]
+	mi := &file_grains_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2556,7 @@ func (x *GetLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocation.ProtoReflect.Descriptor instead.
 func (*GetLocation) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{42}
+	return file_grains_proto_rawDescGZIP(), []int{43}
 }
 
 type LocationReply struct {
@@ -2508,7 +2570,7 @@ type LocationReply struct {
 
 func (x *LocationReply) Reset() {
 	*x = LocationReply{}
-	mi := &file_grains_proto_msgTypes[43]
+	mi := &file_grains_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2582,7 @@ func (x *LocationReply) String() string {
 func (*LocationReply) ProtoMessage() {}
 
 func (x *LocationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[43]
+	mi := &file_grains_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2595,7 @@ func (x *LocationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationReply.ProtoReflect.Descriptor instead.
 func (*LocationReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{43}
+	return file_grains_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LocationReply) GetFresh() bool {
@@ -2568,7 +2630,7 @@ type ProximityIssueToken struct {
 
 func (x *ProximityIssueToken) Reset() {
 	*x = ProximityIssueToken{}
-	mi := &file_grains_proto_msgTypes[44]
+	mi := &file_grains_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2642,7 @@ func (x *ProximityIssueToken) String() string {
 func (*ProximityIssueToken) ProtoMessage() {}
 
 func (x *ProximityIssueToken) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[44]
+	mi := &file_grains_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2655,7 @@ func (x *ProximityIssueToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityIssueToken.ProtoReflect.Descriptor instead.
 func (*ProximityIssueToken) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{44}
+	return file_grains_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ProximityIssueToken) GetActorId() string {
@@ -2616,7 +2678,7 @@ type ProximityStart struct {
 
 func (x *ProximityStart) Reset() {
 	*x = ProximityStart{}
-	mi := &file_grains_proto_msgTypes[45]
+	mi := &file_grains_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2690,7 @@ func (x *ProximityStart) String() string {
 func (*ProximityStart) ProtoMessage() {}
 
 func (x *ProximityStart) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[45]
+	mi := &file_grains_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2703,7 @@ func (x *ProximityStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityStart.ProtoReflect.Descriptor instead.
 func (*ProximityStart) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{45}
+	return file_grains_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ProximityStart) GetActorId() string {
@@ -2677,7 +2739,7 @@ type ProximityHeartbeat struct {
 
 func (x *ProximityHeartbeat) Reset() {
 	*x = ProximityHeartbeat{}
-	mi := &file_grains_proto_msgTypes[46]
+	mi := &file_grains_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +2751,7 @@ func (x *ProximityHeartbeat) String() string {
 func (*ProximityHeartbeat) ProtoMessage() {}
 
 func (x *ProximityHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[46]
+	mi := &file_grains_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +2764,7 @@ func (x *ProximityHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityHeartbeat.ProtoReflect.Descriptor instead.
 func (*ProximityHeartbeat) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{46}
+	return file_grains_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ProximityHeartbeat) GetActorId() string {
@@ -2739,7 +2801,7 @@ type ProximityEnd struct {
 
 func (x *ProximityEnd) Reset() {
 	*x = ProximityEnd{}
-	mi := &file_grains_proto_msgTypes[47]
+	mi := &file_grains_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2751,7 +2813,7 @@ func (x *ProximityEnd) String() string {
 func (*ProximityEnd) ProtoMessage() {}
 
 func (x *ProximityEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[47]
+	mi := &file_grains_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2764,7 +2826,7 @@ func (x *ProximityEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityEnd.ProtoReflect.Descriptor instead.
 func (*ProximityEnd) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{47}
+	return file_grains_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ProximityEnd) GetActorId() string {
@@ -2791,7 +2853,7 @@ type ProximityGetSummary struct {
 
 func (x *ProximityGetSummary) Reset() {
 	*x = ProximityGetSummary{}
-	mi := &file_grains_proto_msgTypes[48]
+	mi := &file_grains_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +2865,7 @@ func (x *ProximityGetSummary) String() string {
 func (*ProximityGetSummary) ProtoMessage() {}
 
 func (x *ProximityGetSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[48]
+	mi := &file_grains_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +2878,7 @@ func (x *ProximityGetSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityGetSummary.ProtoReflect.Descriptor instead.
 func (*ProximityGetSummary) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{48}
+	return file_grains_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ProximityGetSummary) GetActorId() string {
@@ -2838,7 +2900,7 @@ type ProximityGetSession struct {
 
 func (x *ProximityGetSession) Reset() {
 	*x = ProximityGetSession{}
-	mi := &file_grains_proto_msgTypes[49]
+	mi := &file_grains_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2850,7 +2912,7 @@ func (x *ProximityGetSession) String() string {
 func (*ProximityGetSession) ProtoMessage() {}
 
 func (x *ProximityGetSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[49]
+	mi := &file_grains_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2863,7 +2925,7 @@ func (x *ProximityGetSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityGetSession.ProtoReflect.Descriptor instead.
 func (*ProximityGetSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{49}
+	return file_grains_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ProximityGetSession) GetActorId() string {
@@ -2890,7 +2952,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_grains_proto_msgTypes[50]
+	mi := &file_grains_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +2964,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[50]
+	mi := &file_grains_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +2977,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{50}
+	return file_grains_proto_rawDescGZIP(), []int{51}
 }
 
 // ProximityReply carries the answer payload, already encoded, and the run
@@ -2931,7 +2993,7 @@ type ProximityReply struct {
 
 func (x *ProximityReply) Reset() {
 	*x = ProximityReply{}
-	mi := &file_grains_proto_msgTypes[51]
+	mi := &file_grains_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3005,7 @@ func (x *ProximityReply) String() string {
 func (*ProximityReply) ProtoMessage() {}
 
 func (x *ProximityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[51]
+	mi := &file_grains_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3018,7 @@ func (x *ProximityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityReply.ProtoReflect.Descriptor instead.
 func (*ProximityReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{51}
+	return file_grains_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ProximityReply) GetFailure() *Failure {
@@ -2990,7 +3052,7 @@ type ProximityGetFacts struct {
 
 func (x *ProximityGetFacts) Reset() {
 	*x = ProximityGetFacts{}
-	mi := &file_grains_proto_msgTypes[52]
+	mi := &file_grains_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3064,7 @@ func (x *ProximityGetFacts) String() string {
 func (*ProximityGetFacts) ProtoMessage() {}
 
 func (x *ProximityGetFacts) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[52]
+	mi := &file_grains_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3077,7 @@ func (x *ProximityGetFacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityGetFacts.ProtoReflect.Descriptor instead.
 func (*ProximityGetFacts) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{52}
+	return file_grains_proto_rawDescGZIP(), []int{53}
 }
 
 type ProximityFacts struct {
@@ -3035,7 +3097,7 @@ type ProximityFacts struct {
 
 func (x *ProximityFacts) Reset() {
 	*x = ProximityFacts{}
-	mi := &file_grains_proto_msgTypes[53]
+	mi := &file_grains_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3047,7 +3109,7 @@ func (x *ProximityFacts) String() string {
 func (*ProximityFacts) ProtoMessage() {}
 
 func (x *ProximityFacts) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[53]
+	mi := &file_grains_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3060,7 +3122,7 @@ func (x *ProximityFacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProximityFacts.ProtoReflect.Descriptor instead.
 func (*ProximityFacts) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{53}
+	return file_grains_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ProximityFacts) GetFailure() *Failure {
@@ -3123,7 +3185,7 @@ type GiftClaim struct {
 
 func (x *GiftClaim) Reset() {
 	*x = GiftClaim{}
-	mi := &file_grains_proto_msgTypes[54]
+	mi := &file_grains_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3135,7 +3197,7 @@ func (x *GiftClaim) String() string {
 func (*GiftClaim) ProtoMessage() {}
 
 func (x *GiftClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[54]
+	mi := &file_grains_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3148,7 +3210,7 @@ func (x *GiftClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiftClaim.ProtoReflect.Descriptor instead.
 func (*GiftClaim) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{54}
+	return file_grains_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GiftClaim) GetActorId() string {
@@ -3184,7 +3246,7 @@ type GiftRedeem struct {
 
 func (x *GiftRedeem) Reset() {
 	*x = GiftRedeem{}
-	mi := &file_grains_proto_msgTypes[55]
+	mi := &file_grains_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3196,7 +3258,7 @@ func (x *GiftRedeem) String() string {
 func (*GiftRedeem) ProtoMessage() {}
 
 func (x *GiftRedeem) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[55]
+	mi := &file_grains_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3209,7 +3271,7 @@ func (x *GiftRedeem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiftRedeem.ProtoReflect.Descriptor instead.
 func (*GiftRedeem) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{55}
+	return file_grains_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GiftRedeem) GetBrandId() string {
@@ -3246,7 +3308,7 @@ type RewardsReply struct {
 
 func (x *RewardsReply) Reset() {
 	*x = RewardsReply{}
-	mi := &file_grains_proto_msgTypes[56]
+	mi := &file_grains_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3258,7 +3320,7 @@ func (x *RewardsReply) String() string {
 func (*RewardsReply) ProtoMessage() {}
 
 func (x *RewardsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[56]
+	mi := &file_grains_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3271,7 +3333,7 @@ func (x *RewardsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewardsReply.ProtoReflect.Descriptor instead.
 func (*RewardsReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{56}
+	return file_grains_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RewardsReply) GetFailure() *Failure {
@@ -3306,7 +3368,7 @@ type ReminderFired struct {
 
 func (x *ReminderFired) Reset() {
 	*x = ReminderFired{}
-	mi := &file_grains_proto_msgTypes[57]
+	mi := &file_grains_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3318,7 +3380,7 @@ func (x *ReminderFired) String() string {
 func (*ReminderFired) ProtoMessage() {}
 
 func (x *ReminderFired) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[57]
+	mi := &file_grains_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3331,7 +3393,7 @@ func (x *ReminderFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderFired.ProtoReflect.Descriptor instead.
 func (*ReminderFired) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{57}
+	return file_grains_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ReminderFired) GetName() string {
@@ -3367,7 +3429,7 @@ type SessionFrame struct {
 
 func (x *SessionFrame) Reset() {
 	*x = SessionFrame{}
-	mi := &file_grains_proto_msgTypes[58]
+	mi := &file_grains_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3441,7 @@ func (x *SessionFrame) String() string {
 func (*SessionFrame) ProtoMessage() {}
 
 func (x *SessionFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[58]
+	mi := &file_grains_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3454,7 @@ func (x *SessionFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionFrame.ProtoReflect.Descriptor instead.
 func (*SessionFrame) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{58}
+	return file_grains_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SessionFrame) GetData() []byte {
@@ -3423,7 +3485,7 @@ type CloseSession struct {
 
 func (x *CloseSession) Reset() {
 	*x = CloseSession{}
-	mi := &file_grains_proto_msgTypes[59]
+	mi := &file_grains_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3497,7 @@ func (x *CloseSession) String() string {
 func (*CloseSession) ProtoMessage() {}
 
 func (x *CloseSession) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[59]
+	mi := &file_grains_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3510,7 @@ func (x *CloseSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSession.ProtoReflect.Descriptor instead.
 func (*CloseSession) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{59}
+	return file_grains_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CloseSession) GetCode() int32 {
@@ -3481,7 +3543,7 @@ type ScoreGet struct {
 
 func (x *ScoreGet) Reset() {
 	*x = ScoreGet{}
-	mi := &file_grains_proto_msgTypes[60]
+	mi := &file_grains_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3493,7 +3555,7 @@ func (x *ScoreGet) String() string {
 func (*ScoreGet) ProtoMessage() {}
 
 func (x *ScoreGet) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[60]
+	mi := &file_grains_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3506,7 +3568,7 @@ func (x *ScoreGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreGet.ProtoReflect.Descriptor instead.
 func (*ScoreGet) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{60}
+	return file_grains_proto_rawDescGZIP(), []int{61}
 }
 
 // ScoreComplete completes a client-side action (POST /score/actions/:type);
@@ -3520,7 +3582,7 @@ type ScoreComplete struct {
 
 func (x *ScoreComplete) Reset() {
 	*x = ScoreComplete{}
-	mi := &file_grains_proto_msgTypes[61]
+	mi := &file_grains_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3532,7 +3594,7 @@ func (x *ScoreComplete) String() string {
 func (*ScoreComplete) ProtoMessage() {}
 
 func (x *ScoreComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[61]
+	mi := &file_grains_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3545,7 +3607,7 @@ func (x *ScoreComplete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreComplete.ProtoReflect.Descriptor instead.
 func (*ScoreComplete) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{61}
+	return file_grains_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ScoreComplete) GetActionType() string {
@@ -3568,7 +3630,7 @@ type ScoreObserve struct {
 
 func (x *ScoreObserve) Reset() {
 	*x = ScoreObserve{}
-	mi := &file_grains_proto_msgTypes[62]
+	mi := &file_grains_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3580,7 +3642,7 @@ func (x *ScoreObserve) String() string {
 func (*ScoreObserve) ProtoMessage() {}
 
 func (x *ScoreObserve) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[62]
+	mi := &file_grains_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3593,7 +3655,7 @@ func (x *ScoreObserve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreObserve.ProtoReflect.Descriptor instead.
 func (*ScoreObserve) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{62}
+	return file_grains_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ScoreObserve) GetActionType() string {
@@ -3621,7 +3683,7 @@ type ScoreReply struct {
 
 func (x *ScoreReply) Reset() {
 	*x = ScoreReply{}
-	mi := &file_grains_proto_msgTypes[63]
+	mi := &file_grains_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3633,7 +3695,7 @@ func (x *ScoreReply) String() string {
 func (*ScoreReply) ProtoMessage() {}
 
 func (x *ScoreReply) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[63]
+	mi := &file_grains_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3646,7 +3708,7 @@ func (x *ScoreReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreReply.ProtoReflect.Descriptor instead.
 func (*ScoreReply) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{63}
+	return file_grains_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ScoreReply) GetFailure() *Failure {
@@ -3737,7 +3799,10 @@ const file_grains_proto_rawDesc = "" +
 	"\vreport_json\x18\x02 \x01(\fR\n" +
 	"reportJson\"'\n" +
 	"\rDeleteAccount\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"5\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"F\n" +
+	"\x10TerminateAccount\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\"5\n" +
 	"\x03Ack\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\"\x87\x01\n" +
 	"\aDeliver\x12\x19\n" +
@@ -3745,9 +3810,12 @@ const file_grains_proto_rawDesc = "" +
 	"\flegacy_frame\x18\x02 \x01(\fR\vlegacyFrame\x12*\n" +
 	"\x11except_session_id\x18\x03 \x01(\tR\x0fexceptSessionId\x12\x12\n" +
 	"\x04type\x18\x04 \x01(\tR\x04type\"\r\n" +
-	"\vExistsQuery\"%\n" +
+	"\vExistsQuery\"E\n" +
 	"\vExistsReply\x12\x16\n" +
-	"\x06exists\x18\x01 \x01(\bR\x06exists\"\x0e\n" +
+	"\x06exists\x18\x01 \x01(\bR\x06exists\x12\x1e\n" +
+	"\n" +
+	"terminated\x18\x02 \x01(\bR\n" +
+	"terminated\"\x0e\n" +
 	"\fGetAdminView\"\xa1\x01\n" +
 	"\x0eAdminViewReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1b\n" +
@@ -3945,7 +4013,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),             // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),          // 1: gisbi.grain.SessionRef
@@ -3965,53 +4033,54 @@ var file_grains_proto_goTypes = []any{
 	(*ReportUser)(nil),          // 15: gisbi.grain.ReportUser
 	(*ReportReply)(nil),         // 16: gisbi.grain.ReportReply
 	(*DeleteAccount)(nil),       // 17: gisbi.grain.DeleteAccount
-	(*Ack)(nil),                 // 18: gisbi.grain.Ack
-	(*Deliver)(nil),             // 19: gisbi.grain.Deliver
-	(*ExistsQuery)(nil),         // 20: gisbi.grain.ExistsQuery
-	(*ExistsReply)(nil),         // 21: gisbi.grain.ExistsReply
-	(*GetAdminView)(nil),        // 22: gisbi.grain.GetAdminView
-	(*AdminViewReply)(nil),      // 23: gisbi.grain.AdminViewReply
-	(*UpdateLocation)(nil),      // 24: gisbi.grain.UpdateLocation
-	(*SetVisible)(nil),          // 25: gisbi.grain.SetVisible
-	(*PresenceReply)(nil),       // 26: gisbi.grain.PresenceReply
-	(*RadarDirty)(nil),          // 27: gisbi.grain.RadarDirty
-	(*CellEntry)(nil),           // 28: gisbi.grain.CellEntry
-	(*CellUpsert)(nil),          // 29: gisbi.grain.CellUpsert
-	(*CellRemove)(nil),          // 30: gisbi.grain.CellRemove
-	(*SendRequest)(nil),         // 31: gisbi.grain.SendRequest
-	(*AcceptRequest)(nil),       // 32: gisbi.grain.AcceptRequest
-	(*RejectRequest)(nil),       // 33: gisbi.grain.RejectRequest
-	(*CancelRequest)(nil),       // 34: gisbi.grain.CancelRequest
-	(*CloseConnection)(nil),     // 35: gisbi.grain.CloseConnection
-	(*RingUser)(nil),            // 36: gisbi.grain.RingUser
-	(*PostMessage)(nil),         // 37: gisbi.grain.PostMessage
-	(*MarkRead)(nil),            // 38: gisbi.grain.MarkRead
-	(*RelayToPartner)(nil),      // 39: gisbi.grain.RelayToPartner
-	(*EndPair)(nil),             // 40: gisbi.grain.EndPair
-	(*PairReply)(nil),           // 41: gisbi.grain.PairReply
-	(*GetLocation)(nil),         // 42: gisbi.grain.GetLocation
-	(*LocationReply)(nil),       // 43: gisbi.grain.LocationReply
-	(*ProximityIssueToken)(nil), // 44: gisbi.grain.ProximityIssueToken
-	(*ProximityStart)(nil),      // 45: gisbi.grain.ProximityStart
-	(*ProximityHeartbeat)(nil),  // 46: gisbi.grain.ProximityHeartbeat
-	(*ProximityEnd)(nil),        // 47: gisbi.grain.ProximityEnd
-	(*ProximityGetSummary)(nil), // 48: gisbi.grain.ProximityGetSummary
-	(*ProximityGetSession)(nil), // 49: gisbi.grain.ProximityGetSession
-	(*ConnectionClosed)(nil),    // 50: gisbi.grain.ConnectionClosed
-	(*ProximityReply)(nil),      // 51: gisbi.grain.ProximityReply
-	(*ProximityGetFacts)(nil),   // 52: gisbi.grain.ProximityGetFacts
-	(*ProximityFacts)(nil),      // 53: gisbi.grain.ProximityFacts
-	(*GiftClaim)(nil),           // 54: gisbi.grain.GiftClaim
-	(*GiftRedeem)(nil),          // 55: gisbi.grain.GiftRedeem
-	(*RewardsReply)(nil),        // 56: gisbi.grain.RewardsReply
-	(*ReminderFired)(nil),       // 57: gisbi.grain.ReminderFired
-	(*SessionFrame)(nil),        // 58: gisbi.grain.SessionFrame
-	(*CloseSession)(nil),        // 59: gisbi.grain.CloseSession
-	(*ScoreGet)(nil),            // 60: gisbi.grain.ScoreGet
-	(*ScoreComplete)(nil),       // 61: gisbi.grain.ScoreComplete
-	(*ScoreObserve)(nil),        // 62: gisbi.grain.ScoreObserve
-	(*ScoreReply)(nil),          // 63: gisbi.grain.ScoreReply
-	nil,                         // 64: gisbi.grain.ProximityFacts.DailyMsEntry
+	(*TerminateAccount)(nil),    // 18: gisbi.grain.TerminateAccount
+	(*Ack)(nil),                 // 19: gisbi.grain.Ack
+	(*Deliver)(nil),             // 20: gisbi.grain.Deliver
+	(*ExistsQuery)(nil),         // 21: gisbi.grain.ExistsQuery
+	(*ExistsReply)(nil),         // 22: gisbi.grain.ExistsReply
+	(*GetAdminView)(nil),        // 23: gisbi.grain.GetAdminView
+	(*AdminViewReply)(nil),      // 24: gisbi.grain.AdminViewReply
+	(*UpdateLocation)(nil),      // 25: gisbi.grain.UpdateLocation
+	(*SetVisible)(nil),          // 26: gisbi.grain.SetVisible
+	(*PresenceReply)(nil),       // 27: gisbi.grain.PresenceReply
+	(*RadarDirty)(nil),          // 28: gisbi.grain.RadarDirty
+	(*CellEntry)(nil),           // 29: gisbi.grain.CellEntry
+	(*CellUpsert)(nil),          // 30: gisbi.grain.CellUpsert
+	(*CellRemove)(nil),          // 31: gisbi.grain.CellRemove
+	(*SendRequest)(nil),         // 32: gisbi.grain.SendRequest
+	(*AcceptRequest)(nil),       // 33: gisbi.grain.AcceptRequest
+	(*RejectRequest)(nil),       // 34: gisbi.grain.RejectRequest
+	(*CancelRequest)(nil),       // 35: gisbi.grain.CancelRequest
+	(*CloseConnection)(nil),     // 36: gisbi.grain.CloseConnection
+	(*RingUser)(nil),            // 37: gisbi.grain.RingUser
+	(*PostMessage)(nil),         // 38: gisbi.grain.PostMessage
+	(*MarkRead)(nil),            // 39: gisbi.grain.MarkRead
+	(*RelayToPartner)(nil),      // 40: gisbi.grain.RelayToPartner
+	(*EndPair)(nil),             // 41: gisbi.grain.EndPair
+	(*PairReply)(nil),           // 42: gisbi.grain.PairReply
+	(*GetLocation)(nil),         // 43: gisbi.grain.GetLocation
+	(*LocationReply)(nil),       // 44: gisbi.grain.LocationReply
+	(*ProximityIssueToken)(nil), // 45: gisbi.grain.ProximityIssueToken
+	(*ProximityStart)(nil),      // 46: gisbi.grain.ProximityStart
+	(*ProximityHeartbeat)(nil),  // 47: gisbi.grain.ProximityHeartbeat
+	(*ProximityEnd)(nil),        // 48: gisbi.grain.ProximityEnd
+	(*ProximityGetSummary)(nil), // 49: gisbi.grain.ProximityGetSummary
+	(*ProximityGetSession)(nil), // 50: gisbi.grain.ProximityGetSession
+	(*ConnectionClosed)(nil),    // 51: gisbi.grain.ConnectionClosed
+	(*ProximityReply)(nil),      // 52: gisbi.grain.ProximityReply
+	(*ProximityGetFacts)(nil),   // 53: gisbi.grain.ProximityGetFacts
+	(*ProximityFacts)(nil),      // 54: gisbi.grain.ProximityFacts
+	(*GiftClaim)(nil),           // 55: gisbi.grain.GiftClaim
+	(*GiftRedeem)(nil),          // 56: gisbi.grain.GiftRedeem
+	(*RewardsReply)(nil),        // 57: gisbi.grain.RewardsReply
+	(*ReminderFired)(nil),       // 58: gisbi.grain.ReminderFired
+	(*SessionFrame)(nil),        // 59: gisbi.grain.SessionFrame
+	(*CloseSession)(nil),        // 60: gisbi.grain.CloseSession
+	(*ScoreGet)(nil),            // 61: gisbi.grain.ScoreGet
+	(*ScoreComplete)(nil),       // 62: gisbi.grain.ScoreComplete
+	(*ScoreObserve)(nil),        // 63: gisbi.grain.ScoreObserve
+	(*ScoreReply)(nil),          // 64: gisbi.grain.ScoreReply
+	nil,                         // 65: gisbi.grain.ProximityFacts.DailyMsEntry
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -4029,11 +4098,11 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 12: gisbi.grain.Ack.failure:type_name -> gisbi.grain.Failure
 	0,  // 13: gisbi.grain.AdminViewReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 14: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
-	28, // 15: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
+	29, // 15: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
 	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 18: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
-	64, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
+	65, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
 	0,  // 20: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 21: gisbi.grain.CloseSession.last_error:type_name -> gisbi.grain.Failure
 	0,  // 22: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
@@ -4050,15 +4119,15 @@ func file_grains_proto_init() {
 		return
 	}
 	file_grains_proto_msgTypes[9].OneofWrappers = []any{}
-	file_grains_proto_msgTypes[24].OneofWrappers = []any{}
-	file_grains_proto_msgTypes[28].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[25].OneofWrappers = []any{}
+	file_grains_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   65,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -120,16 +120,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	exit := 0
-	select {
-	case s := <-sig:
-		logger.Info("shutting down", "signal", s.String())
-	case err := <-srv.Errors():
-		logger.Error("server stopped", "err", err)
-		exit = 1
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP reloads the TLS certificate. Without TLS it is left alone, so
+	// it stops the process as it always has.
+	var hup chan os.Signal
+	var reload func() error
+	if srv.Certs != nil {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		reload = srv.Certs.Reload
 	}
+	exit := awaitStop(logger, stop, hup, reload, srv.Errors())
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -138,6 +140,27 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("stopped")
 	return exit
+}
+
+// awaitStop blocks until a stop signal (exit code 0) or a serve loop that
+// ended on its own (1), reloading the TLS certificate at each SIGHUP on the
+// way. A nil hup never fires.
+func awaitStop(logger *slog.Logger, stop, hup <-chan os.Signal, reload func() error, serveErr <-chan error) int {
+	for {
+		select {
+		case <-hup:
+			logger.Info("SIGHUP: reloading the TLS certificate")
+			// Reload logs its own outcome, and a failure keeps the
+			// certificate being served: nothing more to do here.
+			_ = reload()
+		case s := <-stop:
+			logger.Info("shutting down", "signal", s.String())
+			return 0
+		case err := <-serveErr:
+			logger.Error("server stopped", "err", err)
+			return 1
+		}
+	}
 }
 
 // backup copies the database. A running server holds the file lock, so it is

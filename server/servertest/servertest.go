@@ -23,7 +23,7 @@ import (
 // Server is a running in-process server.
 type Server struct {
 	*server.Server
-	URL  string // http://127.0.0.1:port
+	URL  string // http://127.0.0.1:port, or https:// when the config sets a TLS certificate
 	Dir  string // data directory
 	t    testing.TB
 	stop bool
@@ -85,7 +85,11 @@ func StartLogged(t testing.TB, dir string, logger *slog.Logger, opts ...Option) 
 		running.Unlock()
 		t.Fatalf("servertest: start: %v", err)
 	}
-	s := &Server{Server: srv, URL: "http://" + srv.Addr(), Dir: dir, t: t}
+	scheme := "http://"
+	if cfg.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	s := &Server{Server: srv, URL: scheme + srv.Addr(), Dir: dir, t: t}
 	t.Cleanup(func() { s.Stop() })
 	return s
 }

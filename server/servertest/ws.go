@@ -63,8 +63,14 @@ type WS struct {
 // DialWS opens a socket to base (http://host:port) with the given headers.
 func DialWS(t testing.TB, base, path string, header http.Header) (*WS, *http.Response, error) {
 	t.Helper()
+	return DialWSWith(t, &websocket.Dialer{HandshakeTimeout: 5 * time.Second}, base, path, header)
+}
+
+// DialWSWith is DialWS through d, e.g. one whose TLSClientConfig trusts a
+// test CA for a wss:// socket to an https:// base.
+func DialWSWith(t testing.TB, d *websocket.Dialer, base, path string, header http.Header) (*WS, *http.Response, error) {
+	t.Helper()
 	url := "ws" + strings.TrimPrefix(base, "http") + path
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	conn, res, err := d.Dial(url, header)
 	if err != nil {
 		return nil, res, err
@@ -91,8 +97,18 @@ func (u *User) Dial() *WS {
 	return w
 }
 
-// DialLegacy opens an authenticated /socket (legacy dialect) socket as u.
+// DialLegacy opens an authenticated /socket (legacy dialect) socket as u,
+// and waits until it is attached (see Ready).
 func (u *User) DialLegacy() *WS {
+	u.t.Helper()
+	w := u.DialLegacyRaw()
+	w.Ready()
+	return w
+}
+
+// DialLegacyRaw opens a /socket socket as u without waiting for it to be
+// attached: for sockets the server is expected to refuse.
+func (u *User) DialLegacyRaw() *WS {
 	u.t.Helper()
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+u.AccessToken)
@@ -104,7 +120,6 @@ func (u *User) DialLegacy() *WS {
 		}
 		u.t.Fatalf("dial /socket as %s: %v (status %d)", u.ID, err, status)
 	}
-	w.Ready()
 	return w
 }
 

@@ -117,7 +117,7 @@ func (r safety) AddReport(ctx context.Context, rep *storage.Report) error {
 	id := []byte(rep.ID)
 	idx := append(append(prefix(rep.ReporterID), timeKey(rep.CreatedAt)...), rep.ID...)
 	return r.s.update(ctx, "safety.add_report", func(tx *bolt.Tx) error {
-		bs, err := buckets(tx, bucketReports, bucketReportsByReporter)
+		bs, err := buckets(tx, bucketReports, bucketReportsByReporter, bucketReportsByStatus, bucketReportsAgainst)
 		if err != nil {
 			return err
 		}
@@ -125,6 +125,9 @@ func (r safety) AddReport(ctx context.Context, rep *storage.Report) error {
 			return fmt.Errorf("boltdb: report %q already exists: %w", rep.ID, storage.ErrConflict)
 		}
 		if err := bs[1].Put(idx, []byte{}); err != nil {
+			return err
+		}
+		if err := indexReport(bs[2], bs[3], rep); err != nil {
 			return err
 		}
 		return bs[0].Put(id, raw)

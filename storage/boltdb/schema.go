@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/gisbi/engine/storage"
 )
 
 // Bucket names. They are part of the on-disk format: renaming one needs a
@@ -56,13 +58,17 @@ var (
 	bucketGiftCodes           = []byte("gift_codes")             // code → gift id, never deleted
 
 	bucketScores = []byte("scores") // user id → ScoreDay JSON (the user's current day only)
+
+	bucketReportsByStatus = []byte("reports_by_status") // status \x00 report id → ""
+	bucketReportsAgainst  = []byte("reports_against")   // reported user \x00 report id → status
+	bucketAudit           = []byte("audit")             // audit id (time-ordered) → AuditEntry JSON
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -100,6 +106,26 @@ var migrations = []migration{
 		bucketGifts, bucketGiftsByPairCampaign, bucketGiftsByPair, bucketGiftsByUser, bucketGiftCodes,
 	)},
 	{version: 6, name: "create score bucket", up: createBuckets(bucketScores)},
+	{version: 7, name: "create moderation buckets and index the reports", up: moderationBuckets},
+}
+
+// moderationBuckets creates the report queue's indexes and fills them from
+// the reports filed before they existed.
+func moderationBuckets(tx *bolt.Tx) error {
+	if err := createBuckets(bucketReportsByStatus, bucketReportsAgainst, bucketAudit)(tx); err != nil {
+		return err
+	}
+	bs, err := buckets(tx, bucketReports, bucketReportsByStatus, bucketReportsAgainst)
+	if err != nil {
+		return err
+	}
+	return bs[0].ForEach(func(_, v []byte) error {
+		var r storage.Report
+		if err := jsonUnmarshal(v, &r); err != nil {
+			return err
+		}
+		return indexReport(bs[1], bs[2], &r)
+	})
 }
 
 // createBuckets tolerates existing buckets so a v0 file (written before the

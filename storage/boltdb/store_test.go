@@ -84,7 +84,8 @@ func allBuckets() [][]byte {
 		bucketMessages, bucketMessagesByID, bucketInbox, bucketConversations,
 		bucketSnapshots,
 		bucketBrands, bucketBrandsBySlug, bucketBrandsByKey, bucketCampaigns,
-		bucketGifts, bucketGiftsByPairCampaign, bucketGiftsByPair, bucketGiftsByUser, bucketGiftCodes)
+		bucketGifts, bucketGiftsByPairCampaign, bucketGiftsByPair, bucketGiftsByUser, bucketGiftCodes,
+		bucketScores, bucketReportsByStatus, bucketReportsAgainst, bucketAudit)
 	return out
 }
 

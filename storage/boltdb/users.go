@@ -24,9 +24,10 @@ func usernameKey(u *storage.User) []byte {
 }
 
 // identityKey is nil for a deleted user: deleted accounts own no identity, so
-// the next login with it creates a fresh account.
+// the next login with it creates a fresh account. A terminated account
+// keeps its identity, so that login is refused instead.
 func identityKey(u *storage.User) []byte {
-	if u.Deleted() {
+	if u.Deleted() && !u.Terminated() {
 		return nil
 	}
 	return join(u.Provider, u.Subject)
@@ -100,7 +101,9 @@ func (r users) ByIdentity(ctx context.Context, provider, subject string) (*stora
 		if err != nil {
 			return err
 		}
-		if !found || u.Deleted() {
+		// A terminated account keeps its identity: the login that finds it
+		// is refused, where a deleted one's identity is free again.
+		if !found || (u.Deleted() && !u.Terminated()) {
 			return notFound
 		}
 		return nil

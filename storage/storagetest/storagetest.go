@@ -63,6 +63,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Snapshots", snapshotCases},
 		{"Rewards", rewardCases},
 		{"Scores", scoreCases},
+		{"Moderation", moderationCases},
 		{"Store", storeCases},
 	}
 	for _, g := range groups {
