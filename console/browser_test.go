@@ -52,9 +52,8 @@ type browser struct {
 	problems []string
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T, exe string) *browser {
 	t.Helper()
-	exe := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		// CI runs as root in a container, where Chromium's sandbox cannot
@@ -185,8 +184,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
+	exe := chromium(t) // before the server: a skip should cost nothing
 	srv := servertest.Start(t, withAdmin)
-	b := newBrowser(t)
+	b := newBrowser(t, exe)
 
 	reporter, reported := srv.Login("alice-reporter"), srv.Login("mallory-reported")
 	ws := reporter.Dial()
@@ -243,6 +243,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	reportRow := `#reports-rows tr[data-report-id="` + reportID + `"]`
 	b.run("see the open report in the queue",
 		chromedp.WaitVisible(chromedp.CSS(reportRow+`[data-status="open"]`)))
+	b.run("mark it reviewing",
+		chromedp.Click(chromedp.CSS(reportRow+` button.mark-reviewing`)),
+		chromedp.WaitVisible(chromedp.CSS("#reports-notice")),
+		chromedp.WaitNotPresent(chromedp.CSS(reportRow)), // it left the open queue
+		chromedp.SetValue(chromedp.CSS("#reports-status"), "reviewing"),
+		chromedp.Click(chromedp.CSS(`#reports-filter button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(reportRow+`[data-status="reviewing"]`)))
 
 	userRow := `#users-rows tr[data-user-id="` + reported.ID + `"]`
 	b.run("search the reported user",
@@ -312,6 +319,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	b.run("see the node's health",
 		tab("health"),
+		chromedp.WaitVisible(chromedp.CSS(`#view-health[data-state="loaded"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#health-ready[data-state="ready"]`)))
 	if g := b.text("read the goroutine count", "#health-goroutines"); g == "" || g == "—" || strings.Trim(g, "0123456789,. ") != "" {
 		t.Errorf("goroutines shown as %q", g)
@@ -323,6 +331,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if left := value(b, "count what is left on the page", chromedp.Evaluate[int](`document.querySelectorAll('#app tbody tr').length`)); left != 0 {
 		t.Errorf("%d table rows stay on the page after signing out", left)
 	}
+	if value(b, "look for the sponsor key", chromedp.Evaluate[bool](`document.documentElement.outerHTML.includes('gsk_')`)) {
+		t.Error("the sponsor key stays on the page after signing out")
+	}
 
 	b.noProblems()
 }
@@ -333,8 +344,9 @@ func TestConsoleInBrowserWithoutOperatorAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
+	exe := chromium(t)
 	srv := servertest.Start(t)
-	b := newBrowser(t)
+	b := newBrowser(t, exe)
 	b.run("open the console",
 		chromedp.Navigate(srv.URL+"/console"),
 		chromedp.WaitVisible(chromedp.CSS("#api-off")),

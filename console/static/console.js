@@ -6,8 +6,10 @@
 
 (function () {
   // The admin token lives here and nowhere else: not in storage, not in
-  // a cookie, not in the URL. A reload forgets it by design.
-  const session = { token: '', operator: '' };
+  // a cookie, not in the URL. A reload forgets it by design. epoch counts
+  // sign-outs: the answer to a request sent before the last one is
+  // dropped, so nothing of a closed session reappears on the page.
+  const session = { token: '', operator: '', epoch: 0 };
 
   const $ = (id) => document.getElementById(id);
 
@@ -53,11 +55,15 @@
     }
   }
 
+  // SignedOut is what a request answers when the session it belonged to
+  // has ended meanwhile; it is not shown.
+  class SignedOut extends Error {}
+
   function describe(err) {
     if (!(err instanceof ApiError)) return 'Something went wrong in the console: ' + err.message;
     switch (err.code) {
       case 'network': return err.message;
-      case 'rate_limited': return 'Too many attempts: the server is refusing for now. Wait a few minutes, then try again. (' + err.message + ')';
+      case 'rate_limited': return 'Too many wrong tokens came from this address, so the server refuses every token for now. Wait a little, then try again. (' + err.message + ')';
       default: return err.message + ' (' + err.code + ', HTTP ' + err.status + ')';
     }
   }
@@ -90,14 +96,21 @@
   }
 
   async function api(method, path, body) {
+    if (!session.token) throw new SignedOut(); // a late step of an ended session
+    const epoch = session.epoch;
+    let data;
     try {
-      return await request(session.token, method, path, body);
+      data = await request(session.token, method, path, body);
     } catch (e) {
+      if (epoch !== session.epoch) throw new SignedOut();
       if (e instanceof ApiError && e.status === 401) {
         signOut('The server no longer accepts this admin token (' + e.message + '). Sign in again.');
+        throw new SignedOut();
       }
       throw e;
     }
+    if (epoch !== session.epoch) throw new SignedOut();
+    return data;
   }
 
   function query(params) {
@@ -109,7 +122,10 @@
 
   // A notice or error shown inline in a section; a new action clears them.
   function notice(prefix, text) { show($(prefix + '-notice'), text); }
-  function failed(prefix, err) { show($(prefix + '-error'), describe(err)); }
+  function showError(node, err) {
+    if (!(err instanceof SignedOut)) show(node, describe(err));
+  }
+  function failed(prefix, err) { showError($(prefix + '-error'), err); }
   function clearMessages(prefix) {
     for (const s of ['-notice', '-error']) { const n = $(prefix + s); if (n) hide(n); }
   }
@@ -166,7 +182,8 @@
   function confirmRow(tr, cols, opts) {
     const tbody = tr.parentNode;
     for (const open of tbody.querySelectorAll('tr.confirm')) open.remove();
-    const input = el('input', { type: 'text', className: 'reason', placeholder: opts.placeholder, maxLength: 500, spellcheck: true });
+    // The server takes at most 1000 characters for a resolution or a reason.
+    const input = el('input', { type: 'text', className: 'reason', placeholder: opts.placeholder, maxLength: 1000, spellcheck: true });
     const id = 'confirm-' + Math.random().toString(36).slice(2);
     input.id = id;
     const err = el('p', { className: 'error', role: 'alert', hidden: true });
@@ -183,7 +200,7 @@
       if (opts.required && !text) { show(err, opts.label + ' is required.'); input.focus(); return; }
       hide(err);
       busy(ok, async () => {
-        try { await opts.onConfirm(text); row.remove(); } catch (e) { show(err, describe(e)); }
+        try { await opts.onConfirm(text); row.remove(); } catch (e) { showError(err, e); }
       });
     });
     tr.after(row);
@@ -229,7 +246,18 @@
       }));
       actions.append(b);
     }
-    if (r.status !== 'resolved') {
+    if (r.status === 'resolved') {
+      const b = el('button', { type: 'button', className: 'secondary reopen', text: 'Reopen' });
+      b.addEventListener('click', () => busy(b, async () => {
+        clearMessages('reports');
+        try {
+          await api('PATCH', '/admin/reports/' + encodeURIComponent(r.reportId), { status: 'open' });
+          notice('reports', 'Report ' + r.reportId + ' is open again.');
+          await reports.refresh();
+        } catch (e) { failed('reports', e); }
+      }));
+      actions.append(b);
+    } else {
       const b = el('button', { type: 'button', className: 'resolve', text: 'Resolve…' });
       b.addEventListener('click', () => confirmRow(tr, 7, {
         question: 'Resolve the report against ' + r.reportedUserId + '?',
@@ -305,10 +333,10 @@
           const r = await api('POST', '/admin/users/' + encodeURIComponent(u.id) + '/terminate', { reason });
           const updated = Object.assign({}, u, (r && r.user) || {});
           if (!updated.terminatedAt) updated.terminatedAt = new Date().toISOString();
-          updated.openReportsAgainstUser = 0;
           tr.replaceWith(renderUser(updated));
           clearMessages('users');
-          notice('users', 'Account ' + who + ' terminated; its open reports are resolved.');
+          const n = (r && r.resolvedReports) || 0;
+          notice('users', 'Account ' + who + ' terminated. ' + (n === 1 ? '1 report against it was' : n + ' reports against it were') + ' resolved.');
         },
       }));
       actions.append(b);
@@ -394,7 +422,7 @@
         $('brand-name').value = $('brand-category').value = '';
         $('campaign-brand').value = b.brandId;
         $('campaign-brands').append(el('option', { value: b.brandId, text: b.name }));
-      } catch (e) { show($('brand-error'), describe(e)); }
+      } catch (e) { showError($('brand-error'), e); }
     });
   });
 
@@ -448,7 +476,7 @@
         clearMessages('campaigns');
         notice('campaigns', 'Campaign "' + c.title + '" created and active.');
         await loadCampaigns();
-      } catch (e) { show(errNode, describe(e)); }
+      } catch (e) { showError(errNode, e); }
     });
   });
 
@@ -495,16 +523,24 @@
 
   function count(n) { return n === undefined ? 'not reported' : Math.round(n).toLocaleString(); }
 
+  // loadHealth reads /readyz and /metrics; the section's data-state says
+  // whether the figures shown are fresh, being refreshed or stale.
   async function loadHealth() {
+    const epoch = session.epoch;
+    const stale = () => epoch !== session.epoch;
+    const section = $('view-health');
+    section.dataset.state = 'loading';
     hide($('health-error'));
     const ready = $('health-ready');
     try {
       const res = await fetch('/readyz', { cache: 'no-store', credentials: 'omit' });
       let status = 'HTTP ' + res.status;
       try { status = (await res.json()).status || status; } catch (e) { /* keep the HTTP status */ }
+      if (stale()) return;
       ready.textContent = status;
       ready.dataset.state = res.ok ? 'ready' : 'not-ready';
     } catch (e) {
+      if (stale()) return;
       ready.textContent = 'unreachable';
       ready.dataset.state = 'unreachable';
     }
@@ -512,6 +548,7 @@
       const res = await fetch('/metrics', { cache: 'no-store', credentials: 'omit' });
       if (!res.ok) throw new ApiError(res.status, 'http_' + res.status, 'GET /metrics failed');
       const { sums, series } = parseMetrics(await res.text());
+      if (stale()) return;
       $('health-sockets').textContent = count(sums.get('gisbi_sockets_open'));
       $('health-goroutines').textContent = count(sums.get('go_goroutines'));
       const rss = sums.get('process_resident_memory_bytes');
@@ -527,8 +564,11 @@
       $('health-errors-table').hidden = byCode.length === 0;
       $('health-errors-empty').hidden = byCode.length !== 0;
       $('health-at').textContent = 'As of ' + new Date().toLocaleTimeString();
+      section.dataset.state = 'loaded';
     } catch (e) {
+      if (stale()) return;
       show($('health-error'), 'Metrics unavailable: ' + describe(e));
+      section.dataset.state = 'failed';
     }
   }
   $('health-refresh').addEventListener('click', loadHealth);
@@ -598,10 +638,16 @@
   function signOut(message) {
     session.token = '';
     session.operator = '';
+    session.epoch++;
     // Nothing seen while signed in stays on the page.
     reports.clear();
     audit.clear();
     for (const id of ['users-rows', 'campaigns-rows', 'health-errors-rows']) $(id).replaceChildren();
+    for (const dd of document.querySelectorAll('#view-health dd')) { dd.textContent = '—'; dd.dataset.state = ''; }
+    $('health-at').textContent = '';
+    $('brand-created-key').textContent = ''; // a sponsor key is a secret too
+    $('view-health').dataset.state = '';
+    for (const n of document.querySelectorAll('#reports-page, #audit-page')) n.textContent = '';
     for (const p of ['reports', 'users', 'campaigns', 'audit', 'health', 'brand', 'campaign']) {
       for (const s of ['-notice', '-error', '-created', '-empty', '-table']) { const n = $(p + s); if (n) hide(n); }
     }
