@@ -13,11 +13,12 @@ import (
 // data through the grain or the actor packages' read models, never the
 // store, so the rules that shape it have one home.
 var grainOwned = map[string]string{
-	"Pairs":     "pairs belong to the Pair grain (actors/pair read models)",
-	"Messages":  "messages belong to the Pair grain (actors/pair read models)",
-	"Snapshots": "proximity snapshots belong to the Proximity grain (actors/proximity read models)",
-	"Safety":    "blocks and reports belong to the User grain",
-	"Scores":    "daily scores belong to the Score grain",
+	"Pairs":      "pairs belong to the Pair grain (actors/pair read models)",
+	"Messages":   "messages belong to the Pair grain (actors/pair read models)",
+	"Snapshots":  "proximity snapshots belong to the Proximity grain (actors/proximity read models)",
+	"Safety":     "blocks and reports belong to the User grain",
+	"Scores":     "daily scores belong to the Score grain",
+	"Moderation": "the report queue and audit log belong to package moderation",
 }
 
 func TestHandlersDoNotReadGrainOwnedStores(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -223,15 +222,13 @@ func (g *grain) read(ctx actor.Context, m *grainpb.MarkRead) *grainpb.PairReply 
 	if n > 0 {
 		// The sender's legacy sockets hear that its messages were read, up
 		// to which one.
-		at := now
+		lastReadAt := protocol.FormatTime(now)
 		if receipt.ReadAt != nil {
-			if t, err := time.Parse(time.RFC3339Nano, *receipt.ReadAt); err == nil {
-				at = t
-			}
+			lastReadAt = *receipt.ReadAt
 		}
 		read := legacyFrame(protocol.EventMessagesRead, protocol.LegacyRead{
 			User: protocol.ChatUserOf(g.profile(m.ActorId, now)), Chat: storage.ChatID(g.state.ID),
-			LastReadAt: protocol.FormatTime(at), LastMessage: LegacyMessageRef(msg),
+			LastReadAt: lastReadAt, LastMessage: LegacyMessageRef(msg),
 		})
 		g.deliverTo(ctx, g.state.Other(m.ActorId), protocol.TypeChatRead, receipt, "", read)
 		g.deliverTo(ctx, m.ActorId, protocol.TypeChatRead, receipt, m.OriginSessionId)

@@ -22,7 +22,7 @@ const (
 	LegacyMissed    = "missed"
 	LegacyCancelled = "cancelled"
 
-	ConnActive = "accepted"
+	ConnActive = storage.ConnectionAccepted
 	ConnClosed = "closed"
 
 	ReasonCancelled      = "cancelled"

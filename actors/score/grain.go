@@ -12,6 +12,7 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/cluster/grainpb"
@@ -24,11 +25,8 @@ import (
 // midnight of the day zone.
 const ReminderReset = "reset"
 
-// Reminders is the durable timer service as the grain uses it.
-type Reminders interface {
-	Set(ctx context.Context, r storage.Reminder) error
-	Delete(ctx context.Context, kind, identity, name string) error
-}
+// Reminders is the durable timer service as grains use it.
+type Reminders = user.Reminders
 
 // Deps are shared by every Score grain of a node.
 type Deps struct {

@@ -162,7 +162,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *grainpb.CloseSession:
 		d := protocol.NewDisconnect(int(m.Code), m.Reason)
 		if m.LastError != nil {
-			d.Last = &protocol.Error{Code: protocol.Code(m.LastError.Code), Message: m.LastError.Message, Domain: m.LastError.Domain}
+			d.Last, _ = m.LastError.Err().(*protocol.Error)
 		}
 		s.disconnect(d)
 	case tokenCheck:
@@ -552,9 +552,6 @@ func (s *sessionActor) encodeError(e *protocol.Error, requestID, correlationID s
 	}
 	return protocol.EncodeError(e, s.deps.Clock.Now(), requestID, correlationID)
 }
-
-// Legacy reports whether the socket speaks the legacy dialect.
-func (c *Context) Legacy() bool { return c.s.legacy }
 
 func closeLabel(code int) string {
 	switch code {

@@ -84,15 +84,22 @@ func DialWSWith(t testing.TB, d *websocket.Dialer, base, path string, header htt
 // Dial opens an authenticated /ws socket as u.
 func (u *User) Dial() *WS {
 	u.t.Helper()
+	return u.dial("/ws")
+}
+
+// dial opens an authenticated socket on path as u, failing the test when
+// the upgrade is refused.
+func (u *User) dial(path string) *WS {
+	u.t.Helper()
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+u.AccessToken)
-	w, res, err := DialWS(u.t, u.base, "/ws", h)
+	w, res, err := DialWS(u.t, u.base, path, h)
 	if err != nil {
 		status := 0
 		if res != nil {
 			status = res.StatusCode
 		}
-		u.t.Fatalf("dial /ws as %s: %v (status %d)", u.ID, err, status)
+		u.t.Fatalf("dial %s as %s: %v (status %d)", path, u.ID, err, status)
 	}
 	return w
 }
@@ -110,17 +117,7 @@ func (u *User) DialLegacy() *WS {
 // attached: for sockets the server is expected to refuse.
 func (u *User) DialLegacyRaw() *WS {
 	u.t.Helper()
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+u.AccessToken)
-	w, res, err := DialWS(u.t, u.base, "/socket", h)
-	if err != nil {
-		status := 0
-		if res != nil {
-			status = res.StatusCode
-		}
-		u.t.Fatalf("dial /socket as %s: %v (status %d)", u.ID, err, status)
-	}
-	return w
+	return u.dial("/socket")
 }
 
 // Ready waits until a legacy socket is attached to its user: the server
