@@ -89,7 +89,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		}
 	}
 
-	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit, MaxBatchDelay: time.Millisecond})
+	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit})
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
 	}

@@ -17,13 +17,9 @@ import (
 	"github.com/gisbi/engine/storage/boltdb"
 )
 
-// batchDelays are the group-commit windows compared: bbolt's default and
-// the 1ms the server uses.
-var batchDelays = []time.Duration{10 * time.Millisecond, time.Millisecond}
-
-func openBench(b *testing.B, delay time.Duration) *boltdb.Store {
+func openBench(b *testing.B) *boltdb.Store {
 	b.Helper()
-	s, err := boltdb.Open(filepath.Join(b.TempDir(), "bench.db"), boltdb.Options{MaxBatchDelay: delay})
+	s, err := boltdb.Open(filepath.Join(b.TempDir(), "bench.db"), boltdb.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,42 +33,36 @@ func benchUser(id string) *storage.User {
 }
 
 // BenchmarkUserPut is one writer updating its profile: every Put waits for
-// its own group commit, so ns/op is the latency floor of an acknowledged
-// write (batch delay + fsync), not throughput.
+// its own commit, so ns/op is the latency floor of an acknowledged write
+// (one commit and its fsyncs), not throughput.
 func BenchmarkUserPut(b *testing.B) {
-	for _, delay := range batchDelays {
-		b.Run("batchDelay="+delay.String(), func(b *testing.B) {
-			s := openBench(b, delay)
-			ctx := b.Context()
-			u := benchUser("u1")
-			if err := s.Users().Create(ctx, u); err != nil {
-				b.Fatal(err)
-			}
-			i := 0
-			for b.Loop() {
-				i++
-				u.Name = fmt.Sprint("name ", i)
-				if err := s.Users().Put(ctx, u); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	s := openBench(b)
+	ctx := b.Context()
+	u := benchUser("u1")
+	if err := s.Users().Create(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		u.Name = fmt.Sprint("name ", i)
+		if err := s.Users().Put(ctx, u); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
 // BenchmarkParallelBatchWrites is many sessions writing at once, the case
 // group commit is for: ns/op falls as writers share fsyncs.
 func BenchmarkParallelBatchWrites(b *testing.B) {
-	for _, delay := range batchDelays {
-		for _, p := range []int{1, 16, 128} {
-			benchParallel(b, delay, p)
-		}
+	for _, p := range []int{1, 16, 128} {
+		benchParallel(b, p)
 	}
 }
 
-func benchParallel(b *testing.B, delay time.Duration, p int) {
-	b.Run(fmt.Sprintf("batchDelay=%s/goroutines=%dxGOMAXPROCS", delay, p), func(b *testing.B) {
-		s := openBench(b, delay)
+func benchParallel(b *testing.B, p int) {
+	b.Run(fmt.Sprintf("goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+		s := openBench(b)
 		ctx := b.Context()
 		var next atomic.Int64
 		b.SetParallelism(p)
@@ -136,40 +126,38 @@ func benchPair(a, b string, n int) *storage.Pair {
 //     all five index entries are written.
 //   - parallel: many grains saving new pairs at once, sharing group commits.
 //
-// Serial ns/op is the latency of an acknowledged Save (batch delay + fsync).
+// Serial ns/op is the latency of an acknowledged Save (one commit and its fsyncs).
 func BenchmarkPairSave(b *testing.B) {
-	for _, delay := range batchDelays {
-		b.Run("resave/batchDelay="+delay.String(), func(b *testing.B) {
-			s := openBench(b, delay)
-			ctx := b.Context()
-			p := benchPair("alice", "bob", 10)
+	b.Run("resave", func(b *testing.B) {
+		s := openBench(b)
+		ctx := b.Context()
+		p := benchPair("alice", "bob", 10)
+		if err := s.Pairs().Save(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		i := 0
+		for b.Loop() {
+			i++
+			p.Requests[9].Status = fmt.Sprint("status ", i)
 			if err := s.Pairs().Save(ctx, p); err != nil {
 				b.Fatal(err)
 			}
-			i := 0
-			for b.Loop() {
-				i++
-				p.Requests[9].Status = fmt.Sprint("status ", i)
-				if err := s.Pairs().Save(ctx, p); err != nil {
-					b.Fatal(err)
-				}
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		s := openBench(b)
+		ctx := b.Context()
+		i := 0
+		for b.Loop() {
+			i++
+			if err := s.Pairs().Save(ctx, benchPair("hub", fmt.Sprint("u", i), 1)); err != nil {
+				b.Fatal(err)
 			}
-		})
-		b.Run("new/batchDelay="+delay.String(), func(b *testing.B) {
-			s := openBench(b, delay)
-			ctx := b.Context()
-			i := 0
-			for b.Loop() {
-				i++
-				if err := s.Pairs().Save(ctx, benchPair("hub", fmt.Sprint("u", i), 1)); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 	for _, p := range []int{1, 16} {
-		b.Run(fmt.Sprintf("parallel/batchDelay=1ms/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
-			s := openBench(b, time.Millisecond)
+		b.Run(fmt.Sprintf("parallel/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+			s := openBench(b)
 			ctx := b.Context()
 			var next atomic.Int64
 			b.SetParallelism(p)
@@ -201,32 +189,30 @@ func benchMessage(from, to string, seq uint64, created time.Time) *storage.Messa
 // record, its id and inbox entries and both users' summaries, in one write.
 //
 //   - serial: one conversation, one message after the other; ns/op is the
-//     latency of an acknowledged Append (batch delay + fsync).
+//     latency of an acknowledged Append (one commit and its fsyncs).
 //   - parallel: one conversation per goroutine (as with grains), all sharing
 //     group commits; every pair has the hub user, so all writers touch its
 //     conversations and inbox.
 func BenchmarkMessageAppend(b *testing.B) {
-	for _, delay := range batchDelays {
-		b.Run("serial/batchDelay="+delay.String(), func(b *testing.B) {
-			s := openBench(b, delay)
-			ctx := b.Context()
-			now := time.Now()
-			var seq uint64
-			for b.Loop() {
-				seq++
-				from, to := "alice", "bob"
-				if seq%2 == 0 {
-					from, to = to, from
-				}
-				if err := s.Messages().Append(ctx, benchMessage(from, to, seq, now.Add(time.Duration(seq)))); err != nil {
-					b.Fatal(err)
-				}
+	b.Run("serial", func(b *testing.B) {
+		s := openBench(b)
+		ctx := b.Context()
+		now := time.Now()
+		var seq uint64
+		for b.Loop() {
+			seq++
+			from, to := "alice", "bob"
+			if seq%2 == 0 {
+				from, to = to, from
 			}
-		})
-	}
+			if err := s.Messages().Append(ctx, benchMessage(from, to, seq, now.Add(time.Duration(seq)))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, p := range []int{1, 16} {
-		b.Run(fmt.Sprintf("parallel/batchDelay=1ms/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
-			s := openBench(b, time.Millisecond)
+		b.Run(fmt.Sprintf("parallel/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+			s := openBench(b)
 			ctx := b.Context()
 			now := time.Now()
 			var next atomic.Int64
@@ -257,7 +243,7 @@ func BenchmarkMessageAppend(b *testing.B) {
 // scan plus 100 last messages, then a sort), a page of 50 and an inbox
 // replay of 100.
 func BenchmarkMessageReads(b *testing.B) {
-	s := openBench(b, time.Millisecond)
+	s := openBench(b)
 	ctx := b.Context()
 	now := time.Now()
 	var wg sync.WaitGroup
@@ -334,7 +320,7 @@ func benchGift(c *storage.Campaign, id, a, u string) *storage.Gift {
 // of 20 from a random cursor. ns/op should not depend on how deep the cursor
 // is, since the scan seeks to it.
 func BenchmarkGiftsOfUser(b *testing.B) {
-	s := openBench(b, time.Millisecond)
+	s := openBench(b)
 	ctx := b.Context()
 	c := benchCampaign(b, s)
 	ids := make([]string, 1000)
@@ -364,8 +350,8 @@ func BenchmarkGiftsOfUser(b *testing.B) {
 // record, so they serialise on it inside each group commit.
 func BenchmarkGrantConcurrent(b *testing.B) {
 	for _, p := range []int{1, 16} {
-		b.Run(fmt.Sprintf("batchDelay=1ms/goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
-			s := openBench(b, time.Millisecond)
+		b.Run(fmt.Sprintf("goroutines=%dxGOMAXPROCS", p), func(b *testing.B) {
+			s := openBench(b)
 			ctx := b.Context()
 			c := benchCampaign(b, s)
 			var next atomic.Int64

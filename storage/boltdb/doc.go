@@ -17,9 +17,11 @@ the file lock and then fails instead of hanging:
 	if err != nil { ... }
 	defer s.Close()
 
-Every write goes through bolt.DB.Batch: concurrent writers share one
-transaction and one fsync, so throughput grows with the number of writers
-while every returned nil is still durable. NoSync is never used.
+Every write goes through the store's group commit: one writer goroutine
+commits, in one transaction and one fsync, everything queued while its
+previous commit ran, so throughput grows with the number of writers (and
+with the fsync time) while every returned nil is still durable. NoSync is
+never used.
 
 Each record lives in its own bucket as JSON, beside index buckets that are
 updated in the same transaction, so that no call scans more than the keys it
@@ -107,12 +109,11 @@ result is an ordinary database file: Open it to restore.
 
 # Caveats
 
-A lone write waits for the batch delay (Options.MaxBatchDelay, 10ms by
-default) before it commits. Lower it for latency, raise it for fewer fsyncs
-under load.
+A write waits for the commit in progress, if any, then for its own. There
+is no batch delay to tune; Options.MaxBatchSize bounds a batch.
 
-bbolt may run a write function twice when another call in the same batch
-fails. The functions here only touch the transaction and results they reset
+A write function may run twice when another call in the same batch fails:
+the batch is rolled back and run again without it. The functions here only touch the transaction and results they reset
 at their start; keep it that way when adding methods.
 
 Records are stored as the JSON of the storage structs, so a renamed json tag
@@ -126,9 +127,11 @@ being reused and makes the file grow under heavy writes until it ends. Close
 waits for operations in flight, including a running Backup; after Close every
 method fails with storage.ErrClosed.
 
-The context is checked when a call starts. A write already queued in a batch
-is not withdrawn when its context is cancelled later: it commits or fails with
-the batch, because bbolt cannot remove one function from a running batch.
+The context is checked when a call starts. A write whose context ends while
+it is still queued is withdrawn and returns the context's error, having
+written nothing. Once taken into a transaction it is not: the call waits and
+returns whether it committed, because one function cannot be removed from a
+running transaction.
 
 Only one process may open the file. Read-only tools must work on a Backup.
 */

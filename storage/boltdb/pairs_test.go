@@ -99,7 +99,7 @@ func TestMigrateV1File(t *testing.T) {
 // indexed exactly once and re-saves add nothing.
 func TestPairIndexes(t *testing.T) {
 	path := tempPath(t)
-	s := openT(t, path, Options{MaxBatchDelay: time.Millisecond})
+	s := openT(t, path, Options{})
 	ctx := t.Context()
 	ab := testPair("b", "a") // UserA need not sort first
 	must(t, s.Pairs().Save(ctx, ab))
@@ -154,7 +154,7 @@ func TestPairIndexes(t *testing.T) {
 func TestPairErrors(t *testing.T) {
 	var mu sync.Mutex
 	var ops []string
-	s := openT(t, tempPath(t), Options{MaxBatchDelay: time.Millisecond, OnCommit: func(op string, _ time.Duration) {
+	s := openT(t, tempPath(t), Options{OnCommit: func(op string, _ time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		ops = append(ops, op)
@@ -223,7 +223,7 @@ func TestPairErrors(t *testing.T) {
 // TestPairLongestIDs: two user ids at the key-part limit make a pair id over
 // that limit, which Get must still accept.
 func TestPairLongestIDs(t *testing.T) {
-	s := openT(t, tempPath(t), Options{MaxBatchDelay: time.Millisecond})
+	s := openT(t, tempPath(t), Options{})
 	ctx := t.Context()
 	a, b := strings.Repeat("a", maxKeyPart), strings.Repeat("b", maxKeyPart)
 	p := testPair(a, b)
@@ -242,7 +242,7 @@ func TestPairLongestIDs(t *testing.T) {
 
 // TestPairsOfIndexOrder pins Of's order: pair id order, which is key order.
 func TestPairsOfIndexOrder(t *testing.T) {
-	s := openT(t, tempPath(t), Options{MaxBatchDelay: time.Millisecond})
+	s := openT(t, tempPath(t), Options{})
 	ctx := t.Context()
 	for _, other := range []string{"m", "0", "z", "b"} {
 		must(t, s.Pairs().Save(ctx, testPair("k", other)))
@@ -255,14 +255,14 @@ func TestPairsOfIndexOrder(t *testing.T) {
 }
 
 // TestPairSaveBatchRetry puts a conflicting Save in the same batch as a
-// valid one: bbolt re-runs the valid one alone and it must still land whole.
+// valid one: the store re-runs the valid one without it and it must still land whole.
 func TestPairSaveBatchRetry(t *testing.T) {
-	s := openT(t, tempPath(t), Options{MaxBatchSize: 2, MaxBatchDelay: time.Minute})
+	s := openT(t, tempPath(t), Options{MaxBatchSize: 2})
 	ctx := t.Context()
 	seed := testPair("a", "b")
 	seed.Requests = []storage.Request{testRequest("req_1", "a", "b")}
 	other := testPair("x", "y")
-	runTogether(t,
+	runTogether(t, s,
 		func() error { return s.Pairs().Save(ctx, seed) },
 		func() error { return s.Pairs().Save(ctx, other) },
 	)
@@ -273,7 +273,7 @@ func TestPairSaveBatchRetry(t *testing.T) {
 	bad := testPair("a", "c")
 	bad.Requests = []storage.Request{testRequest("req_1", "a", "c")}
 	var errGood, errBad error
-	runTogether(t,
+	runTogether(t, s,
 		func() error { errGood = s.Pairs().Save(ctx, good); return nil },
 		func() error { errBad = s.Pairs().Save(ctx, bad); return nil },
 	)

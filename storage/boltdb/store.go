@@ -31,16 +31,16 @@ type Options struct {
 	// the store's locks are released, so it must be cheap but may do anything.
 	OnCommit func(op string, d time.Duration)
 
-	// MaxBatchDelay and MaxBatchSize tune group commit (bbolt's defaults,
-	// 10ms and 1000, when zero). A longer delay means fewer fsyncs under
-	// load but a higher floor on the latency of a lone write.
-	MaxBatchDelay time.Duration
-	MaxBatchSize  int
+	// MaxBatchSize bounds how many writes share one commit (1000 when
+	// zero). There is no batch delay: writes queued while a commit runs go
+	// into the next one, so batches grow with the load and the fsync time.
+	MaxBatchSize int
 }
 
 // Store is a storage.Store over one bbolt file. It is safe for concurrent use.
 type Store struct {
 	db       *bolt.DB
+	w        *committer
 	path     string
 	onCommit func(string, time.Duration)
 
@@ -72,13 +72,6 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("boltdb: open %s: %w", path, err)
 	}
-	if opts.MaxBatchDelay > 0 {
-		db.MaxBatchDelay = opts.MaxBatchDelay
-	}
-	if opts.MaxBatchSize > 0 {
-		db.MaxBatchSize = opts.MaxBatchSize
-	}
-
 	start := time.Now()
 	var from, to int
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -93,7 +86,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.OnCommit != nil && from != to {
 		opts.OnCommit("migrate", time.Since(start))
 	}
-	return &Store{db: db, path: path, onCommit: opts.OnCommit}, nil
+	return &Store{db: db, w: newCommitter(db, opts.MaxBatchSize), path: path, onCommit: opts.OnCommit}, nil
 }
 
 // Users returns the account store.
@@ -129,9 +122,10 @@ func (s *Store) Scores() storage.Scores { return scores{s} }
 // Path returns the database file path.
 func (s *Store) Path() string { return s.path }
 
-// update runs fn in a group-committed write transaction. bbolt may run fn
-// more than once (when another call in the batch fails, the batch is retried
-// without it), so fn must only touch tx and variables it resets itself.
+// update runs fn in a group-committed write transaction and returns once it
+// is durable. fn may run more than once (when another call in the batch
+// fails, the batch is retried without it), so it must only touch tx and
+// variables it resets itself.
 func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -142,7 +136,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 		return fmt.Errorf("boltdb: %s: %w", op, storage.ErrClosed)
 	}
 	start := time.Now()
-	err := s.db.Batch(fn)
+	err := s.w.do(ctx, fn)
 	s.mu.RUnlock()
 	if err != nil {
 		return mapErr(op, err)
@@ -194,6 +188,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.w.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("boltdb: close %s: %w", s.path, err)
 	}

@@ -676,10 +676,10 @@ func TestRemindersBeyondNanosecondRange(t *testing.T) {
 }
 
 // TestBatchRetryKeepsResults forces three calls into one batch, one of which
-// fails. bbolt then re-runs the others in a new transaction, so any result a
+// fails. The store then re-runs the others in a new transaction, so any result a
 // function computed on the first run must be recomputed, not accumulated.
 func TestBatchRetryKeepsResults(t *testing.T) {
-	s := openT(t, tempPath(t), Options{MaxBatchSize: 3, MaxBatchDelay: time.Minute})
+	s := openT(t, tempPath(t), Options{MaxBatchSize: 3})
 	ctx := t.Context()
 	// Exactly three writes per phase, so no batch waits for the delay.
 	seed := []func() error{
@@ -691,10 +691,10 @@ func TestBatchRetryKeepsResults(t *testing.T) {
 			return s.Tokens().Put(ctx, &storage.RefreshToken{ID: "b1", Family: "fb", UserID: "u1", RevokedAt: &t0})
 		},
 	}
-	runTogether(t, seed...)
+	runTogether(t, s, seed...)
 
 	var errRotate, errDup, errReuse error
-	runTogether(t,
+	runTogether(t, s,
 		func() error {
 			errRotate = s.Tokens().Rotate(ctx, "a1", &storage.RefreshToken{ID: "a2", Family: "fa", UserID: "u1"}, t0)
 			return nil
@@ -728,15 +728,35 @@ func TestBatchRetryKeepsResults(t *testing.T) {
 	}
 }
 
-// runTogether starts fns at once and waits for all; with MaxBatchSize equal
-// to len(fns) they share one batch.
-func runTogether(t *testing.T, fns ...func() error) {
+// runTogether runs fns in one batch: it holds the writer inside a
+// transaction until all of them are queued behind it, then lets it go. fns
+// must not be more than the store's MaxBatchSize.
+func runTogether(t *testing.T, s *Store, fns ...func() error) {
 	t.Helper()
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	holding := make(chan error, 1)
+	go func() {
+		holding <- s.update(context.Background(), "test.hold", func(*bolt.Tx) error {
+			once.Do(func() { close(held) })
+			<-release
+			return nil
+		})
+	}()
+	<-held
 	var wg sync.WaitGroup
 	errs := make([]error, len(fns))
 	for i, fn := range fns {
 		wg.Go(func() { errs[i] = fn() })
 	}
+	for deadline := time.Now().Add(10 * time.Second); s.w.queued() < len(fns); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("%d of %d writes queued", s.w.queued(), len(fns))
+		}
+	}
+	close(release)
 	wg.Wait()
+	must(t, <-holding)
 	must(t, errors.Join(errs...))
 }
