@@ -36,6 +36,15 @@ type Messages interface {
 	// AppendBatch is Append for several messages, in order, in one
 	// transaction: all are stored or none (the first error is returned).
 	AppendBatch(ctx context.Context, ms []*Message) error
+	// AppendAsync is AppendBatch without the wait, for a pair's only
+	// writer: it queues ms and returns, and done gets the result once (nil
+	// when stored durably). ms are one pair's messages with consecutive
+	// seqs, the first directly after the pair's last stored one (else
+	// ErrConflict), so when a batch fails every batch of the pair queued
+	// behind it fails too rather than leaving a gap. Batches queued from one
+	// goroutine commit in that order. done may run on the store's own
+	// goroutine and must not block.
+	AppendAsync(ms []*Message, done func(error))
 	// Get returns a message by id; ErrNotFound when unknown.
 	Get(ctx context.Context, id string) (*Message, error)
 	// MarkRead sets ReadAt=at on message upToSeq and every earlier message of

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -57,13 +59,23 @@ type queued struct {
 // appendDone reports a batch commit back to the grain.
 type appendDone struct {
 	batch []queued
+	epoch uint64
 	err   error
 }
 
-// queueMessage numbers a message and queues it for the pair's writer. The
-// grain does not wait for the fsync: it keeps taking messages, and the
-// writer commits everything queued meanwhile in one transaction. The sender
-// is acked, and both users told, only once the message is stored.
+// maxInFlight is how many batches a grain hands the store before it waits
+// for an answer. More than one, so that the pair's messages that arrive
+// while a commit runs are already queued for the next commit when it starts,
+// instead of reaching it only after the grain has heard back (by then the
+// next commit is under way without them, and they wait for the one after).
+// The store keeps a pair's batches in order and refuses one queued behind a
+// failed one, so pipelining never commits out of order or after a gap.
+var maxInFlight = 2
+
+// queueMessage numbers a message and queues it for the store. The grain does
+// not wait for the fsync: it keeps taking messages, and everything queued
+// while its batches are in flight goes into its next batch. The sender is
+// acked, and both users told, only once the message is stored.
 func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
 	if !g.ready(ctx) {
 		ctx.Respond(unavailable())
@@ -85,41 +97,47 @@ func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
 		Content: m.Content, CreatedAt: g.deps.Clock.Now(),
 	}
 	g.queue = append(g.queue, queued{msg: msg, replyTo: ctx.Sender(), origin: m.OriginSessionId})
-	if !g.writing {
+	if g.inFlight < maxInFlight {
 		g.flush(ctx)
 	}
 }
 
-// flush hands the queue to a writer goroutine; one batch is in flight at a
-// time, so a pair's messages commit in order.
+// flush hands the queue to the store as one batch. The store answers on its
+// writer goroutine, which only posts the answer back to the grain.
 func (g *grain) flush(ctx actor.Context) {
 	batch := g.queue
 	g.queue = nil
-	g.writing = true
+	g.inFlight++
 	msgs := make([]*storage.Message, len(batch))
 	for i := range batch {
 		msgs[i] = batch[i].msg
 	}
-	self, sys, store := ctx.Self(), ctx.ActorSystem(), g.deps.Store
-	go func() {
-		err := store.Messages().AppendBatch(context.Background(), msgs)
-		sys.Root.Send(self, appendDone{batch: batch, err: err})
-	}()
+	self, sys, epoch := ctx.Self(), ctx.ActorSystem(), g.epoch
+	g.deps.Store.Messages().AppendAsync(msgs, func(err error) {
+		sys.Root.Send(self, appendDone{batch: batch, epoch: epoch, err: err})
+	})
 }
 
 // appended acks and delivers a committed batch, in order.
 func (g *grain) appended(ctx actor.Context, d appendDone) {
-	g.writing = false
+	g.inFlight--
 	if d.err != nil {
-		g.deps.Logger.Error("pair grain: store messages", "pair", g.state.ID, "n", len(d.batch), "err", d.err)
-		// Nothing of the batch is stored; later messages were numbered after
-		// it, so fail them too and renumber from the store.
-		for _, q := range append(d.batch, g.queue...) {
+		failed := d.batch
+		if d.epoch == g.epoch {
+			g.deps.Logger.Error("pair grain: store messages", "pair", g.state.ID, "n", len(d.batch), "err", d.err)
+			// Nothing of the batch is stored, nor will be of the batches
+			// behind it (they fail too, their answers are stale). Everything
+			// queued was numbered after it: fail it too and renumber from
+			// the store.
+			failed = append(failed, g.queue...)
+			g.queue, g.lastSeq = nil, 0
+			g.epoch++
+		}
+		for _, q := range failed {
 			if q.replyTo != nil {
 				ctx.Send(q.replyTo, internal(d.err))
 			}
 		}
-		g.queue, g.lastSeq = nil, 0
 		return
 	}
 	now := g.deps.Clock.Now()
@@ -148,7 +166,7 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 		}
 	}
 	g.scoreMessages(ctx, d.batch)
-	if len(g.queue) > 0 {
+	if len(g.queue) > 0 && g.inFlight < maxInFlight {
 		g.flush(ctx)
 	}
 }
@@ -294,4 +312,10 @@ func encoded(v any) *grainpb.PairReply {
 		return internal(err)
 	}
 	return &grainpb.PairReply{PayloadJson: b}
+}
+
+func init() {
+	if n, err := strconv.Atoi(os.Getenv("GISBI_EXP_INFLIGHT")); err == nil && n > 0 {
+		maxInFlight = n
+	}
 }

@@ -76,7 +76,8 @@ type grain struct {
 	loadErr  error
 	lastSeq  uint64   // last message number of the conversation; 0 = read it from the store
 	queue    []queued // messages numbered, waiting for the writer
-	writing  bool     // a batch commit is in flight
+	inFlight int      // batches handed to the store and not yet answered
+	epoch    uint64   // raised when a batch fails: answers of later batches are stale
 	locating int      // accepts waiting for the users' locations
 }
 
@@ -96,7 +97,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindPair).Inc()
 		ctx.SetReceiveTimeout(5 * time.Minute)
 	case *actor.ReceiveTimeout:
-		if !g.writing && len(g.queue) == 0 && g.locating == 0 {
+		if g.inFlight == 0 && len(g.queue) == 0 && g.locating == 0 {
 			ctx.Poison(ctx.Self())
 		}
 	case *grainpb.SendRequest:

@@ -30,6 +30,8 @@ type committer struct {
 	mu    sync.Mutex
 	queue []*writeCall
 
+	commits, calls atomic.Int64 // for Store.WriterStats
+
 	wake    chan struct{} // capacity 1: a pending wake-up is enough
 	stop    chan struct{}
 	stopped chan struct{}
@@ -46,7 +48,7 @@ const (
 type writeCall struct {
 	fn    func(*bolt.Tx) error
 	state atomic.Int32
-	done  chan error // capacity 1, written once
+	done  func(error) // called once, on the writer goroutine
 }
 
 func newCommitter(db *bolt.DB, max int) *committer {
@@ -63,7 +65,25 @@ func newCommitter(db *bolt.DB, max int) *committer {
 // returned; otherwise do keeps waiting, so its result always says what
 // happened to fn.
 func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
-	call := &writeCall{fn: fn, done: make(chan error, 1)}
+	result := make(chan error, 1)
+	call := c.enqueue(fn, func(err error) { result <- err })
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		if call.state.CompareAndSwap(callQueued, callWithdrawn) {
+			return ctx.Err()
+		}
+		return <-result
+	}
+}
+
+// enqueue queues fn and returns at once; done gets fn's result on the writer
+// goroutine, so it must not block. Calls are taken in queue order, but one
+// that fails in its batch runs again alone after the rest of the batch has
+// committed: it may commit, and be answered, after calls queued behind it.
+func (c *committer) enqueue(fn func(*bolt.Tx) error, done func(error)) *writeCall {
+	call := &writeCall{fn: fn, done: done}
 	c.mu.Lock()
 	c.queue = append(c.queue, call)
 	c.mu.Unlock()
@@ -71,15 +91,7 @@ func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	select {
-	case err := <-call.done:
-		return err
-	case <-ctx.Done():
-		if call.state.CompareAndSwap(callQueued, callWithdrawn) {
-			return ctx.Err()
-		}
-		return <-call.done
-	}
+	return call
 }
 
 // close stops the writer. The store's lock guarantees no call is waiting.
@@ -153,9 +165,13 @@ func (c *committer) run(calls []*writeCall) {
 			return nil
 		})
 		if failIdx < 0 {
+			if err == nil {
+				c.commits.Add(1)
+				c.calls.Add(int64(len(calls)))
+			}
 			// Success, or the commit itself failed: the same for every call.
 			for _, call := range calls {
-				call.done <- err
+				call.done(err)
 			}
 			break
 		}
@@ -163,7 +179,12 @@ func (c *committer) run(calls []*writeCall) {
 		calls = append(calls[:failIdx], calls[failIdx+1:]...)
 	}
 	for _, call := range failed {
-		call.done <- c.db.Update(func(tx *bolt.Tx) error { return safelyCall(call.fn, tx) })
+		err := c.db.Update(func(tx *bolt.Tx) error { return safelyCall(call.fn, tx) })
+		if err == nil {
+			c.commits.Add(1)
+			c.calls.Add(1)
+		}
+		call.done(err)
 	}
 }
 

@@ -163,31 +163,86 @@ func (r messages) Append(ctx context.Context, m *storage.Message) error {
 }
 
 // AppendBatch stores messages in order in one transaction: all or none.
-// A Pair grain hands over everything queued since its last commit, so one
-// fsync carries many messages.
 func (r messages) AppendBatch(ctx context.Context, ms []*storage.Message) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	raws := make([][]byte, len(ms))
-	for i, m := range ms {
-		if err := checkMessage(m); err != nil {
-			return err
-		}
-		raw, err := marshal(m)
+	raws, err := encodeMessages(ms)
+	if err != nil {
+		return err
+	}
+	return r.s.update(ctx, "messages.append", func(tx *bolt.Tx) error {
+		return appendAllTx(tx, ms, raws)
+	})
+}
+
+// AppendAsync queues the batch and returns: a Pair grain hands over what it
+// has numbered and keeps taking messages, and the batches of all pairs
+// queued while a commit runs share the next one. The batch must follow the
+// pair's last stored message directly, so that when one batch fails every
+// batch queued behind it fails too (storage.ErrConflict) instead of
+// committing after a gap.
+func (r messages) AppendAsync(ms []*storage.Message, done func(error)) {
+	if len(ms) == 0 {
+		done(nil)
+		return
+	}
+	raws, err := encodeMessages(ms)
+	if err == nil {
+		err = checkRun(ms)
+	}
+	if err != nil {
+		done(err)
+		return
+	}
+	first := ms[0]
+	r.s.updateAsync("messages.append", func(tx *bolt.Tx) error {
+		mb, _, _, _, err := messageBuckets(tx)
 		if err != nil {
 			return err
 		}
+		if last := lastSeq(mb, first.PairID); last != first.Seq-1 {
+			return fmt.Errorf("boltdb: message %q: seq %d does not follow pair %q's last seq %d: %w",
+				first.ID, first.Seq, first.PairID, last, storage.ErrConflict)
+		}
+		return appendAllTx(tx, ms, raws)
+	}, done)
+}
+
+// checkRun requires one pair's consecutive seqs.
+func checkRun(ms []*storage.Message) error {
+	for i, m := range ms[1:] {
+		if prev := ms[i]; m.PairID != prev.PairID || m.Seq != prev.Seq+1 {
+			return fmt.Errorf("%w: message %q (pair %q, seq %d) does not directly follow message %q (pair %q, seq %d) in its batch",
+				ErrInvalid, m.ID, m.PairID, m.Seq, prev.ID, prev.PairID, prev.Seq)
+		}
+	}
+	return nil
+}
+
+// encodeMessages checks and encodes outside the transaction.
+func encodeMessages(ms []*storage.Message) ([][]byte, error) {
+	raws := make([][]byte, len(ms))
+	for i, m := range ms {
+		if err := checkMessage(m); err != nil {
+			return nil, err
+		}
+		raw, err := marshal(m)
+		if err != nil {
+			return nil, err
+		}
 		raws[i] = raw
 	}
-	return r.s.update(ctx, "messages.append", func(tx *bolt.Tx) error {
-		for i, m := range ms {
-			if err := appendTx(tx, m, raws[i]); err != nil {
-				return err
-			}
+	return raws, nil
+}
+
+func appendAllTx(tx *bolt.Tx, ms []*storage.Message, raws [][]byte) error {
+	for i, m := range ms {
+		if err := appendTx(tx, m, raws[i]); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // appendTx writes one message and its indexes. Every value is recomputed

@@ -147,6 +147,45 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	return nil
 }
 
+// updateAsync is update without the wait: it queues fn and returns, and done
+// gets update's result on the store's writer goroutine, so it must not block.
+// The store stays open until done has been called.
+func (s *Store) updateAsync(op string, fn func(*bolt.Tx) error, done func(error)) {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		done(fmt.Errorf("boltdb: %s: %w", op, storage.ErrClosed))
+		return
+	}
+	start := time.Now()
+	s.w.enqueue(fn, func(err error) {
+		s.mu.RUnlock()
+		if err != nil {
+			done(mapErr(op, err))
+			return
+		}
+		if s.onCommit != nil {
+			s.onCommit(op, time.Since(start))
+		}
+		done(nil)
+	})
+}
+
+// WriterStats counts the writes committed since Open, to see how well they
+// group: Calls/Commits writes share a commit on average, and each commit
+// writes PagesWritten/Commits pages before its fsyncs.
+type WriterStats struct {
+	Commits      int64 // transactions committed by the writer
+	Calls        int64 // write calls they carried
+	PagesWritten int64 // pages written by all write transactions, Open's included
+}
+
+// WriterStats reports the writer's counters; they only grow.
+func (s *Store) WriterStats() WriterStats {
+	st := s.db.Stats()
+	return WriterStats{Commits: s.w.commits.Load(), Calls: s.w.calls.Load(), PagesWritten: st.TxStats.GetWrite()}
+}
+
 // view runs fn in a read transaction.
 func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
