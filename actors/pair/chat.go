@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -63,19 +61,23 @@ type appendDone struct {
 	err   error
 }
 
-// maxInFlight is how many batches a grain hands the store before it waits
-// for an answer. More than one, so that the pair's messages that arrive
-// while a commit runs are already queued for the next commit when it starts,
-// instead of reaching it only after the grain has heard back (by then the
-// next commit is under way without them, and they wait for the one after).
-// The store keeps a pair's batches in order and refuses one queued behind a
-// failed one, so pipelining never commits out of order or after a gap.
-var maxInFlight = 2
+// flushQueue is what a grain sends itself after queueing a message: it is
+// handled once the messages already in the mailbox are, so the messages
+// that arrived together go to the store as one batch.
+type flushQueue struct{}
+
+// maxInFlight bounds the batches a grain has handed the store and not yet
+// heard back about. A grain does not wait for one batch's answer before
+// handing over the next: a message that arrives while a commit runs must be
+// queued for the next commit when it starts, and the answer comes too late
+// for that (the writer starts the next commit as soon as it has answered).
+// The store commits a pair's batches in order and refuses one queued behind
+// a failed one, so this never commits out of order or after a gap.
+const maxInFlight = 4
 
 // queueMessage numbers a message and queues it for the store. The grain does
-// not wait for the fsync: it keeps taking messages, and everything queued
-// while its batches are in flight goes into its next batch. The sender is
-// acked, and both users told, only once the message is stored.
+// not wait for the fsync: it keeps taking messages and handing them over.
+// The sender is acked, and both users told, only once the message is stored.
 func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
 	if !g.ready(ctx) {
 		ctx.Respond(unavailable())
@@ -97,7 +99,17 @@ func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
 		Content: m.Content, CreatedAt: g.deps.Clock.Now(),
 	}
 	g.queue = append(g.queue, queued{msg: msg, replyTo: ctx.Sender(), origin: m.OriginSessionId})
-	if g.inFlight < maxInFlight {
+	if !g.flushing {
+		g.flushing = true
+		ctx.Send(ctx.Self(), flushQueue{})
+	}
+}
+
+// flushQueued hands the queue over unless too many batches are in flight;
+// then the next answer does.
+func (g *grain) flushQueued(ctx actor.Context) {
+	g.flushing = false
+	if len(g.queue) > 0 && g.inFlight < maxInFlight {
 		g.flush(ctx)
 	}
 }
@@ -166,8 +178,8 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 		}
 	}
 	g.scoreMessages(ctx, d.batch)
-	if len(g.queue) > 0 && g.inFlight < maxInFlight {
-		g.flush(ctx)
+	if !g.flushing {
+		g.flushQueued(ctx)
 	}
 }
 
@@ -312,10 +324,4 @@ func encoded(v any) *grainpb.PairReply {
 		return internal(err)
 	}
 	return &grainpb.PairReply{PayloadJson: b}
-}
-
-func init() {
-	if n, err := strconv.Atoi(os.Getenv("GISBI_EXP_INFLIGHT")); err == nil && n > 0 {
-		maxInFlight = n
-	}
 }

@@ -76,6 +76,7 @@ type grain struct {
 	loadErr  error
 	lastSeq  uint64   // last message number of the conversation; 0 = read it from the store
 	queue    []queued // messages numbered, waiting for the writer
+	flushing bool     // a flushQueue is on its way
 	inFlight int      // batches handed to the store and not yet answered
 	epoch    uint64   // raised when a batch fails: answers of later batches are stale
 	locating int      // accepts waiting for the users' locations
@@ -118,6 +119,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.read(ctx, m))
 	case *grainpb.RelayToPartner:
 		ctx.Respond(g.relay(ctx, m))
+	case flushQueue:
+		g.flushQueued(ctx)
 	case appendDone:
 		g.appended(ctx, m)
 	case *grainpb.EndPair:

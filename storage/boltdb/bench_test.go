@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,49 +240,49 @@ func BenchmarkMessageAppend(b *testing.B) {
 
 // BenchmarkChatWrites is the chat benchmark's store load without the
 // sockets: 100 pairs of distinct users, each with one writer appending
-// batches of 4 messages (a Pair grain's hand-over under load). It reports
-// how many messages share a commit and the pages each message costs the
-// commit, the figure the fsync time follows.
+// batches of 1, 4 or 8 messages (a Pair grain's hand-over grows with the
+// load). It reports how many messages share a commit and the pages each
+// message costs its commit: the fsyncs wait for those pages.
 func BenchmarkChatWrites(b *testing.B) {
 	const pairs = 100
-	batch, _ := strconv.ParseInt(os.Getenv("GISBI_EXP_BATCH"), 10, 64)
-	if batch == 0 {
-		batch = 4
-	}
-	s := openBench(b)
-	ctx := b.Context()
-	now := time.Now()
-	var next, appended atomic.Int64
-	before := s.WriterStats()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for i := range pairs {
-		wg.Go(func() {
-			from, to := fmt.Sprint("a", i), fmt.Sprint("b", i)
-			var seq uint64
-			for next.Add(1)*batch <= int64(b.N)+batch-1 {
-				ms := make([]*storage.Message, batch)
-				for j := range ms {
-					seq++
-					ms[j] = benchMessage(from, to, seq, now.Add(time.Duration(seq)))
-				}
-				if err := s.Messages().AppendBatch(ctx, ms); err != nil {
-					b.Error(err)
-					return
-				}
-				appended.Add(batch)
+	for _, batch := range []int64{1, 4, 8} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := openBench(b)
+			ctx := b.Context()
+			now := time.Now()
+			var next, appended atomic.Int64
+			before := s.WriterStats()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i := range pairs {
+				wg.Go(func() {
+					from, to := fmt.Sprint("a", i), fmt.Sprint("b", i)
+					var seq uint64
+					for next.Add(1)*batch <= int64(b.N)+batch-1 {
+						ms := make([]*storage.Message, batch)
+						for j := range ms {
+							seq++
+							ms[j] = benchMessage(from, to, seq, now.Add(time.Duration(seq)))
+						}
+						if err := s.Messages().AppendBatch(ctx, ms); err != nil {
+							b.Error(err)
+							return
+						}
+						appended.Add(batch)
+					}
+				})
 			}
+			wg.Wait()
+			b.StopTimer()
+			after := s.WriterStats()
+			n := float64(appended.Load())
+			b.ReportMetric(n/b.Elapsed().Seconds(), "msgs/s")
+			if commits := after.Commits - before.Commits; commits > 0 {
+				b.ReportMetric(n/float64(commits), "msgs/commit")
+			}
+			b.ReportMetric(float64(after.PagesWritten-before.PagesWritten)/n, "pages/msg")
 		})
 	}
-	wg.Wait()
-	b.StopTimer()
-	after := s.WriterStats()
-	n := float64(appended.Load())
-	b.ReportMetric(n/b.Elapsed().Seconds(), "msgs/s")
-	if commits := after.Commits - before.Commits; commits > 0 {
-		b.ReportMetric(n/float64(commits), "msgs/commit")
-	}
-	b.ReportMetric(float64(after.PagesWritten-before.PagesWritten)/n, "pages/msg")
 }
 
 // BenchmarkMessageReads is the read side over a user with 100

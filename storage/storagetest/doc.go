@@ -40,7 +40,10 @@ users are equal, or whose requests or connections are not between its two
 users or repeat an id, and answers ErrConflict for a request or connection
 id that belongs to another pair; Pairs.Of of a stranger is an empty slice;
 Messages.Append refuses a message with ReadAt set and answers ErrConflict
-for a seq that is not above the pair's last (gaps are allowed); MarkRead of
+for a seq that is not above the pair's last (gaps are allowed), while
+AppendAsync answers each batch once and refuses (ErrConflict) a batch whose
+first seq is not the pair's last plus one, so a batch queued behind a failed
+one fails too, and any batch with a gap or a second pair; MarkRead of
 an unknown pair, or up to a seq beyond the last, marks what exists, and a
 reader outside the pair is an error; Page and Since reject a non-positive
 limit and Conversations a negative one; Conversations ties on the last
@@ -51,7 +54,8 @@ context's error.
 Times in the suite have microsecond precision and are compared with Equal,
 so backends that store microseconds or return another Location still pass.
 
-New uses bbolt's default batch delay, so each write in a test takes about
-10ms; tests with many writes should run in parallel.
+New opens a bbolt store, so a write in a test waits for a commit and its
+fsyncs, shared only with the writes queued beside it; tests with many
+writes should run in parallel.
 */
 package storagetest

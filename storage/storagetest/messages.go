@@ -99,7 +99,84 @@ func deref(ms []*storage.Message) []storage.Message {
 	return out
 }
 
+// appendAsync queues ms and returns the channel its one answer arrives on;
+// a second answer fails the test.
+func appendAsync(t *testing.T, s storage.Store, ms ...*storage.Message) <-chan error {
+	t.Helper()
+	ch := make(chan error, 1)
+	var once sync.Once
+	s.Messages().AppendAsync(ms, func(err error) {
+		answered := false
+		once.Do(func() { answered = true; ch <- err })
+		if !answered {
+			t.Errorf("AppendAsync answered twice, the second time with %v", err)
+		}
+	})
+	return ch
+}
+
+func answer(t *testing.T, what string, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer after 10s", what)
+		return nil
+	}
+}
+
 var messageCases = []testCase{
+	{"append async commits a pair's batches in order", func(t *testing.T, s storage.Store) {
+		ab := storage.PairID("amy", "bob")
+		var ms []*storage.Message
+		for seq := uint64(1); seq <= 6; seq++ {
+			from, to := "amy", "bob"
+			if seq == 4 {
+				from, to = to, from
+			}
+			ms = append(ms, chatMsg(from, to, seq, time.Duration(seq)*time.Minute))
+		}
+		// Queued back to back, without waiting: each must follow the one
+		// before it, which is only stored once its commit runs.
+		answers := []<-chan error{appendAsync(t, s, ms[0], ms[1]), appendAsync(t, s, ms[2]), appendAsync(t, s, ms[3:]...)}
+		for i, ch := range answers {
+			must(t, answer(t, fmt.Sprint("batch ", i), ch))
+		}
+		wantEqual(t, "Page", page(t, s, ab, 0, 10), deref([]*storage.Message{ms[5], ms[4], ms[3], ms[2], ms[1], ms[0]}))
+		wantEqual(t, "unread of bob", unread(t, s, "bob"), map[string]int{ab: 5})
+		wantEqual(t, "unread of amy", unread(t, s, "amy"), map[string]int{ab: 1})
+		wantEqual(t, "Since(bob)", len(since(t, s, "bob", time.Time{}, 10)), 5)
+		must(t, answer(t, "empty batch", appendAsync(t, s)))
+	}},
+	{"append async refuses a batch that does not follow the pair's last message", func(t *testing.T, s storage.Store) {
+		ab := storage.PairID("a", "b")
+		wantIs(t, "first batch at seq 2", answer(t, "seq 2", appendAsync(t, s, chatMsg("a", "b", 2, 0))), storage.ErrConflict)
+		chat(t, s, "a", "b", 1)
+		wantIs(t, "seq 3 after 1", answer(t, "seq 3", appendAsync(t, s, chatMsg("a", "b", 3, time.Hour))), storage.ErrConflict)
+		wantIs(t, "seq 1 again", answer(t, "seq 1", appendAsync(t, s, chatMsg("b", "a", 1, time.Hour))), storage.ErrConflict)
+		wantErr(t, "a gap inside the batch", answer(t, "gap", appendAsync(t, s, chatMsg("a", "b", 2, time.Hour), chatMsg("a", "b", 4, time.Hour))))
+		wantErr(t, "two pairs in one batch", answer(t, "two pairs", appendAsync(t, s, chatMsg("a", "b", 2, time.Hour), chatMsg("a", "c", 3, time.Hour))))
+		wantEqual(t, "LastSeq", lastSeqOf(t, s, ab), uint64(1))
+		wantEqual(t, "unread of b", unread(t, s, "b"), map[string]int{ab: 1})
+	}},
+	{"append async fails every batch queued behind a failed one", func(t *testing.T, s storage.Store) {
+		ab := storage.PairID("a", "b")
+		taken := chat(t, s, "c", "d", 1)
+		bad := chatMsg("a", "b", 1, time.Minute)
+		bad.ID = taken.ID // conflicts inside the transaction, not before
+		first, second := appendAsync(t, s, bad), appendAsync(t, s, chatMsg("a", "b", 2, 2*time.Minute))
+		third := appendAsync(t, s, chatMsg("c", "d", 2, 3*time.Minute)) // another pair: unaffected
+		wantIs(t, "the failing batch", answer(t, "first", first), storage.ErrConflict)
+		wantIs(t, "the batch behind it", answer(t, "second", second), storage.ErrConflict)
+		must(t, answer(t, "another pair's batch", third))
+		wantEqual(t, "LastSeq", lastSeqOf(t, s, ab), uint64(0))
+		wantEqual(t, "Page", page(t, s, ab, 0, 10), []storage.Message{})
+		wantEqual(t, "unread of b", unread(t, s, "b"), map[string]int{})
+		// Renumbered from the store, the pair goes on.
+		must(t, answer(t, "renumbered", appendAsync(t, s, chatMsg("a", "b", 1, 4*time.Minute))))
+		wantEqual(t, "LastSeq after", lastSeqOf(t, s, ab), uint64(1))
+	}},
 	{"append batch stores in order, all or nothing", func(t *testing.T, s storage.Store) {
 		ctx := t.Context()
 		batch := []*storage.Message{chatMsg("amy", "bob", 1, 0), chatMsg("amy", "bob", 2, 1), chatMsg("bob", "amy", 3, 2)}
@@ -480,6 +557,7 @@ var messageCases = []testCase{
 		m := chat(t, s, "a", "b", 1)
 		must(t, s.Close())
 		wantIs(t, "Append", s.Messages().Append(ctx, chatMsg("a", "b", 2, time.Hour)), storage.ErrClosed)
+		wantIs(t, "AppendAsync", answer(t, "AppendAsync", appendAsync(t, s, chatMsg("a", "b", 2, time.Hour))), storage.ErrClosed)
 		_, err := s.Messages().Get(ctx, m.ID)
 		wantIs(t, "Get", err, storage.ErrClosed)
 		_, err = s.Messages().MarkRead(ctx, ab, "b", 1, t0)
