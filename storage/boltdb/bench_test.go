@@ -285,6 +285,63 @@ func BenchmarkChatWrites(b *testing.B) {
 	}
 }
 
+// BenchmarkMixedWrites is the server's other durable writers beside chat,
+// all at once: 32 pairs appending batches of 4 messages, and 32 writers
+// each of proximity snapshots (1 KiB), reminders and daily scores. ns/op
+// is per write of any kind; each kind reports its own rate.
+func BenchmarkMixedWrites(b *testing.B) {
+	const perKind = 32
+	s := openBench(b)
+	ctx := b.Context()
+	now := time.Now()
+	blob := []byte(strings.Repeat("x", 1024))
+	kinds := []struct {
+		name  string
+		write func(w int, i int64) (int64, error) // returns writes done
+	}{
+		{"msgs", func(w int, i int64) (int64, error) {
+			ms := make([]*storage.Message, 4)
+			for j := range ms {
+				seq := uint64(i*4) + uint64(j) + 1
+				ms[j] = benchMessage(fmt.Sprint("a", w), fmt.Sprint("b", w), seq, now.Add(time.Duration(seq)))
+			}
+			return 4, s.Messages().AppendBatch(ctx, ms)
+		}},
+		{"snapshots", func(w int, i int64) (int64, error) {
+			return 1, s.Snapshots().Put(ctx, "proximity", fmt.Sprint("conn_", w), blob)
+		}},
+		{"reminders", func(w int, i int64) (int64, error) {
+			return 1, s.Reminders().Set(ctx, storage.Reminder{Kind: "k", Identity: fmt.Sprint("id", w), Name: "n", DueAt: now.Add(time.Duration(i) * time.Second)})
+		}},
+		{"scores", func(w int, i int64) (int64, error) {
+			return 1, s.Scores().Put(ctx, &storage.ScoreDay{UserID: fmt.Sprint("u", w), Date: now, Counts: map[string]int{"send-dm": int(i)}, UpdatedAt: now})
+		}},
+	}
+	var next atomic.Int64
+	done := make([]atomic.Int64, len(kinds))
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for k, kind := range kinds {
+		for w := range perKind {
+			wg.Go(func() {
+				for i := int64(0); next.Add(1) <= int64(b.N); i++ {
+					n, err := kind.write(w, i)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					done[k].Add(n)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	b.StopTimer()
+	for k, kind := range kinds {
+		b.ReportMetric(float64(done[k].Load())/b.Elapsed().Seconds(), kind.name+"/s")
+	}
+}
+
 // BenchmarkMessageReads is the read side over a user with 100
 // conversations of 20 messages each: the conversation list (one summary
 // scan plus 100 last messages, then a sort), a page of 50 and an inbox
