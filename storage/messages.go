@@ -41,9 +41,10 @@ type Messages interface {
 	// when stored durably). ms are one pair's messages with consecutive
 	// seqs, the first directly after the pair's last stored one (else
 	// ErrConflict), so when a batch fails every batch of the pair queued
-	// behind it fails too rather than leaving a gap. Batches queued from one
-	// goroutine commit in that order. done may run on the store's own
-	// goroutine and must not block.
+	// behind it fails too rather than leaving a gap. A pair's batches queued
+	// from one goroutine commit, and are answered, in the order queued (the
+	// Pair grain acks and delivers in that order). done may run on the
+	// store's own goroutine and must not block.
 	AppendAsync(ms []*Message, done func(error))
 	// Get returns a message by id; ErrNotFound when unknown.
 	Get(ctx context.Context, id string) (*Message, error)
