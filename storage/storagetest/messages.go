@@ -139,10 +139,22 @@ var messageCases = []testCase{
 		}
 		// Queued back to back, without waiting: each must follow the one
 		// before it, which is only stored once its commit runs.
-		answers := []<-chan error{appendAsync(t, s, ms[0], ms[1]), appendAsync(t, s, ms[2]), appendAsync(t, s, ms[3:]...)}
+		var mu sync.Mutex
+		var order []int
+		answers := make([]chan error, 3)
+		for i, batch := range [][]*storage.Message{ms[:2], ms[2:3], ms[3:]} {
+			answers[i] = make(chan error, 1)
+			s.Messages().AppendAsync(batch, func(err error) {
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+				answers[i] <- err
+			})
+		}
 		for i, ch := range answers {
 			must(t, answer(t, fmt.Sprint("batch ", i), ch))
 		}
+		wantEqual(t, "order of the answers", order, []int{0, 1, 2})
 		wantEqual(t, "Page", page(t, s, ab, 0, 10), deref([]*storage.Message{ms[5], ms[4], ms[3], ms[2], ms[1], ms[0]}))
 		wantEqual(t, "unread of bob", unread(t, s, "bob"), map[string]int{ab: 5})
 		wantEqual(t, "unread of amy", unread(t, s, "amy"), map[string]int{ab: 1})
