@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/uber/h3-go/v4"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/radar"
@@ -83,6 +84,9 @@ type grain struct {
 	watcher *radar.Watcher // the user's entry in the node's watcher index
 	fx      []Effect       // effects being applied (see apply)
 	snaps   []*radar.Snapshot
+
+	coverCell  h3.Cell       // the cell whose cover coverSlots hold
+	coverSlots []*radar.Slot // the Directory slots of the radar's cover
 }
 
 // profileCache is the user's wire profile, encoded once per change: every
