@@ -47,6 +47,8 @@ type Deps struct {
 	RadarLimit     int
 	PresenceTTL    time.Duration
 	RadarInterval  time.Duration
+	// Pacer stretches RadarInterval while the node is behind; may be nil.
+	Pacer          *radar.Pacer
 	ReconnectGrace time.Duration
 	// CellTimeout bounds the wait for a Cell grain's answer to a write; the
 	// grain does not wait meanwhile. Default 5 s.
@@ -194,6 +196,9 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.RadarDirty:
 		g.radarChanged(ctx)
 	case presenceTimer:
+		if m.t == TimerPush && g.deps.Pacer != nil {
+			g.deps.Pacer.Observe(m.fired, time.Now())
+		}
 		g.apply(ctx, g.pres.Fired(g.now(), m.t))
 	}
 }
@@ -201,7 +206,7 @@ func (g *grain) Receive(ctx actor.Context) {
 func (g *grain) load() {
 	g.state = State{Blocked: map[string]time.Time{}, Blockers: map[string]bool{}}
 	g.pres = NewPresence(PresenceConfig{
-		TTL: g.deps.PresenceTTL, RadarInterval: g.deps.RadarInterval, ReconnectGrace: g.deps.ReconnectGrace, Retry: cellRetry,
+		TTL: g.deps.PresenceTTL, RadarInterval: g.deps.RadarInterval, Pace: g.deps.Pacer.Interval, ReconnectGrace: g.deps.ReconnectGrace, Retry: cellRetry,
 	}, g.deps.Grid, false)
 	c := context.Background()
 	u, err := g.deps.Store.Users().Get(c, g.id)

@@ -23,7 +23,12 @@ import (
 // Nothing here decides anything.
 
 // presenceTimer is the self-message of a presence timer (local only).
-type presenceTimer struct{ t Timer }
+// fired is the wall time its timer went off: how long the message then
+// waited to be served is the node's queueing delay, which paces pushes.
+type presenceTimer struct {
+	t     Timer
+	fired time.Time
+}
 
 // cellAnswer is a Cell grain's answer to an upsert (seq > 0) or a remove,
 // or the failure to get one.
@@ -54,7 +59,7 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 			}
 			g.deps.Watchers.Move(g.watcher, e.Old, e.Cover)
 		case OpArm:
-			g.after(ctx, e.At, presenceTimer{e.Timer})
+			g.armPresence(ctx, e.At, e.Timer)
 		case OpPush:
 			g.push(ctx)
 		case OpOnline:
@@ -65,10 +70,10 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 	}
 }
 
-// after delivers msg to the grain itself at clock time at.
-func (g *grain) after(ctx actor.Context, at time.Time, msg any) {
+// armPresence delivers a presence timer to the grain at clock time at.
+func (g *grain) armPresence(ctx actor.Context, at time.Time, t Timer) {
 	self, sys := ctx.Self(), ctx.ActorSystem()
-	g.deps.Clock.AfterFunc(max(at.Sub(g.now()), 0), func() { sys.Root.Send(self, msg) })
+	g.deps.Clock.AfterFunc(max(at.Sub(g.now()), 0), func() { sys.Root.Send(self, presenceTimer{t: t, fired: time.Now()}) })
 }
 
 // writeCell sends a write to a Cell grain without waiting for it: the
