@@ -41,12 +41,12 @@ type Deps struct {
 	Passivation time.Duration
 
 	// Radar.
-	Grid           *radar.Grid
-	Dir            *radar.Directory
-	Watchers       *radar.Watchers
-	RadarLimit     int
-	PresenceTTL    time.Duration
-	RadarInterval  time.Duration
+	Grid          *radar.Grid
+	Dir           *radar.Directory
+	Watchers      *radar.Watchers
+	RadarLimit    int
+	PresenceTTL   time.Duration
+	RadarInterval time.Duration
 	// Pacer stretches RadarInterval while the node is behind; may be nil.
 	Pacer          *radar.Pacer
 	ReconnectGrace time.Duration
