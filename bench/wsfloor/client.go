@@ -35,12 +35,12 @@ func client(args []string) error {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return fmt.Errorf("want ADDR N")
+		return fmt.Errorf("client: want ADDR and N")
 	}
 	addr := fs.Arg(0)
 	n, err := strconv.Atoi(fs.Arg(1))
 	if err != nil || n < 1 {
-		return fmt.Errorf("N %q: want a positive count", fs.Arg(1))
+		return fmt.Errorf("connection count %q: want a positive number", fs.Arg(1))
 	}
 	var res result
 	if *pid > 0 {
