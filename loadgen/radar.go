@@ -39,6 +39,7 @@ import (
 type radarState struct {
 	loaded, loadFailed atomic.Int64
 	loadSeconds        float64
+	placed             []bool       // by user: its load update was answered
 	answered           atomic.Int64 // query-phase updates answered, for the progress line
 
 	results []radarResult // one per worker, each owned by its worker until the phase ends
@@ -75,6 +76,7 @@ func (r *runner) radarLoad(ctx context.Context) {
 	for i := range points {
 		points[i][0], points[i][1] = pts.Next()
 	}
+	rs.placed = make([]bool, len(r.clients))
 	start := time.Now()
 	forEach(ctx, len(r.clients), r.cfg.ConnectConcurrency, func(i int) {
 		c := r.clients[i]
@@ -86,6 +88,7 @@ func (r *runner) radarLoad(ctx context.Context) {
 			rs.loadFailed.Add(1)
 			return
 		}
+		rs.placed[i] = true // each i is one goroutine's; read after forEach returns
 		rs.loaded.Add(1)
 	})
 	rs.loadSeconds = time.Since(start).Seconds()
@@ -118,6 +121,12 @@ func (r *runner) radarQueries(ctx context.Context) {
 // radarWorker is one closed loop, on user w's socket.
 func (r *runner) radarWorker(ctx context.Context, w, per int, deadline time.Time, res *radarResult) {
 	c := r.clients[w]
+	if !r.radar.placed[w] {
+		// Its connect or its first location failed: it is not on the
+		// radar and nothing will put it there, so its share fails at once.
+		res.failed += int64(max(per, 1))
+		return
+	}
 	pts := NewRadarQueryPoints(w, r.cfg.Users)
 	ch := make(chan *inFrame, 1)
 	done := func(f *inFrame) { ch <- f }
