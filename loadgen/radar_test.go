@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -53,5 +55,42 @@ func TestRadarScenario(t *testing.T) {
 	}
 	if s.Scenario.Scenario != ScenarioRadar {
 		t.Errorf("scenario %q", s.Scenario.Scenario)
+	}
+}
+
+// TestDecodeFrameCountsRealRadarAnswers reads radar answers as the server
+// really writes them (it writes radar frames in place, not through
+// encoding/json): the skim must find type and requestId and count what
+// encoding/json counts.
+func TestDecodeFrameCountsRealRadarAnswers(t *testing.T) {
+	srv := radarServer(t)
+	const users = 4
+	var socks []*servertest.WS
+	for i := range users {
+		ws := srv.Login("real-radar-" + strconv.Itoa(i)).Dial()
+		ws.Start()
+		socks = append(socks, ws)
+	}
+	for i, ws := range socks {
+		reqID := "loc-" + strconv.Itoa(i)
+		ws.Send(typeLocationUpdate, locationPayload{Lat: 6.5 + float64(i)*1e-4, Lng: 3.4, AccuracyMeters: 5}, reqID)
+		ws.Expect("presence.updated")
+		raw := ws.Expect(typeRadarNearby).Raw
+		var f inFrame
+		if err := decodeFrame(raw, &f); err != nil {
+			t.Fatalf("decodeFrame(%s): %v", raw, err)
+		}
+		var want struct {
+			Payload struct {
+				NearbyUsers []json.RawMessage `json:"nearbyUsers"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		// User i sees the i users placed before it.
+		if f.Type != typeRadarNearby || f.RequestID != reqID || f.nearby != len(want.Payload.NearbyUsers) || f.nearby != i {
+			t.Fatalf("skim of %s: type %q requestId %q nearby %d; encoding/json counts %d, want %d", raw, f.Type, f.RequestID, f.nearby, len(want.Payload.NearbyUsers), i)
+		}
 	}
 }
