@@ -13,8 +13,12 @@
 #   N=10000        sessions, connections and live radar points
 #   QUERIES=200000 radar updates in all;  CONNS=32 closed-loop clients
 #   SETTLE=5s      wait before sampling memory;  DURATION=10s idle phase
-#   QUICK=1        a smoke test: N=1000 QUERIES=20000 SETTLE=2s DURATION=3s
-#   PARTS="memory radar"  which parts to run
+#   QUICK=1        a smoke test: N=1000 QUERIES=20000 SETTLE=2s DURATION=3s,
+#                  MIXED=1000:250 MIXED_DURATION=10s
+#   PARTS="memory radar"  which parts to run; add "mixed" for the mixed
+#                  city runs (not part of the default: about 10 minutes)
+#   MIXED="4000:1000 8000:2000 10000:2500 16000:4000"  users:pairs per run
+#   MIXED_DURATION=60s  traffic per mixed run
 #   TILE38_SERVER  a tile38-server binary; else TILE38_SRC, a tidwall/tile38
 #                  checkout to build one from; else part (b) runs GISBI alone
 #   WORK           directory for binaries, data, logs and results (default: a
@@ -25,10 +29,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${QUICK:-0}" = 1 ]; then
-  : "${N:=1000}" "${QUERIES:=20000}" "${SETTLE:=2s}" "${DURATION:=3s}"
+  : "${N:=1000}" "${QUERIES:=20000}" "${SETTLE:=2s}" "${DURATION:=3s}" "${MIXED:=1000:250}" "${MIXED_DURATION:=10s}"
 fi
 N=${N:-10000} QUERIES=${QUERIES:-200000} CONNS=${CONNS:-32}
 SETTLE=${SETTLE:-5s} DURATION=${DURATION:-10s} PARTS=${PARTS:-memory radar}
+MIXED=${MIXED:-4000:1000 8000:2000 10000:2500 16000:4000} MIXED_DURATION=${MIXED_DURATION:-60s}
 WORK=${WORK:-$(mktemp -d -t gisbi-compare-XXXXXX)}
 BIN=$WORK/bin RES=$WORK/results
 mkdir -p "$BIN" "$RES" "$WORK/logs"
@@ -134,6 +139,25 @@ case " $PARTS " in *" radar "*)
   stop "$pid"
   echo "gisbi: $(jq -r '.radar | "\(.updatesPerSec | round) updates/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, \(.avgResults) results, \(.pushes) pushes"' "$RES/gisbi-radar.json")" \
     "$(jq -r '"(pass \(.pass); server \(.server.avgCoresSteady * 100 | round / 100) cores, generator \(.generator.avgCores * 100 | round / 100) cores)"' "$RES/gisbi-radar.json")"
+;; esac
+
+case " $PARTS " in *" mixed "*)
+  # The mixed city: users walk (a location every 10 s), pairs heartbeat
+  # (every 5 s), 100 chat messages/s, 60 s of traffic, default server
+  # settings, a fresh server per size. Targets: p99 ≤ 25 ms up to 8,000
+  # users, ≤ 50 ms at 10,000, and no errors with p99 ≤ 250 ms at 16,000.
+  for size in $MIXED; do
+    users=${size%%:*} pairs=${size##*:}
+    echo "== (c) mixed: $users users, $pairs BLE pairs, 100 chat msgs/s, $MIXED_DURATION"
+    gisbi_server "mixed-$users"
+    "$BIN/gisbi-load" --server "$url" --users "$users" --pairs "$pairs" --duration "$MIXED_DURATION" --chat-rate 100 \
+      --server-pid "$pid" "${LOADFLAGS[@]}" --json >"$RES/gisbi-mixed-$users.json" 2>"$WORK/logs/gisbi-load-mixed-$users.log" || true
+    stop "$pid"
+    jq -r --arg u "$users" '
+      def p99(t): ([.ops[] | select(.type == t) | .latencyMs.p99][0] // "n/a");
+      "mixed \($u): p99 location \(p99("presence.location_update")) ms, heartbeat \(p99("proximity.heartbeat")) ms, chat \(p99("chat.message.created")) ms; errors \(.errors | tostring); server \(.server.avgCoresSteady * 100 | round / 100) cores; pass \(.pass)"
+    ' "$RES/gisbi-mixed-$users.json"
+  done
 ;; esac
 
 # The ratios and their targets, also in results/compare.json.
