@@ -79,10 +79,11 @@ func New(d Deps) *API {
 		DisableStartupMessage: true,
 		// Values from the context must be safe to keep: handlers pass them
 		// to grains, which outlive the request whose buffer fasthttp reuses.
-		Immutable:    true,
-		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 30 * time.Second,
-		IdleTimeout:  2 * time.Minute,
+		Immutable:         true,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ReduceMemoryUsage: true,
 	})
 	a.App = app
 	app.Use(a.requestID)

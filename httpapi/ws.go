@@ -2,15 +2,16 @@ package httpapi
 
 import (
 	"errors"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
-	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/oklog/ulid/v2"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 
 	"github.com/gisbi/engine/actors/session"
@@ -22,7 +23,7 @@ import (
 // for browsers that cannot set headers. It also enforces the Origin
 // allow-list for browsers; native apps send no Origin and pass.
 func (a *API) wsHandshake(c *fiber.Ctx) error {
-	if !websocket.IsWebSocketUpgrade(c) {
+	if !fws.FastHTTPIsWebSocketUpgrade(c.Context()) {
 		return c.Status(fiber.StatusUpgradeRequired).JSON(protocol.RESTError{Detail: "websocket upgrade required", Code: protocol.CodeInvalidPayload})
 	}
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !a.originAllowed(origin) {
@@ -60,22 +61,45 @@ func (a *API) originAllowed(origin string) bool {
 // writes, so an idle socket costs one goroutine. Both dialects (`/ws`,
 // the legacy `/socket`) are this same socket; only the session's codec
 // differs.
+//
+// It drives fasthttp/websocket's upgrader itself rather than through
+// gofiber/contrib/websocket, which copies every request header, query
+// argument, cookie and local into maps that live as long as the socket
+// (about 1 KB per session) for an API this handler never calls.
 func (a *API) wsHandler(dialect string) fiber.Handler {
-	return websocket.New(func(conn *websocket.Conn) {
-		claims, _ := conn.Locals(claimsKey).(*auth.Claims)
-		if claims == nil {
-			return
-		}
-		a.serveSocket(conn, claims, dialect)
-	}, websocket.Config{
+	up := &fws.FastHTTPUpgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
 		// A shared pool keeps write buffers off idle sockets.
 		WriteBufferPool: &sync.Pool{},
-	})
+		// wsHandshake already checked the Origin against the allow-list.
+		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
+		// Compression stays off: the transport writes text frames to the
+		// connection itself (see batch.go), uncompressed.
+		EnableCompression: false,
+	}
+	return func(c *fiber.Ctx) error {
+		claims, _ := c.Locals(claimsKey).(*auth.Claims)
+		if claims == nil {
+			return fiber.ErrUpgradeRequired
+		}
+		err := up.Upgrade(c.Context(), func(conn *fws.Conn) {
+			defer func() {
+				if r := recover(); r != nil {
+					a.d.Logger.Error("socket: panic", "user", claims.UserID, "panic", r, "stack", string(debug.Stack()))
+				}
+			}()
+			a.serveSocket(conn, claims, dialect)
+		})
+		if err != nil {
+			// The upgrader already wrote its error response.
+			return fiber.ErrUpgradeRequired
+		}
+		return nil
+	}
 }
 
-func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims, dialect string) {
+func (a *API) serveSocket(conn *fws.Conn, claims *auth.Claims, dialect string) {
 	cfg := a.d.Config
 	t := newTransport(conn, cfg.WSSendQueue)
 	id := ulid.Make().String()
@@ -151,7 +175,7 @@ func (a *API) serveSocket(conn *websocket.Conn, claims *auth.Claims, dialect str
 // handler waits for it before returning, because the library recycles the
 // connection object as soon as the handler returns.
 type transport struct {
-	conn *websocket.Conn
+	conn *fws.Conn
 	max  int
 
 	mu          sync.Mutex
@@ -167,7 +191,7 @@ type transport struct {
 	stopped     atomic.Bool // set by shutdown; the writer checks it between frames
 }
 
-func newTransport(conn *websocket.Conn, max int) *transport {
+func newTransport(conn *fws.Conn, max int) *transport {
 	return &transport{conn: conn, max: max, done: make(chan struct{})}
 }
 
@@ -236,7 +260,7 @@ func (t *transport) flush() {
 				code, reason := t.closeCode, t.closeReason
 				t.closed = true
 				t.mu.Unlock()
-				_ = t.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+				_ = t.conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 				// Let the reader see the client's close reply, or give up shortly.
 				_ = t.conn.NetConn().SetReadDeadline(time.Now().Add(2 * time.Second))
 				close(t.done)
@@ -248,7 +272,7 @@ func (t *transport) flush() {
 		}
 		t.mu.Unlock()
 		if ping {
-			if err := t.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+			if err := t.conn.WriteControl(fws.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				t.fail()
 				return
 			}
@@ -259,7 +283,7 @@ func (t *transport) flush() {
 				return
 			}
 			_ = t.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := t.conn.WriteMessage(websocket.TextMessage, f); err != nil {
+			if err := t.conn.WriteMessage(fws.TextMessage, f); err != nil {
 				t.fail()
 				return
 			}
