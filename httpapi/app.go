@@ -79,12 +79,19 @@ func New(d Deps) *API {
 		DisableStartupMessage: true,
 		// Values from the context must be safe to keep: handlers pass them
 		// to grains, which outlive the request whose buffer fasthttp reuses.
-		Immutable:         true,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Immutable:    true,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		// fasthttp then returns a connection's 4 KB read buffer to its pool
+		// whenever nothing is buffered, so an upgraded socket does not keep
+		// it for life (it reads through its own, smaller one). REST pays a
+		// pool round trip per request for it.
 		ReduceMemoryUsage: true,
 	})
+	// The socket handler closes its connections itself, so it can let
+	// go of fasthttp's request context as soon as the upgrade is done.
+	app.Server().KeepHijackedConns = true
 	a.App = app
 	app.Use(a.requestID)
 

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,7 +10,6 @@ import (
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/oklog/ulid/v2"
-	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 
 	"github.com/gisbi/engine/actors/session"
@@ -54,49 +52,6 @@ func (a *API) originAllowed(origin string) bool {
 		}
 	}
 	return false
-}
-
-// wsHandler runs one socket: the fiber goroutine reads, a session actor
-// handles, and a writer goroutine that exists only while frames are queued
-// writes, so an idle socket costs one goroutine. Both dialects (`/ws`,
-// the legacy `/socket`) are this same socket; only the session's codec
-// differs.
-//
-// It drives fasthttp/websocket's upgrader itself rather than through
-// gofiber/contrib/websocket, which copies every request header, query
-// argument, cookie and local into maps that live as long as the socket
-// (about 1 KB per session) for an API this handler never calls.
-func (a *API) wsHandler(dialect string) fiber.Handler {
-	up := &fws.FastHTTPUpgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
-		// A shared pool keeps write buffers off idle sockets.
-		WriteBufferPool: &sync.Pool{},
-		// wsHandshake already checked the Origin against the allow-list.
-		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
-		// Compression stays off: the transport writes text frames to the
-		// connection itself (see batch.go), uncompressed.
-		EnableCompression: false,
-	}
-	return func(c *fiber.Ctx) error {
-		claims, _ := c.Locals(claimsKey).(*auth.Claims)
-		if claims == nil {
-			return fiber.ErrUpgradeRequired
-		}
-		err := up.Upgrade(c.Context(), func(conn *fws.Conn) {
-			defer func() {
-				if r := recover(); r != nil {
-					a.d.Logger.Error("socket: panic", "user", claims.UserID, "panic", r, "stack", string(debug.Stack()))
-				}
-			}()
-			a.serveSocket(conn, claims, dialect)
-		})
-		if err != nil {
-			// The upgrader already wrote its error response.
-			return fiber.ErrUpgradeRequired
-		}
-		return nil
-	}
 }
 
 func (a *API) serveSocket(conn *fws.Conn, claims *auth.Claims, dialect string) {
