@@ -71,7 +71,7 @@ const (
 
 // New builds the app with every route.
 func New(d Deps) *API {
-	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour), adminFails: newAdminFailures()}
+	a := &API{d: d, Sockets: newRegistry(d.Config.WSPingInterval), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour), adminFails: newAdminFailures()}
 	app := fiber.New(fiber.Config{
 		AppName:               "gisbi",
 		BodyLimit:             d.Config.MaxBodyBytes,

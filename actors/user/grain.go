@@ -63,8 +63,12 @@ func NewKind(d Deps) *pcluster.Kind {
 	if d.CellTimeout <= 0 {
 		d.CellTimeout = 5 * time.Second
 	}
+	// One copy for every grain: each grain points at it rather than
+	// carrying its own (Deps is about 600 bytes; an idle user's grain
+	// lives as long as its socket).
+	deps := &d
 	return pcluster.NewKind(cluster.KindUser, actor.PropsFromProducer(func() actor.Actor {
-		return &grain{deps: d}
+		return &grain{deps: deps}
 	}))
 }
 
@@ -72,7 +76,7 @@ func NewKind(d Deps) *pcluster.Kind {
 const cellRetry = time.Second
 
 type grain struct {
-	deps    Deps
+	deps    *Deps
 	id      string
 	state   State
 	missing bool // no such user: every call answers user_not_found
