@@ -25,7 +25,10 @@ import (
 // (about 1 KB per session) for an API this handler never calls.
 func (a *API) wsHandler(dialect string) fiber.Handler {
 	up := &fws.FastHTTPUpgrader{
-		ReadBufferSize:  1024,
+		// Each socket keeps its read buffer for life. Client frames are
+		// mostly a few hundred bytes; a longer one costs a read or two
+		// more, and reads past the buffer go straight into the message.
+		ReadBufferSize:  512,
 		WriteBufferSize: 1024,
 		// A shared pool keeps write buffers off idle sockets.
 		WriteBufferPool: &sync.Pool{},
