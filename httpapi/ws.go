@@ -10,7 +10,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/gisbi/engine/actors/session"
-	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/protocol"
 )
 
@@ -55,7 +54,7 @@ func (a *API) originAllowed(origin string) bool {
 // what an idle socket costs (its stack), so it does as little as it can:
 // the session actor decodes and serves, the transport's writer writes, and
 // the registry's one ticker pings.
-func (a *API) serveSocket(conn *fws.Conn, claims *auth.Claims, dialect string) {
+func (a *API) serveSocket(conn *fws.Conn, userID string, tokenExp time.Time, dialect string) {
 	cfg := a.d.Config
 	t := newTransport(conn, cfg.WSSendQueue)
 	if !a.Sockets.add(t) {
@@ -72,7 +71,7 @@ func (a *API) serveSocket(conn *fws.Conn, claims *auth.Claims, dialect string) {
 	conn.SetReadLimit(int64(cfg.MaxFrameBytes))
 	sys := a.d.Node.System
 	pid := session.Spawn(sys.Root, a.d.Sessions, session.Params{
-		SessionID: ulid.Make().String(), UserID: claims.UserID, Dialect: dialect, TokenExp: claims.ExpiresAt, Transport: t,
+		SessionID: ulid.Make().String(), UserID: userID, Dialect: dialect, TokenExp: tokenExp, Transport: t,
 	})
 	defer sys.Root.Stop(pid)
 

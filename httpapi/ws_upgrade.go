@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
@@ -43,6 +44,8 @@ func (a *API) wsHandler(dialect string) fiber.Handler {
 		if claims == nil {
 			return fiber.ErrUpgradeRequired
 		}
+		// Only these two outlive the handshake, not the whole claims.
+		userID, exp := claims.UserID, claims.ExpiresAt
 		err := up.Upgrade(c.Context(), func(conn *fws.Conn) {
 			// fasthttp keeps the upgrade request's context (about 1.5 KB)
 			// and its headers (2 KB with a bearer token) until this
@@ -51,10 +54,10 @@ func (a *API) wsHandler(dialect string) fiber.Handler {
 			// own goroutine; the server keeps hijacked connections open
 			// (KeepHijackedConns), so closing is ours.
 			if detachable(conn.NetConn()) {
-				go a.runSocket(conn, claims, dialect)
+				go a.runSocket(conn, userID, exp, dialect)
 				return
 			}
-			a.runSocket(conn, claims, dialect)
+			a.runSocket(conn, userID, exp, dialect)
 		})
 		if err != nil {
 			// The upgrader already wrote its error response.
@@ -64,14 +67,14 @@ func (a *API) wsHandler(dialect string) fiber.Handler {
 	}
 }
 
-func (a *API) runSocket(conn *fws.Conn, claims *auth.Claims, dialect string) {
+func (a *API) runSocket(conn *fws.Conn, userID string, tokenExp time.Time, dialect string) {
 	defer func() { _ = conn.NetConn().Close() }()
 	defer func() {
 		if r := recover(); r != nil {
-			a.d.Logger.Error("socket: panic", "user", claims.UserID, "panic", r, "stack", string(debug.Stack()))
+			a.d.Logger.Error("socket: panic", "user", userID, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
-	a.serveSocket(conn, claims, dialect)
+	a.serveSocket(conn, userID, tokenExp, dialect)
 }
 
 // detachable reports whether a hijacked connection may outlive its hijack

@@ -105,7 +105,11 @@ type Params struct {
 // queue behind that first one.
 func Spawn(root *actor.RootContext, d *Deps, p Params) *actor.PID {
 	d.propsOnce.Do(func() {
-		d.props = actor.PropsFromProducer(func() actor.Actor { return &sessionActor{deps: d} })
+		// The lock-free mailbox is a queue head and a stub node; the
+		// default one starts with a 10-slot ring that an idle socket
+		// never fills (about 200 bytes less per socket).
+		d.props = actor.PropsFromProducer(func() actor.Actor { return &sessionActor{deps: d} },
+			actor.WithMailbox(actor.UnboundedLockfree()))
 	})
 	pid := root.Spawn(d.props)
 	root.Send(pid, &begin{p: p})

@@ -65,11 +65,13 @@ func NewKind(d Deps) *pcluster.Kind {
 	}
 	// One copy for every grain: each grain points at it rather than
 	// carrying its own (Deps is about 600 bytes; an idle user's grain
-	// lives as long as its socket).
+	// lives as long as its socket). Likewise the lock-free mailbox, a
+	// queue head and a stub node, where the default one starts with a
+	// 10-slot ring.
 	deps := &d
 	return pcluster.NewKind(cluster.KindUser, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: deps}
-	}))
+	}, actor.WithMailbox(actor.UnboundedLockfree())))
 }
 
 // cellRetry is how soon a failed cell write is tried again.
@@ -85,12 +87,12 @@ type grain struct {
 
 	pres    Presence
 	watcher *radar.Watcher // the user's entry in the node's watcher index
-	fx      []Effect       // effects being applied (see apply)
 	snaps   []*radar.Snapshot
 }
 
-// profileCache is the user's wire profile, encoded once per change: every
-// location update sends it to a cell and answers with it.
+// profileCache is the user's wire profile, encoded once per change while
+// the user is on the radar: every location update sends it to a cell and
+// answers with it.
 type profileCache struct {
 	valid     bool
 	json      []byte    // shared with cell entries and replies: never modified
@@ -104,6 +106,12 @@ func (g *grain) profile(now time.Time) *profileCache {
 	p := &g.prof
 	if p.valid && (p.until.IsZero() || now.Before(p.until)) {
 		return p
+	}
+	if g.pres.Location() == nil {
+		// Off the radar, the profile is read now and then (attach,
+		// bootstrap, profile reads), not on every update: an idle user's
+		// grain does not keep it.
+		p = &profileCache{}
 	}
 	w := Wire(&g.state.User, now)
 	p.json, _ = json.Marshal(w)
