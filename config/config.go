@@ -81,7 +81,7 @@ type Config struct {
 	RadarRadiusM  float64       `koanf:"radar_radius_m" default:"1000" desc:"Radar radius in metres (10 to 50000)."`
 	RadarLimit    int           `koanf:"radar_limit" default:"50" desc:"Most users a radar answer lists, nearest first (1 to 500)."`
 	PresenceTTL   time.Duration `koanf:"presence_ttl" default:"2m" desc:"How long a location stays live without a new update."`
-	RadarInterval time.Duration `koanf:"radar_interval" default:"2s" desc:"Least time between two pushed radar.nearby.updated frames to one user."`
+	RadarInterval time.Duration `koanf:"radar_interval" default:"2s" desc:"Least time between two pushed radar.nearby.updated frames to one user; while the node is behind it stretches up to 8× (gisbi_radar_push_interval_seconds)."`
 
 	RequestTTL time.Duration `koanf:"request_ttl" default:"10m" desc:"How long a connection request stays pending before it is missed."`
 

@@ -200,6 +200,8 @@ func (r *runner) onEvent(c *client, f *inFrame) {
 		onProximityEvent(c, f)
 	case typeChatMessage:
 		onChatEvent(c, f)
+	case typeRadarNearby:
+		r.stats.Add(ctrRadarPushes, 1) // a watcher's push: counted, its payload already dropped
 	case typeError:
 		r.stats.Error("error (event)", f.errorCode())
 	}

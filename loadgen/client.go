@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,35 +172,66 @@ func (c *client) write(b []byte) error {
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
+// frameBufs holds read buffers. A radar answer is ~16 KB: reading each into
+// a fresh slice (ReadMessage) would churn the heap at thousands of answers
+// a second, and an idle socket should not keep a buffer of its own, so a
+// reader borrows one per frame.
+var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf: a buffer grown by a rare huge frame is dropped, not kept.
+const maxPooledBuf = 256 << 10
+
 func (c *client) readLoop(ws *websocket.Conn, done chan struct{}) {
 	defer close(done)
 	for {
-		_, data, err := ws.ReadMessage()
+		_, rd, err := ws.NextReader()
+		if err == nil {
+			buf := frameBufs.Get().(*bytes.Buffer)
+			buf.Reset()
+			if _, err = buf.ReadFrom(rd); err == nil {
+				c.handleFrame(buf.Bytes())
+			}
+			if buf.Cap() <= maxPooledBuf {
+				frameBufs.Put(buf)
+			}
+		}
 		if err != nil {
 			c.dropped(ws, err)
 			return
 		}
-		f := &inFrame{recvAt: time.Now()}
-		if c.r.legacy() {
-			c.readLegacy(data, f)
-			continue
-		}
-		if decodeFrame(data, f) != nil {
-			c.r.stats.Received("(invalid JSON)")
-			c.r.stats.Error("(invalid JSON)", "invalid_json_from_server")
-			continue
-		}
-		c.r.stats.Received(f.Type)
-		if f.RequestID != "" {
-			// Events carry no requestId: this answers a request of ours,
-			// possibly one already given up as a timeout.
-			if !c.answer(f) {
-				c.r.stats.Add(ctrLateAnswers, 1)
-			}
-			continue
-		}
-		c.r.onEvent(c, f)
 	}
+}
+
+// handleFrame reads one frame from a borrowed buffer: nothing it hands on
+// may point into data.
+func (c *client) handleFrame(data []byte) {
+	f := &inFrame{recvAt: time.Now()}
+	if c.r.legacy() {
+		c.readLegacy(data, f) // decodeLegacyFrame copies the data it keeps
+		return
+	}
+	if decodeFrame(data, f) != nil {
+		c.r.stats.Received("(invalid JSON)")
+		c.r.stats.Error("(invalid JSON)", "invalid_json_from_server")
+		return
+	}
+	if f.Type == typeRadarNearby {
+		// Nobody reads a radar payload, only its count (f.nearby): not
+		// copying 16 KB per answer is the point of the skim.
+		f.Payload = nil
+	} else if f.Payload != nil {
+		f.Payload = bytes.Clone(f.Payload)
+	}
+	c.r.stats.Received(f.Type)
+	if f.RequestID != "" {
+		// Events carry no requestId: this answers a request of ours,
+		// possibly one already given up as a timeout.
+		if !c.answer(f) {
+			c.r.stats.Add(ctrLateAnswers, 1)
+		}
+		return
+	}
+	c.r.onEvent(c, f)
 }
 
 // readLegacy handles one frame of a legacy socket, counted by event name.

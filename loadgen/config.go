@@ -26,6 +26,18 @@ const (
 	DialectSocket = "socket"
 )
 
+// Scenarios: what the users do once connected.
+const (
+	// ScenarioMixed is the default: users walk (location updates), pairs
+	// form, run BLE proximity and chat.
+	ScenarioMixed = "mixed"
+	// ScenarioRadar measures the radar as a geospatial server: every user
+	// sends one location (the live points), then Conns of them send
+	// location updates in a closed loop, each waiting for its radar
+	// answer. See radar.go.
+	ScenarioRadar = "radar"
+)
+
 // Box is the city the users walk in, in degrees.
 type Box struct {
 	MinLat, MinLng, MaxLat, MaxLng float64
@@ -58,8 +70,15 @@ func (b Box) String() string {
 // Config is one scenario. Durations marked "server clock" are in the
 // server's time; the generator waits them divided by ClockSpeed.
 type Config struct {
-	Server  string // base URL, http(s)://host:port
-	Dialect string // DialectWS or DialectSocket
+	Server   string // base URL, http(s)://host:port
+	Dialect  string // DialectWS or DialectSocket
+	Scenario string // ScenarioMixed or ScenarioRadar
+
+	// The radar scenario: Conns sockets (the first Conns users) send
+	// Queries updates in all, a closed loop per socket; with Queries 0
+	// they go on for Duration.
+	Conns   int
+	Queries int
 
 	Users    int           // simulated users (sockets)
 	Pairs    int           // pairs formed among the first 2×Pairs users
@@ -106,6 +125,8 @@ func Defaults() Config {
 	return Config{
 		Server:             "http://127.0.0.1:8080",
 		Dialect:            DialectWS,
+		Scenario:           ScenarioMixed,
+		Conns:              32,
 		Users:              100,
 		Pairs:              20,
 		Duration:           30 * time.Second,
@@ -162,6 +183,36 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("dialect %q: want %s or %s", c.Dialect, DialectWS, DialectSocket)
+	}
+	switch c.Scenario {
+	case ScenarioMixed:
+	case ScenarioRadar:
+		// The users' locations are the radar points, not a walk, and the
+		// closed loop is all the traffic, so nothing else may run.
+		var busy []string
+		if c.Pairs > 0 {
+			busy = append(busy, "--pairs")
+		}
+		if c.LocationEvery > 0 {
+			busy = append(busy, "--location-every")
+		}
+		if c.ChatRate > 0 {
+			busy = append(busy, "--chat-rate")
+		}
+		if len(busy) > 0 {
+			bad("scenario radar sends only its own location updates: set %s to 0", strings.Join(busy, ", "))
+		}
+		if c.Dialect != DialectWS {
+			bad("scenario radar needs dialect ws (the legacy dialect has no radar)")
+		}
+		if c.Conns < 1 || c.Conns > c.Users {
+			bad("conns must be between 1 and users (%d): the closed-loop sockets are the first conns users", c.Users)
+		}
+		if c.Queries < 0 || (c.Queries > 0 && c.Queries < c.Conns) {
+			bad("queries must be 0 (run for --duration) or at least conns (%d)", c.Conns)
+		}
+	default:
+		bad("scenario %q: want %s or %s", c.Scenario, ScenarioMixed, ScenarioRadar)
 	}
 	if c.Users < 1 {
 		bad("users must be at least 1")
@@ -221,7 +272,7 @@ func (c *Config) Validate() error {
 	if c.ServerPID < 0 {
 		bad("server-pid must not be negative")
 	}
-	if len(errs) == 0 {
+	if len(errs) == 0 && c.Scenario != ScenarioRadar { // a closed loop has no set rate: see radar.go
 		if fps, budget := c.FramesPerSocket(), 0.8*c.WSRate; fps > budget {
 			bad("each paired socket would send %.1f frames/s, above 80%% of the server's ws_rate (%.0f/s): "+
 				"lengthen --heartbeat or --location-every, lower --chat-rate or --clock-speed, "+

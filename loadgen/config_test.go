@@ -46,6 +46,18 @@ func TestValidate(t *testing.T) {
 		{"legacy with chat", func(c *Config) { c.Dialect, c.Pairs, c.LocationEvery = DialectSocket, 0, 0 }, "set --chat-rate to 0"},
 		{"unknown dialect", func(c *Config) { c.Dialect = "wss" }, `dialect "wss": want ws or socket`},
 		{"no dialect", func(c *Config) { c.Dialect = "" }, `dialect "": want ws or socket`},
+		{"radar", func(c *Config) { *c = RadarDefaults() }, ""},
+		{"radar for a duration", func(c *Config) { *c = RadarDefaults(); c.Queries = 0 }, ""},
+		{"radar, every user a loop", func(c *Config) { *c = RadarDefaults(); c.Users, c.Conns = 32, 32 }, ""},
+		{"radar ignores the ws rate: a closed loop has none", func(c *Config) { *c = RadarDefaults(); c.WSRate = 1 }, ""},
+		{"radar with the mixed traffic", func(c *Config) { c.Scenario = ScenarioRadar }, "scenario radar sends only its own location updates: set --pairs, --location-every, --chat-rate to 0"},
+		{"radar with locations", func(c *Config) { *c = RadarDefaults(); c.LocationEvery = time.Second }, "set --location-every to 0"},
+		{"radar on the legacy dialect", func(c *Config) { *c = RadarDefaults(); c.Dialect = DialectSocket }, "needs dialect ws"},
+		{"radar with more loops than users", func(c *Config) { *c = RadarDefaults(); c.Users, c.Conns = 10, 11 }, "conns must be between 1 and users (10)"},
+		{"radar without loops", func(c *Config) { *c = RadarDefaults(); c.Conns = 0 }, "conns"},
+		{"radar, fewer updates than loops", func(c *Config) { *c = RadarDefaults(); c.Queries = 31 }, "queries must be 0"},
+		{"radar, negative updates", func(c *Config) { *c = RadarDefaults(); c.Queries = -1 }, "queries"},
+		{"unknown scenario", func(c *Config) { c.Scenario = "tile38" }, `scenario "tile38": want mixed or radar`},
 		{"fast clock with slow phones", func(c *Config) { c.ClockSpeed, c.LocationEvery, c.Heartbeat = 60, time.Minute, 10*time.Second }, ""},
 	}
 	for _, tt := range tests {

@@ -70,8 +70,31 @@ func Evaluate(s *Summary, cfg *Config) []string {
 			out = append(out, fmt.Sprintf("the together-time of %d of %d pairs could not be checked: a scan got no answer or a socket dropped", p.Uncertain, p.Pairs))
 		}
 	}
+	if rs := s.Radar; rs != nil {
+		out = append(out, evaluateRadar(s, rs, f)...)
+	}
 	if obs := s.Clock.ObservedSpeed; obs > 0 && math.Abs(obs/s.Clock.Speed-1) > clockSpeedSlack {
 		out = append(out, fmt.Sprintf("the server clock runs at %.2f× real time, not --clock-speed %g: pass the server's GISBI_CLOCK_SPEED", obs, s.Clock.Speed))
+	}
+	return out
+}
+
+// evaluateRadar adds the radar scenario's criteria: the live users placed,
+// updates answered, and a hint when the server's per-socket frame limit
+// throttled the closed loop.
+func evaluateRadar(s *Summary, rs *RadarSummary, f float64) []string {
+	var out []string
+	if rs.LoadFailed > allowance(s.Sessions.Connected, f) {
+		out = append(out, fmt.Sprintf("%d of %d connected users' locations were not answered (allowed %d)", rs.LoadFailed, s.Sessions.Connected, allowance(s.Sessions.Connected, f)))
+	}
+	if rs.Updates == 0 {
+		out = append(out, "no radar update was answered in the query phase")
+	}
+	if n := rs.Updates + rs.Failed; rs.Failed > int64(allowance(int(n), f)) {
+		out = append(out, fmt.Sprintf("%d of %d radar updates failed (allowed %d)", rs.Failed, n, allowance(int(n), f)))
+	}
+	if s.Errors[codeRateLimited] > 0 {
+		out = append(out, "the server rate-limited the closed loop, which sends as fast as it is answered: start it with GISBI_WS_RATE=1000000 GISBI_WS_BURST=1000000")
 	}
 	return out
 }

@@ -17,6 +17,11 @@ func passing() *Summary {
 	}
 }
 
+// radarPassing is a healthy radar run of 200,000 updates on 32 sockets.
+func radarPassing() *RadarSummary {
+	return &RadarSummary{Users: 1000, Conns: 32, Queries: 200000, Updates: 200000, Seconds: 40, UpdatesPerSec: 5000, AvgResults: 49.5}
+}
+
 func TestEvaluate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -39,6 +44,16 @@ func TestEvaluate(t *testing.T) {
 		{"one pair not checkable", func(s *Summary) { s.Proximity.Uncertain, s.Proximity.Measured = 1, 99 }, nil},
 		{"clock speed mismatch", func(s *Summary) { s.Clock = ClockSummary{Speed: 60, ObservedSpeed: 1} }, []string{"not --clock-speed 60"}},
 		{"clock too short to tell", func(s *Summary) { s.Clock = ClockSummary{Speed: 60} }, nil},
+		{"radar healthy", func(s *Summary) { s.Radar = radarPassing() }, nil},
+		{"radar, live users missing", func(s *Summary) { s.Radar = radarPassing(); s.Radar.LoadFailed = 11 }, []string{"11 of 1000 connected users' locations were not answered"}},
+		{"radar, nothing answered", func(s *Summary) { s.Radar = radarPassing(); s.Radar.Updates, s.Radar.Failed = 0, 0 }, []string{"no radar update was answered"}},
+		{"radar, updates failed", func(s *Summary) { s.Radar = radarPassing(); s.Radar.Failed = 2100 }, []string{"2100 of 202100 radar updates failed (allowed 2021)"}},
+		{"radar, updates failed within 1%", func(s *Summary) { s.Radar = radarPassing(); s.Radar.Failed = 2000; s.Radar.Updates = 300000 }, nil},
+		{"radar, rate-limited", func(s *Summary) {
+			s.Radar = radarPassing()
+			s.Errors = map[string]int64{"rate_limited": 5}
+			s.Unexpected = map[string]int64{"rate_limited": 5}
+		}, []string{"rate_limited×5", "GISBI_WS_RATE=1000000"}},
 		{"several at once", func(s *Summary) {
 			s.Sessions.LoginFailed = 500
 			s.Unexpected = map[string]int64{"rate_limited": 9}

@@ -5,13 +5,26 @@
 // handshake, heartbeats, rotation) and chat, while it measures what the
 // server answers.
 //
+// That is the default, mixed scenario. The radar scenario (radar.go,
+// --scenario radar) measures the radar the way a geospatial server is
+// measured: every user sends one location, at a fixed sequence of points
+// (radarpoints.go, shared with the Tile38 client in bench/tile38radar), then
+// Conns of them run closed loops of location updates, each waiting for its
+// radar answer, and the summary gives updates per second, latency and
+// nearby users per answer. The server needs GISBI_WS_RATE raised for a
+// closed loop, and GISBI_RADAR_INTERVAL longer than the run for the no-push
+// baseline; pushes that come anyway are counted and dropped.
+//
 // What lives where:
 //   - config.go: the scenario (Config), its defaults and validation;
 //   - run.go, phases.go: a run and its phases (login, connect, pair,
 //     traffic, stop);
+//   - radar.go, radarpoints.go: the radar scenario (load the live points,
+//     then the closed loops) and its points;
 //   - client.go, frames.go, envelope.go: one simulated phone's socket,
 //     requests matched to answers by requestId, reconnects, and a frame
-//     reader that skims envelopes instead of decoding 16 KB radar payloads;
+//     reader that skims envelopes instead of decoding 16 KB radar payloads
+//     (counting their nearby users in the same pass, in a pooled buffer);
 //     with --dialect socket, an idle legacy `/socket` whose `{event, data}`
 //     frames are counted by event and whose attach is proven by a probe;
 //   - rest.go, tokens.go, netaddr.go: REST calls, token files and refresh,

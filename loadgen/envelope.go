@@ -13,42 +13,52 @@ var errBadFrame = errors.New("malformed frame")
 // Radar answers are ~16 KB of JSON that the generator only counts, and
 // encoding/json would spend most of the generator's CPU scanning them, so
 // this skims the top-level object: it finds each key and skips its value
-// by tracking strings and nesting, at memory speed. Anything it does not
-// expect goes to encoding/json, which decides.
+// by tracking strings and nesting, at memory speed. On the way through an
+// object payload it counts the entries of nearbyUsers (f.nearby), so a
+// radar answer is read once, never decoded. Anything it does not expect
+// goes to encoding/json, which decides.
 func decodeFrame(b []byte, f *inFrame) error {
+	f.nearby = -1
 	if err := skimFrame(b, f); err == nil {
 		return nil
 	}
-	*f = inFrame{recvAt: f.recvAt}
-	return json.Unmarshal(b, f)
+	*f = inFrame{recvAt: f.recvAt, nearby: -1}
+	if err := json.Unmarshal(b, f); err != nil {
+		return err
+	}
+	// A frame the skim would not judge is rare: count as encoding/json
+	// would read it.
+	var p struct {
+		NearbyUsers []json.RawMessage `json:"nearbyUsers"`
+	}
+	if len(f.Payload) > 0 && f.Payload[0] == '{' && json.Unmarshal(f.Payload, &p) == nil && p.NearbyUsers != nil {
+		f.nearby = len(p.NearbyUsers)
+	}
+	return nil
 }
 
+// frameKeys are the envelope keys; encoding/json matches keys regardless
+// of case, so any other spelling of one is left to it.
+var frameKeys = [...]string{"type", "timestamp", "requestId", "payload"}
+
 func skimFrame(b []byte, f *inFrame) error {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return errBadFrame
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return trailing(b, i+1)
-	}
-	for {
-		i = skipSpace(b, i)
-		ks, ke, err := stringSpan(b, i)
+	end, err := walkObject(b, skipSpace(b, 0), func(key []byte, vs int) (int, error) {
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return 0, errBadFrame // an escaped key may spell an envelope key: encoding/json decides
+		}
+		if string(key) == "payload" && vs < len(b) && b[vs] == '{' {
+			ve, n, err := skimPayload(b, vs)
+			if err != nil {
+				return 0, err
+			}
+			f.Payload, f.nearby = b[vs:ve], n
+			return ve, nil
+		}
+		ve, _, err := scanValue(b, vs)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		key := b[ks+1 : ke-1]
-		i = skipSpace(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return errBadFrame
-		}
-		i = skipSpace(b, i+1)
-		ve, err := skipValue(b, i)
-		if err != nil {
-			return err
-		}
-		val := b[i:ve]
+		val := b[vs:ve]
 		switch string(key) {
 		case "type":
 			err = plainString(val, &f.Type)
@@ -57,17 +67,75 @@ func skimFrame(b []byte, f *inFrame) error {
 		case "requestId":
 			err = plainString(val, &f.RequestID)
 		case "payload":
-			f.Payload = val
+			f.Payload, f.nearby = val, -1
 		default:
-			// encoding/json matches keys regardless of case: let it.
-			for _, k := range [...]string{"type", "timestamp", "requestId", "payload"} {
+			for _, k := range frameKeys {
 				if bytes.EqualFold(key, []byte(k)) {
-					return errBadFrame
+					return 0, errBadFrame
 				}
 			}
 		}
+		return ve, err
+	})
+	if err != nil {
+		return err
+	}
+	if skipSpace(b, end) != len(b) {
+		return errBadFrame
+	}
+	return nil
+}
+
+var nearbyKey = []byte("nearbyUsers")
+
+// skimPayload skips the payload object at b[i] and returns its end and the
+// number of entries of its nearbyUsers array (-1 without one): the radar
+// answer's result count, in the same pass that skips it.
+func skimPayload(b []byte, i int) (end, nearby int, err error) {
+	nearby = -1
+	end, err = walkObject(b, i, func(key []byte, vs int) (int, error) {
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return 0, errBadFrame // an escaped key: encoding/json decides
+		}
+		ve, n, err := scanValue(b, vs)
+		// encoding/json matches keys regardless of case, and the last of
+		// two wins: so does this.
+		if err == nil && bytes.EqualFold(key, nearbyKey) {
+			nearby = -1
+			if b[vs] == '[' {
+				nearby = n
+			}
+		}
+		return ve, err
+	})
+	return end, nearby, err
+}
+
+// walkObject walks the object at b[i]: for each member it calls value with
+// the raw key (no quotes, escapes left in) and where its value starts, and
+// value returns where the value ends. walkObject returns the end of the
+// object.
+func walkObject(b []byte, i int, value func(key []byte, vs int) (int, error)) (int, error) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, errBadFrame
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		i = skipSpace(b, i)
+		ks, ke, err := stringSpan(b, i)
 		if err != nil {
-			return err
+			return 0, err
+		}
+		i = skipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errBadFrame
+		}
+		ve, err := value(b[ks+1:ke-1], skipSpace(b, i+1))
+		if err != nil {
+			return 0, err
 		}
 		i = skipSpace(b, ve)
 		if i < len(b) && b[i] == ',' {
@@ -75,17 +143,10 @@ func skimFrame(b []byte, f *inFrame) error {
 			continue
 		}
 		if i < len(b) && b[i] == '}' {
-			return trailing(b, i+1)
+			return i + 1, nil
 		}
-		return errBadFrame
+		return 0, errBadFrame
 	}
-}
-
-func trailing(b []byte, i int) error {
-	if skipSpace(b, i) != len(b) {
-		return errBadFrame
-	}
-	return nil
 }
 
 // plainString sets *dst to a JSON string without escapes; anything else
@@ -111,65 +172,102 @@ func stringSpan(b []byte, i int) (start, end int, err error) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, errBadFrame
 	}
-	j := i + 1
-	for j < len(b) {
-		switch b[j] {
-		case '\\':
-			j += 2
-		case '"':
-			return i, j + 1, nil
-		default:
-			j++
-		}
+	q := closingQuote(b, i+1)
+	if q < 0 {
+		return 0, 0, errBadFrame
 	}
-	return 0, 0, errBadFrame
+	return i, q + 1, nil
 }
 
-// skipValue returns the end of the JSON value starting at b[i]. It checks
-// the nesting, not the grammar: a malformed payload inside a well-nested
-// frame is the payload reader's problem.
-func skipValue(b []byte, i int) (int, error) {
+// closingQuote returns the index of the quote that ends the string whose
+// content starts at b[j], or -1. It jumps from quote to quote with
+// bytes.IndexByte (vectorised) instead of looking at every byte: a quote
+// ends the string unless an odd run of backslashes escapes it.
+func closingQuote(b []byte, j int) int {
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		q := j + k
+		n := 0
+		for q-n-1 >= j && b[q-n-1] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		j = q + 1
+	}
+}
+
+// Byte classes of scanValue. Most bytes of a radar answer are none of
+// these, and one table load per byte is what keeps the scan fast.
+const (
+	clsQuote = 1 + iota
+	clsOpen
+	clsClose
+	clsComma
+)
+
+var jsonClass = [256]uint8{'"': clsQuote, '{': clsOpen, '[': clsOpen, '}': clsClose, ']': clsClose, ',': clsComma}
+
+// scanValue returns the end of the JSON value starting at b[i] and, for an
+// object or array, the number of members at its top level (0 when empty).
+// It checks the nesting, not the grammar: a malformed payload inside a
+// well-nested frame is the payload reader's problem.
+func scanValue(b []byte, i int) (end, members int, err error) {
 	if i >= len(b) {
-		return 0, errBadFrame
+		return 0, 0, errBadFrame
 	}
 	switch b[i] {
 	case '"':
 		_, end, err := stringSpan(b, i)
-		return end, err
+		return end, 0, err
 	case '{', '[':
-		var buf [32]byte
-		stack := buf[:0]
-		for j := i; j < len(b); j++ {
-			switch c := b[j]; c {
-			case '"':
-				_, end, err := stringSpan(b, j)
-				if err != nil {
-					return 0, err
-				}
-				j = end - 1
-			case '{', '[':
-				stack = append(stack, c)
-			case '}', ']':
-				if len(stack) == 0 || (c == '}') != (stack[len(stack)-1] == '{') {
-					return 0, errBadFrame
-				}
-				stack = stack[:len(stack)-1]
-				if len(stack) == 0 {
-					return j + 1, nil
-				}
-			}
-		}
-		return 0, errBadFrame
 	default:
 		j := i
 		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
 			j++
 		}
 		if j == i {
-			return 0, errBadFrame
+			return 0, 0, errBadFrame
 		}
-		return j, nil
+		return j, 0, nil
 	}
+	// Members are the commas at depth 1, plus one unless it is empty.
+	if k := skipSpace(b, i+1); k < len(b) && (b[k] != '}' && b[k] != ']') {
+		members = 1
+	}
+	var buf [32]byte
+	stack := buf[:0]
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		switch jsonClass[c] {
+		case 0:
+		case clsQuote:
+			q := closingQuote(b, j+1)
+			if q < 0 {
+				return 0, 0, errBadFrame
+			}
+			j = q
+		case clsOpen:
+			stack = append(stack, c)
+		case clsClose:
+			if len(stack) == 0 || (c == '}') != (stack[len(stack)-1] == '{') {
+				return 0, 0, errBadFrame
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				return j + 1, members, nil
+			}
+		case clsComma:
+			if len(stack) == 1 {
+				members++
+			}
+		}
+	}
+	return 0, 0, errBadFrame
 }
 
 // decodeLegacyFrame reads a legacy `{event, data}` frame into f: Type is

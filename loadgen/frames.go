@@ -69,13 +69,17 @@ type outFrame struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// inFrame is a server frame; the payload is decoded only by whoever needs it.
+// inFrame is a server frame; the payload is decoded only by whoever needs
+// it. A radar.nearby.updated frame keeps no payload, only its count.
 type inFrame struct {
 	Type      string          `json:"type"`
 	Payload   json.RawMessage `json:"payload"`
 	Timestamp string          `json:"timestamp"`
 	RequestID string          `json:"requestId"`
 	recvAt    time.Time
+	// nearby counts the entries of payload.nearbyUsers (-1: none), found
+	// while skimming; radar payloads are not kept (see readLoop).
+	nearby int
 }
 
 // errorPayload is the payload of an error frame.

@@ -111,6 +111,9 @@ func (r *runner) progressLoop(ctx context.Context) {
 				fmt.Fprintf(&b, " active %d", r.active.Load())
 			}
 		}
+		if r.isRadar() {
+			fmt.Fprintf(&b, " radar live %d answered %d", r.radar.loaded.Load(), r.radar.answered.Load())
+		}
 		fmt.Fprintf(&b, " | out %.0f/s in %.0f/s | errors %d", float64(cur.SentTotal-prev.SentTotal)/secs, float64(cur.RecvTotal-prev.RecvTotal)/secs, cur.Errors)
 		if n := r.stats.Counter(ctrReconnects); n > 0 {
 			fmt.Fprintf(&b, " reconnects %d", n)

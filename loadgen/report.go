@@ -12,10 +12,14 @@ import (
 func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	sc := s.Scenario
-	fmt.Fprintf(&b, "gisbi-load against %s (dialect %s): %d users, %d pairs (BLE %v), clock ×%g, logins: %s, %d source address(es)\n",
-		sc.Server, sc.Dialect, sc.Users, sc.Pairs, sc.BLE, sc.ClockSpeed, sc.Logins, sc.SourceAddrs)
-	fmt.Fprintf(&b, "set-up %.1fs, traffic %.1fs (heartbeat %gs, location every %gs in server time; chat %g msg/s)\n\n",
-		s.SetupSeconds, s.SteadySeconds, sc.HeartbeatSeconds, sc.LocationEverySeconds, sc.ChatRate)
+	fmt.Fprintf(&b, "gisbi-load against %s (dialect %s, scenario %s): %d users, %d pairs (BLE %v), clock ×%g, logins: %s, %d source address(es)\n",
+		sc.Server, sc.Dialect, sc.Scenario, sc.Users, sc.Pairs, sc.BLE, sc.ClockSpeed, sc.Logins, sc.SourceAddrs)
+	if s.Radar != nil {
+		fmt.Fprintf(&b, "set-up %.1fs (with the live points), query phase %.1fs\n\n", s.SetupSeconds, s.SteadySeconds)
+	} else {
+		fmt.Fprintf(&b, "set-up %.1fs, traffic %.1fs (heartbeat %gs, location every %gs in server time; chat %g msg/s)\n\n",
+			s.SetupSeconds, s.SteadySeconds, sc.HeartbeatSeconds, sc.LocationEverySeconds, sc.ChatRate)
+	}
 
 	ss := s.Sessions
 	fmt.Fprintf(&b, "sessions: %d connected of %d users (logged in %d, login failed %d, connect failed %d), %d still connected at the end\n",
@@ -52,6 +56,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		" (on /socket, the attach probe → the first error event after it);\n" +
 		" return p99: server timestamp → receipt, at clock speed 1 only; timer lag: how late this generator's own timers fired)\n\n")
 
+	if s.Radar != nil {
+		writeRadarText(&b, s.Radar)
+	}
 	fmt.Fprintf(&b, "errors: %s; unexpected: %s\n", orNone(fmtCounts(s.Errors)), orNone(fmtCounts(s.Unexpected)))
 	if len(s.Counters) > 0 {
 		fmt.Fprintf(&b, "events: %s\n", fmtCounts(s.Counters))

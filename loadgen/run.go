@@ -35,7 +35,8 @@ type runner struct {
 
 	server   *serverSampler
 	warnings []string
-	tokens   bool // users come from a tokens file
+	radar    radarState // the radar scenario
+	tokens   bool       // users come from a tokens file
 
 	legacyExpiry sync.Once // checkLegacyExpiry has warned
 
@@ -187,7 +188,7 @@ func (r *runner) run(ctx context.Context) *Summary {
 	r.epoch = start
 	self0 := selfSample()
 	sum := &Summary{StartedAt: start.UTC(), Scenario: ScenarioInfo{
-		Server: cfg.Server, Dialect: cfg.Dialect, Users: cfg.Users, Pairs: cfg.Pairs, BLE: cfg.BLE && cfg.Pairs > 0, ClockSpeed: cfg.ClockSpeed,
+		Server: cfg.Server, Dialect: cfg.Dialect, Scenario: cfg.Scenario, Users: cfg.Users, Pairs: cfg.Pairs, BLE: cfg.BLE && cfg.Pairs > 0, ClockSpeed: cfg.ClockSpeed,
 		HeartbeatSeconds: cfg.Heartbeat.Seconds(), LocationEverySeconds: cfg.LocationEvery.Seconds(),
 		ChatRate: cfg.ChatRate, DurationSeconds: cfg.Duration.Seconds(), SourceAddrs: len(r.sources), Logins: "dev",
 	}}
@@ -215,6 +216,10 @@ func (r *runner) run(ctx context.Context) *Summary {
 		}
 	}
 	r.server.sample("connected")
+	if r.isRadar() {
+		// After the idle sample, so per-session memory stays the idle figure.
+		r.radarLoad(setupCtx)
+	}
 	r.formPairs(setupCtx)
 	setupErr := setupCtx.Err()
 	if setupErr != nil && ctx.Err() == nil {
@@ -226,7 +231,14 @@ func (r *runner) run(ctx context.Context) *Summary {
 	r.setPhase("run")
 	c0 := r.stats.Counts()
 	srv0 := r.server.sample("")
-	if ctx.Err() == nil {
+	switch {
+	case ctx.Err() != nil:
+	case r.isRadar():
+		r.radarQueries(ctx)
+		if ctx.Err() != nil {
+			r.warn("interrupted: the query phase ended early")
+		}
+	default:
 		t := time.NewTimer(cfg.Duration)
 		select {
 		case <-t.C:
@@ -276,6 +288,10 @@ func (r *runner) run(ctx context.Context) *Summary {
 		Active: int(r.active.Load()), NeverActive: int(r.neverActive.Load())}
 	if cfg.BLE && cfg.Pairs > 0 {
 		sum.Proximity = buildProximity(results, cfg.Tolerance())
+	}
+	if r.isRadar() {
+		sum.Radar = r.radarSummary()
+		r.radarWarnings(sum.Radar)
 	}
 	sum.Clock = ClockSummary{Speed: cfg.ClockSpeed, ObservedSpeed: r.clock.observedSpeed()}
 	self1 := selfSample()

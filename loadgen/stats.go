@@ -15,6 +15,9 @@ const (
 	codeTransport    = "transport"    // a REST call that did not reach the server
 )
 
+// codeRateLimited is the server's answer to a socket above GISBI_WS_RATE.
+const codeRateLimited = "rate_limited"
+
 // Counter names of Stats.Add.
 const (
 	ctrReconnects     = "reconnects"
@@ -25,6 +28,7 @@ const (
 	ctrRefreshes      = "access tokens refreshed"
 	ctrChatDelivered  = "chat messages delivered"
 	ctrLateAnswers    = "answers after the request timed out"
+	ctrRadarPushes    = "radar pushes received"
 )
 
 // typeLag labels how late the phones' timers fired: the generator's own

@@ -27,6 +27,7 @@ type Summary struct {
 	Closes     map[string]int64  `json:"serverCloses"`     // sockets the server or network closed, by close code
 	Counters   map[string]int64  `json:"counters"`
 	Proximity  *ProximitySummary `json:"proximity,omitempty"`
+	Radar      *RadarSummary     `json:"radar,omitempty"` // the radar scenario
 	Clock      ClockSummary      `json:"clock"`
 	Generator  ProcCost          `json:"generator"`
 	Server     *ServerCost       `json:"server,omitempty"`
@@ -35,7 +36,8 @@ type Summary struct {
 // ScenarioInfo echoes what was asked.
 type ScenarioInfo struct {
 	Server               string  `json:"server"`
-	Dialect              string  `json:"dialect"` // ws (/ws) or socket (the legacy /socket)
+	Dialect              string  `json:"dialect"`  // ws (/ws) or socket (the legacy /socket)
+	Scenario             string  `json:"scenario"` // mixed or radar
 	Users                int     `json:"users"`
 	Pairs                int     `json:"pairs"`
 	BLE                  bool    `json:"ble"`

@@ -70,7 +70,7 @@ func TestSummaryOutputs(t *testing.T) {
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"(dialect socket)", "1000 connected of 1000 users", typeChatMessage, "together-time", "server pid 42", "PASS"} {
+	for _, want := range []string{"(dialect socket, ", "1000 connected of 1000 users", typeChatMessage, "together-time", "server pid 42", "PASS"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text summary lacks %q:\n%s", want, text.String())
 		}
@@ -85,5 +85,40 @@ func TestSummaryOutputs(t *testing.T) {
 	}
 	if sc, _ := back["scenario"].(map[string]any); sc["dialect"] != DialectSocket {
 		t.Errorf("JSON summary does not name the dialect: %s", b)
+	}
+}
+
+func TestRadarSummaryOutputs(t *testing.T) {
+	s := passing()
+	s.Pass, s.Proximity = true, nil
+	s.Scenario.Scenario = ScenarioRadar
+	s.Radar = &RadarSummary{Users: 1000, LoadSeconds: 1.5, Conns: 32, Queries: 6400, Updates: 6400, Seconds: 2, UpdatesPerSec: 3200,
+		Latency: &Latency{Count: 6400, P50: 1.25, P99: 9.5, Max: 20}, AvgResults: 49.25, Pushes: 3}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"scenario radar", "query phase", "1000 live users placed in 1.5s", "32 closed-loop sockets, 6400 updates asked",
+		"= 3200 updates/s", "49.2 nearby users per answer", "3 pushes discarded", "p50 1.25 ms", "p99 9.50 ms", "max 20.0 ms"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text summary lacks %q:\n%s", want, text.String())
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Scenario struct{ Scenario string }
+		Radar    struct {
+			UpdatesPerSec float64
+			AvgResults    float64
+			Pushes        int64
+			LatencyMs     struct{ P99 float64 }
+		}
+	}
+	if err := json.Unmarshal(b, &back); err != nil || back.Scenario.Scenario != ScenarioRadar || back.Radar.UpdatesPerSec != 3200 ||
+		back.Radar.AvgResults != 49.25 || back.Radar.Pushes != 3 || back.Radar.LatencyMs.P99 != 9.5 {
+		t.Fatalf("JSON summary: %v %+v\n%s", err, back, b)
 	}
 }

@@ -124,3 +124,11 @@ func (m *Metrics) ObserveCommit(op string, d time.Duration) {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
+
+// WatchRadarInterval exports the radar push interval in force, which the
+// node stretches while it is behind (radar.Pacer).
+func (m *Metrics) WatchRadarInterval(interval func() time.Duration) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gisbi_radar_push_interval_seconds", Help: "Least time between two pushed radar updates to one user now: radar_interval, stretched while the node is behind.",
+	}, func() float64 { return interval().Seconds() }))
+}

@@ -123,13 +123,31 @@ func EncodeFrame(typ string, payload any, now time.Time, requestID, correlationI
 // re-validate and re-compact it (a real cost on 16 KB radar answers).
 func EncodeRawFrame(typ string, payload []byte, now time.Time, requestID, correlationID string) []byte {
 	b := make([]byte, 0, len(payload)+len(typ)+len(requestID)+len(correlationID)+96)
-	b = append(b, `{"type":`...)
-	b = appendJSONString(b, typ)
-	b = append(b, `,"payload":`...)
+	b = AppendFrameHead(b, typ)
 	if len(payload) == 0 {
 		payload = []byte("{}")
 	}
 	b = append(b, payload...)
+	return AppendFrameTail(b, now, requestID, correlationID)
+}
+
+// FrameTailMax is room enough for AppendFrameTail without ids; add the
+// lengths of the ids. A producer that sizes its buffer with it lets the
+// tail be appended in place, without copying the payload again.
+const FrameTailMax = 64
+
+// AppendFrameHead starts a frame of type typ up to its payload: write the
+// payload next, then AppendFrameTail. Together they produce what
+// EncodeRawFrame does, for a producer that writes a large payload (a radar
+// answer) straight into the frame instead of copying it there.
+func AppendFrameHead(b []byte, typ string) []byte {
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, typ)
+	return append(b, `,"payload":`...)
+}
+
+// AppendFrameTail ends a frame started by AppendFrameHead.
+func AppendFrameTail(b []byte, now time.Time, requestID, correlationID string) []byte {
 	b = append(b, `,"timestamp":"`...)
 	b = now.UTC().AppendFormat(b, TimeFormat)
 	b = append(b, '"')
@@ -144,9 +162,19 @@ func EncodeRawFrame(typ string, payload []byte, now time.Time, requestID, correl
 	return append(b, '}')
 }
 
+// appendJSONString appends s as encoding/json would. Types and ids are
+// nearly always plain ASCII, which needs no escaping: that common case
+// costs no allocation.
 func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // ErrorPayload is the payload of an `error` frame.

@@ -379,3 +379,50 @@ func TestRESTErrorShape(t *testing.T) {
 		t.Errorf("RESTError = %s, want %s", b, want)
 	}
 }
+
+// A frame written in place (head, payload, tail) is byte for byte the frame
+// EncodeRawFrame builds, and both are what encoding/json makes of the
+// envelope, also for ids that need escaping.
+func TestFrameHeadTailMatchEncodeRawFrame(t *testing.T) {
+	now := time.Date(2026, 11, 27, 19, 30, 0, 123_000_000, time.UTC)
+	cases := []struct {
+		name, typ, req, corr string
+		payload              string
+	}{
+		{"no ids", TypeRadarNearby, "", "", `{"nearbyUsers":[]}`},
+		{"request id", TypeRadarNearby, "req-1", "", `{"nearbyUsers":[]}`},
+		{"both ids", TypePresenceUpdated, "r", "c-9", `{"a":1}`},
+		{"ids needing escapes", TypePresenceUpdated, `q"<&>\` + "\x01", "é", `{}`},
+		{"empty payload", TypePresenceUpdated, "r", "", ``},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := EncodeRawFrame(c.typ, []byte(c.payload), now, c.req, c.corr)
+			p := c.payload
+			if p == "" {
+				p = "{}"
+			}
+			got := AppendFrameTail(append(AppendFrameHead(nil, c.typ), p...), now, c.req, c.corr)
+			if string(got) != string(want) {
+				t.Fatalf("in place %s\nencoded  %s", got, want)
+			}
+			var env struct {
+				Type          string          `json:"type"`
+				Payload       json.RawMessage `json:"payload"`
+				Timestamp     string          `json:"timestamp"`
+				RequestID     string          `json:"requestId"`
+				CorrelationID string          `json:"correlationId"`
+			}
+			if err := json.Unmarshal(want, &env); err != nil {
+				t.Fatalf("not JSON: %v: %s", err, want)
+			}
+			if env.Type != c.typ || env.RequestID != c.req || env.CorrelationID != c.corr || string(env.Payload) != p || env.Timestamp != FormatTime(now) {
+				t.Fatalf("decoded %+v from %s", env, want)
+			}
+			b, _ := json.Marshal(c.req)
+			if c.req != "" && !strings.Contains(string(want), `"requestId":`+string(b)) {
+				t.Fatalf("requestId not escaped as encoding/json does: %s", want)
+			}
+		})
+	}
+}

@@ -110,7 +110,7 @@ func benchLocation(b *testing.B, n int, interval time.Duration) {
 				b.Errorf("update: %v %v", err, rep.GetFailure())
 				return
 			}
-			nearbySum.Add(int64(len(rep.NearbyJson)))
+			nearbySum.Add(int64(len(rep.NearbyFrame)))
 		}
 		mu.Lock()
 		lats = append(lats, local...)

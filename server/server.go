@@ -198,6 +198,8 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 	cfg, store := s.Config, s.Store
 	grid := radar.NewGrid(cfg.RadarRadiusM)
 	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
+	pacer := radar.NewPacer(cfg.RadarInterval)
+	s.Metrics.WatchRadarInterval(pacer.Interval)
 	online := user.NewOnline()
 	proxCfg := proximity.Config{
 		TokenTTL: cfg.BLETokenTTL, RotateBefore: cfg.BLETokenRotateBefore, HeartbeatTimeout: cfg.HeartbeatTimeout,
@@ -228,7 +230,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 				Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger,
 				MaxSessions: cfg.MaxSocketsPerUser,
 				Grid:        grid, Dir: dir, Watchers: watchers, RadarLimit: cfg.RadarLimit, PresenceTTL: cfg.PresenceTTL,
-				RadarInterval: cfg.RadarInterval, ReconnectGrace: cfg.ReconnectGrace, Online: online,
+				RadarInterval: cfg.RadarInterval, Pacer: pacer, ReconnectGrace: cfg.ReconnectGrace, Online: online,
 			}),
 			pair.NewKind(pairs),
 			proximity.NewKind(proximity.Deps{

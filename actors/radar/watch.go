@@ -2,6 +2,7 @@ package radar
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -60,23 +61,59 @@ func NewWatchers() *Watchers {
 	return ws
 }
 
-func (ws *Watchers) shard(c h3.Cell) *watchShard { return &ws.shards[uint64(c)%uint64(len(ws.shards))] }
+// shard spreads cells by a multiplicative hash: watch cells end in unused
+// digits (all ones), so their low bits cannot pick a shard.
+func (ws *Watchers) shard(c h3.Cell) *watchShard {
+	return &ws.shards[(uint64(c)*0x9E3779B97F4A7C15)>>58]
+}
 
-// Move changes w's watched cells from old to next.
-func (ws *Watchers) Move(w *Watcher, old, next []h3.Cell) {
-	keep := make(map[h3.Cell]bool, len(next))
-	for _, c := range next {
-		keep[c] = true
+// Watches are kept one resolution coarser than the grid (watchCell): a
+// radar's cover of ~67 cells then falls in ~15 parents, so a user who
+// moves far (a new cover) changes ~15 registrations instead of ~67, and a
+// move nearby still wakes only the watchers of one set. The price is a few
+// more watchers woken per change (those whose cover touches the parent but
+// not the cell), who recompute and find nothing new: no push is sent then.
+// Once a node is busy every watcher is woken within each push interval
+// anyway, so the extra wake-ups cost nothing there.
+
+// watchCell is the parent of c one resolution up, by bit arithmetic on the
+// H3 index (resolution field, and the unused digit set to 7), which costs
+// nothing next to h3's cgo call.
+func watchCell(c h3.Cell) h3.Cell {
+	const resShift, digitBits = 52, 3
+	x := uint64(c)
+	res := int(x>>resShift) & 0xF
+	if res == 0 {
+		return c
 	}
-	had := make(map[h3.Cell]bool, len(old))
-	for _, c := range old {
-		had[c] = true
-		if !keep[c] {
+	x = x&^(uint64(0xF)<<resShift) | uint64(res-1)<<resShift
+	return h3.Cell(x | uint64(7)<<((15-res)*digitBits))
+}
+
+// watchCells appends the distinct watch cells of cells to buf.
+func watchCells(cells []h3.Cell, buf []h3.Cell) []h3.Cell {
+	for _, c := range cells {
+		if p := watchCell(c); !slices.Contains(buf, p) {
+			buf = append(buf, p)
+		}
+	}
+	return buf
+}
+
+// Move changes w's watched cells from those of cover old to those of
+// cover next.
+func (ws *Watchers) Move(w *Watcher, old, next []h3.Cell) {
+	// Covers hold ~67 cells and ~15 parents: linear scans over arrays on
+	// the stack beat maps here.
+	var ob, nb [32]h3.Cell
+	had, keep := watchCells(old, ob[:0]), watchCells(next, nb[:0])
+	for _, c := range had {
+		if !slices.Contains(keep, c) {
 			ws.remove(c, w)
 		}
 	}
-	for _, c := range next {
-		if !had[c] {
+	for _, c := range keep {
+		if !slices.Contains(had, c) {
 			ws.add(c, w)
 		}
 	}
@@ -116,10 +153,11 @@ func (ws *Watchers) remove(c h3.Cell, w *Watcher) {
 	s.mu.Unlock()
 }
 
-// Wake flags every watcher of cell except the user named skip, and calls
+// Wake flags every watcher of cell (of its watch cell) except the user named skip, and calls
 // send for each that was not flagged already. It returns how many it sent.
 func (ws *Watchers) Wake(c h3.Cell, skip string, send func(*Watcher)) int {
 	skipID := maphash.String(watchSeed, skip)
+	c = watchCell(c)
 	s := ws.shard(c)
 	var woken []*Watcher
 	s.mu.RLock()

@@ -543,6 +543,14 @@ func (c *Context) ReplyRaw(typ string, payload []byte) error {
 	return nil
 }
 
+// ReplyFrame answers with a frame of type typ that the producer wrote up to
+// the end of its payload (protocol.AppendFrameHead and the payload): the
+// tail with this request's ids is appended in place.
+func (c *Context) ReplyFrame(typ string, head []byte) error {
+	c.s.send(typ, protocol.AppendFrameTail(head, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+	return nil
+}
+
 // Fail answers an error frame: reply errors as they are, others as
 // internal (logged). An error that is a disconnect closes the socket
 // instead.

@@ -57,7 +57,7 @@ func replyPresence(c *session.Context, rep *grainpb.PresenceReply) error {
 	if err := c.ReplyRaw(protocol.TypePresenceUpdated, rep.PresenceJson); err != nil {
 		return err
 	}
-	return c.ReplyRaw(protocol.TypeRadarNearby, rep.NearbyJson)
+	return c.ReplyFrame(protocol.TypeRadarNearby, rep.NearbyFrame)
 }
 
 func report(c *session.Context) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/uber/h3-go/v4"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/radar"
@@ -40,12 +41,14 @@ type Deps struct {
 	Passivation time.Duration
 
 	// Radar.
-	Grid           *radar.Grid
-	Dir            *radar.Directory
-	Watchers       *radar.Watchers
-	RadarLimit     int
-	PresenceTTL    time.Duration
-	RadarInterval  time.Duration
+	Grid          *radar.Grid
+	Dir           *radar.Directory
+	Watchers      *radar.Watchers
+	RadarLimit    int
+	PresenceTTL   time.Duration
+	RadarInterval time.Duration
+	// Pacer stretches RadarInterval while the node is behind; may be nil.
+	Pacer          *radar.Pacer
 	ReconnectGrace time.Duration
 	// CellTimeout bounds the wait for a Cell grain's answer to a write; the
 	// grain does not wait meanwhile. Default 5 s.
@@ -88,6 +91,9 @@ type grain struct {
 	pres    Presence
 	watcher *radar.Watcher // the user's entry in the node's watcher index
 	snaps   []*radar.Snapshot
+
+	coverCell  h3.Cell       // the cell whose cover coverSlots hold
+	coverSlots []*radar.Slot // the Directory slots of the radar's cover
 }
 
 // profileCache is the user's wire profile, encoded once per change while
@@ -202,6 +208,9 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.RadarDirty:
 		g.radarChanged(ctx)
 	case presenceTimer:
+		if m.t == TimerPush && g.deps.Pacer != nil {
+			g.deps.Pacer.Observe(m.fired, time.Now())
+		}
 		g.apply(ctx, g.pres.Fired(g.now(), m.t))
 	}
 }
@@ -209,7 +218,7 @@ func (g *grain) Receive(ctx actor.Context) {
 func (g *grain) load() {
 	g.state = State{Blocked: map[string]time.Time{}, Blockers: map[string]bool{}}
 	g.pres = NewPresence(PresenceConfig{
-		TTL: g.deps.PresenceTTL, RadarInterval: g.deps.RadarInterval, ReconnectGrace: g.deps.ReconnectGrace, Retry: cellRetry,
+		TTL: g.deps.PresenceTTL, RadarInterval: g.deps.RadarInterval, Pace: g.deps.Pacer.Interval, ReconnectGrace: g.deps.ReconnectGrace, Retry: cellRetry,
 	}, g.deps.Grid, false)
 	c := context.Background()
 	u, err := g.deps.Store.Users().Get(c, g.id)

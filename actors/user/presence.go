@@ -23,7 +23,12 @@ import (
 // Nothing here decides anything.
 
 // presenceTimer is the self-message of a presence timer (local only).
-type presenceTimer struct{ t Timer }
+// fired is the wall time its timer went off: how long the message then
+// waited to be served is the node's queueing delay, which paces pushes.
+type presenceTimer struct {
+	t     Timer
+	fired time.Time
+}
 
 // cellAnswer is a Cell grain's answer to an upsert (seq > 0) or a remove,
 // or the failure to get one.
@@ -56,7 +61,7 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 			}
 			g.deps.Watchers.Move(g.watcher, e.Old, e.Cover)
 		case OpArm:
-			g.after(ctx, e.At, presenceTimer{e.Timer})
+			g.armPresence(ctx, e.At, e.Timer)
 		case OpPush:
 			g.push(ctx)
 		case OpOnline:
@@ -67,10 +72,10 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 	}
 }
 
-// after delivers msg to the grain itself at clock time at.
-func (g *grain) after(ctx actor.Context, at time.Time, msg any) {
+// armPresence delivers a presence timer to the grain at clock time at.
+func (g *grain) armPresence(ctx actor.Context, at time.Time, t Timer) {
 	self, sys := ctx.Self(), ctx.ActorSystem()
-	g.deps.Clock.AfterFunc(max(at.Sub(g.now()), 0), func() { sys.Root.Send(self, msg) })
+	g.deps.Clock.AfterFunc(max(at.Sub(g.now()), 0), func() { sys.Root.Send(self, presenceTimer{t: t, fired: time.Now()}) })
 }
 
 // writeCell sends a write to a Cell grain without waiting for it: the
@@ -155,8 +160,17 @@ func (g *grain) presenceReply(now time.Time) *grainpb.PresenceReply {
 	p := protocol.PresencePayload{UserID: g.id, Presence: g.presenceState(now)}
 	return &grainpb.PresenceReply{
 		PresenceJson: protocol.AppendPresencePayload(make([]byte, 0, 256), &p),
-		NearbyJson:   radar.AppendNearbyPayload(make([]byte, 0, 64+len(hits)*400), hits, interests),
+		NearbyFrame:  nearbyFrame(hits, interests, 2*protocol.MaxIDLength),
 	}
+}
+
+// nearbyFrame writes a radar.nearby.updated frame up to the end of its
+// payload, with room for the tail (and ids up to idRoom bytes) so that
+// finishing it does not copy the ~16 KB payload again.
+func nearbyFrame(hits []radar.Hit, interests []string, idRoom int) []byte {
+	b := make([]byte, 0, 96+len(hits)*400+protocol.FrameTailMax+idRoom)
+	b = protocol.AppendFrameHead(b, protocol.TypeRadarNearby)
+	return radar.AppendNearbyPayload(b, hits, interests)
 }
 
 func (g *grain) presenceState(now time.Time) protocol.Presence {
@@ -172,10 +186,15 @@ func (g *grain) nearby(now time.Time) ([]radar.Hit, []string) {
 		return nil, interests
 	}
 	l := g.pres.Location()
-	cells := g.deps.Grid.Cover(g.deps.Grid.Cell(l.Lat, l.Lng))
+	// The cover's slots are resolved once per cell the user stands in: a
+	// walker's queries then read their snapshots with atomic loads only.
+	if cell := g.deps.Grid.Cell(l.Lat, l.Lng); cell != g.coverCell || g.coverSlots == nil {
+		g.coverSlots = g.deps.Dir.Slots(g.deps.Grid.Cover(cell), g.coverSlots[:0])
+		g.coverCell = cell
+	}
 	// The buffer is the grain's, reused by every query; cleared after, so
 	// it does not keep replaced snapshots alive.
-	g.snaps = g.deps.Dir.Snapshots(cells, g.snaps[:0])
+	g.snaps = radar.SlotSnapshots(g.coverSlots, g.snaps[:0])
 	ttl := g.deps.PresenceTTL
 	hits := radar.Query(l.Lat, l.Lng, g.deps.Grid.RadiusM, g.deps.RadarLimit, g.snaps, func(e *radar.Entry) bool {
 		return e.UserID != g.id && !g.state.Hidden(e.UserID) && now.Sub(e.UpdatedAt) < ttl
@@ -237,8 +256,7 @@ func (g *grain) push(ctx actor.Context) {
 	if !g.pres.Shown(now, radar.Fingerprint(hits, interests)) {
 		return
 	}
-	payload := radar.AppendNearbyPayload(make([]byte, 0, 64+len(hits)*400), hits, interests)
-	frame := protocol.EncodeRawFrame(protocol.TypeRadarNearby, payload, now, "", "")
+	frame := protocol.AppendFrameTail(nearbyFrame(hits, interests, 0), now, "", "")
 	g.deps.Metrics.RadarPushes.Inc()
 	g.deliver(ctx, protocol.TypeRadarNearby, frame, "")
 }

@@ -22,6 +22,9 @@ type PresenceConfig struct {
 	TTL time.Duration
 	// RadarInterval: at most one pushed radar per interval.
 	RadarInterval time.Duration
+	// Pace, when set and positive, is the push interval in force instead
+	// (the node stretches it while it is behind; see radar.Pacer).
+	Pace func() time.Duration
 	// ReconnectGrace: the user stays live this long after its last socket
 	// closed, so a flaky network does not make it blink out and back.
 	ReconnectGrace time.Duration
@@ -231,9 +234,18 @@ func (p *Presence) offline() {
 func (p *Presence) Wake(now time.Time) []Effect {
 	p.fx = p.fx[:0]
 	if p.cover != nil {
-		p.arm(TimerPush, maxTime(now, p.lastPush.Add(p.cfg.RadarInterval)))
+		p.arm(TimerPush, maxTime(now, p.lastPush.Add(p.pushInterval())))
 	}
 	return p.fx
+}
+
+func (p *Presence) pushInterval() time.Duration {
+	if p.cfg.Pace != nil {
+		if d := p.cfg.Pace(); d > 0 {
+			return d
+		}
+	}
+	return p.cfg.RadarInterval
 }
 
 // Fired handles a timer asked for with OpArm.

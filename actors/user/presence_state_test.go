@@ -115,7 +115,8 @@ func TestPresence(t *testing.T) {
 	tests := []struct {
 		name  string
 		steps []presStep
-		idle  bool // Idle() at the end
+		idle  bool          // Idle() at the end
+		pace  time.Duration // what PresenceConfig.Pace answers, when set
 	}{
 		{name: "a location without a socket is not live", steps: []presStep{
 			{do: locate(1.5), want: []Effect{arm(TimerStale, 2*time.Minute)}, live: &no},
@@ -241,6 +242,15 @@ func TestPresence(t *testing.T) {
 			presStep{name: "a push due after the grace", at: 31 * time.Second, do: fired(TimerPush)},
 			presStep{at: 32 * time.Second, do: wake},
 		)},
+		{name: "a stretched pace spaces pushes further apart", pace: 6 * time.Second, steps: append(online[:3:3],
+			presStep{name: "answer to the location", do: shown(7, true)},
+			presStep{name: "a neighbour moves", at: 500 * time.Millisecond, do: wake, want: []Effect{arm(TimerPush, 6*time.Second)}},
+			presStep{at: 6 * time.Second, do: fired(TimerPush), want: []Effect{{Op: OpPush}}},
+		)},
+		{name: "a pace of zero falls back to the radar interval", pace: -1, steps: append(online[:3:3],
+			presStep{name: "answer to the location", do: shown(7, true)},
+			presStep{name: "a neighbour moves", at: 500 * time.Millisecond, do: wake, want: []Effect{arm(TimerPush, 2*time.Second)}},
+		)},
 		{name: "a deleted account leaves for good", steps: append(online[:3:3],
 			presStep{at: time.Second, do: deleted, want: []Effect{remove(cellA), watch(cellA, 0)}, live: &no},
 			presStep{at: 2 * time.Second, do: attach(1), live: &no},
@@ -248,7 +258,12 @@ func TestPresence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewPresence(presCfg, lineGeo{}, false)
+			cfg := presCfg
+			if tt.pace != 0 {
+				pace := max(tt.pace, 0)
+				cfg.Pace = func() time.Duration { return pace }
+			}
+			p := NewPresence(cfg, lineGeo{}, false)
 			for i, s := range tt.steps {
 				now := presT0.Add(s.at)
 				var got []Effect

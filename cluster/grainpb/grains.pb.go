@@ -1512,10 +1512,12 @@ func (x *SetVisible) GetVisible() bool {
 // PresenceReply answers UpdateLocation and SetVisible with the payloads of
 // presence.updated and radar.nearby.updated.
 type PresenceReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
-	PresenceJson  []byte                 `protobuf:"bytes,2,opt,name=presence_json,json=presenceJson,proto3" json:"presence_json,omitempty"`
-	NearbyJson    []byte                 `protobuf:"bytes,3,opt,name=nearby_json,json=nearbyJson,proto3" json:"nearby_json,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Failure      *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	PresenceJson []byte                 `protobuf:"bytes,2,opt,name=presence_json,json=presenceJson,proto3" json:"presence_json,omitempty"`
+	// The radar.nearby.updated frame up to the end of its payload: the
+	// session appends the timestamp and the request's ids.
+	NearbyFrame   []byte `protobuf:"bytes,3,opt,name=nearby_frame,json=nearbyFrame,proto3" json:"nearby_frame,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1564,9 +1566,9 @@ func (x *PresenceReply) GetPresenceJson() []byte {
 	return nil
 }
 
-func (x *PresenceReply) GetNearbyJson() []byte {
+func (x *PresenceReply) GetNearbyFrame() []byte {
 	if x != nil {
-		return x.NearbyJson
+		return x.NearbyFrame
 	}
 	return nil
 }
@@ -3835,12 +3837,11 @@ const file_grains_proto_rawDesc = "" +
 	"\x06_speed\"&\n" +
 	"\n" +
 	"SetVisible\x12\x18\n" +
-	"\avisible\x18\x01 \x01(\bR\avisible\"\x85\x01\n" +
+	"\avisible\x18\x01 \x01(\bR\avisible\"\x87\x01\n" +
 	"\rPresenceReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12#\n" +
-	"\rpresence_json\x18\x02 \x01(\fR\fpresenceJson\x12\x1f\n" +
-	"\vnearby_json\x18\x03 \x01(\fR\n" +
-	"nearbyJson\"\f\n" +
+	"\rpresence_json\x18\x02 \x01(\fR\fpresenceJson\x12!\n" +
+	"\fnearby_frame\x18\x03 \x01(\fR\vnearbyFrame\"\f\n" +
 	"\n" +
 	"RadarDirty\"\xbd\x02\n" +
 	"\tCellEntry\x12\x17\n" +

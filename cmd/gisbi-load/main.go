@@ -70,6 +70,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// radarHelp explains the radar scenario, whose set-up lives on the server.
+const radarHelp = `--scenario radar measures the radar like a geospatial server. Every user sends one
+presence.location_update (the live points, uniform in a 20 km box from lat 6.45,
+lng 3.35, math/rand seed 1: the points bench/tile38radar loads into Tile38); then
+--conns of them (the first ones) each loop: an update to the next point of their
+worker's generator (seed worker+7), wait for the radar.nearby.updated answering it,
+repeat, for --queries updates in all or --duration. It reports updates/s, latency
+p50/p99/max and nearby users per answer. Start the server with
+GISBI_WS_RATE=1000000 GISBI_WS_BURST=1000000 (a closed loop outruns the 20 frames/s
+per socket limit) and GISBI_PRESENCE_TTL longer than the run (the live points
+must not go stale); for the no-push baseline add GISBI_RADAR_INTERVAL=1h: moves
+wake nearby watchers, whose pushes (frames without our requestId) the generator
+counts and discards. --box is not used.
+
+`
+
 // parseFlags turns the command line into a validated scenario.
 func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error) {
 	cfg := loadgen.Defaults()
@@ -78,12 +94,15 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: gisbi-load [flags]\n\nSimulates users against a running gisbi server; see README \"Load testing\".\n"+
-			"Durations marked (server clock) are in the server's time: the generator waits them divided by --clock-speed.\n\n")
+			"Durations marked (server clock) are in the server's time: the generator waits them divided by --clock-speed.\n\n"+radarHelp)
 		fs.PrintDefaults()
 	}
 	box := cfg.Box.String()
 	allow := ""
 	fs.StringVar(&cfg.Server, "server", cfg.Server, "server base URL")
+	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "mixed (walk, pair, BLE, chat) or radar (live points, then closed-loop location updates: see above)")
+	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "radar: closed-loop sockets, the first conns users")
+	fs.IntVar(&cfg.Queries, "queries", cfg.Queries, "radar: updates in all, queries/conns per socket; 0 runs for --duration")
 	fs.StringVar(&cfg.Dialect, "dialect", cfg.Dialect, "socket dialect: ws (/ws), or socket (the legacy /socket: idle sessions only, with --pairs 0 --location-every 0 --chat-rate 0)")
 	fs.IntVar(&cfg.Users, "users", cfg.Users, "simulated users, one socket each")
 	fs.IntVar(&cfg.Pairs, "pairs", cfg.Pairs, "pairs formed through request/accept among the first 2×pairs users")
@@ -119,6 +138,18 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 	}
 	if fs.NArg() > 0 {
 		return cfg, opts, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if cfg.Scenario == loadgen.ScenarioRadar {
+		// The radar scenario sends nothing but its own updates: the mixed
+		// scenario's traffic is off unless asked for (and then refused).
+		for name, zero := range map[string]func(){
+			"pairs": func() { cfg.Pairs = 0 }, "location-every": func() { cfg.LocationEvery = 0 },
+			"chat-rate": func() { cfg.ChatRate = 0 }, "ble": func() { cfg.BLE = false },
+		} {
+			if !fs.Changed(name) {
+				zero()
+			}
+		}
 	}
 	b, err := loadgen.ParseBox(box)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/loadgen"
 	"github.com/gisbi/engine/server/servertest"
 )
@@ -64,6 +65,17 @@ func TestParseFlags(t *testing.T) {
 		{name: "legacy sockets with pairs", args: []string{"--dialect", "socket", "--location-every", "0", "--chat-rate", "0", "--ble=false"}, wantErr: "set --pairs to 0"},
 		{name: "unknown dialect", args: []string{"--dialect", "legacy"}, wantErr: "want ws or socket"},
 		{name: "fast clock over the ws rate", args: []string{"--clock-speed", "60"}, wantErr: "frames/s"},
+		{name: "radar turns the mixed traffic off", args: []string{"--scenario", "radar", "--users", "10000", "--conns", "32", "--queries", "200000"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if c.Scenario != loadgen.ScenarioRadar || c.Users != 10000 || c.Conns != 32 || c.Queries != 200000 ||
+					c.Pairs != 0 || c.LocationEvery != 0 || c.ChatRate != 0 || c.BLE {
+					t.Errorf("parsed %+v", c)
+				}
+			}},
+		{name: "radar refuses asked-for pairs", args: []string{"--scenario", "radar", "--pairs", "5"}, wantErr: "set --pairs to 0"},
+		{name: "radar refuses asked-for chat", args: []string{"--scenario", "radar", "--chat-rate", "1"}, wantErr: "set --chat-rate to 0"},
+		{name: "radar, more loops than users", args: []string{"--scenario", "radar", "--users", "8"}, wantErr: "conns must be between 1 and users (8)"},
+		{name: "unknown scenario", args: []string{"--scenario", "tile38"}, wantErr: "want mixed or radar"},
 		{name: "bad box", args: []string{"--box", "1,2"}, wantErr: "box"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown flag"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
@@ -149,6 +161,29 @@ func TestRunJSONLegacySockets(t *testing.T) {
 	}
 	if probes["GET /socket (upgrade)"] != 5 || probes["socket attach probe"] != 5 {
 		t.Fatalf("answered: %v, want 5 /socket upgrades and 5 probes", probes)
+	}
+}
+
+// TestRunJSONRadar runs a tiny radar scenario: the radar figures are in
+// the JSON summary.
+func TestRunJSONRadar(t *testing.T) {
+	srv := servertest.Start(t, func(c *config.Config) {
+		c.WSRate, c.WSBurst = 1e6, 1_000_000
+		c.RadarInterval = time.Hour
+	})
+	var out, errOut bytes.Buffer
+	code := run([]string{"--server", srv.URL, "--scenario", "radar", "--users", "20", "--conns", "2", "--queries", "40",
+		"--http-rate", "10000", "--http-burst", "10000", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var sum loadgen.Summary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("stdout is not a JSON summary: %v", err)
+	}
+	rs := sum.Radar
+	if !sum.Pass || sum.Scenario.Scenario != loadgen.ScenarioRadar || rs == nil || rs.Users != 20 || rs.Updates != 40 || rs.Latency == nil {
+		t.Fatalf("summary %+v, radar %+v", sum, rs)
 	}
 }
 

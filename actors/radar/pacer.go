@@ -1,0 +1,90 @@
+package radar
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pacer sets the interval between pushed radar updates for the whole node.
+// Pushes are the one elastic load of a radar: every watcher gets one per
+// interval while its neighbours move, so their cost grows with the users
+// online, not with what anyone asked for. When the node falls behind, the
+// answers users wait for (locations, heartbeats, chat) queue behind pushes
+// nobody asked for, and the queue feeds itself until requests time out.
+//
+// So the Pacer watches how late push timers are served (the time a grain's
+// timer message waits in the mailbox and the scheduler: the same queueing
+// every request meets) and stretches the interval while that lag is above
+// its target, then lets it shrink back to the configured interval once the
+// node keeps up. The configured interval stays the floor: pushes are never
+// more frequent than "at most one per radar interval" allows.
+type Pacer struct {
+	base     time.Duration
+	target   time.Duration // lag above which pushes slow down
+	most     float64       // the largest stretch
+	interval atomic.Int64  // the interval in force, read by every grain
+
+	mu      sync.Mutex
+	lag     float64 // smoothed lag, ns
+	stretch float64
+	next    time.Time // the next adjustment
+}
+
+// Pacer tuning: a lag is smoothed over about the last 20 pushes, and the
+// stretch moves at most every 100 ms, by ×1.25 up and ÷1.1 down, so it
+// reacts within a second and settles without oscillating.
+const (
+	pacerWeight   = 0.05
+	pacerEvery    = 100 * time.Millisecond
+	pacerUp       = 1.25
+	pacerDown     = 1.1
+	pacerMost     = 8
+	pacerTargetMs = 10
+)
+
+// NewPacer returns a pacer whose floor is the configured interval.
+func NewPacer(interval time.Duration) *Pacer {
+	p := &Pacer{base: interval, target: pacerTargetMs * time.Millisecond, most: pacerMost, stretch: 1}
+	p.interval.Store(int64(interval))
+	return p
+}
+
+// Interval is the push interval in force.
+func (p *Pacer) Interval() time.Duration {
+	if p == nil {
+		return 0
+	}
+	return time.Duration(p.interval.Load())
+}
+
+// Stretch is the factor the interval is stretched by (1 when the node keeps up).
+func (p *Pacer) Stretch() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stretch
+}
+
+// Observe records that a push timer due at wall time due was served at now.
+func (p *Pacer) Observe(due, now time.Time) {
+	lag := float64(now.Sub(due))
+	if lag < 0 {
+		lag = 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lag += pacerWeight * (lag - p.lag)
+	if now.Before(p.next) {
+		return
+	}
+	p.next = now.Add(pacerEvery)
+	switch {
+	case p.lag > float64(p.target):
+		p.stretch = min(p.stretch*pacerUp, p.most)
+	case p.lag < float64(p.target)/2:
+		p.stretch = max(p.stretch/pacerDown, 1)
+	default:
+		return
+	}
+	p.interval.Store(int64(float64(p.base) * p.stretch))
+}

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// serve runs the bare stack: the engine's own fiber and contrib/websocket,
+// with the buffer sizes the engine uses, and nothing else.
+func serve(addr string) error {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/ws", websocket.New(func(c *websocket.Conn) {
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, msg); err != nil {
+				return
+			}
+		}
+	}, websocket.Config{ReadBufferSize: 1024, WriteBufferSize: 1024}))
+	return app.Listen(addr)
+}
