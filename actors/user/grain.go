@@ -90,7 +90,9 @@ type grain struct {
 
 	pres    Presence
 	watcher *radar.Watcher // the user's entry in the node's watcher index
-	snaps   []*radar.Snapshot
+	// passivating: the grain poisoned itself and must not arm passivation again.
+	passivating bool
+	snaps       []*radar.Snapshot
 
 	coverCell  h3.Cell       // the cell whose cover coverSlots hold
 	coverSlots []*radar.Slot // the Directory slots of the radar's cover
@@ -146,14 +148,16 @@ func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "user grain", func() proto.Message {
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "internal error")}
 	})
+	// Whatever the message did to the sockets, passivation follows them.
+	defer g.armPassivation(ctx)
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.id = m.Identity.Identity
 		g.load()
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindUser).Inc()
-		ctx.SetReceiveTimeout(g.deps.Passivation)
 	case *actor.ReceiveTimeout:
 		if len(g.state.Sessions) == 0 && g.pres.Idle() {
+			g.passivating = true
 			ctx.Poison(ctx.Self())
 		}
 	case *grainpb.AttachSession:
