@@ -71,7 +71,7 @@ const (
 
 // New builds the app with every route.
 func New(d Deps) *API {
-	a := &API{d: d, Sockets: newRegistry(), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour), adminFails: newAdminFailures()}
+	a := &API{d: d, Sockets: newRegistry(d.Config.WSPingInterval), debug: d.Logger.Enabled(context.Background(), slog.LevelDebug), guesses: newGuesses(d.Config.SponsorCodeMissesPerHour), adminFails: newAdminFailures()}
 	app := fiber.New(fiber.Config{
 		AppName:               "gisbi",
 		BodyLimit:             d.Config.MaxBodyBytes,
@@ -83,7 +83,15 @@ func New(d Deps) *API {
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  2 * time.Minute,
+		// fasthttp then returns a connection's 4 KB read buffer to its pool
+		// whenever nothing is buffered, so an upgraded socket does not keep
+		// it for life (it reads through its own, smaller one). REST pays a
+		// pool round trip per request for it.
+		ReduceMemoryUsage: true,
 	})
+	// The socket handler closes its connections itself, so it can let
+	// go of fasthttp's request context as soon as the upgrade is done.
+	app.Server().KeepHijackedConns = true
 	a.App = app
 	app.Use(a.requestID)
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -63,6 +64,9 @@ type Deps struct {
 	Replay func(c *Context, since time.Time) error
 	// CallTimeout bounds each grain call a command makes.
 	CallTimeout time.Duration
+
+	propsOnce sync.Once
+	props     *actor.Props // shared by every session of the node (Spawn)
 }
 
 // Command carries one decoded client frame from the socket reader to the
@@ -94,12 +98,26 @@ type Params struct {
 	Transport Transport
 }
 
-// Props builds the actor of one socket.
-func Props(d *Deps, p Params) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &sessionActor{deps: d, p: p, tokenExp: p.TokenExp, legacy: p.Dialect == protocol.DialectLegacy, debug: d.Logger.Enabled(context.Background(), slog.LevelDebug)}
+// Spawn starts the actor of one socket. Every session of a node shares
+// one Props, and the socket's Params come as the actor's first message: a
+// Props and a producer closure per socket would stay with each idle socket
+// for its life (about 0.5 KB). The caller's later messages (its Commands)
+// queue behind that first one.
+func Spawn(root *actor.RootContext, d *Deps, p Params) *actor.PID {
+	d.propsOnce.Do(func() {
+		// The lock-free mailbox is a queue head and a stub node; the
+		// default one starts with a 10-slot ring that an idle socket
+		// never fills (about 200 bytes less per socket).
+		d.props = actor.PropsFromProducer(func() actor.Actor { return &sessionActor{deps: d} },
+			actor.WithMailbox(actor.UnboundedLockfree()))
 	})
+	pid := root.Spawn(d.props)
+	root.Send(pid, &begin{p: p})
+	return pid
 }
+
+// begin hands a new session actor its socket.
+type begin struct{ p Params }
 
 type sessionActor struct {
 	deps     *Deps
@@ -138,6 +156,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()
+	case *begin:
+		s.p, s.tokenExp, s.legacy = m.p, m.p.TokenExp, m.p.Dialect == protocol.DialectLegacy
+		s.debug = s.deps.Logger.Enabled(context.Background(), slog.LevelDebug)
 		// A legacy client has no session.start: its frames wait until the
 		// socket is attached, so what it does is never served before the
 		// user grain can answer it with events.

@@ -99,7 +99,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) spawn(tr session.Transport, exp time.Time) func(protocol.ClientFrame) {
-	pid := e.node.System.Root.Spawn(session.Props(e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: exp, Transport: tr}))
+	pid := session.Spawn(e.node.System.Root, e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: exp, Transport: tr})
 	return func(f protocol.ClientFrame) { e.node.System.Root.Send(pid, &session.Command{Frame: f}) }
 }
 
@@ -178,7 +178,7 @@ func TestFramesAreAnsweredInOrder(t *testing.T) {
 func TestStaleFramesAreShed(t *testing.T) {
 	e := newEnv(t)
 	tr := newFake(100)
-	pid := e.node.System.Root.Spawn(session.Props(e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: e.clk.Now().Add(time.Hour), Transport: tr}))
+	pid := session.Spawn(e.node.System.Root, e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: e.clk.Now().Add(time.Hour), Transport: tr})
 	stale := &session.Command{Frame: protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`), RequestID: "old"},
 		Received: time.Now().Add(-e.deps.CallTimeout - time.Second)}
 	fresh := &session.Command{Frame: protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`), RequestID: "new"},

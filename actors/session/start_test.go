@@ -65,7 +65,7 @@ func startEnv(t *testing.T, source session.BootstrapSource) (*cluster.Node, func
 		CallTimeout: 5 * time.Second,
 	}
 	tr := newFake(100)
-	pid := node.System.Root.Spawn(session.Props(deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Transport: tr}))
+	pid := session.Spawn(node.System.Root, deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Transport: tr})
 	send := func(f protocol.ClientFrame) { node.System.Root.Send(pid, &session.Command{Frame: f}) }
 	return node, send, pid, tr, g
 }

@@ -66,16 +66,22 @@ func NewKind(d Deps) *pcluster.Kind {
 	if d.CellTimeout <= 0 {
 		d.CellTimeout = 5 * time.Second
 	}
+	// One copy for every grain: each grain points at it rather than
+	// carrying its own (Deps is about 600 bytes; an idle user's grain
+	// lives as long as its socket). Likewise the lock-free mailbox, a
+	// queue head and a stub node, where the default one starts with a
+	// 10-slot ring.
+	deps := &d
 	return pcluster.NewKind(cluster.KindUser, actor.PropsFromProducer(func() actor.Actor {
-		return &grain{deps: d}
-	}))
+		return &grain{deps: deps}
+	}, actor.WithMailbox(actor.UnboundedLockfree())))
 }
 
 // cellRetry is how soon a failed cell write is tried again.
 const cellRetry = time.Second
 
 type grain struct {
-	deps    Deps
+	deps    *Deps
 	id      string
 	state   State
 	missing bool // no such user: every call answers user_not_found
@@ -84,15 +90,17 @@ type grain struct {
 
 	pres    Presence
 	watcher *radar.Watcher // the user's entry in the node's watcher index
-	fx      []Effect       // effects being applied (see apply)
-	snaps   []*radar.Snapshot
+	// passivating: the grain poisoned itself and must not arm passivation again.
+	passivating bool
+	snaps       []*radar.Snapshot
 
 	coverCell  h3.Cell       // the cell whose cover coverSlots hold
 	coverSlots []*radar.Slot // the Directory slots of the radar's cover
 }
 
-// profileCache is the user's wire profile, encoded once per change: every
-// location update sends it to a cell and answers with it.
+// profileCache is the user's wire profile, encoded once per change while
+// the user is on the radar: every location update sends it to a cell and
+// answers with it.
 type profileCache struct {
 	valid     bool
 	json      []byte    // shared with cell entries and replies: never modified
@@ -106,6 +114,12 @@ func (g *grain) profile(now time.Time) *profileCache {
 	p := &g.prof
 	if p.valid && (p.until.IsZero() || now.Before(p.until)) {
 		return p
+	}
+	if g.pres.Location() == nil {
+		// Off the radar, the profile is read now and then (attach,
+		// bootstrap, profile reads), not on every update: an idle user's
+		// grain does not keep it.
+		p = &profileCache{}
 	}
 	w := Wire(&g.state.User, now)
 	p.json, _ = json.Marshal(w)
@@ -134,14 +148,16 @@ func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "user grain", func() proto.Message {
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "internal error")}
 	})
+	// Whatever the message did to the sockets, passivation follows them.
+	defer g.armPassivation(ctx)
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.id = m.Identity.Identity
 		g.load()
 		g.deps.Metrics.GrainActivations.WithLabelValues(cluster.KindUser).Inc()
-		ctx.SetReceiveTimeout(g.deps.Passivation)
 	case *actor.ReceiveTimeout:
 		if len(g.state.Sessions) == 0 && g.pres.Idle() {
+			g.passivating = true
 			ctx.Poison(ctx.Self())
 		}
 	case *grainpb.AttachSession:

@@ -44,10 +44,12 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 	if len(fx) == 0 {
 		return
 	}
-	// fx is the state machine's buffer, reused by its next call: work on a copy.
-	g.fx = append(g.fx[:0], fx...)
-	for i := range g.fx {
-		e := &g.fx[i]
+	// fx is the state machine's buffer, reused by its next call: work on a
+	// copy, on the stack for the usual few effects, so no grain keeps one.
+	var small [4]Effect
+	work := append(small[:0], fx...)
+	for i := range work {
+		e := &work[i]
 		switch e.Op {
 		case OpUpsert:
 			g.writeCell(ctx, e.Cell, e.Seq, &grainpb.CellUpsert{Entry: g.entry()})
