@@ -5,7 +5,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// serve runs the bare stack: the engine's own fiber and contrib/websocket,
+// serve runs the bare stack: fiber and gofiber/contrib/websocket,
 // with the buffer sizes the engine uses, and nothing else.
 func serve(addr string) error {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
