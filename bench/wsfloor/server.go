@@ -6,7 +6,7 @@ import (
 )
 
 // serve runs the bare stack: fiber and gofiber/contrib/websocket,
-// with the buffer sizes the engine uses, and nothing else.
+// with 1 KB read and write buffers, and nothing else.
 func serve(addr string) error {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/ws", websocket.New(func(c *websocket.Conn) {
