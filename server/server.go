@@ -192,6 +192,7 @@ type features struct {
 	clock    clock.Clock
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
+	pacer    *radar.Pacer
 }
 
 func (s *Server) features(verifier session.TokenVerifier) *features {
@@ -242,7 +243,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 			score.NewKind(score.Deps{Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger, Rules: s.scores}),
 			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 		},
-		pairs: pairs, gifts: gifts, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger,
+		pairs: pairs, gifts: gifts, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger, pacer: pacer,
 	}
 }
 
@@ -263,6 +264,7 @@ func (f *features) sessions(node *cluster.Node) *session.Deps {
 		Legacy:    pair.LegacyHandlers(f.pairs),
 		Bootstrap: []session.BootstrapSource{user.Bootstrap, pair.Bootstrap(f.pairs), f.views.Bootstrap(), rewards.Bootstrap(f.gifts)},
 		Replay:    pair.Replay(f.pairs),
+		Served:    f.pacer.Observe,
 		// The longest a frame's grain call may take; also the age past
 		// which a queued frame is shed unserved.
 		CallTimeout: 5 * time.Second,

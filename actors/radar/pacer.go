@@ -13,25 +13,26 @@ import (
 // answers users wait for (locations, heartbeats, chat) queue behind pushes
 // nobody asked for, and the queue feeds itself until requests time out.
 //
-// So the Pacer watches how late push timers are served (the time a grain's
-// timer message waits in the mailbox and the scheduler: the same queueing
-// every request meets) and stretches the interval while that lag is above
-// its target, then lets it shrink back to the configured interval once the
-// node keeps up. The configured interval stays the floor: pushes are never
+// So the Pacer watches how long client frames take from the socket to their
+// first answer (sessions report it) and stretches the interval while that
+// delay is above its target, then lets it shrink back to the configured
+// interval once the node keeps up. (How late push timers are served was
+// tried first and does not work: the scheduler runs a goroutine it just
+// woke almost at once, so timers look punctual while requests queue.) The configured interval stays the floor: pushes are never
 // more frequent than "at most one per radar interval" allows.
 type Pacer struct {
 	base     time.Duration
-	target   time.Duration // lag above which pushes slow down
+	target   time.Duration // answer delay above which pushes slow down
 	most     float64       // the largest stretch
 	interval atomic.Int64  // the interval in force, read by every grain
 
 	mu      sync.Mutex
-	lag     float64 // smoothed lag, ns
+	lag     float64 // smoothed answer delay, ns
 	stretch float64
 	next    time.Time // the next adjustment
 }
 
-// Pacer tuning: a lag is smoothed over about the last 20 pushes, and the
+// Pacer tuning: the delay is smoothed over about the last 20 answers, and the
 // stretch moves at most every 100 ms, by ×1.25 up and ÷1.1 down, so it
 // reacts within a second and settles without oscillating.
 const (
@@ -65,9 +66,10 @@ func (p *Pacer) Stretch() float64 {
 	return p.stretch
 }
 
-// Observe records that a push timer due at wall time due was served at now.
-func (p *Pacer) Observe(due, now time.Time) {
-	lag := float64(now.Sub(due))
+// Observe records that a client frame read from its socket at received was
+// first answered at now.
+func (p *Pacer) Observe(received, now time.Time) {
+	lag := float64(now.Sub(received))
 	if lag < 0 {
 		lag = 0
 	}

@@ -60,6 +60,10 @@ type Deps struct {
 	// name. Its sessions have no session.start: they are live at once.
 	Legacy    map[string]Handler
 	Bootstrap []BootstrapSource
+	// Served, when set, learns how long each answered client frame took
+	// from the socket to its first answer: the node's pacer slows radar
+	// pushes while that grows (radar.Pacer).
+	Served func(received, answered time.Time)
 	// Replay runs after bootstrap when session.start carries lastSeenAt.
 	Replay func(c *Context, since time.Time) error
 	// CallTimeout bounds each grain call a command makes.
@@ -128,6 +132,7 @@ type sessionActor struct {
 	attached bool
 	closed   bool
 	actx     actor.Context // set while a command is handled
+	received time.Time     // when the frame being handled left the socket
 	legacy   bool          // the socket speaks {event, data}
 	debug    bool          // the logger takes debug records: one line per frame
 
@@ -236,7 +241,9 @@ func (s *sessionActor) command(ctx actor.Context, m *Command) {
 	if s.debug {
 		s.deps.Logger.Debug("session: frame", "user", s.p.UserID, "session", s.p.SessionID, "type", m.Frame.Type, "requestId", m.Frame.RequestID)
 	}
+	s.received = m.Received
 	s.handle(m.Frame)
+	s.received = time.Time{}
 }
 
 // holdOut keeps a grain's event until the bootstrap is sent.
@@ -368,7 +375,7 @@ func (s *sessionActor) disconnect(d *protocol.Disconnect) {
 }
 
 func (s *sessionActor) handle(f protocol.ClientFrame) {
-	c := &Context{s: s, actx: s.actx, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now()}
+	c := &Context{s: s, actx: s.actx, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now(), received: s.received}
 	// Not cancelled on return: a handler's continuations (CallAsync, the
 	// bootstrap chain) run later and still read through it. The deadline's
 	// own timer releases it.
@@ -487,6 +494,18 @@ type Context struct {
 	cancel     context.CancelFunc
 	// onFail runs once after an error is answered on this frame.
 	onFail func()
+	// received is when the socket read the frame; zero once its first
+	// answer was reported to Deps.Served.
+	received time.Time
+}
+
+// answered reports the frame's first answer to Deps.Served.
+func (c *Context) answered() {
+	if c.received.IsZero() || c.s.deps.Served == nil {
+		return
+	}
+	c.s.deps.Served(c.received, time.Now())
+	c.received = time.Time{}
 }
 
 // CallAsync asks a grain and runs done with its reply of type R later, on
@@ -526,6 +545,7 @@ func (c *Context) Reply(typ string, payload any) error {
 		return err
 	}
 	c.s.send(typ, b)
+	c.answered()
 	return nil
 }
 
@@ -540,6 +560,7 @@ func (c *Context) Event(typ string, payload any) {
 // ReplyRaw sends a frame whose payload is compact JSON the server encoded.
 func (c *Context) ReplyRaw(typ string, payload []byte) error {
 	c.s.send(typ, protocol.EncodeRawFrame(typ, payload, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+	c.answered()
 	return nil
 }
 
@@ -548,6 +569,7 @@ func (c *Context) ReplyRaw(typ string, payload []byte) error {
 // tail with this request's ids is appended in place.
 func (c *Context) ReplyFrame(typ string, head []byte) error {
 	c.s.send(typ, protocol.AppendFrameTail(head, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
+	c.answered()
 	return nil
 }
 
@@ -568,6 +590,7 @@ func (c *Context) Fail(err error) {
 	}
 	c.s.deps.Metrics.Errors.WithLabelValues(string(pe.Code)).Inc()
 	c.s.send(protocol.TypeError, c.s.encodeError(pe, c.Frame.RequestID, c.Frame.CorrelationID))
+	c.answered()
 	if f := c.onFail; f != nil {
 		c.onFail = nil
 		f()

@@ -205,3 +205,36 @@ func TestStaleFramesAreShed(t *testing.T) {
 		t.Fatalf("stale frame answered %+v", f)
 	}
 }
+
+// Served hears of every served frame once, at its first answer, with the
+// time the socket read it: session.start answers with two frames, a
+// refused command with an error.
+func TestServedReportsEachFrameOnce(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	var got []time.Time
+	e.deps.Served = func(received, answered time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if answered.Before(received) {
+			t.Errorf("answered %v before received %v", answered, received)
+		}
+		got = append(got, received)
+	}
+	tr := newFake(100)
+	pid := session.Spawn(e.node.System.Root, e.deps, session.Params{SessionID: "s1", UserID: "user_a", Dialect: "ws", TokenExp: e.clk.Now().Add(time.Hour), Transport: tr})
+	t0 := time.Now().Add(-20 * time.Millisecond)
+	t1 := t0.Add(time.Millisecond)
+	e.node.System.Root.Send(pid, &session.Command{Frame: protocol.ClientFrame{Type: protocol.TypeSessionStart, Payload: json.RawMessage(`{}`)}, Received: t0})
+	e.node.System.Root.Send(pid, &session.Command{Frame: protocol.ClientFrame{Type: protocol.TypeSafetyBlock, Payload: json.RawMessage(`{"blockedUserId":"user_a"}`)}, Received: t1})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(tr.types()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a second report would come now
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !got[0].Equal(t0) || !got[1].Equal(t1) {
+		t.Fatalf("served %v, want [%v %v]; frames %v", got, t0, t1, tr.types())
+	}
+}

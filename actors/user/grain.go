@@ -212,9 +212,6 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.RadarDirty:
 		g.radarChanged(ctx)
 	case presenceTimer:
-		if m.t == TimerPush && g.deps.Pacer != nil {
-			g.deps.Pacer.Observe(m.fired, time.Now())
-		}
 		g.apply(ctx, g.pres.Fired(g.now(), m.t))
 	}
 }

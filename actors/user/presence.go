@@ -23,12 +23,7 @@ import (
 // Nothing here decides anything.
 
 // presenceTimer is the self-message of a presence timer (local only).
-// fired is the wall time its timer went off: how long the message then
-// waited to be served is the node's queueing delay, which paces pushes.
-type presenceTimer struct {
-	t     Timer
-	fired time.Time
-}
+type presenceTimer struct{ t Timer }
 
 // cellAnswer is a Cell grain's answer to an upsert (seq > 0) or a remove,
 // or the failure to get one.
@@ -75,7 +70,7 @@ func (g *grain) apply(ctx actor.Context, fx []Effect) {
 // armPresence delivers a presence timer to the grain at clock time at.
 func (g *grain) armPresence(ctx actor.Context, at time.Time, t Timer) {
 	self, sys := ctx.Self(), ctx.ActorSystem()
-	g.deps.Clock.AfterFunc(max(at.Sub(g.now()), 0), func() { sys.Root.Send(self, presenceTimer{t: t, fired: time.Now()}) })
+	g.deps.Clock.AfterFunc(max(at.Sub(g.now()), 0), func() { sys.Root.Send(self, presenceTimer{t}) })
 }
 
 // writeCell sends a write to a Cell grain without waiting for it: the
