@@ -167,17 +167,7 @@ func (c *Config) Validate() error {
 		// Everything but an idle socket needs frames the legacy dialect
 		// does not have; say which flags ask for them. BLE runs only for
 		// pairs, so --pairs 0 rules it out whatever --ble says.
-		var busy []string
-		if c.Pairs > 0 {
-			busy = append(busy, "--pairs")
-		}
-		if c.LocationEvery > 0 {
-			busy = append(busy, "--location-every")
-		}
-		if c.ChatRate > 0 {
-			busy = append(busy, "--chat-rate")
-		}
-		if len(busy) > 0 {
+		if busy := c.busyFlags(); len(busy) > 0 {
 			bad("dialect socket only holds idle sessions (the legacy dialect has no radar, connection request or BLE frames): "+
 				"set %s to 0", strings.Join(busy, ", "))
 		}
@@ -189,17 +179,7 @@ func (c *Config) Validate() error {
 	case ScenarioRadar:
 		// The users' locations are the radar points, not a walk, and the
 		// closed loop is all the traffic, so nothing else may run.
-		var busy []string
-		if c.Pairs > 0 {
-			busy = append(busy, "--pairs")
-		}
-		if c.LocationEvery > 0 {
-			busy = append(busy, "--location-every")
-		}
-		if c.ChatRate > 0 {
-			busy = append(busy, "--chat-rate")
-		}
-		if len(busy) > 0 {
+		if busy := c.busyFlags(); len(busy) > 0 {
 			bad("scenario radar sends only its own location updates: set %s to 0", strings.Join(busy, ", "))
 		}
 		if c.Dialect != DialectWS {
@@ -322,4 +302,19 @@ func (c *Config) Tolerance() time.Duration {
 		return c.TogetherTolerance
 	}
 	return 1500*time.Millisecond + time.Duration(c.ClockSpeed*float64(50*time.Millisecond))
+}
+
+// busyFlags names the traffic flags that are set: pairs, walking and chat.
+func (c *Config) busyFlags() []string {
+	var busy []string
+	if c.Pairs > 0 {
+		busy = append(busy, "--pairs")
+	}
+	if c.LocationEvery > 0 {
+		busy = append(busy, "--location-every")
+	}
+	if c.ChatRate > 0 {
+		busy = append(busy, "--chat-rate")
+	}
+	return busy
 }
