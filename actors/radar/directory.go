@@ -50,18 +50,24 @@ func (d *Directory) shard(c h3.Cell) *dirShard {
 	return &d.shards[uint64(c)%uint64(len(d.shards))]
 }
 
-// slot returns c's slot, creating it if needed.
-func (d *Directory) slot(c h3.Cell) *Slot {
+// lookup returns c's slot, nil if it has none yet.
+func (d *Directory) lookup(c h3.Cell) *Slot {
 	s := d.shard(c)
 	s.mu.RLock()
-	sl := s.m[c]
-	s.mu.RUnlock()
-	if sl != nil {
+	defer s.mu.RUnlock()
+	return s.m[c]
+}
+
+// slot returns c's slot, creating it if needed.
+func (d *Directory) slot(c h3.Cell) *Slot {
+	if sl := d.lookup(c); sl != nil {
 		return sl
 	}
+	s := d.shard(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sl = s.m[c]; sl == nil {
+	sl := s.m[c]
+	if sl == nil {
 		sl = &Slot{}
 		s.m[c] = sl
 	}
@@ -70,10 +76,7 @@ func (d *Directory) slot(c h3.Cell) *Slot {
 
 // Load returns a cell's snapshot, nil when the cell is empty or inactive.
 func (d *Directory) Load(c h3.Cell) *Snapshot {
-	s := d.shard(c)
-	s.mu.RLock()
-	sl := s.m[c]
-	s.mu.RUnlock()
+	sl := d.lookup(c)
 	if sl == nil {
 		return nil
 	}
@@ -85,16 +88,6 @@ func (d *Directory) Load(c h3.Cell) *Snapshot {
 func (d *Directory) Slots(cells []h3.Cell, buf []*Slot) []*Slot {
 	for _, c := range cells {
 		buf = append(buf, d.slot(c))
-	}
-	return buf
-}
-
-// Snapshots appends the non-empty snapshots of cells to buf.
-func (d *Directory) Snapshots(cells []h3.Cell, buf []*Snapshot) []*Snapshot {
-	for _, c := range cells {
-		if snap := d.Load(c); snap != nil && len(snap.Entries) > 0 {
-			buf = append(buf, snap)
-		}
 	}
 	return buf
 }
@@ -115,11 +108,7 @@ func (d *Directory) store(c h3.Cell, snap *Snapshot) {
 	}
 	if snap == nil {
 		// An empty cell that was never published needs no slot.
-		s := d.shard(c)
-		s.mu.RLock()
-		sl := s.m[c]
-		s.mu.RUnlock()
-		if sl != nil {
+		if sl := d.lookup(c); sl != nil {
 			sl.snap.Store(nil)
 		}
 		return

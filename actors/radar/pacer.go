@@ -23,7 +23,6 @@ import (
 type Pacer struct {
 	base     time.Duration
 	target   time.Duration // answer delay above which pushes slow down
-	most     float64       // the largest stretch
 	interval atomic.Int64  // the interval in force, read by every grain
 
 	mu      sync.Mutex
@@ -46,7 +45,7 @@ const (
 
 // NewPacer returns a pacer whose floor is the configured interval.
 func NewPacer(interval time.Duration) *Pacer {
-	p := &Pacer{base: interval, target: pacerTargetMs * time.Millisecond, most: pacerMost, stretch: 1}
+	p := &Pacer{base: interval, target: pacerTargetMs * time.Millisecond, stretch: 1}
 	p.interval.Store(int64(interval))
 	return p
 }
@@ -57,13 +56,6 @@ func (p *Pacer) Interval() time.Duration {
 		return 0
 	}
 	return time.Duration(p.interval.Load())
-}
-
-// Stretch is the factor the interval is stretched by (1 when the node keeps up).
-func (p *Pacer) Stretch() float64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stretch
 }
 
 // Observe records that a client frame read from its socket at received was
@@ -82,7 +74,7 @@ func (p *Pacer) Observe(received, now time.Time) {
 	p.next = now.Add(pacerEvery)
 	switch {
 	case p.lag > float64(p.target):
-		p.stretch = min(p.stretch*pacerUp, p.most)
+		p.stretch = min(p.stretch*pacerUp, pacerMost)
 	case p.lag < float64(p.target)/2:
 		p.stretch = max(p.stretch/pacerDown, 1)
 	default:

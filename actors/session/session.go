@@ -132,7 +132,6 @@ type sessionActor struct {
 	attached bool
 	closed   bool
 	actx     actor.Context // set while a command is handled
-	received time.Time     // when the frame being handled left the socket
 	legacy   bool          // the socket speaks {event, data}
 	debug    bool          // the logger takes debug records: one line per frame
 
@@ -241,9 +240,7 @@ func (s *sessionActor) command(ctx actor.Context, m *Command) {
 	if s.debug {
 		s.deps.Logger.Debug("session: frame", "user", s.p.UserID, "session", s.p.SessionID, "type", m.Frame.Type, "requestId", m.Frame.RequestID)
 	}
-	s.received = m.Received
-	s.handle(m.Frame)
-	s.received = time.Time{}
+	s.handle(m.Frame, m.Received)
 }
 
 // holdOut keeps a grain's event until the bootstrap is sent.
@@ -374,8 +371,8 @@ func (s *sessionActor) disconnect(d *protocol.Disconnect) {
 	s.p.Transport.Close(d.Code, d.Reason)
 }
 
-func (s *sessionActor) handle(f protocol.ClientFrame) {
-	c := &Context{s: s, actx: s.actx, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now(), received: s.received}
+func (s *sessionActor) handle(f protocol.ClientFrame, received time.Time) {
+	c := &Context{s: s, actx: s.actx, Frame: f, UserID: s.p.UserID, SessionID: s.p.SessionID, Node: s.deps.Node, Now: s.deps.Clock.Now(), received: received}
 	// Not cancelled on return: a handler's continuations (CallAsync, the
 	// bootstrap chain) run later and still read through it. The deadline's
 	// own timer releases it.
@@ -499,8 +496,10 @@ type Context struct {
 	received time.Time
 }
 
-// answered reports the frame's first answer to Deps.Served.
-func (c *Context) answered() {
+// answer sends a frame that answers this request, and reports the
+// request's first answer to Deps.Served.
+func (c *Context) answer(typ string, frame []byte) {
+	c.s.send(typ, frame)
 	if c.received.IsZero() || c.s.deps.Served == nil {
 		return
 	}
@@ -544,8 +543,7 @@ func (c *Context) Reply(typ string, payload any) error {
 	if err != nil {
 		return err
 	}
-	c.s.send(typ, b)
-	c.answered()
+	c.answer(typ, b)
 	return nil
 }
 
@@ -559,8 +557,7 @@ func (c *Context) Event(typ string, payload any) {
 
 // ReplyRaw sends a frame whose payload is compact JSON the server encoded.
 func (c *Context) ReplyRaw(typ string, payload []byte) error {
-	c.s.send(typ, protocol.EncodeRawFrame(typ, payload, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
-	c.answered()
+	c.answer(typ, protocol.EncodeRawFrame(typ, payload, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
 	return nil
 }
 
@@ -568,8 +565,7 @@ func (c *Context) ReplyRaw(typ string, payload []byte) error {
 // the end of its payload (protocol.AppendFrameHead and the payload): the
 // tail with this request's ids is appended in place.
 func (c *Context) ReplyFrame(typ string, head []byte) error {
-	c.s.send(typ, protocol.AppendFrameTail(head, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
-	c.answered()
+	c.answer(typ, protocol.AppendFrameTail(head, c.s.deps.Clock.Now(), c.Frame.RequestID, c.Frame.CorrelationID))
 	return nil
 }
 
@@ -589,8 +585,7 @@ func (c *Context) Fail(err error) {
 		pe.Domain = protocol.DomainOf(c.Frame.Type)
 	}
 	c.s.deps.Metrics.Errors.WithLabelValues(string(pe.Code)).Inc()
-	c.s.send(protocol.TypeError, c.s.encodeError(pe, c.Frame.RequestID, c.Frame.CorrelationID))
-	c.answered()
+	c.answer(protocol.TypeError, c.s.encodeError(pe, c.Frame.RequestID, c.Frame.CorrelationID))
 	if f := c.onFail; f != nil {
 		c.onFail = nil
 		f()
