@@ -51,6 +51,8 @@ type Pair struct {
 	UserB       string       `json:"userB"`
 	Requests    []Request    `json:"requests"`
 	Connections []Connection `json:"connections"`
+	// Version fences Save (see ErrStale).
+	Version uint64 `json:"version,omitempty"`
 }
 
 // PairID names the pair of two users independently of their order.
@@ -62,12 +64,15 @@ func PairID(a, b string) string {
 }
 
 // Pairs stores pairs as whole records with indexes by user, request id and
-// connection id. The Pair grain is the only writer of a pair, so Save needs
-// no compare-and-swap.
+// connection id. The Pair grain is the only writer of a pair; Save is
+// fenced by Pair.Version so a stale activation of it cannot overwrite what a
+// newer one wrote.
 type Pairs interface {
 	// Get returns a pair; ErrNotFound when the two users never interacted.
 	Get(ctx context.Context, pairID string) (*Pair, error)
-	// Save writes a pair and its indexes durably (acknowledged writes).
+	// Save writes a pair and its indexes durably (acknowledged writes). It
+	// is fenced: ErrStale when p.Version is not the stored version (0: the
+	// pair must not exist yet); on success p.Version is the new one.
 	Save(ctx context.Context, p *Pair) error
 	// Of lists the ids of the pairs a user belongs to.
 	Of(ctx context.Context, userID string) ([]string, error)

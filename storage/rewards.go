@@ -102,6 +102,8 @@ type Gift struct {
 	RedeemedAt    *time.Time `json:"redeemedAt,omitempty"`
 	EndedAt       *time.Time `json:"endedAt,omitempty"` // expired or cancelled
 	EndReason     string     `json:"endReason,omitempty"`
+	// Version fences PutGift (see ErrStale); Grant stores version 1.
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Grant is one gift to grant and the timer that goes with it.
@@ -150,7 +152,9 @@ type Rewards interface {
 	// active or Granted reached Stock, ErrNotFound when the campaign is
 	// unknown. err reports a failure of the whole call: nothing was written.
 	Grant(ctx context.Context, grants []Grant) (refused []error, err error)
-	// PutGift replaces a stored gift (ErrNotFound when unknown). A non-empty
+	// PutGift replaces a stored gift (ErrNotFound when unknown; ErrStale
+	// when g.Version is not the stored version, else g.Version becomes the
+	// new one). A non-empty
 	// Code is indexed to the gift (ErrConflict, nothing written, when the
 	// code belongs to another gift). Moving into stage redeemed counts on
 	// the campaign's Redeemed.

@@ -16,13 +16,16 @@ type ScoreDay struct {
 	// never done are absent.
 	Counts    map[string]int `json:"counts,omitempty"`
 	UpdatedAt time.Time      `json:"updatedAt"`
+	// Version fences Put (see ErrStale).
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Scores stores each user's daily score. The user's Score grain is its
-// only writer, so Put simply replaces the record.
+// only writer; Put is fenced by ScoreDay.Version.
 type Scores interface {
 	// Get returns the user's record; ErrNotFound when none was ever stored.
 	Get(ctx context.Context, userID string) (*ScoreDay, error)
-	// Put replaces the user's record durably.
+	// Put replaces the user's record durably; ErrStale when d.Version is
+	// not the stored version, else d.Version is the new one.
 	Put(ctx context.Context, d *ScoreDay) error
 }

@@ -13,7 +13,19 @@ var (
 	ErrConflict = errors.New("storage: conflict")
 	// ErrClosed: the store was closed; writes after Close fail with it.
 	ErrClosed = errors.New("storage: closed")
+	// ErrStale: a fenced write carried a version other than the stored
+	// one, so another activation of the grain has written since this one
+	// read its state (a node that froze and came back). Nothing was
+	// written; the grain must stop without acknowledging anything.
+	ErrStale = errors.New("storage: stale version")
 )
+
+// Fenced records (User, Pair, ScoreDay, Gift, Snapshot) carry a Version:
+// 0 for a record never stored, then the number of writes so far. A fenced
+// write succeeds only when the record's Version equals the stored one
+// (0 = must not exist yet), stores Version+1 and sets the caller's Version
+// to it; otherwise it fails with ErrStale and writes nothing. In SQL terms
+// it is UPDATE … WHERE id = $1 AND version = $2.
 
 // User is the stored account. Optional profile fields are pointers so "unset"
 // and "cleared" survive a round trip as null.
@@ -43,6 +55,8 @@ type User struct {
 	// fresh account.
 	TerminatedAt    *time.Time `json:"terminatedAt,omitempty"`
 	TerminateReason string     `json:"terminateReason,omitempty"`
+	// Version fences Put (see ErrStale); Create stores version 1.
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Terminated reports whether an operator terminated the account.
@@ -61,7 +75,8 @@ type Users interface {
 	// identity is already linked to a live account or the username is taken.
 	Create(ctx context.Context, u *User) error
 	// Put replaces a user, maintaining the username index (ErrConflict when the
-	// new username belongs to someone else). Soft delete is a Put with DeletedAt
+	// new username belongs to someone else). It is fenced: ErrStale when
+	// u.Version is not the stored version; on success u.Version is the new one. Soft delete is a Put with DeletedAt
 	// set: it unlinks the identity and frees the username so a later login
 	// with the same identity creates a fresh account.
 	Put(ctx context.Context, u *User) error
@@ -169,15 +184,41 @@ type Reminder struct {
 	Name     string    `json:"name"`
 	DueAt    time.Time `json:"dueAt"`
 	Payload  []byte    `json:"payload,omitempty"`
+	// ClaimedUntil is set while a node holds the reminder (Claim): nobody
+	// else claims it before then. Set drops the claim.
+	ClaimedUntil *time.Time `json:"claimedUntil,omitempty"`
 }
 
-// Reminders stores durable timers ordered by due time.
+// ReadyAt is when the reminder can next be claimed: its due time, or the
+// end of its current claim when that is later.
+func (r *Reminder) ReadyAt() time.Time {
+	if r.ClaimedUntil != nil && r.ClaimedUntil.After(r.DueAt) {
+		return *r.ClaimedUntil
+	}
+	return r.DueAt
+}
+
+// Reminders stores durable timers ordered by due time. Every node sharing
+// the store runs a reminders service; claims make each due reminder fire on
+// one of them at a time, and at least once: a reminder stays until its
+// grain deletes or re-sets it, so one whose firing node died is claimed
+// again when the claim lapses. Handlers are therefore idempotent on
+// (reminder, DueAt).
 type Reminders interface {
+	// Set stores r (ClaimedUntil is ignored), replacing the reminder with
+	// the same (Kind, Identity, Name) and dropping any claim on it.
 	Set(ctx context.Context, r Reminder) error
 	Delete(ctx context.Context, kind, identity, name string) error
-	// Due lists up to limit reminders with DueAt <= until, earliest first.
+	// Due lists up to limit reminders with DueAt <= until, earliest first,
+	// claimed or not.
 	Due(ctx context.Context, until time.Time, limit int) ([]Reminder, error)
-	// Next is the earliest reminder, ErrNotFound when none.
+	// Claim takes up to limit reminders that are due at now and not
+	// claimed (or whose claim ended by now), earliest ReadyAt first, and
+	// claims them until until: no Claim on any node returns them again
+	// before then. They are returned with ClaimedUntil set. On a shared
+	// database this is SELECT … FOR UPDATE SKIP LOCKED.
+	Claim(ctx context.Context, now, until time.Time, limit int) ([]Reminder, error)
+	// Next is the reminder with the earliest ReadyAt, ErrNotFound when none.
 	Next(ctx context.Context) (*Reminder, error)
 }
 
