@@ -31,7 +31,9 @@ var fencedRecords = []fencedRecord{
 			must(t, s.Users().Create(t.Context(), u))
 			return u
 		},
-		write: func(t *testing.T, s storage.Store, rec any) error { return s.Users().Put(t.Context(), rec.(*storage.User)) },
+		write: func(t *testing.T, s storage.Store, rec any) error {
+			return s.Users().Put(t.Context(), rec.(*storage.User))
+		},
 		load: func(t *testing.T, s storage.Store) any {
 			u, err := s.Users().Get(t.Context(), "u1")
 			must(t, err)
@@ -52,7 +54,9 @@ var fencedRecords = []fencedRecord{
 			must(t, s.Pairs().Save(t.Context(), p))
 			return p
 		},
-		write: func(t *testing.T, s storage.Store, rec any) error { return s.Pairs().Save(t.Context(), rec.(*storage.Pair)) },
+		write: func(t *testing.T, s storage.Store, rec any) error {
+			return s.Pairs().Save(t.Context(), rec.(*storage.Pair))
+		},
 		load: func(t *testing.T, s storage.Store) any {
 			p, err := s.Pairs().Get(t.Context(), storage.PairID("u1", "u2"))
 			must(t, err)
@@ -79,7 +83,9 @@ var fencedRecords = []fencedRecord{
 			must(t, s.Scores().Put(t.Context(), d))
 			return d
 		},
-		write: func(t *testing.T, s storage.Store, rec any) error { return s.Scores().Put(t.Context(), rec.(*storage.ScoreDay)) },
+		write: func(t *testing.T, s storage.Store, rec any) error {
+			return s.Scores().Put(t.Context(), rec.(*storage.ScoreDay))
+		},
 		load: func(t *testing.T, s storage.Store) any {
 			d, err := s.Scores().Get(t.Context(), "u1")
 			must(t, err)
@@ -130,7 +136,9 @@ var fencedRecords = []fencedRecord{
 			must(t, refused[0])
 			return g
 		},
-		write: func(t *testing.T, s storage.Store, rec any) error { return s.Rewards().PutGift(t.Context(), rec.(*storage.Gift)) },
+		write: func(t *testing.T, s storage.Store, rec any) error {
+			return s.Rewards().PutGift(t.Context(), rec.(*storage.Gift))
+		},
 		load: func(t *testing.T, s storage.Store) any {
 			gs, err := s.Rewards().GiftsOfPair(t.Context(), storage.PairID("u1", "u2"))
 			must(t, err)
