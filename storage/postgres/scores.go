@@ -21,23 +21,20 @@ func (r scores) Get(ctx context.Context, userID string) (*storage.ScoreDay, erro
 	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
-	d := storage.ScoreDay{UserID: userID}
+	var d storage.ScoreDay
 	err := r.s.read(ctx, "scores.get", func(q querier) error {
-		var counts []byte
+		var doc []byte
 		var version int64
-		err := q.QueryRow(ctx, `SELECT day, counts, updated_at, version FROM score_days WHERE user_id = $1`, userID).
-			Scan(&d.Date, &counts, &d.UpdatedAt, &version)
+		err := q.QueryRow(ctx, `SELECT doc, version FROM score_days WHERE user_id = $1`, userID).Scan(&doc, &version)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: score of %s: %w", userID, storage.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		d.Counts = nil
-		if len(counts) > 0 {
-			if err := json.Unmarshal(counts, &d.Counts); err != nil {
-				return fmt.Errorf("decode score counts of %s: %w", userID, err)
-			}
+		d = storage.ScoreDay{}
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return fmt.Errorf("decode score of %s: %w", userID, err)
 		}
 		d.Version = uint64(version)
 		return nil
@@ -45,7 +42,6 @@ func (r scores) Get(ctx context.Context, userID string) (*storage.ScoreDay, erro
 	if err != nil {
 		return nil, err
 	}
-	d.Date, d.UpdatedAt = d.Date.UTC(), d.UpdatedAt.UTC()
 	return &d, nil
 }
 
@@ -58,26 +54,22 @@ func (r scores) Put(ctx context.Context, d *storage.ScoreDay) error {
 	if err := checkID("user id", d.UserID); err != nil {
 		return err
 	}
-	// No counts is SQL NULL and reads back as a nil map, as bbolt's
-	// omitempty JSON does.
-	var counts []byte
-	if len(d.Counts) > 0 {
-		var err error
-		if counts, err = json.Marshal(d.Counts); err != nil {
-			return fmt.Errorf("postgres: encode score counts of %s: %w", d.UserID, err)
-		}
+	c := *d
+	c.Version = 0 // the version column is the only truth
+	c.Date, c.UpdatedAt = c.Date.UTC(), c.UpdatedAt.UTC()
+	doc, err := json.Marshal(&c)
+	if err != nil {
+		return fmt.Errorf("postgres: encode score of %s: %w", d.UserID, err)
 	}
-	err := r.s.write(ctx, "scores.put", func(tx pgx.Tx) error {
+	err = r.s.write(ctx, "scores.put", func(tx pgx.Tx) error {
 		var tag pgconn.CommandTag
 		var err error
 		if d.Version == 0 {
-			tag, err = tx.Exec(ctx, `INSERT INTO score_days (user_id, day, counts, updated_at, version)
-				VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id) DO NOTHING`,
-				d.UserID, d.Date, counts, d.UpdatedAt)
+			tag, err = tx.Exec(ctx, `INSERT INTO score_days (user_id, version, doc) VALUES ($1, 1, $2)
+				ON CONFLICT (user_id) DO NOTHING`, d.UserID, doc)
 		} else {
-			tag, err = tx.Exec(ctx, `UPDATE score_days SET day = $3, counts = $4, updated_at = $5, version = version + 1
-				WHERE user_id = $1 AND version = $2`,
-				d.UserID, int64(d.Version), d.Date, counts, d.UpdatedAt)
+			tag, err = tx.Exec(ctx, `UPDATE score_days SET doc = $3, version = version + 1
+				WHERE user_id = $1 AND version = $2`, d.UserID, int64(d.Version), doc)
 		}
 		if err != nil {
 			return err

@@ -96,13 +96,13 @@ CREATE TABLE audit_log (
     detail   text NOT NULL
 );
 
--- One row per user: the current day only.
+-- One row per user: the current day only, read and written whole by the
+-- user's Score grain, so a document (times keep their nanoseconds, as in
+-- bbolt).
 CREATE TABLE score_days (
-    user_id    text PRIMARY KEY,
-    day        timestamptz NOT NULL,
-    counts     jsonb,
-    updated_at timestamptz NOT NULL,
-    version    bigint NOT NULL
+    user_id text PRIMARY KEY,
+    version bigint NOT NULL,
+    doc     jsonb NOT NULL
 );
 
 CREATE TABLE snapshots (
