@@ -46,6 +46,11 @@ type Metrics struct {
 	// RewardCodeMisses counts sponsor lookups of codes that do not exist
 	// for the brand asking, by brand: a rising rate is someone guessing.
 	RewardCodeMisses *prometheus.CounterVec
+	// StaleWrites counts grain writes the store refused as stale
+	// (storage.ErrStale), by grain kind: each is an activation that found
+	// another one had written its state since it loaded it, and stopped.
+	// Any rate at all means two activations of one grain overlapped.
+	StaleWrites *prometheus.CounterVec
 }
 
 // New registers every collector.
@@ -108,6 +113,10 @@ func New() *Metrics {
 	m.RewardCodeMisses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gisbi_reward_code_misses_total", Help: "Sponsor lookups of redemption codes unknown to the asking brand, by brand.",
 	}, []string{"brand"})
+	m.StaleWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gisbi_stale_writes_total", Help: "Grain writes refused because another activation of the grain had written since (the grain stopped), by grain kind.",
+	}, []string{"grain"})
+	m.Registry.MustRegister(m.StaleWrites)
 	m.Registry.MustRegister(m.RewardGrants, m.RewardClaims, m.RewardRedemptions, m.RewardExpiries, m.RewardCancellations, m.RewardCodeMisses)
 	m.Registry.MustRegister(m.Shed, m.ProximityScans, m.ProximityMilestones, m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,

@@ -298,6 +298,24 @@ func (s *Server) Start() error {
 
 // fireReminder wakes the grain that owns a due reminder and waits for it
 // to handle it (the reminders service is not an actor).
+//
+// Reminders fire at least once: a fire that failed or timed out, or whose
+// node died, fires again once its claim lapses, maybe on another node, and
+// a call that timed out may still have been handled. Each grain's handler
+// is idempotent on (reminder, DueAt) because it decides from its state and
+// the time, never from the fire itself:
+//   - User "vibe": ExpireVibe clears a vibe only while it is expired; a
+//     renewed vibe re-arms the reminder instead.
+//   - Pair "expire": State.Expire marks missed only a pending request past
+//     its expiry; none is left the second time.
+//   - Score "reset": the day rolls over only when it is past (Rules.Current).
+//   - Rewards "grant:…": the store grants one gift per pair per campaign
+//     (ErrConflict the second time); "close:…" cancels live gifts only;
+//     "expire:…" and "code:…" act only on a gift still due (Expire,
+//     ExpireCode).
+//
+// A grain that finds its state stale answers `unavailable` without doing
+// anything; the reminder stays and fires again at a fresh activation.
 func (s *Server) fireReminder(ctx context.Context, r storage.Reminder) error {
 	rep, err := cluster.Call[*grainpb.Ack](ctx, s.Node, r.Kind, r.Identity, &grainpb.ReminderFired{
 		Name: r.Name, Payload: r.Payload, DueUnixMs: r.DueAt.UnixMilli(),

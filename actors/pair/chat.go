@@ -150,6 +150,7 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 				ctx.Send(q.replyTo, internal(d.err))
 			}
 		}
+		g.stopWhenIdle(ctx)
 		return
 	}
 	now := g.deps.Clock.Now()
@@ -178,6 +179,10 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 		}
 	}
 	g.scoreMessages(ctx, d.batch)
+	if g.stale {
+		g.stopWhenIdle(ctx)
+		return
+	}
 	if !g.flushing {
 		g.flushQueued(ctx)
 	}

@@ -80,6 +80,10 @@ type grain struct {
 	inFlight int      // batches handed to the store and not yet answered
 	epoch    uint64   // raised when a batch fails: answers of later batches are stale
 	locating int      // accepts waiting for the users' locations
+	// stale: the store refused a Save as stale (another activation wrote
+	// the pair since this one loaded it). The grain refuses everything
+	// and stops once nothing it started is outstanding (see superseded).
+	stale, stopping bool
 }
 
 func pairFailure() proto.Message {
@@ -92,6 +96,9 @@ func pairFailure() proto.Message {
 // where they are) while the grain keeps serving.
 func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "pair grain", pairFailure)
+	if g.stale && g.refuseStale(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.load(m.Identity.Identity)
@@ -204,7 +211,17 @@ func (g *grain) apply(ctx actor.Context, a act, op func(now time.Time) (result, 
 		return internal(err)
 	}
 	if g.snapshot() != before {
+		// Save writes from the version this activation loaded or last
+		// wrote (g.state.Pair.Version) and moves it on.
 		if err := g.deps.Store.Pairs().Save(context.Background(), &g.state.Pair); err != nil {
+			if errors.Is(err, storage.ErrStale) {
+				// Another activation wrote the pair since: nothing of this
+				// change is told to anyone, the actor is asked to retry.
+				// Triggers recorded above fire harmlessly: the Rewards
+				// grain checks the change against the store.
+				g.superseded(ctx, err)
+				return &grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainConnections)}
+			}
 			g.deps.Logger.Error("pair grain: save", "pair", g.state.ID, "err", err)
 			g.load(g.state.ID) // drop the unsaved change
 			return internal(err)
@@ -319,7 +336,12 @@ func (g *grain) acceptRequest(ctx actor.Context, m *grainpb.AcceptRequest) {
 	g.locating++
 	g.meetingPoint(ctx, func(at *storage.LatLng) {
 		g.locating--
-		ctx.Respond(g.accept(ctx, a, m.RequestId, at))
+		if g.stale {
+			ctx.Respond(&grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainConnections)})
+		} else {
+			ctx.Respond(g.accept(ctx, a, m.RequestId, at))
+		}
+		g.stopWhenIdle(ctx)
 	})
 }
 
@@ -386,6 +408,60 @@ func (g *grain) ring(ctx actor.Context, m *grainpb.RingUser) *grainpb.PairReply 
 			},
 		}, nil
 	})
+}
+
+// refuseStale answers what reaches a stale grain before it stops: a
+// retryable failure for every call, nothing for the rest. It reports false
+// for the messages the grain still handles: the answers of the message
+// batches it handed to the store before (stored messages do not depend on
+// the pair's record; they are acked and delivered as usual).
+func (g *grain) refuseStale(ctx actor.Context) bool {
+	switch ctx.Message().(type) {
+	case appendDone:
+		return false
+	case *grainpb.SendRequest, *grainpb.AcceptRequest, *grainpb.RejectRequest, *grainpb.CancelRequest,
+		*grainpb.CloseConnection, *grainpb.RingUser:
+		ctx.Respond(&grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainConnections)})
+	case *grainpb.PostMessage, *grainpb.MarkRead, *grainpb.RelayToPartner:
+		ctx.Respond(&grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainChat)})
+	case *grainpb.ReminderFired:
+		// The reminder stays and fires again (its claim lapses), at a
+		// fresh activation.
+		if ctx.Sender() != nil {
+			ctx.Respond(&grainpb.Ack{Failure: grainpb.Stale(protocol.DomainConnections)})
+		}
+	}
+	return true
+}
+
+// superseded starts the stop of a grain whose Save the store refused as
+// stale: another activation of the pair has written since this one loaded
+// (a node that froze and came back), so this one's state is out of date.
+// It acknowledges and delivers nothing more that depends on its state:
+// messages numbered and not yet handed to the store are refused, and it
+// stops as soon as the batches and accepts it already started are
+// answered. The next message to the pair activates a fresh grain that
+// loads the newer state.
+func (g *grain) superseded(ctx actor.Context, err error) {
+	g.deps.Logger.Warn("pair grain: save refused as stale, another activation wrote since; stopping", "pair", g.state.ID, "err", err)
+	g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindPair).Inc()
+	g.stale = true
+	for _, q := range g.queue {
+		if q.replyTo != nil {
+			ctx.Send(q.replyTo, &grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainChat)})
+		}
+	}
+	g.queue = nil
+	g.stopWhenIdle(ctx)
+}
+
+// stopWhenIdle stops a stale grain once nothing it started waits for an
+// answer: a stopped grain would leave those callers to time out.
+func (g *grain) stopWhenIdle(ctx actor.Context) {
+	if g.stale && !g.stopping && g.inFlight == 0 && g.locating == 0 {
+		g.stopping = true
+		ctx.Poison(ctx.Self())
+	}
 }
 
 func internal(err error) *grainpb.PairReply {

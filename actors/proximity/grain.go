@@ -98,7 +98,19 @@ type grain struct {
 	locs [2]cachedLoc
 	// queue holds the commands that wait, in mailbox order, for a
 	// participant's first GPS fix (see request).
-	queue []func()
+	queue []queued
+
+	// stale: the store refused a snapshot write as stale (another
+	// activation of this connection wrote since this one loaded). The
+	// grain is stopping: it answers nothing but a retryable failure and
+	// sends nothing (see superseded).
+	stale bool
+}
+
+// queued is a command waiting in the queue: run serves it, refuse answers
+// it with a failure instead.
+type queued struct {
+	run, refuse func()
 }
 
 type origin struct{ user, session string }
@@ -116,6 +128,9 @@ func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "proximity grain", func() proto.Message {
 		return &grainpb.ProximityReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainProximity, "internal error")}
 	})
+	if g.stale && g.refuseStale(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.connID = m.Identity.Identity
@@ -185,11 +200,58 @@ func (g *grain) Receive(ctx actor.Context) {
 	}
 }
 
+// refuseStale answers what reaches a stale grain before it stops: a
+// retryable failure for every call, nothing for the rest. It reports false
+// for the messages the grain still handles (its own stop).
+func (g *grain) refuseStale(ctx actor.Context) bool {
+	switch ctx.Message().(type) {
+	case *actor.Stopping, *actor.Stopped:
+		return false
+	case *grainpb.ProximityGetFacts:
+		ctx.Respond(&grainpb.ProximityFacts{Failure: grainpb.Stale(protocol.DomainProximity)})
+	case *grainpb.ProximityIssueToken, *grainpb.ProximityStart, *grainpb.ProximityHeartbeat,
+		*grainpb.ProximityEnd, *grainpb.ProximityGetSession, *grainpb.ProximityGetSummary:
+		if ctx.Sender() != nil {
+			ctx.Respond(&grainpb.ProximityReply{Failure: grainpb.Stale(protocol.DomainProximity)})
+		}
+	}
+	return true
+}
+
+// superseded stops the grain once the store refused its snapshot as stale:
+// another activation of this connection has written since this one loaded
+// (a node that froze and came back), so everything this one holds is out
+// of date. What waited for the refused snapshot is dropped unsent (held
+// milestones and the events behind them), commands waiting for a location
+// are answered with a retryable failure, and the grain stops; the next
+// message activates a fresh grain that loads the newer snapshot. Answers
+// already given stand: proximity answers before its snapshot is durable
+// (a crash loses up to SnapshotEvery of a run), only milestones wait.
+func (g *grain) superseded(ctx actor.Context, err error) {
+	if g.stale {
+		return
+	}
+	g.stale = true
+	g.deps.Logger.Warn("proximity grain: snapshot refused as stale, another activation wrote since; stopping", "connection", g.connID, "err", err)
+	g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindProximity).Inc()
+	g.held = nil
+	g.stopTimer()
+	q := g.queue
+	g.queue = nil
+	for _, c := range q {
+		c.refuse()
+	}
+	ctx.Poison(ctx.Self())
+}
+
 // stopping writes the last snapshot as the grain stops (passivation or
 // shutdown). Milestones that were waiting for their snapshot are on disk
 // then: they are announced, or they never would be.
 func (g *grain) stopping(ctx actor.Context) {
 	g.stopTimer()
+	if g.stale {
+		return // superseded: nothing of this activation's is written or sent
+	}
 	if len(g.queue) > 0 {
 		g.deps.Logger.Warn("proximity grain: stopped with commands waiting for a location", "connection", g.connID, "commands", len(g.queue))
 	}
@@ -232,7 +294,7 @@ func (g *grain) load(ctx actor.Context) {
 		g.missing = true
 		return
 	}
-	ps, err := snapshot(c, g.deps.Store, g.connID)
+	ps, stored, err := snapshot(c, g.deps.Store, g.connID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		g.state = New(g.connID, p.UserA, p.UserB, g.deps.Config, nil)
@@ -242,6 +304,8 @@ func (g *grain) load(ctx actor.Context) {
 	default:
 		g.state = Restore(*ps, g.deps.Config, nil)
 	}
+	// The snapshot's stored version fences this activation's writes.
+	g.w.loaded(stored)
 	now := g.deps.Clock.Now()
 	g.savedMark, g.savedAt = g.mark(), now
 	if conn.Status == "closed" && !g.state.Closed() {
@@ -311,7 +375,9 @@ func (g *grain) request(ctx actor.Context, actorID string, o order, op func(now 
 		g.refreshLocations(ctx, g.deps.Clock.Now(), false, true)
 	}
 	if (o != answerNow && len(g.queue) > 0) || (o == afterFixes && g.unknownFix()) {
-		g.queue = append(g.queue, run)
+		g.queue = append(g.queue, queued{run: run, refuse: func() {
+			reply(&grainpb.ProximityReply{Failure: grainpb.Stale(protocol.DomainProximity)})
+		}})
 		return
 	}
 	run()
@@ -321,7 +387,7 @@ func (g *grain) request(ctx actor.Context, actorID string, o order, op func(now 
 // that left a participant unknown (a miss at activation is not kept) asks
 // again, keeping the miss this time, so the queue always moves on.
 func (g *grain) drain(ctx actor.Context) {
-	if g.state == nil || len(g.queue) == 0 {
+	if g.state == nil || len(g.queue) == 0 || g.stale {
 		return
 	}
 	if g.unknownFix() {
@@ -332,8 +398,8 @@ func (g *grain) drain(ctx actor.Context) {
 	}
 	q := g.queue
 	g.queue = nil
-	for _, run := range q {
-		run()
+	for _, c := range q {
+		c.run()
 	}
 }
 

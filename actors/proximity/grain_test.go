@@ -54,14 +54,14 @@ func (g *gatedSnapshots) open() {
 	g.mu.Unlock()
 }
 
-func (g *gatedSnapshots) Put(ctx context.Context, kind, id string, data []byte) error {
+func (g *gatedSnapshots) Put(ctx context.Context, snap *storage.Snapshot) error {
 	g.mu.Lock()
 	gate := g.gate
 	g.mu.Unlock()
 	if gate != nil {
 		<-gate
 	}
-	return g.Snapshots.Put(ctx, kind, id, data)
+	return g.Snapshots.Put(ctx, snap)
 }
 
 // inbox stands in for the User grains: it records the frame types

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
 )
@@ -20,18 +21,18 @@ const SnapshotKind = "proximity"
 // retryDelay spaces snapshot writes after a failed one.
 const retryDelay = time.Second
 
-// snapshot reads a connection's last snapshot; storage.ErrNotFound when it
-// never had one.
-func snapshot(ctx context.Context, store storage.Store, id string) (*Persisted, error) {
-	data, err := store.Snapshots().Get(ctx, SnapshotKind, id)
+// snapshot reads a connection's last snapshot and its stored version (which
+// fences the next write); storage.ErrNotFound when it never had one.
+func snapshot(ctx context.Context, store storage.Store, id string) (*Persisted, uint64, error) {
+	snap, err := store.Snapshots().Get(ctx, SnapshotKind, id)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var ps Persisted
-	if err := json.Unmarshal(data, &ps); err != nil {
-		return nil, fmt.Errorf("proximity: snapshot of %s: %w", id, err)
+	if err := json.Unmarshal(snap.Data, &ps); err != nil {
+		return nil, 0, fmt.Errorf("proximity: snapshot of %s: %w", id, err)
 	}
-	return &ps, nil
+	return &ps, snap.Version, nil
 }
 
 // mark is what decides that a snapshot is due at once rather than at the
@@ -52,10 +53,23 @@ type saved struct {
 
 // writer serialises snapshot writes of one grain across goroutines, so an
 // older snapshot can never land after a newer one (the shutdown path writes
-// synchronously while an asynchronous write may still be in flight).
+// synchronously while an asynchronous write may still be in flight). It
+// also keeps the snapshot's stored version, which fences every write
+// (storage.ErrStale): the version read at activation, then the one each
+// write returned. Since writes are serialised here, each one carries the
+// version the previous one left.
 type writer struct {
 	mu      sync.Mutex
-	written uint64
+	written uint64 // the grain's own count (grain.version) of the newest snapshot on disk
+	stored  uint64 // the store's version of the snapshot; 0 when none is stored
+	stale   bool   // a write was refused as stale: this activation writes nothing more
+}
+
+// loaded records the stored version read at activation (0: no snapshot).
+func (w *writer) loaded(stored uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stored = stored
 }
 
 // done is the newest version on disk.
@@ -68,12 +82,20 @@ func (w *writer) done() uint64 {
 func (w *writer) put(s storage.Snapshots, id string, version uint64, data []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.stale {
+		return fmt.Errorf("proximity: snapshot of %s: an earlier write was refused: %w", id, storage.ErrStale)
+	}
 	if version <= w.written {
 		return nil
 	}
-	if err := s.Put(context.Background(), SnapshotKind, id, data); err != nil {
+	snap := &storage.Snapshot{Kind: SnapshotKind, ID: id, Data: data, Version: w.stored}
+	if err := s.Put(context.Background(), snap); err != nil {
+		if errors.Is(err, storage.ErrStale) {
+			w.stale = true
+		}
 		return err
 	}
+	w.stored = snap.Version
 	w.written = version
 	return nil
 }
@@ -82,6 +104,9 @@ func (w *writer) put(s storage.Snapshots, id string, version uint64, data []byte
 // only once the snapshot that records them is durable, so a crash can never
 // make one fire twice; events after a held one wait with it to keep order.
 func (g *grain) emit(ctx actor.Context, evs []Event, now time.Time, force bool) {
+	if g.stale {
+		return // superseded: this activation writes and sends nothing more
+	}
 	milestone := false
 	if len(g.unrecorded) > 0 {
 		g.recordMilestones(now)
@@ -135,7 +160,7 @@ func (g *grain) unsaved() bool {
 // save starts the write of the current snapshot unless one is in flight;
 // onSaved starts the next one when the version moved meanwhile.
 func (g *grain) save(ctx actor.Context) {
-	if g.saving {
+	if g.saving || g.stale {
 		return
 	}
 	data, err := json.Marshal(g.state.Snapshot())
@@ -152,6 +177,12 @@ func (g *grain) save(ctx actor.Context) {
 }
 
 func (g *grain) onSaved(ctx actor.Context, m saved) {
+	if errors.Is(m.err, storage.ErrStale) {
+		// Never retried: another activation wrote since this one loaded.
+		g.saving = false
+		g.superseded(ctx, m.err)
+		return
+	}
 	if errors.Is(m.err, errRetry) {
 		g.saving = false
 		g.save(ctx)
@@ -196,6 +227,15 @@ func (g *grain) flushSync() bool {
 	data, err := json.Marshal(g.state.Snapshot())
 	if err == nil {
 		err = g.w.put(g.deps.Store.Snapshots(), g.connID, g.version, data)
+	}
+	if errors.Is(err, storage.ErrStale) {
+		// The grain is stopping already; what waited for this write is
+		// dropped (see superseded).
+		g.stale = true
+		g.deps.Logger.Warn("proximity grain: final snapshot refused as stale, another activation wrote since", "connection", g.connID, "err", err)
+		g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindProximity).Inc()
+		g.held = nil
+		return false
 	}
 	if err != nil {
 		g.deps.Logger.Error("proximity grain: final snapshot", "connection", g.connID, "err", err)

@@ -33,7 +33,7 @@ type Views struct {
 // snapshot reads a connection's snapshot; nil when it never had one or it
 // cannot be read (logged).
 func (v *Views) snapshot(ctx context.Context, id string) *Persisted {
-	ps, err := snapshot(ctx, v.Store, id)
+	ps, _, err := snapshot(ctx, v.Store, id)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		v.Logger.Warn("proximity: read snapshot", "connection", id, "err", err)
 	}

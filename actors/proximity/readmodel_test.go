@@ -86,7 +86,7 @@ func TestProgressReadsTheSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.Snapshots().Put(ctx, SnapshotKind, id, b); err != nil {
+		if err := store.Snapshots().Put(ctx, &storage.Snapshot{Kind: SnapshotKind, ID: id, Data: b}); err != nil {
 			t.Fatal(err)
 		}
 	}

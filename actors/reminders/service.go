@@ -3,7 +3,6 @@ package reminders
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,34 +11,61 @@ import (
 )
 
 // FireFunc wakes the owning grain of a due reminder and returns once the
-// grain has handled it. The grain owns its reminder: it deletes it or sets a
-// new due time while handling it.
+// grain has handled it, or when ctx ends. The grain owns its reminder: it
+// deletes it or sets a new due time while handling it.
+//
+// A reminder fires at least once: one whose fire failed, or whose node
+// died mid-fire, fires again once its claim lapses, possibly on another
+// node. A FireFunc and the grain behind it must therefore be idempotent
+// on (reminder, DueAt); see server.fireReminder for where each grain's
+// idempotency comes from.
 type FireFunc func(ctx context.Context, r storage.Reminder) error
 
-// Service arms one timer for the earliest stored reminder, so start-up costs
-// one index read however many reminders exist, and reminders that fell due
-// while the server was down fire at start-up.
+// Service fires due reminders at their grains. Every node sharing a store
+// runs one; they share the work through claims (storage.Reminders.Claim):
+// a service claims the reminders it is about to fire for a lease, so no
+// other service (nor itself) fires them again before the lease ends, and
+// the lease outlasts the fire (FireTimeout bounds it). A fire that fails
+// leaves its reminder claimed: it lapses with the lease and the reminder
+// is claimed and fired again then, on whichever node claims first. A
+// handled reminder is deleted or moved by its grain, which drops the
+// claim.
+//
+// One timer is armed for the earliest ReadyAt (due time, or claim end),
+// so start-up costs one index read however many reminders exist, and
+// reminders that fell due while the server was down fire at start-up.
 type Service struct {
 	store  storage.Reminders
 	clock  clock.Clock
 	fire   FireFunc
 	logger *slog.Logger
 
-	// RetryAfter is how long (real time) a fired reminder that its grain did
-	// not clear waits before it is fired again.
+	// FireTimeout bounds one fire (real time): the grain's answer is not
+	// awaited longer. It is part of the lease, so a fire always ends
+	// before its claim does.
+	FireTimeout time.Duration
+	// RetryAfter is how long (real time) a reminder whose fire failed, or
+	// that its grain did not clear, waits past FireTimeout before it is
+	// fired again: the lease is FireTimeout + RetryAfter.
 	RetryAfter time.Duration
-	// BatchSize bounds one scan of due reminders.
+	// BatchSize bounds one claim.
 	BatchSize int
+	// Concurrency bounds the fires in flight; a service claims no more
+	// than it can start firing at once, so no claim waits in a queue
+	// while its lease runs.
+	Concurrency int
 
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// inflight holds the reminders (by key) this service is firing. A
+	// grain may move its reminder to a time already due while its fire
+	// is still running; the new due time is claimed at once, and is left
+	// to its lease rather than fired beside the one still running.
 	inflight map[string]bool
-	retryAt  map[string]time.Time
 	wg       sync.WaitGroup
-	sem      chan struct{}
 }
 
 // New builds a stopped service. Set and Delete work at once (grains are
@@ -48,10 +74,9 @@ type Service struct {
 func New(store storage.Reminders, clk clock.Clock, logger *slog.Logger) *Service {
 	return &Service{
 		store: store, clock: clk, logger: logger,
-		RetryAfter: 5 * time.Second, BatchSize: 256,
+		FireTimeout: 10 * time.Second, RetryAfter: 5 * time.Second, BatchSize: 256, Concurrency: 16,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		inflight: map[string]bool{}, retryAt: map[string]time.Time{},
-		sem: make(chan struct{}, 16),
+		inflight: map[string]bool{},
 	}
 }
 
@@ -61,7 +86,8 @@ func (s *Service) Start(fire FireFunc) {
 	go s.run()
 }
 
-// Stop ends the loop and waits for fires in flight.
+// Stop ends the loop and waits for fires in flight. Reminders it claimed
+// and did not get to clear are fired again when their claims lapse.
 func (s *Service) Stop() {
 	select {
 	case <-s.stop:
@@ -100,11 +126,14 @@ func (s *Service) poke() {
 
 func key(r storage.Reminder) string { return r.Kind + "\x00" + r.Identity + "\x00" + r.Name }
 
-// instance names one due time of a reminder: a grain that handles a fire
-// by moving the reminder to a new due time (a gift's next code) must not
-// wait out the retry pause meant for a reminder it failed to clear.
-func instance(r storage.Reminder) string {
-	return key(r) + "\x00" + strconv.FormatInt(r.DueAt.UnixNano(), 10)
+// lease is how long (clock time) a claim holds: a fire and the retry
+// pause after it, in real time, scaled to the clock.
+func (s *Service) lease() time.Duration {
+	d := s.FireTimeout + s.RetryAfter
+	if sp := s.clock.Speed(); sp > 0 && sp != 1 {
+		d = time.Duration(float64(d) * sp)
+	}
+	return max(d, time.Millisecond)
 }
 
 func (s *Service) run() {
@@ -123,65 +152,66 @@ func (s *Service) run() {
 	}
 }
 
-// process fires what is due and returns how long (real time) to sleep.
+// process claims and fires what is due and returns how long (real time)
+// to sleep. A fire that ends pokes the loop, so a full service claims
+// again as soon as it can fire.
 func (s *Service) process() time.Duration {
 	const maxWait = time.Minute // re-check regularly: cheap, and robust to clock changes
 	ctx := context.Background()
-	now := s.clock.Now()
-	due, err := s.store.Due(ctx, now, s.BatchSize)
-	if err != nil {
-		s.logger.Error("reminders: scan failed", "err", err)
-		return time.Second
-	}
-	realNow := time.Now()
-	backlog := len(due) == s.BatchSize
 	s.mu.Lock()
-	for _, r := range due {
-		k := key(r)
-		if s.inflight[k] || realNow.Before(s.retryAt[instance(r)]) {
-			backlog = true
-			continue
-		}
-		s.inflight[k] = true
-		s.wg.Add(1)
-		go s.fireOne(r, k)
-	}
+	free := s.Concurrency - len(s.inflight)
 	s.mu.Unlock()
+	limit := min(s.BatchSize, free)
+	backlog := false
+	if limit > 0 {
+		now := s.clock.Now()
+		claimed, err := s.store.Claim(ctx, now, now.Add(s.lease()), limit)
+		if err != nil {
+			s.logger.Error("reminders: claim failed", "err", err)
+			return time.Second
+		}
+		backlog = len(claimed) == limit
+		s.mu.Lock()
+		for _, r := range claimed {
+			k := key(r)
+			if s.inflight[k] {
+				// Moved to a due time while its fire runs: its claim lapses
+				// and it fires then.
+				continue
+			}
+			s.inflight[k] = true
+			s.wg.Add(1)
+			go s.fireOne(r, k)
+		}
+		s.mu.Unlock()
+	}
+	if free <= 0 {
+		return maxWait // a fire ending pokes
+	}
 	wait := maxWait
 	next, err := s.store.Next(ctx)
 	if err == nil {
-		wait = s.realDuration(next.DueAt.Sub(s.clock.Now()))
+		wait = s.realDuration(next.ReadyAt().Sub(s.clock.Now()))
 	}
-	if backlog && wait > time.Second {
-		wait = time.Second
-	}
-	if wait > maxWait {
-		wait = maxWait
-	}
-	if wait < 0 {
+	if backlog {
 		wait = 0
 	}
-	return wait
+	return min(max(wait, 0), maxWait)
 }
 
+// fireOne fires a claimed reminder. Success or failure, nothing is written
+// here: a handled reminder was deleted or moved by its grain, and one that
+// was not stays claimed until the lease ends, then fires again.
 func (s *Service) fireOne(r storage.Reminder, k string) {
 	defer s.wg.Done()
-	s.sem <- struct{}{}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.FireTimeout)
 	err := s.fire(ctx, r)
 	cancel()
-	<-s.sem
 	if err != nil {
-		s.logger.Warn("reminders: fire failed, will retry", "kind", r.Kind, "identity", r.Identity, "name", r.Name, "err", err)
+		s.logger.Warn("reminders: fire failed, fires again when its claim lapses", "kind", r.Kind, "identity", r.Identity, "name", r.Name, "err", err)
 	}
 	s.mu.Lock()
 	delete(s.inflight, k)
-	s.retryAt[instance(r)] = time.Now().Add(s.RetryAfter)
-	for kk, t := range s.retryAt {
-		if time.Now().After(t) {
-			delete(s.retryAt, kk)
-		}
-	}
 	s.mu.Unlock()
 	s.poke()
 }

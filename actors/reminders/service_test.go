@@ -46,7 +46,7 @@ func setup(t *testing.T, clk clock.Clock) (*Service, *grain, storage.Reminders) 
 	st := storagetest.New(t).Reminders()
 	g := &grain{store: st, ch: make(chan string, 100)}
 	s := New(st, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.RetryAfter = 20 * time.Millisecond
+	s.FireTimeout, s.RetryAfter = 500*time.Millisecond, 20*time.Millisecond
 	t.Cleanup(s.Stop)
 	return s, g, st
 }

@@ -80,6 +80,11 @@ type grain struct {
 	gifts   map[string]*storage.Gift
 	loadErr error
 	asking  int // claims and redemptions waiting for proximity facts
+	// stale: the store refused a PutGift as stale (another activation
+	// wrote the gift since this one loaded it). The grain refuses
+	// everything and stops once no claim or redemption waits for its
+	// facts (see superseded).
+	stale, stopping bool
 }
 
 func failure() proto.Message {
@@ -88,6 +93,20 @@ func failure() proto.Message {
 
 func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "rewards grain", failure)
+	if g.stale {
+		// Stopping: calls get a retryable failure, the rest nothing. A
+		// trigger handed over directly (no sender) is not lost: its stored
+		// reminder fires it at a fresh activation.
+		switch ctx.Message().(type) {
+		case *grainpb.GiftClaim, *grainpb.GiftRedeem:
+			ctx.Respond(&grainpb.RewardsReply{Failure: grainpb.Stale(protocol.DomainGifts)})
+		case *grainpb.ReminderFired:
+			if ctx.Sender() != nil {
+				ctx.Respond(&grainpb.Ack{Failure: grainpb.Stale(protocol.DomainGifts)})
+			}
+		}
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.pairID = m.Identity.Identity
@@ -143,6 +162,10 @@ func (g *grain) ready() error {
 // needs them; an error keeps the reminder for another try.
 func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack {
 	fail := func(err error) *grainpb.Ack {
+		if errors.Is(err, storage.ErrStale) {
+			// The reminder stays: it fires again at a fresh activation.
+			return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainGifts)}
+		}
 		g.deps.Logger.Error("rewards grain: reminder", "pair", g.pairID, "name", m.Name, "err", err)
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainGifts, "internal error")}
 	}
@@ -342,7 +365,12 @@ func (g *grain) change(ctx actor.Context, r *renderer, gift *storage.Gift, excep
 	if !step(&next, now) {
 		return nil
 	}
+	// next carries the gift's version as loaded, granted or last written:
+	// PutGift is fenced by it and moves it on.
 	if err := g.deps.Store.Rewards().PutGift(context.Background(), &next); err != nil {
+		if errors.Is(err, storage.ErrStale) {
+			g.superseded(ctx, gift.ID, err)
+		}
 		return err
 	}
 	*gift = next
@@ -377,6 +405,28 @@ func (g *grain) consumed(gift *storage.Gift) func(string) []byte {
 			return nil
 		}
 		return b
+	}
+}
+
+// superseded starts the stop of a grain whose PutGift the store refused as
+// stale: another activation of the pair's rewards has written the gift
+// since this one loaded it (a node that froze and came back), so its gifts
+// are out of date. Nothing of the refused change is answered or announced;
+// the grain stops once no claim or redemption waits for its facts, and
+// the next message activates a fresh grain that loads the newer gifts.
+func (g *grain) superseded(ctx actor.Context, giftID string, err error) {
+	g.deps.Logger.Warn("rewards grain: gift write refused as stale, another activation wrote since; stopping", "pair", g.pairID, "gift", giftID, "err", err)
+	g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindRewards).Inc()
+	g.stale = true
+	g.stopWhenIdle(ctx)
+}
+
+// stopWhenIdle stops a stale grain once no claim or redemption waits for
+// an answer: a stopped grain would leave those callers to time out.
+func (g *grain) stopWhenIdle(ctx actor.Context) {
+	if g.stale && !g.stopping && g.asking == 0 {
+		g.stopping = true
+		ctx.Poison(ctx.Self())
 	}
 }
 
@@ -482,6 +532,14 @@ func (g *grain) askFacts(ctx actor.Context, connectionID string, then func(Facts
 	cluster.Request(ctx, cluster.KindProximity, connectionID, &grainpb.ProximityGetFacts{}, g.deps.FactsTimeout, func(r *grainpb.ProximityFacts, err error) {
 		g.asking--
 		defer cluster.Recover(ctx, g.deps.Logger, "rewards grain", failure)
+		// then may find the grain stale, or make it so: it stops once
+		// nothing else waits.
+		defer g.stopWhenIdle(ctx)
+		if g.stale {
+			// Every asker (claim, redeem) is answered a RewardsReply.
+			ctx.Respond(&grainpb.RewardsReply{Failure: grainpb.Stale(protocol.DomainGifts)})
+			return
+		}
 		if err == nil {
 			err = r.Failure.Err()
 		}
@@ -536,6 +594,11 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 		}
 		if changed {
 			if err := g.storeClaim(&next); err != nil {
+				if errors.Is(err, storage.ErrStale) {
+					g.superseded(ctx, next.ID, err)
+					ctx.Respond(&grainpb.RewardsReply{Failure: grainpb.Stale(protocol.DomainGifts)})
+					return
+				}
 				g.deps.Logger.Error("rewards grain: store claim", "gift", next.ID, "err", err)
 				ctx.Respond(failure())
 				return
@@ -552,7 +615,8 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 }
 
 // storeClaim stores a verified gift, drawing a new code in the unlikely
-// case the one drawn was ever issued before.
+// case the one drawn was ever issued before. Only a code conflict is tried
+// again: a stale write (storage.ErrStale) never is.
 func (g *grain) storeClaim(next *storage.Gift) error {
 	var err error
 	for range 5 {
@@ -599,6 +663,9 @@ func (g *grain) redeem(ctx actor.Context, m *grainpb.GiftRedeem) {
 			switch {
 			case refused != nil:
 				ctx.Respond(replyErr(refused))
+				return
+			case errors.Is(err, storage.ErrStale):
+				ctx.Respond(&grainpb.RewardsReply{Failure: grainpb.Stale(protocol.DomainGifts)})
 				return
 			case err != nil:
 				g.deps.Logger.Error("rewards grain: store redemption", "gift", gift.ID, "err", err)

@@ -64,6 +64,13 @@ type grain struct {
 	id     string
 	day    Day
 	loaded bool
+	// version is the stored version of the day record, as loaded or as
+	// the last write left it: every write is fenced by it.
+	version uint64
+	// stale: the store refused a write as stale (another activation wrote
+	// the day since this one loaded it); the grain is stopping and
+	// refuses everything (see superseded).
+	stale bool
 	// armed is the due time of the reset reminder as last stored by this
 	// activation; zero when unknown or none. It spares a reminder write
 	// for every action of the same day.
@@ -82,6 +89,16 @@ func failure() proto.Message {
 
 func (g *grain) Receive(ctx actor.Context) {
 	defer cluster.Recover(ctx, g.deps.Logger, "score grain", failure)
+	if g.stale {
+		// Stopping: calls get a retryable failure, the rest nothing.
+		switch ctx.Message().(type) {
+		case *grainpb.ScoreGet, *grainpb.ScoreComplete:
+			ctx.Respond(&grainpb.ScoreReply{Failure: grainpb.Stale(protocol.DomainScore)})
+		case *grainpb.ReminderFired:
+			ctx.Respond(&grainpb.Ack{Failure: grainpb.Stale(protocol.DomainScore)})
+		}
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.id = m.Identity.Identity
@@ -124,12 +141,12 @@ func (g *grain) ready() error {
 	rec, err := g.deps.Store.Scores().Get(context.Background(), g.id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		g.day = Day{}
+		g.day, g.version = Day{}, 0
 	case err != nil:
 		g.deps.Logger.Error("score grain: load", "user", g.id, "err", err)
 		return fmt.Errorf("score grain: load %s: %w", g.id, err)
 	default:
-		g.day = Day{Start: rec.Date, Counts: rec.Counts}
+		g.day, g.version = Day{Start: rec.Date, Counts: rec.Counts}, rec.Version
 	}
 	g.loaded = true
 	return nil
@@ -161,6 +178,9 @@ func (g *grain) get(ctx actor.Context) *grainpb.ScoreReply {
 	// What is answered is stored: observations still gathering are
 	// stored (and pushed) first.
 	if !g.flush(ctx) {
+		if g.stale {
+			return &grainpb.ScoreReply{Failure: grainpb.Stale(protocol.DomainScore)}
+		}
 		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score unavailable")}
 	}
 	// A read rolls the day over without storing it: a day read after
@@ -183,6 +203,9 @@ func (g *grain) complete(ctx actor.Context, m *grainpb.ScoreComplete) *grainpb.S
 		return &grainpb.ScoreReply{Failure: grainpb.Fail(perr.Code, perr.Domain, perr.Message)}
 	}
 	raw, err := g.change(ctx, next, now)
+	if errors.Is(err, storage.ErrStale) {
+		return &grainpb.ScoreReply{Failure: grainpb.Stale(protocol.DomainScore)}
+	}
 	if err != nil {
 		g.deps.Logger.Error("score grain: complete", "user", g.id, "action", m.ActionType, "err", err)
 		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score could not be saved")}
@@ -207,7 +230,7 @@ func (g *grain) observe(ctx actor.Context, m *grainpb.ScoreObserve) {
 
 // armFlush asks for a flush within ObserveEvery, once.
 func (g *grain) armFlush(ctx actor.Context) {
-	if g.flushing {
+	if g.flushing || g.stale {
 		return
 	}
 	g.flushing = true
@@ -222,6 +245,9 @@ func (g *grain) flush(ctx actor.Context) bool {
 		return true
 	}
 	if _, err := g.change(ctx, g.day, g.now()); err != nil {
+		if errors.Is(err, storage.ErrStale) {
+			return false // never retried: the grain stops (superseded)
+		}
 		if errors.Is(err, storage.ErrClosed) {
 			// Shutting down: the advisory counts of the last seconds go.
 			g.dirty = false
@@ -239,6 +265,10 @@ func (g *grain) flush(ctx actor.Context) bool {
 func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack {
 	c := context.Background()
 	fail := func(err error) *grainpb.Ack {
+		if errors.Is(err, storage.ErrStale) {
+			// The reminder stays: it fires again at a fresh activation.
+			return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainScore)}
+		}
 		g.deps.Logger.Error("score grain: reset", "user", g.id, "err", err)
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")}
 	}
@@ -254,7 +284,7 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 	}
 	now := g.now()
 	if cur, reset := g.deps.Rules.Current(g.day, now); reset {
-		if err := g.store(cur, now); err != nil {
+		if err := g.store(ctx, cur, now); err != nil {
 			return fail(err)
 		}
 		// Observations of the old day still gathering go with it.
@@ -294,7 +324,7 @@ func (g *grain) change(ctx actor.Context, next Day, now time.Time) ([]byte, erro
 			g.armed = due
 		}
 	}
-	if err := g.store(next, now); err != nil {
+	if err := g.store(ctx, next, now); err != nil {
 		return nil, err
 	}
 	g.day, g.dirty = next, false
@@ -303,12 +333,35 @@ func (g *grain) change(ctx actor.Context, next Day, now time.Time) ([]byte, erro
 	return raw, nil
 }
 
-func (g *grain) store(d Day, now time.Time) error {
-	rec := &storage.ScoreDay{UserID: g.id, Date: d.Start, Counts: d.Counts, UpdatedAt: now}
+// store writes d as the user's day, fenced by the version this activation
+// loaded or last wrote. A write refused as stale stops the grain.
+func (g *grain) store(ctx actor.Context, d Day, now time.Time) error {
+	rec := &storage.ScoreDay{UserID: g.id, Date: d.Start, Counts: d.Counts, UpdatedAt: now, Version: g.version}
 	if err := g.deps.Store.Scores().Put(context.Background(), rec); err != nil {
-		return fmt.Errorf("score grain: store %s: %w", g.id, err)
+		err = fmt.Errorf("score grain: store %s: %w", g.id, err)
+		if errors.Is(err, storage.ErrStale) {
+			g.superseded(ctx, err)
+		}
+		return err
 	}
+	g.version = rec.Version
 	return nil
+}
+
+// superseded stops a grain whose write the store refused as stale: another
+// activation of the user's score has written since this one loaded (a node
+// that froze and came back), so this one's day is out of date. Nothing of
+// the refused change is answered or pushed; observations still gathering
+// here are dropped (the score is advisory), and the next message activates
+// a fresh grain that loads the newer day.
+func (g *grain) superseded(ctx actor.Context, err error) {
+	g.deps.Logger.Warn("score grain: write refused as stale, another activation wrote since; stopping", "user", g.id, "err", err)
+	g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindScore).Inc()
+	if g.stale {
+		return
+	}
+	g.stale, g.dirty = true, false
+	ctx.Poison(ctx.Self())
 }
 
 func (g *grain) reminder(due time.Time) storage.Reminder {

@@ -92,7 +92,12 @@ type grain struct {
 	watcher *radar.Watcher // the user's entry in the node's watcher index
 	// passivating: the grain poisoned itself and must not arm passivation again.
 	passivating bool
-	snaps       []*radar.Snapshot
+	// stale: the store refused a Put as stale (another activation wrote
+	// the user since this one loaded it); the grain is stopping and
+	// refuses everything (see superseded).
+	stale bool
+
+	snaps []*radar.Snapshot
 
 	coverCell  h3.Cell       // the cell whose cover coverSlots hold
 	coverSlots []*radar.Slot // the Directory slots of the radar's cover
@@ -150,6 +155,10 @@ func (g *grain) Receive(ctx actor.Context) {
 	})
 	// Whatever the message did to the sockets, passivation follows them.
 	defer g.armPassivation(ctx)
+	if g.stale {
+		g.refuseStale(ctx)
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		g.id = m.Identity.Identity
@@ -256,6 +265,64 @@ func (g *grain) load() {
 	}
 }
 
+// refuseStale answers what reaches a stale grain before it stops: a
+// retryable failure for every call (Stale), nothing for the rest. Only the
+// probe has no failure to carry; it is answered from the store, which is
+// current, not from this grain's state.
+func (g *grain) refuseStale(ctx actor.Context) {
+	f := func(domain string) *grainpb.Failure { return grainpb.Stale(domain) }
+	switch ctx.Message().(type) {
+	case *grainpb.AttachSession:
+		ctx.Respond(&grainpb.AttachReply{Failure: f(protocol.DomainSession)})
+	case *grainpb.GetLocation:
+		ctx.Respond(&grainpb.LocationReply{}) // no fix: the asker goes on without
+	case *grainpb.GetAdminView:
+		ctx.Respond(&grainpb.AdminViewReply{Failure: f(protocol.DomainUsers)})
+	case *grainpb.GetUser, *grainpb.UpdateProfile:
+		ctx.Respond(&grainpb.UserReply{Failure: f(protocol.DomainUsers)})
+	case *grainpb.ExistsQuery:
+		u, err := g.deps.Store.Users().Get(context.Background(), g.id)
+		ctx.Respond(&grainpb.ExistsReply{Exists: err == nil && !u.Deleted(), Terminated: err == nil && u.Terminated()})
+	case *grainpb.GetBootstrap:
+		ctx.Respond(&grainpb.BootstrapReply{Failure: f(protocol.DomainSession)})
+	case *grainpb.BlockUser:
+		ctx.Respond(&grainpb.BlockReply{Failure: f(protocol.DomainSafety)})
+	case *grainpb.ReportUser:
+		ctx.Respond(&grainpb.ReportReply{Failure: f(protocol.DomainSafety)})
+	case *grainpb.DeleteAccount, *grainpb.TerminateAccount:
+		ctx.Respond(&grainpb.Ack{Failure: f(protocol.DomainAuth)})
+	case *grainpb.ReminderFired:
+		ctx.Respond(&grainpb.Ack{Failure: f(protocol.DomainUsers)})
+	case *grainpb.UpdateLocation, *grainpb.SetVisible:
+		ctx.Respond(&grainpb.PresenceReply{Failure: f(protocol.DomainPresence)})
+	}
+}
+
+// superseded stops a grain whose Put the store refused as stale: another
+// activation of the user has written since this one loaded (a node that
+// froze and came back), so this one's state is out of date. Nothing that
+// depended on the refused write is told to anyone. The sockets attached
+// here are closed with "try again" (1011): they reconnect and attach to
+// the fresh activation, which the next message starts and which loads the
+// newer state; a stopped grain would otherwise leave them deaf. The
+// node's watcher index forgets this grain; its cell entries age out.
+func (g *grain) superseded(ctx actor.Context, op string, err error) {
+	g.deps.Logger.Warn("user grain: write refused as stale, another activation wrote since; stopping", "user", g.id, "op", op, "err", err)
+	g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindUser).Inc()
+	if g.stale {
+		return
+	}
+	g.stale, g.passivating = true, true
+	for _, s := range g.state.Sessions {
+		ctx.Send(actor.NewPID(s.Address, s.PidId), &grainpb.CloseSession{Code: protocol.CloseInternal, Reason: "try again"})
+	}
+	g.state.Sessions = nil
+	g.deps.Online.set(g.id, 0)
+	g.apply(ctx, g.pres.Abandoned())
+	ctx.CancelReceiveTimeout()
+	ctx.Poison(ctx.Self())
+}
+
 // unavailable answers the calls a grain without usable state cannot serve.
 func (g *grain) unavailable() *grainpb.Failure {
 	switch {
@@ -308,6 +375,10 @@ func (g *grain) updateProfile(ctx actor.Context, p *grainpb.UpdateProfile) *grai
 	if err := g.deps.Store.Users().Put(c, &next); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return &grainpb.UserReply{Failure: grainpb.Fail(protocol.CodeUsernameTaken, protocol.DomainUsers, "username is taken")}
+		}
+		if errors.Is(err, storage.ErrStale) {
+			g.superseded(ctx, "save profile", err)
+			return &grainpb.UserReply{Failure: grainpb.Stale(protocol.DomainUsers)}
 		}
 		g.deps.Logger.Error("user grain: save profile", "user", g.id, "err", err)
 		return &grainpb.UserReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "profile could not be saved")}
@@ -510,6 +581,10 @@ func (g *grain) leave(ctx actor.Context, next storage.User, why *grainpb.Failure
 	now := g.now()
 	c := context.Background()
 	if err := g.deps.Store.Users().Put(c, &next); err != nil {
+		if errors.Is(err, storage.ErrStale) {
+			g.superseded(ctx, "close account", err)
+			return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainAuth)}
+		}
 		g.deps.Logger.Error("user grain: close account", "user", g.id, "closure", closure, "err", err)
 		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainAuth, "account could not be closed")}
 	}
@@ -601,6 +676,11 @@ func (g *grain) reminder(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.A
 	expired, at := ExpireVibe(&next, now)
 	if expired {
 		if err := g.deps.Store.Users().Put(c, &next); err != nil {
+			if errors.Is(err, storage.ErrStale) {
+				// The reminder stays: it fires again at a fresh activation.
+				g.superseded(ctx, "expire vibe", err)
+				return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainUsers)}
+			}
 			return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, err.Error())}
 		}
 		g.setUser(next)

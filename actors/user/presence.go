@@ -138,6 +138,10 @@ func (g *grain) setVisible(ctx actor.Context, m *grainpb.SetVisible) *grainpb.Pr
 		next := g.state.User
 		next.HiddenFromRadar, next.UpdatedAt = !m.Visible, now
 		if err := g.deps.Store.Users().Put(context.Background(), &next); err != nil {
+			if errors.Is(err, storage.ErrStale) {
+				g.superseded(ctx, "save visibility", err)
+				return &grainpb.PresenceReply{Failure: grainpb.Stale(protocol.DomainPresence)}
+			}
 			g.deps.Logger.Error("user grain: save visibility", "user", g.id, "err", err)
 			return &grainpb.PresenceReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainPresence, "visibility could not be saved")}
 		}

@@ -187,6 +187,20 @@ func (p *Presence) Deleted(now time.Time) []Effect {
 	return p.fx
 }
 
+// Abandoned: the grain stops with its state out of date (the store refused
+// its write: another activation holds the user now). Only what is this
+// node's own is undone: the watches stop. Cell entries are left alone, as
+// the newer activation may have written them since (one this activation
+// wrote ages out with the TTL), and nothing is announced.
+func (p *Presence) Abandoned() []Effect {
+	p.fx = p.fx[:0]
+	if p.cover != nil {
+		p.fx = append(p.fx, Effect{Op: OpWatch, Old: p.cover})
+		p.cover = nil
+	}
+	return p.fx
+}
+
 // Attached: the user has sockets open sockets, one just opened. A
 // reconnect within the grace simply ends it; after it, a fresh location
 // makes the user live again.

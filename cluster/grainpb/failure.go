@@ -14,3 +14,12 @@ func (f *Failure) Err() error {
 	}
 	return &protocol.Error{Code: protocol.Code(f.Code), Message: f.Message, Domain: f.Domain}
 }
+
+// Stale is the answer of a grain whose write the store refused as stale
+// (storage.ErrStale: another activation of the grain has written since
+// this one loaded its state). Nothing was done and the grain stops, so a
+// retry reaches a fresh activation that loads the newer state: it is the
+// wire's `unavailable`, retry.
+func Stale(domain string) *Failure {
+	return Fail(protocol.CodeUnavailable, domain, "nothing was done, try again")
+}
