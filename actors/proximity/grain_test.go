@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/actors/proximity"
@@ -364,5 +365,70 @@ func TestMilestoneRecordingIsRetried(t *testing.T) {
 	defer mu.Unlock()
 	if calls < 2 || len(recorded) != 1 || recorded[0] != 1 {
 		t.Fatalf("after a failed recording: %d calls, recorded %v; want the 1-minute milestone recorded once", calls, recorded)
+	}
+}
+
+// TestStaleSnapshotStopsTheGrain: another activation of the connection
+// (another node) wrote its snapshot while this grain's write of a
+// milestone waited for the disk. The write is refused as stale, so the
+// milestone it recorded is never announced by this grain, which stops;
+// the next command reaches a fresh grain that loads the newer snapshot.
+func TestStaleSnapshotStopsTheGrain(t *testing.T) {
+	m := metrics.New()
+	r := newRig(t, func(d *proximity.Deps) { d.Metrics = m })
+	for i := 0; i < 59; i++ {
+		r.step(time.Second)
+	}
+	r.store.snaps.close()
+	r.step(2 * time.Second) // the milestone waits for its snapshot
+
+	// Meanwhile another activation writes the snapshot.
+	ctx := context.Background()
+	other, err := r.store.snaps.Snapshots.Get(ctx, proximity.SnapshotKind, rigConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps proximity.Persisted
+	if err := json.Unmarshal(other.Data, &ps); err != nil {
+		t.Fatal(err)
+	}
+	ps.Accumulated = 10 * time.Minute
+	ps.Milestones = []int{1}
+	if other.Data, err = json.Marshal(ps); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.snaps.Snapshots.Put(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+
+	r.store.snaps.open()
+	deadline := time.Now().Add(5 * time.Second)
+	for (testutil.ToFloat64(m.StaleWrites.WithLabelValues(cluster.KindProximity)) != 1 || r.grains.Len() != 0) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := testutil.ToFloat64(m.StaleWrites.WithLabelValues(cluster.KindProximity)); n != 1 {
+		t.Fatalf("stale writes counted %v, want 1", n)
+	}
+	if n := r.grains.Len(); n != 0 {
+		t.Fatalf("%d grains live after the stale write, want the stale one stopped", n)
+	}
+	if n := r.in.count(protocol.TypeProximityMilestone); n != 0 {
+		t.Fatalf("the stale grain announced the milestone of its refused snapshot (%d frames)", n)
+	}
+	got, err := r.store.snaps.Snapshots.Get(ctx, proximity.SnapshotKind, rigConn)
+	if err != nil || got.Version != other.Version || string(got.Data) != string(other.Data) {
+		t.Fatalf("stored snapshot v%d after the refused write, want the other activation's v%d (%v)", got.Version, other.Version, err)
+	}
+
+	// A fresh grain on the newer snapshot.
+	var sum protocol.ProximitySummary
+	if err := json.Unmarshal(r.ask(&grainpb.ProximityGetSummary{ActorId: "user_a"}), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.AccumulatedMinutes != 10 {
+		t.Fatalf("summary after the stop: %+v, want the other activation's 10 minutes", sum)
+	}
+	if n := testutil.ToFloat64(m.GrainActivations.WithLabelValues(cluster.KindProximity)); n != 2 {
+		t.Fatalf("activations %v, want 2", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gisbi/engine/actors/score"
 	"github.com/gisbi/engine/clock"
@@ -283,4 +284,80 @@ func TestGrainDayAndReset(t *testing.T) {
 func isCode(err error, code protocol.Code) bool {
 	pe, ok := protocol.AsError(err)
 	return ok && pe.Code == code
+}
+
+// TestStaleGrainStops: the user's day was written by another activation
+// (another node) since this grain loaded it. The grain's next write is
+// refused: the caller is told to retry, nothing is pushed, and the grain
+// stops, so the retry reaches a fresh grain that counts on from the newer
+// day.
+func TestStaleGrainStops(t *testing.T) {
+	ctx := context.Background()
+	store := storagetest.New(t)
+	clk := clock.NewFake(time.Date(2025, 11, 8, 10, 0, 0, 0, time.UTC))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := store.Users().Create(ctx, &storage.User{ID: "user_a", Name: "a", Provider: "dev", Subject: "a", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := score.NewCatalog(config.DefaultScoreCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	frames := make(chan *grainpb.Deliver, 100)
+	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{
+		score.NewKind(score.Deps{Store: store, Clock: clk, Reminders: &reminders{due: map[string]time.Time{}}, Metrics: m, Logger: logger,
+			Rules: score.Rules{Catalog: cat, Loc: time.UTC}}),
+		users(frames),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+	complete := func() *grainpb.ScoreReply {
+		t.Helper()
+		rep, err := cluster.Call[*grainpb.ScoreReply](ctx, node, cluster.KindScore, "user_a", &grainpb.ScoreComplete{ActionType: "focus-video"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := complete(); rep.Failure != nil {
+		t.Fatal(rep.Failure)
+	}
+	<-frames
+	// Another activation counts two more and stores them.
+	d, err := store.Scores().Get(ctx, "user_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Counts["focus-video"] = 3
+	if err := store.Scores().Put(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := complete()
+	if !isCode(rep.Failure.Err(), protocol.CodeUnavailable) {
+		t.Fatalf("stale grain answered %v (%s), want unavailable", rep.Failure, rep.ScoreJson)
+	}
+	select {
+	case f := <-frames:
+		t.Fatalf("stale grain pushed %s", f.LegacyFrame)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if got, _ := store.Scores().Get(ctx, "user_a"); got.Counts["focus-video"] != 3 || got.Version != d.Version {
+		t.Fatalf("stored %+v after the refused write, want the other activation's", got)
+	}
+	if n := testutil.ToFloat64(m.StaleWrites.WithLabelValues(cluster.KindScore)); n != 1 {
+		t.Fatalf("stale writes counted %v", n)
+	}
+	// The retry reaches a fresh grain, which counts on from the newer day.
+	rep = complete()
+	var s protocol.Score
+	if rep.Failure != nil || json.Unmarshal(rep.ScoreJson, &s) != nil || s.Action("focus-video").Value != 4 {
+		t.Fatalf("retry: %v %s, want focus-video at 4", rep.Failure, rep.ScoreJson)
+	}
+	if n := testutil.ToFloat64(m.GrainActivations.WithLabelValues(cluster.KindScore)); n != 2 {
+		t.Fatalf("activations %v, want 2", n)
+	}
 }

@@ -5,12 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/user"
@@ -178,5 +180,107 @@ func TestCellWritesDoNotHoldTheUser(t *testing.T) {
 	cells.expect(t, a+" remove")
 	if want := []string{a + " upsert", b + " upsert", b + " upsert", a + " remove"}; !slices.Equal(cells.logged(), want) {
 		t.Errorf("cell writes %v, want %v", cells.logged(), want)
+	}
+}
+
+// TestStaleGrainStops: the account was written by another activation
+// (another node) since this grain loaded it. The grain's next write is
+// refused: the caller is told to retry, nothing is announced, the sockets
+// attached here are closed so that they reconnect to the fresh activation,
+// the node's radar watches forget the grain, and it stops.
+func TestStaleGrainStops(t *testing.T) {
+	ctx := context.Background()
+	store := storagetest.New(t)
+	clk := clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := store.Users().Create(ctx, &storage.User{ID: "user_a", Name: "a", Provider: "dev", Subject: "a", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	grid, watchers, m := radar.NewGrid(1000), radar.NewWatchers(), metrics.New()
+	cells := &fakeCells{hold: map[string]chan *grainpb.Ack{}, events: make(chan string, 100), answered: make(chan struct{}, 10)}
+	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{
+		user.NewKind(user.Deps{
+			Store: store, Clock: clk, Reminders: noReminders{}, Metrics: m, Logger: logger, MaxSessions: 5,
+			Grid: grid, Dir: radar.NewDirectory(), Watchers: watchers, RadarLimit: 50,
+			PresenceTTL: 2 * time.Minute, RadarInterval: 2 * time.Second, ReconnectGrace: 30 * time.Second, CellTimeout: time.Minute,
+		}),
+		cells.kind(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+
+	socket := make(chan any, 100)
+	sink := node.System.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *grainpb.SessionFrame, *grainpb.CloseSession:
+			socket <- m
+		}
+	}))
+	ref := &grainpb.SessionRef{SessionId: "s1", Address: sink.Address, PidId: sink.Id, Dialect: "ws"}
+	if rep, err := cluster.Call[*grainpb.AttachReply](ctx, node, cluster.KindUser, "user_a", &grainpb.AttachSession{Session: ref}); err != nil || rep.Failure != nil {
+		t.Fatalf("attach: %v %v", err, rep.GetFailure())
+	}
+	if rep, err := cluster.Call[*grainpb.PresenceReply](ctx, node, cluster.KindUser, "user_a", &grainpb.UpdateLocation{Lat: 6.4281, Lng: 3.4219}); err != nil || rep.Failure != nil {
+		t.Fatalf("locate: %v %v", err, rep.GetFailure())
+	}
+	here := grid.Cell(6.4281, 3.4219)
+	// Each wake-up is taken back at once, so a watcher still registered
+	// is counted by the next one too.
+	unflag := func(w *radar.Watcher) { w.Clean() }
+	if n := watchers.Wake(here, "", unflag); n != 1 {
+		t.Fatalf("%d watchers of the user's cell, want 1", n)
+	}
+
+	// Another activation renames the user.
+	u, err := store.Users().Get(ctx, "user_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Name = "renamed elsewhere"
+	if err := store.Users().Put(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+
+	name := "mine"
+	rep, err := cluster.Call[*grainpb.UserReply](ctx, node, cluster.KindUser, "user_a", &grainpb.UpdateProfile{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failure == nil || rep.Failure.Code != string(protocol.CodeUnavailable) {
+		t.Fatalf("stale grain answered %v (%s), want unavailable", rep.Failure, rep.UserJson)
+	}
+	for got := range socket {
+		if c, ok := got.(*grainpb.CloseSession); ok {
+			if c.Code != protocol.CloseInternal {
+				t.Fatalf("socket closed with %d, want %d", c.Code, protocol.CloseInternal)
+			}
+			break
+		}
+		t.Fatalf("the socket was sent %v before its close", got)
+	}
+	if got, _ := store.Users().Get(ctx, "user_a"); got.Name != "renamed elsewhere" || got.Version != u.Version {
+		t.Fatalf("stored %q v%d after the refused write, want the other activation's (v%d)", got.Name, got.Version, u.Version)
+	}
+	if n := testutil.ToFloat64(m.StaleWrites.WithLabelValues(cluster.KindUser)); n != 1 {
+		t.Fatalf("stale writes counted %v", n)
+	}
+
+	// The next call activates a fresh grain on the newer record.
+	got, err := cluster.Call[*grainpb.UserReply](ctx, node, cluster.KindUser, "user_a", &grainpb.GetUser{})
+	if err != nil || got.Failure != nil || !strings.Contains(string(got.UserJson), "renamed elsewhere") {
+		t.Fatalf("after the stop: %v %v %s", err, got.GetFailure(), got.GetUserJson())
+	}
+	if n := testutil.ToFloat64(m.GrainActivations.WithLabelValues(cluster.KindUser)); n != 2 {
+		t.Fatalf("activations %v, want 2", n)
+	}
+	if n := watchers.Wake(here, "", unflag); n != 0 {
+		t.Fatalf("%d watchers of the user's cell after the stale grain stopped, want 0", n)
+	}
+	select {
+	case got := <-socket:
+		t.Fatalf("the closed socket was sent %v", got)
+	case <-time.After(50 * time.Millisecond):
 	}
 }
