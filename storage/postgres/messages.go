@@ -54,9 +54,9 @@ var (
 func pmTime(what string, t time.Time) error {
 	switch {
 	case t.IsZero():
-		return fmt.Errorf("postgres: invalid input: %s is zero", what)
+		return fmt.Errorf("%w: %s is zero", ErrInvalid, what)
 	case t.Before(pmMinTime) || t.After(pmMaxTime):
-		return fmt.Errorf("postgres: invalid input: %s %v is outside the years 0 to 9999", what, t)
+		return fmt.Errorf("%w: %s %v is outside the years 0 to 9999", ErrInvalid, what, t)
 	}
 	return nil
 }
@@ -74,39 +74,39 @@ func pmUTC(t *time.Time) *time.Time {
 func pmPairUsers(pairID string) (a, b string, err error) {
 	a, b, ok := strings.Cut(pairID, pairSep)
 	if !ok || a == "" || b == "" || strings.Contains(b, pairSep) || a >= b {
-		return "", "", fmt.Errorf("postgres: invalid input: pair id %q is not storage.PairID of two users", pairID)
+		return "", "", fmt.Errorf("%w: pair id %q is not storage.PairID of two users", ErrInvalid, pairID)
 	}
 	return a, b, nil
 }
 
 func pmMessage(m *storage.Message) error {
 	if m == nil {
-		return errors.New("postgres: invalid input: message is nil")
+		return fmt.Errorf("%w: message is nil", ErrInvalid)
 	}
-	if err := pmIDs("message id", m.ID, "sender id", m.SenderID, "recipient id", m.RecipientID); err != nil {
+	if err := checkIDs("message id", m.ID, "sender id", m.SenderID, "recipient id", m.RecipientID); err != nil {
 		return fmt.Errorf("postgres: message %q: %w", m.ID, err)
 	}
 	for _, u := range []string{m.SenderID, m.RecipientID} {
 		if strings.Contains(u, pairSep) {
-			return fmt.Errorf("postgres: invalid input: message %q: user id %q contains %q, the pair id separator", m.ID, u, pairSep)
+			return fmt.Errorf("%w: message %q: user id %q contains %q, the pair id separator", ErrInvalid, m.ID, u, pairSep)
 		}
 	}
 	switch {
 	case m.SenderID == m.RecipientID:
-		return fmt.Errorf("postgres: invalid input: message %q: sender and recipient are both %q", m.ID, m.SenderID)
+		return fmt.Errorf("%w: message %q: sender and recipient are both %q", ErrInvalid, m.ID, m.SenderID)
 	case m.PairID != storage.PairID(m.SenderID, m.RecipientID):
-		return fmt.Errorf("postgres: invalid input: message %q: pair id %q does not match sender and recipient, want %q",
+		return fmt.Errorf("%w: message %q: pair id %q does not match sender and recipient, want %q", ErrInvalid,
 			m.ID, m.PairID, storage.PairID(m.SenderID, m.RecipientID))
 	case m.Seq == 0:
-		return fmt.Errorf("postgres: invalid input: message %q: seq is 0, sequences start at 1", m.ID)
+		return fmt.Errorf("%w: message %q: seq is 0, sequences start at 1", ErrInvalid, m.ID)
 	case m.Seq > pmMaxSeq:
-		return fmt.Errorf("postgres: invalid input: message %q: seq %d is beyond the largest storable seq %d", m.ID, m.Seq, uint64(pmMaxSeq))
+		return fmt.Errorf("%w: message %q: seq %d is beyond the largest storable seq %d", ErrInvalid, m.ID, m.Seq, uint64(pmMaxSeq))
 	case m.Content == "":
-		return fmt.Errorf("postgres: invalid input: message %q: content is empty", m.ID)
+		return fmt.Errorf("%w: message %q: content is empty", ErrInvalid, m.ID)
 	case m.ReadAt != nil:
 		// A stored read message could sit above unread ones and break the
 		// read_seq invariant MarkRead relies on.
-		return fmt.Errorf("postgres: invalid input: message %q: readAt is set on a new message; use MarkRead", m.ID)
+		return fmt.Errorf("%w: message %q: readAt is set on a new message; use MarkRead", ErrInvalid, m.ID)
 	}
 	if err := pmTime("createdAt", m.CreatedAt); err != nil {
 		return fmt.Errorf("postgres: message %q: %w", m.ID, err)
@@ -127,7 +127,7 @@ func pmMessages(ms []*storage.Message) error {
 func pmRun(ms []*storage.Message) error {
 	for i, m := range ms[1:] {
 		if prev := ms[i]; m.PairID != prev.PairID || m.Seq != prev.Seq+1 {
-			return fmt.Errorf("postgres: invalid input: message %q (pair %q, seq %d) does not directly follow message %q (pair %q, seq %d) in its batch",
+			return fmt.Errorf("%w: message %q (pair %q, seq %d) does not directly follow message %q (pair %q, seq %d) in its batch", ErrInvalid,
 				m.ID, m.PairID, m.Seq, prev.ID, prev.PairID, prev.Seq)
 		}
 	}
@@ -136,7 +136,7 @@ func pmRun(ms []*storage.Message) error {
 
 func pmLimit(op string, limit int) error {
 	if limit <= 0 {
-		return fmt.Errorf("postgres: invalid input: %s limit %d, must be positive", op, limit)
+		return fmt.Errorf("%w: %s limit %d, must be positive", ErrInvalid, op, limit)
 	}
 	return nil
 }
@@ -275,6 +275,7 @@ func (s *Store) appendOnce(ctx context.Context, units []*appendUnit) (err error)
 	p := newAppendPlan(units)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
 	p.queueReads(b)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return err
@@ -470,7 +471,7 @@ func (p *appendPlan) queueWrites(b *pgx.Batch) {
 }
 
 func (r messages) Get(ctx context.Context, id string) (*storage.Message, error) {
-	if err := pmID("message id", id); err != nil {
+	if err := checkID("message id", id); err != nil {
 		return nil, err
 	}
 	var m storage.Message
@@ -503,7 +504,7 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 	if err := validPairID(pairID); err != nil {
 		return 0, err
 	}
-	if err := pmID("reader id", readerID); err != nil {
+	if err := checkID("reader id", readerID); err != nil {
 		return 0, err
 	}
 	a, b, err := pmPairUsers(pairID)
@@ -511,7 +512,7 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 		return 0, err
 	}
 	if readerID != a && readerID != b {
-		return 0, fmt.Errorf("postgres: invalid input: reader %q is not in pair %q", readerID, pairID)
+		return 0, fmt.Errorf("%w: reader %q is not in pair %q", ErrInvalid, readerID, pairID)
 	}
 	if err := pmTime("read time", at); err != nil {
 		return 0, fmt.Errorf("postgres: mark read in pair %q: %w", pairID, err)
@@ -616,11 +617,11 @@ func (r messages) Page(ctx context.Context, pairID string, beforeSeq uint64, lim
 // cost grows with the user's number of conversations, whatever the limit,
 // as bbolt's does.
 func (r messages) Conversations(ctx context.Context, userID string, limit int) ([]storage.Conversation, error) {
-	if err := pmID("user id", userID); err != nil {
+	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
 	if limit < 0 {
-		return nil, fmt.Errorf("postgres: invalid input: conversations limit %d, must be 0 (all) or positive", limit)
+		return nil, fmt.Errorf("%w: conversations limit %d, must be 0 (all) or positive", ErrInvalid, limit)
 	}
 	var lim *int // NULL: no limit
 	if limit > 0 {
@@ -662,7 +663,7 @@ func (r messages) Conversations(ctx context.Context, userID string, limit int) (
 // Since is a forward range scan of the inbox index from t; ties in time
 // come in message id order.
 func (r messages) Since(ctx context.Context, userID string, t time.Time, limit int) ([]storage.Message, error) {
-	if err := pmID("user id", userID); err != nil {
+	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
 	if err := pmLimit("messages since", limit); err != nil {

@@ -19,54 +19,27 @@ type pairs struct{ s *Store }
 // Pairs returns the store's pairs.
 func (s *Store) Pairs() storage.Pairs { return pairs{s: s} }
 
-// Helpers named pm… serve pairs and messages only (the package's shared
-// id checks live elsewhere).
-
-// pmMaxID bounds every id, as bbolt's key parts are bounded: an id that
-// long is a bug or an attack, and both stores must refuse the same input.
-const pmMaxID = 1024
-
 // pairSep is the separator storage.PairID puts between the two user ids. A
 // user id containing it would make two different pairs share one id
 // ("a|b"+"c" and "a"+"b|c"), so such ids are refused.
 const pairSep = "|"
 
-// pmMaxPairID bounds a pair id: two ids and pairSep.
-const pmMaxPairID = 2*pmMaxID + len(pairSep)
+// maxPairIDBytes bounds a pair id: two ids and pairSep.
+const maxPairIDBytes = 2*maxIDBytes + len(pairSep)
 
-// pmID refuses what bbolt refuses (empty, oversized, NUL) and what a
-// PostgreSQL text column cannot hold (NUL, invalid UTF-8), with a message
-// that says which.
-func pmID(what, v string) error {
-	return pmIDLen(what, v, pmMaxID)
-}
-
-func pmIDLen(what, v string, limit int) error {
-	switch {
-	case v == "":
-		return fmt.Errorf("postgres: invalid input: %s is empty", what)
-	case len(v) > limit:
-		return fmt.Errorf("postgres: invalid input: %s is %d bytes, limit %d", what, len(v), limit)
-	case strings.IndexByte(v, 0) >= 0:
-		return fmt.Errorf("postgres: invalid input: %s contains a NUL byte", what)
-	case !utf8.ValidString(v):
-		return fmt.Errorf("postgres: invalid input: %s is not valid UTF-8", what)
-	}
-	return nil
-}
-
-// pmIDs checks name/value pairs and returns the first error.
-func pmIDs(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if err := pmID(pairs[i], pairs[i+1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
+// validPairID is checkID with the longer limit of a pair id.
 func validPairID(id string) error {
-	return pmIDLen("pair id", id, pmMaxPairID)
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: pair id is empty", ErrInvalid)
+	case len(id) > maxPairIDBytes:
+		return fmt.Errorf("%w: pair id is %d bytes, limit %d", ErrInvalid, len(id), maxPairIDBytes)
+	case strings.IndexByte(id, 0) >= 0:
+		return fmt.Errorf("%w: pair id contains a NUL byte", ErrInvalid)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: pair id is not valid UTF-8", ErrInvalid)
+	}
+	return nil
 }
 
 // validPair checks p as bbolt's checkPair does and returns the request and
@@ -75,24 +48,24 @@ func validPairID(id string) error {
 // to one pair.
 func validPair(p *storage.Pair) (reqIDs, connIDs []string, err error) {
 	if p == nil {
-		return nil, nil, errors.New("postgres: invalid input: pair is nil")
+		return nil, nil, fmt.Errorf("%w: pair is nil", ErrInvalid)
 	}
-	if err := pmIDs("user a", p.UserA, "user b", p.UserB); err != nil {
+	if err := checkIDs("user a", p.UserA, "user b", p.UserB); err != nil {
 		return nil, nil, fmt.Errorf("postgres: pair %q: %w", p.ID, err)
 	}
 	for _, u := range []string{p.UserA, p.UserB} {
 		if strings.Contains(u, pairSep) {
-			return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: user id %q contains %q, the pair id separator", p.ID, u, pairSep)
+			return nil, nil, fmt.Errorf("%w: pair %q: user id %q contains %q, the pair id separator", ErrInvalid, p.ID, u, pairSep)
 		}
 	}
 	if p.UserA == p.UserB {
-		return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: user a and user b are both %q", p.ID, p.UserA)
+		return nil, nil, fmt.Errorf("%w: pair %q: user a and user b are both %q", ErrInvalid, p.ID, p.UserA)
 	}
 	if want := storage.PairID(p.UserA, p.UserB); p.ID != want {
-		return nil, nil, fmt.Errorf("postgres: invalid input: pair id %q does not match its users, want %q", p.ID, want)
+		return nil, nil, fmt.Errorf("%w: pair id %q does not match its users, want %q", ErrInvalid, p.ID, want)
 	}
-	if p.Version > pmMaxVersion {
-		return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: version %d is beyond any stored version", p.ID, p.Version)
+	if p.Version > maxPairVersion {
+		return nil, nil, fmt.Errorf("%w: pair %q: version %d is beyond any stored version", ErrInvalid, p.ID, p.Version)
 	}
 	between := func(x, y string) bool {
 		return x == p.UserA && y == p.UserB || x == p.UserB && y == p.UserA
@@ -101,15 +74,15 @@ func validPair(p *storage.Pair) (reqIDs, connIDs []string, err error) {
 	reqIDs = make([]string, len(p.Requests))
 	seen := make(map[string]struct{}, len(p.Requests))
 	for i, r := range p.Requests {
-		if err := pmID("request id", r.ID); err != nil {
+		if err := checkID("request id", r.ID); err != nil {
 			return nil, nil, fmt.Errorf("postgres: pair %q: request %d: %w", p.ID, i, err)
 		}
 		if _, dup := seen[r.ID]; dup {
-			return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: request %q appears twice", p.ID, r.ID)
+			return nil, nil, fmt.Errorf("%w: pair %q: request %q appears twice", ErrInvalid, p.ID, r.ID)
 		}
 		seen[r.ID] = struct{}{}
 		if !between(r.FromUserID, r.ToUserID) {
-			return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: request %q is from %q to %q", p.ID, r.ID, r.FromUserID, r.ToUserID)
+			return nil, nil, fmt.Errorf("%w: pair %q: request %q is from %q to %q", ErrInvalid, p.ID, r.ID, r.FromUserID, r.ToUserID)
 		}
 		reqIDs[i] = r.ID
 	}
@@ -117,23 +90,23 @@ func validPair(p *storage.Pair) (reqIDs, connIDs []string, err error) {
 	connIDs = make([]string, len(p.Connections))
 	clear(seen)
 	for i, c := range p.Connections {
-		if err := pmID("connection id", c.ID); err != nil {
+		if err := checkID("connection id", c.ID); err != nil {
 			return nil, nil, fmt.Errorf("postgres: pair %q: connection %d: %w", p.ID, i, err)
 		}
 		if _, dup := seen[c.ID]; dup {
-			return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: connection %q appears twice", p.ID, c.ID)
+			return nil, nil, fmt.Errorf("%w: pair %q: connection %q appears twice", ErrInvalid, p.ID, c.ID)
 		}
 		seen[c.ID] = struct{}{}
 		if !between(c.SenderID, c.ReceiverID) {
-			return nil, nil, fmt.Errorf("postgres: invalid input: pair %q: connection %q is from %q to %q", p.ID, c.ID, c.SenderID, c.ReceiverID)
+			return nil, nil, fmt.Errorf("%w: pair %q: connection %q is from %q to %q", ErrInvalid, p.ID, c.ID, c.SenderID, c.ReceiverID)
 		}
 		connIDs[i] = c.ID
 	}
 	return reqIDs, connIDs, nil
 }
 
-// pmMaxVersion is the largest version a bigint column holds.
-const pmMaxVersion = 1<<63 - 1
+// maxPairVersion is the largest version a bigint column holds.
+const maxPairVersion = 1<<63 - 1
 
 func (r pairs) Get(ctx context.Context, pairID string) (*storage.Pair, error) {
 	if err := validPairID(pairID); err != nil {
@@ -264,7 +237,7 @@ func indexPair(ctx context.Context, tx pgx.Tx, pairID string, reqIDs, connIDs []
 
 // Of lists the user's pair ids in pair id order.
 func (r pairs) Of(ctx context.Context, userID string) ([]string, error) {
-	if err := pmID("user id", userID); err != nil {
+	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -296,7 +269,7 @@ func (r pairs) ByConnection(ctx context.Context, connectionID string) (string, e
 }
 
 func (r pairs) lookup(ctx context.Context, op, what, id, query string) (string, error) {
-	if err := pmID(what+" id", id); err != nil {
+	if err := checkID(what+" id", id); err != nil {
 		return "", err
 	}
 	var pairID string
