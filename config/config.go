@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gisbi/engine/tlscert"
@@ -26,6 +27,7 @@ import (
 type Config struct {
 	Addr    string `koanf:"addr" default:":8080" desc:"Address the HTTP and WebSocket server listens on (host:port). In dev mode it defaults to 127.0.0.1:8080 instead, and a non-loopback address logs a warning."`
 	DataDir string `koanf:"data_dir" default:"./data" desc:"Directory for the database and generated keys."`
+	Store   string `koanf:"store" default:"" secret:"true" desc:"Where the data lives: empty or bbolt for the embedded database file in data_dir (one node), or a postgres:// URL of a PostgreSQL database that every node of a cluster shares (e.g. postgres://gisbi:secret@db:5432/gisbi?sslmode=require). Start-up fails with a clear error when the database cannot be reached."`
 	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS and push endpoint URLs and a clock speed other than 1. Never enable in production."`
 
 	// TLS served by the binary itself, for operators with no proxy in front.
@@ -195,6 +197,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.check(c.DataDir != "", "data_dir", "must not be empty")
+	v.store(c.Store)
 	v.tlsPair(c.TLSCertFile, c.TLSKeyFile)
 	v.check(c.JWTIssuer != "", "jwt_issuer", "must not be empty")
 
@@ -499,4 +502,31 @@ func isBundleID(s string) bool {
 		}
 	}
 	return s != "" && s[0] != '.' && s[len(s)-1] != '.'
+}
+
+// StoreBBolt is the store setting's name for the embedded database.
+const StoreBBolt = "bbolt"
+
+// PostgresStore reports whether the store setting names a PostgreSQL
+// database (a postgres:// or postgresql:// URL).
+func (c *Config) PostgresStore() bool {
+	return strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://")
+}
+
+// store checks the shape of the store setting; whether the database answers
+// is checked when the server opens it. The URL may hold a password, so it
+// is never echoed.
+func (v *validator) store(s string) {
+	switch {
+	case s == "" || s == StoreBBolt:
+	case strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			v.add("store", "is not a valid postgres:// URL", nil)
+			return
+		}
+		v.check(u.Host != "" || u.Query().Get("host") != "", "store", "postgres:// URL names no host")
+	default:
+		v.add("store", `must be empty, "bbolt" or a postgres:// URL`, nil)
+	}
 }

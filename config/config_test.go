@@ -68,6 +68,7 @@ var wantDefaults = Config{
 var wantNames = map[string]string{
 	"GISBI_ADDR":                         "addr",
 	"GISBI_DATA_DIR":                     "data-dir",
+	"GISBI_STORE":                        "store",
 	"GISBI_DEV":                          "dev",
 	"GISBI_TLS_CERT_FILE":                "tls-cert-file",
 	"GISBI_TLS_KEY_FILE":                 "tls-key-file",

@@ -165,6 +165,9 @@ func (a *API) adminUser(c *fiber.Ctx) error {
 // made to a temp file first (a read transaction, writers keep going), then
 // unlinked while open so nothing is left behind whatever the client does.
 func (a *API) adminBackup(c *fiber.Ctx) error {
+	if a.d.Config.PostgresStore() {
+		return protocol.Errorf(protocol.CodeNotFound, "", "this server keeps its data in PostgreSQL: back it up with pg_dump")
+	}
 	dir := a.d.Config.DataDir
 	f, err := os.CreateTemp(dir, ".backup-*")
 	if err != nil {

@@ -18,6 +18,10 @@ func TestBackupCommand(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := servertest.StartProcess(t, dir, "GISBI_ADMIN_TOKEN="+adminToken)
+	if servertest.OnPostgres() {
+		backupRefusedOnPostgres(t, p, dir)
+		return
+	}
 	u := servertest.LoginAt(t, p.URL, "dev", "backed-up")
 	bin := servertest.Binary(t)
 	out := t.TempDir()
@@ -64,4 +68,22 @@ func TestBackupCommand(t *testing.T) {
 		t.Fatalf("cold backup: %v\n%s", err, b)
 	}
 	check(cold)
+}
+
+// backupRefusedOnPostgres: a PostgreSQL store is backed up with pg_dump, and
+// both ways of asking gisbi for a copy say so instead of writing a file.
+func backupRefusedOnPostgres(t *testing.T, p *servertest.Process, dir string) {
+	bin := servertest.Binary(t)
+	target := filepath.Join(t.TempDir(), "x.db")
+	cmd := exec.Command(bin, "backup", "--data-dir", dir, target)
+	cmd.Env = []string{"GISBI_STORE=" + servertest.StoreURL(t, dir)}
+	b, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "pg_dump") {
+		t.Fatalf("gisbi backup on PostgreSQL: %v\n%s", err, b)
+	}
+	cmd = exec.Command(bin, "backup", "--server", p.URL, target)
+	cmd.Env = []string{"GISBI_ADMIN_TOKEN=" + adminToken}
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "pg_dump") {
+		t.Fatalf("gisbi backup --server on PostgreSQL: %v\n%s", err, b)
+	}
 }

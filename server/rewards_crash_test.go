@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +11,8 @@ import (
 
 	"github.com/gisbi/engine/actors/rewards"
 	"github.com/gisbi/engine/cluster"
-	"github.com/gisbi/engine/server"
 	"github.com/gisbi/engine/server/servertest"
 	"github.com/gisbi/engine/storage"
-	"github.com/gisbi/engine/storage/boltdb"
 )
 
 // brandAt and campaignAt are brand and campaign for a server reached by
@@ -159,10 +156,7 @@ type storedRewards struct {
 func readStored(t testing.TB, dir, pairID, connID, campaign string) storedRewards {
 	t.Helper()
 	ctx := context.Background()
-	st, err := boltdb.Open(filepath.Join(dir, server.DBFile), boltdb.Options{})
-	if err != nil {
-		t.Fatalf("open the dead server's store: %v", err)
-	}
+	st := servertest.OpenStore(t, dir)
 	defer st.Close()
 	var out storedRewards
 	p, err := st.Pairs().Get(ctx, pairID)
@@ -405,11 +399,8 @@ func TestRewardTriggerDeliveredTwice(t *testing.T) {
 
 	// Again, stored while the server is down: it fires at start-up.
 	srv.Stop()
-	st, err := boltdb.Open(filepath.Join(dir, server.DBFile), boltdb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = (rewards.Triggers{Reminders: st.Reminders()}).Accepted(ctx, pairID, conn, time.Now().Add(-rewards.OutboxDelay))
+	st := servertest.OpenStore(t, dir)
+	_, err := (rewards.Triggers{Reminders: st.Reminders()}).Accepted(ctx, pairID, conn, time.Now().Add(-rewards.OutboxDelay))
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/gisbi/engine/push"
 	"github.com/gisbi/engine/storage"
 	"github.com/gisbi/engine/storage/boltdb"
+	"github.com/gisbi/engine/storage/postgres"
 	"github.com/gisbi/engine/tlscert"
 )
 
@@ -89,9 +90,9 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		}
 	}
 
-	store, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: s.Metrics.ObserveCommit})
+	store, err := OpenStore(context.Background(), cfg, s.Metrics.ObserveCommit)
 	if err != nil {
-		return nil, fmt.Errorf("server: open store: %w", err)
+		return nil, err
 	}
 	s.Store = store
 	defer func() {
@@ -348,4 +349,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// OpenStore opens the store the config names: the embedded bbolt file in
+// the data directory, or the PostgreSQL database of the store URL, migrated
+// to this binary's schema. onCommit may be nil.
+func OpenStore(ctx context.Context, cfg *config.Config, onCommit func(string, time.Duration)) (storage.Store, error) {
+	if cfg.PostgresStore() {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := postgres.Open(ctx, cfg.Store, postgres.Options{OnCommit: onCommit})
+		if err != nil {
+			return nil, fmt.Errorf("server: open store (GISBI_STORE): %w", err)
+		}
+		return st, nil
+	}
+	st, err := boltdb.Open(filepath.Join(cfg.DataDir, DBFile), boltdb.Options{OnCommit: onCommit})
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
+	return st, nil
 }

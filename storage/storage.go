@@ -21,11 +21,13 @@ var (
 )
 
 // Fenced records (User, Pair, ScoreDay, Gift, Snapshot) carry a Version:
-// 0 for a record never stored, then the number of writes so far. A fenced
-// write succeeds only when the record's Version equals the stored one
-// (0 = must not exist yet), stores Version+1 and sets the caller's Version
-// to it; otherwise it fails with ErrStale and writes nothing. In SQL terms
-// it is UPDATE … WHERE id = $1 AND version = $2.
+// the number of writes so far, 0 for a record never stored (and for one
+// stored before versions existed). A fenced write succeeds only when the
+// record's Version equals the stored one, stores Version+1 and then sets
+// the caller's Version to it; otherwise it fails with ErrStale and writes
+// nothing. Two activations that both read version n race to write n+1 and
+// exactly one wins. In SQL terms it is UPDATE … WHERE id = $1 AND
+// version = $2.
 
 // User is the stored account. Optional profile fields are pointers so "unset"
 // and "cleared" survive a round trip as null.
@@ -209,8 +211,8 @@ type Reminders interface {
 	// the same (Kind, Identity, Name) and dropping any claim on it.
 	Set(ctx context.Context, r Reminder) error
 	Delete(ctx context.Context, kind, identity, name string) error
-	// Due lists up to limit reminders with DueAt <= until, earliest first,
-	// claimed or not.
+	// Due lists up to limit reminders with ReadyAt <= until, earliest
+	// ReadyAt first. It only reads: nothing is claimed.
 	Due(ctx context.Context, until time.Time, limit int) ([]Reminder, error)
 	// Claim takes up to limit reminders that are due at now and not
 	// claimed (or whose claim ended by now), earliest ReadyAt first, and

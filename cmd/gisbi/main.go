@@ -26,6 +26,7 @@ import (
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server"
 	"github.com/gisbi/engine/storage/boltdb"
+	"github.com/gisbi/engine/storage/postgres"
 )
 
 func main() {
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "backup":
 		return backup(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return 0
@@ -62,6 +65,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   gisbi serve [settings]           run the server (gisbi serve --help lists every setting)
   gisbi backup [--server URL] FILE write a consistent copy of the database to FILE
+                                   (a PostgreSQL store is backed up with pg_dump)
+  gisbi migrate [settings]         bring the store's schema up to this binary's
   gisbi settings                   print every setting as a Markdown table
   gisbi version                    print the version
 `)
@@ -191,6 +196,10 @@ func backup(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	if cfg.PostgresStore() {
+		fmt.Fprintln(stderr, "gisbi backup: the store is PostgreSQL; back it up with its own tool, e.g.\n  pg_dump --format=custom --file="+target+" \"$GISBI_STORE\"\nand restore with pg_restore --dbname=URL "+target)
+		return 2
+	}
 	var err error
 	if serverURL != "" {
 		err = backupRemote(serverURL, cfg.AdminToken, target)
@@ -252,4 +261,38 @@ func backupRemote(base, token, target string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), target)
+}
+
+// migrate applies the schema migrations this binary carries, so operators
+// can migrate ahead of a rollout instead of on the first node's start. On
+// PostgreSQL it takes the same advisory lock as a starting node; on bbolt
+// it needs the server stopped (the file is locked while it runs).
+func migrate(args []string, stdout, stderr io.Writer) int {
+	cfg, code := loadConfig(args, stdout, stderr)
+	if cfg == nil {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if cfg.PostgresStore() {
+		from, to, err := postgres.Migrate(ctx, cfg.Store)
+		if err != nil {
+			fmt.Fprintln(stderr, "gisbi migrate:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "PostgreSQL schema at version %d (was %d)\n", to, from)
+		return 0
+	}
+	path := filepath.Join(cfg.DataDir, server.DBFile)
+	st, err := boltdb.Open(path, boltdb.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		fmt.Fprintf(stderr, "gisbi migrate: %v (is the server running? bbolt migrates on start anyway)\n", err)
+		return 1
+	}
+	if err := st.Close(); err != nil {
+		fmt.Fprintln(stderr, "gisbi migrate:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "bbolt file %s at schema version %d\n", path, boltdb.SchemaVersion)
+	return 0
 }

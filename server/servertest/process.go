@@ -80,6 +80,9 @@ func StartProcess(t testing.TB, dir string, env ...string) *Process {
 	}
 	cmd := exec.Command(bin, "serve", "--dev")
 	cmd.Env = append(os.Environ(), "GISBI_ADDR="+addr, "GISBI_DATA_DIR="+dir, "GISBI_HTTP_RATE=10000", "GISBI_HTTP_BURST=10000")
+	// Always set, so a GISBI_STORE in the test's environment never points
+	// the child at the shared database itself.
+	cmd.Env = append(cmd.Env, "GISBI_STORE="+StoreURL(t, dir))
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

@@ -39,6 +39,7 @@ func Config(t testing.TB, dir string, opts ...Option) *config.Config {
 	cfg.Dev = true
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
+	cfg.Store = StoreURL(t, dir)
 	cfg.HTTPRate, cfg.HTTPBurst = 10000, 10000
 	cfg.ShutdownTimeout = 5 * time.Second
 	for _, o := range opts {

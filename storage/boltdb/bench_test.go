@@ -308,13 +308,14 @@ func BenchmarkMixedWrites(b *testing.B) {
 			return 4, s.Messages().AppendBatch(ctx, ms)
 		}},
 		{"snapshots", func(w int, i int64) (int64, error) {
-			return 1, s.Snapshots().Put(ctx, "proximity", fmt.Sprint("conn_", w), blob)
+			// Each worker is its key's only writer, so its i-th write is from version i.
+			return 1, s.Snapshots().Put(ctx, &storage.Snapshot{Kind: "proximity", ID: fmt.Sprint("conn_", w), Data: blob, Version: uint64(i)})
 		}},
 		{"reminders", func(w int, i int64) (int64, error) {
 			return 1, s.Reminders().Set(ctx, storage.Reminder{Kind: "k", Identity: fmt.Sprint("id", w), Name: "n", DueAt: now.Add(time.Duration(i) * time.Second)})
 		}},
 		{"scores", func(w int, i int64) (int64, error) {
-			return 1, s.Scores().Put(ctx, &storage.ScoreDay{UserID: fmt.Sprint("u", w), Date: now, Counts: map[string]int{"send-dm": int(i)}, UpdatedAt: now})
+			return 1, s.Scores().Put(ctx, &storage.ScoreDay{UserID: fmt.Sprint("u", w), Date: now, Counts: map[string]int{"send-dm": int(i)}, UpdatedAt: now, Version: uint64(i)})
 		}},
 	}
 	var next atomic.Int64

@@ -135,15 +135,24 @@ func (r pairs) Save(ctx context.Context, p *storage.Pair) error {
 	if err != nil {
 		return err
 	}
-	raw, err := marshal(p)
+	next := *p
+	next.Version++
+	raw, err := marshal(&next)
 	if err != nil {
 		return err
 	}
 	id := []byte(p.ID)
 	userKeys := [][]byte{join(p.UserA, p.ID), join(p.UserB, p.ID)}
-	return r.s.update(ctx, "pairs.save", func(tx *bolt.Tx) error {
+	err = r.s.update(ctx, "pairs.save", func(tx *bolt.Tx) error {
 		pb, byUser, byReq, byConn, err := pairBuckets(tx)
 		if err != nil {
+			return err
+		}
+		stored, err := storedVersion(pb, id)
+		if err != nil {
+			return err
+		}
+		if err := fence("pair "+p.ID, stored, p.Version); err != nil {
 			return err
 		}
 		// Check both id indexes before writing either, so a conflict leaves
@@ -176,6 +185,10 @@ func (r pairs) Save(ctx context.Context, p *storage.Pair) error {
 		}
 		return pb.Put(id, raw)
 	})
+	if err == nil {
+		p.Version = next.Version
+	}
+	return err
 }
 
 // unclaimed returns the keys not yet in the unique index b, and ErrConflict

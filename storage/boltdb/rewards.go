@@ -485,7 +485,9 @@ func (r rewards) Grant(ctx context.Context, grants []storage.Grant) ([]error, er
 			if prep[i].timerKey, err = reminderKey(t.Kind, t.Identity, t.Name); err != nil {
 				return nil, err
 			}
-			if prep[i].timerRaw, err = marshal(t); err != nil {
+			tc := *t
+			tc.ClaimedUntil = nil
+			if prep[i].timerRaw, err = marshal(&tc); err != nil {
 				return nil, err
 			}
 		}
@@ -541,6 +543,7 @@ func (r rewards) Grant(ctx context.Context, grants []storage.Grant) ([]error, er
 			if err := rb.campaigns.Put([]byte(c.ID), craw); err != nil {
 				return err
 			}
+			g.Version = 1
 			raw, err := marshal(g)
 			if err != nil {
 				return err
@@ -579,18 +582,23 @@ func (r rewards) PutGift(ctx context.Context, g *storage.Gift) error {
 	if err := checkGift(g); err != nil {
 		return err
 	}
-	raw, err := marshal(g)
+	next := *g
+	next.Version++
+	raw, err := marshal(&next)
 	if err != nil {
 		return err
 	}
 	id := []byte(g.ID)
-	return r.s.update(ctx, "rewards.put_gift", func(tx *bolt.Tx) error {
+	err = r.s.update(ctx, "rewards.put_gift", func(tx *bolt.Tx) error {
 		rb, err := openRewards(tx)
 		if err != nil {
 			return err
 		}
 		old, err := loadGift(rb.gifts, g.ID)
 		if err != nil {
+			return err
+		}
+		if err := fence("gift "+g.ID, old.Version, g.Version); err != nil {
 			return err
 		}
 		// These fields key the indexes written at grant, which PutGift
@@ -636,6 +644,10 @@ func (r rewards) PutGift(ctx context.Context, g *storage.Gift) error {
 		}
 		return rb.gifts.Put(id, raw)
 	})
+	if err == nil {
+		g.Version = next.Version
+	}
+	return err
 }
 
 func (r rewards) GetGift(ctx context.Context, id string) (*storage.Gift, error) {

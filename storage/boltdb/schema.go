@@ -62,13 +62,15 @@ var (
 	bucketReportsByStatus = []byte("reports_by_status") // status \x00 report id → ""
 	bucketReportsAgainst  = []byte("reports_against")   // reported user \x00 report id → status
 	bucketAudit           = []byte("audit")             // audit id (time-ordered) → AuditEntry JSON
+
+	bucketSnapshotVersions = []byte("snapshot_versions") // kind \x00 id → version(8); absent = 0
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -107,6 +109,7 @@ var migrations = []migration{
 	)},
 	{version: 6, name: "create score bucket", up: createBuckets(bucketScores)},
 	{version: 7, name: "create moderation buckets and index the reports", up: moderationBuckets},
+	{version: 8, name: "create snapshot version bucket", up: createBuckets(bucketSnapshotVersions)},
 }
 
 // moderationBuckets creates the report queue's indexes and fills them from

@@ -42,16 +42,29 @@ func (r scores) Put(ctx context.Context, d *storage.ScoreDay) error {
 	if err := checkID("user id", d.UserID); err != nil {
 		return err
 	}
-	raw, err := marshal(d)
+	next := *d
+	next.Version++
+	raw, err := marshal(&next)
 	if err != nil {
 		return err
 	}
 	key := []byte(d.UserID)
-	return r.s.update(ctx, "scores.put", func(tx *bolt.Tx) error {
+	err = r.s.update(ctx, "scores.put", func(tx *bolt.Tx) error {
 		bs, err := buckets(tx, bucketScores)
 		if err != nil {
 			return err
 		}
+		stored, err := storedVersion(bs[0], key)
+		if err != nil {
+			return err
+		}
+		if err := fence("score of "+d.UserID, stored, d.Version); err != nil {
+			return err
+		}
 		return bs[0].Put(key, raw)
 	})
+	if err == nil {
+		d.Version = next.Version
+	}
+	return err
 }

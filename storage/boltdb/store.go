@@ -328,6 +328,26 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// fence checks a fenced write (see storage.ErrStale): stored is the
+// version in the file, 0 when the record is absent or predates versions.
+func fence(what string, stored, have uint64) error {
+	if stored != have {
+		return fmt.Errorf("boltdb: %s: write from version %d, stored version is %d: %w", what, have, stored, storage.ErrStale)
+	}
+	return nil
+}
+
+// storedVersion reads only the version of the JSON record under key.
+func storedVersion(b *bolt.Bucket, key []byte) (uint64, error) {
+	var v struct {
+		Version uint64 `json:"version"`
+	}
+	if _, err := getJSON(b, key, &v); err != nil {
+		return 0, err
+	}
+	return v.Version, nil
+}
+
 // getJSON decodes the record under key into v; found is false when absent.
 // Decoding copies, so v stays valid after the transaction.
 func getJSON(b *bolt.Bucket, key []byte, v any) (found bool, err error) {

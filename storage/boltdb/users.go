@@ -120,11 +120,13 @@ func (r users) Create(ctx context.Context, u *storage.User) error {
 	}
 	id := []byte(u.ID)
 	ident, uname := identityKey(u), usernameKey(u)
-	raw, err := marshal(u)
+	next := *u
+	next.Version = 1
+	raw, err := marshal(&next)
 	if err != nil {
 		return err
 	}
-	return r.s.update(ctx, "users.create", func(tx *bolt.Tx) error {
+	err = r.s.update(ctx, "users.create", func(tx *bolt.Tx) error {
 		bs, err := buckets(tx, bucketUsers, bucketIdentities, bucketUsernames)
 		if err != nil {
 			return err
@@ -155,6 +157,10 @@ func (r users) Create(ctx context.Context, u *storage.User) error {
 		}
 		return ub.Put(id, raw)
 	})
+	if err == nil {
+		u.Version = next.Version
+	}
+	return err
 }
 
 // claimUsername points the username index at id unless a live user other
@@ -178,11 +184,13 @@ func (r users) Put(ctx context.Context, u *storage.User) error {
 	}
 	id := []byte(u.ID)
 	newIdent, newName := identityKey(u), usernameKey(u)
-	raw, err := marshal(u)
+	next := *u
+	next.Version++
+	raw, err := marshal(&next)
 	if err != nil {
 		return err
 	}
-	return r.s.update(ctx, "users.put", func(tx *bolt.Tx) error {
+	err = r.s.update(ctx, "users.put", func(tx *bolt.Tx) error {
 		bs, err := buckets(tx, bucketUsers, bucketIdentities, bucketUsernames)
 		if err != nil {
 			return err
@@ -195,6 +203,9 @@ func (r users) Put(ctx context.Context, u *storage.User) error {
 		}
 		if !found {
 			return fmt.Errorf("boltdb: user %q: %w", u.ID, storage.ErrNotFound)
+		}
+		if err := fence("user "+u.ID, old.Version, u.Version); err != nil {
+			return err
 		}
 
 		// Check both indexes before writing either, so a conflict leaves
@@ -231,6 +242,10 @@ func (r users) Put(ctx context.Context, u *storage.User) error {
 		}
 		return ub.Put(id, raw)
 	})
+	if err == nil {
+		u.Version = next.Version
+	}
+	return err
 }
 
 // relink moves a unique-index entry of id from oldKey to newKey (either may

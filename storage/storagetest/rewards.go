@@ -255,6 +255,7 @@ var rewardCases = []testCase{
 				ended := *first
 				ended.Stage, ended.EndedAt, ended.EndReason = stage, ptr(at(2*time.Hour)), stage
 				must(t, s.Rewards().PutGift(ctx, &ended))
+				first.Version = ended.Version
 			}
 			again := giftOf(c1, fmt.Sprintf("sgg_1%d", i), "b", "a", 3*time.Hour)
 			wantIs(t, "second Grant with the first "+stage, grantOne(ctx, s.Rewards(), again), storage.ErrConflict)
@@ -502,6 +503,7 @@ var rewardCases = []testCase{
 				next.RedeemedAt = ptr(at(time.Duration(i) * time.Minute))
 			}
 			must(t, s.Rewards().PutGift(ctx, &next))
+			*st.gift = next
 			wantCounters(t, s, c.ID, 2, st.redeemed)
 		}
 	}},

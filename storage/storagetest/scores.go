@@ -20,7 +20,7 @@ var scoreCases = []testCase{
 		wantEqual(t, "stored day", got, day)
 
 		// The next day replaces the record, counts and all.
-		next := &storage.ScoreDay{UserID: "u1", Date: at(24 * time.Hour), UpdatedAt: at(24 * time.Hour)}
+		next := &storage.ScoreDay{UserID: "u1", Date: at(24 * time.Hour), UpdatedAt: at(24 * time.Hour), Version: got.Version}
 		must(t, s.Scores().Put(ctx, next))
 		got, err = s.Scores().Get(ctx, "u1")
 		must(t, err)

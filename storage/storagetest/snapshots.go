@@ -13,18 +13,18 @@ var snapshotCases = []testCase{
 		if _, err := s.Snapshots().Get(ctx, "proximity", "conn_1"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("get of nothing: %v, want ErrNotFound", err)
 		}
-		must(t, s.Snapshots().Put(ctx, "proximity", "conn_1", []byte(`{"a":1}`)))
-		must(t, s.Snapshots().Put(ctx, "proximity", "conn_1", []byte(`{"a":2}`)))
-		must(t, s.Snapshots().Put(ctx, "other", "conn_1", []byte(`x`)))
+		snap := &storage.Snapshot{Kind: "proximity", ID: "conn_1", Data: []byte(`{"a":1}`)}
+		must(t, s.Snapshots().Put(ctx, snap))
+		snap.Data = []byte(`{"a":2}`)
+		must(t, s.Snapshots().Put(ctx, snap))
+		must(t, s.Snapshots().Put(ctx, &storage.Snapshot{Kind: "other", ID: "conn_1", Data: []byte(`x`)}))
 		got, err := s.Snapshots().Get(ctx, "proximity", "conn_1")
 		must(t, err)
-		if string(got) != `{"a":2}` {
-			t.Fatalf("snapshot = %s, want the replacement", got)
-		}
-		if err := s.Snapshots().Put(ctx, "", "x", nil); err == nil {
+		wantEqual(t, "snapshot", got, &storage.Snapshot{Kind: "proximity", ID: "conn_1", Data: []byte(`{"a":2}`), Version: 2})
+		if err := s.Snapshots().Put(ctx, &storage.Snapshot{ID: "x"}); err == nil {
 			t.Fatal("empty kind accepted")
 		}
-		if err := s.Snapshots().Put(ctx, "proximity", "", nil); err == nil {
+		if err := s.Snapshots().Put(ctx, &storage.Snapshot{Kind: "proximity"}); err == nil {
 			t.Fatal("empty id accepted")
 		}
 	}},

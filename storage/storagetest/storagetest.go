@@ -58,6 +58,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Devices", deviceCases},
 		{"Safety", safetyCases},
 		{"Reminders", reminderCases},
+		{"Claims", claimCases},
 		{"Pairs", pairCases},
 		{"Messages", messageCases},
 		{"Snapshots", snapshotCases},
@@ -65,6 +66,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Scores", scoreCases},
 		{"Moderation", moderationCases},
 		{"Store", storeCases},
+		{"Fencing", fencingCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -28,7 +28,11 @@ func allOps(t *testing.T) []op {
 			return err
 		}},
 		{"Users.Create", func(ctx context.Context, s storage.Store) error { return s.Users().Create(ctx, newUser("u2")) }},
-		{"Users.Put", func(ctx context.Context, s storage.Store) error { return s.Users().Put(ctx, newUser("u1")) }},
+		{"Users.Put", func(ctx context.Context, s storage.Store) error {
+			u := newUser("u1")
+			u.Version = 1 // as seed stored it
+			return s.Users().Put(ctx, u)
+		}},
 		{"Tokens.Put", func(ctx context.Context, s storage.Store) error {
 			return s.Tokens().Put(ctx, newToken("t2", "f", "u1"))
 		}},
@@ -82,6 +86,10 @@ func allOps(t *testing.T) []op {
 			_, err := s.Reminders().Due(ctx, t0, 10)
 			return err
 		}},
+		{"Reminders.Claim", func(ctx context.Context, s storage.Store) error {
+			_, err := s.Reminders().Claim(ctx, t0, t0.Add(time.Minute), 10)
+			return err
+		}},
 		{"Reminders.Next", func(ctx context.Context, s storage.Store) error { _, err := s.Reminders().Next(ctx); return err }},
 		{"Pairs.Get", func(ctx context.Context, s storage.Store) error {
 			_, err := s.Pairs().Get(ctx, storage.PairID("u1", "u2"))
@@ -90,6 +98,7 @@ func allOps(t *testing.T) []op {
 		{"Pairs.Save", func(ctx context.Context, s storage.Store) error {
 			p := seedPair()
 			p.Requests = append(p.Requests, pendingRequest("req_2", "u2", "u1", t0))
+			p.Version = 1 // as seed stored it
 			return s.Pairs().Save(ctx, p)
 		}},
 		{"Pairs.Of", func(ctx context.Context, s storage.Store) error { _, err := s.Pairs().Of(ctx, "u1"); return err }},

@@ -69,6 +69,9 @@ func WithSchema(t testing.TB, admin, schema string) string {
 	return admin + " search_path=" + schema
 }
 
+// Exec runs one statement on the database at admin, failing the test on error.
+func Exec(t testing.TB, admin, sql string) { exec(t, admin, sql) }
+
 func exec(t testing.TB, admin, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
