@@ -133,7 +133,7 @@ const maxGiftKey = 2048
 func brandDoc(b *storage.Brand) ([]byte, error) {
 	c := *b
 	c.CreatedAt = c.CreatedAt.UTC()
-	return encodeDoc(&c)
+	return encodeRewardDoc(&c)
 }
 
 func campaignDoc(c *storage.Campaign) ([]byte, error) {
@@ -141,7 +141,7 @@ func campaignDoc(c *storage.Campaign) ([]byte, error) {
 	d.Granted, d.Redeemed = 0, 0
 	d.StartsAt, d.EndsAt = utcCopy(d.StartsAt), utcCopy(d.EndsAt)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-	return encodeDoc(&d)
+	return encodeRewardDoc(&d)
 }
 
 func giftDoc(g *storage.Gift) ([]byte, error) {
@@ -150,10 +150,10 @@ func giftDoc(g *storage.Gift) ([]byte, error) {
 	d.CreatedAt, d.ExpiresAt = d.CreatedAt.UTC(), d.ExpiresAt.UTC()
 	d.CodeExpiresAt, d.VerifiedAt = utcCopy(d.CodeExpiresAt), utcCopy(d.VerifiedAt)
 	d.RedeemedAt, d.EndedAt = utcCopy(d.RedeemedAt), utcCopy(d.EndedAt)
-	return encodeDoc(&d)
+	return encodeRewardDoc(&d)
 }
 
-func encodeDoc(v any) ([]byte, error) {
+func encodeRewardDoc(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: encode %T: %w", v, err)
@@ -161,7 +161,7 @@ func encodeDoc(v any) ([]byte, error) {
 	return raw, nil
 }
 
-func decodeDoc(raw []byte, v any) error {
+func decodeRewardDoc(raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("postgres: decode %T: %w", v, err)
 	}
@@ -174,7 +174,7 @@ func scanBrand(row pgx.Row) (*storage.Brand, error) {
 		return nil, err
 	}
 	var b storage.Brand
-	if err := decodeDoc(raw, &b); err != nil {
+	if err := decodeRewardDoc(raw, &b); err != nil {
 		return nil, err
 	}
 	return &b, nil
@@ -194,7 +194,7 @@ func scanCampaign(row pgx.Row) (*storage.Campaign, error) {
 	if err := row.Scan(&raw, &st, &upd, &g, &r); err != nil {
 		return nil, err
 	}
-	if err := decodeDoc(raw, &c); err != nil {
+	if err := decodeRewardDoc(raw, &c); err != nil {
 		return nil, err
 	}
 	c.Status, c.UpdatedAt, c.Granted, c.Redeemed = st, upd.UTC(), g, r
@@ -212,7 +212,7 @@ func scanGift(row pgx.Row) (*storage.Gift, error) {
 	if err := row.Scan(&v, &raw); err != nil {
 		return nil, err
 	}
-	if err := decodeDoc(raw, &g); err != nil {
+	if err := decodeRewardDoc(raw, &g); err != nil {
 		return nil, err
 	}
 	g.Version = uint64(v)
@@ -233,8 +233,8 @@ func collectGifts(rows pgx.Rows) ([]storage.Gift, error) {
 	return out, rows.Err()
 }
 
-// notFound turns "no rows" into ErrNotFound, naming what was missing.
-func notFound(err error, format string, args ...any) error {
+// orNotFound turns "no rows" into ErrNotFound, naming what was missing.
+func orNotFound(err error, format string, args ...any) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: "+format+": %w", append(args, storage.ErrNotFound)...)
 	}
@@ -283,7 +283,7 @@ func (r rewards) GetBrand(ctx context.Context, id string) (*storage.Brand, error
 	err := r.s.read(ctx, "rewards.get_brand", func(q querier) error {
 		var err error
 		out, err = scanBrand(q.QueryRow(ctx, `SELECT doc FROM brands WHERE id = $1`, id))
-		return notFound(err, "brand %q", id)
+		return orNotFound(err, "brand %q", id)
 	})
 	if err != nil {
 		return nil, err
@@ -299,7 +299,7 @@ func (r rewards) BrandByKeyHash(ctx context.Context, hash string) (*storage.Bran
 	err := r.s.read(ctx, "rewards.brand_by_key_hash", func(q querier) error {
 		var err error
 		out, err = scanBrand(q.QueryRow(ctx, `SELECT doc FROM brands WHERE key_hash = $1`, hash))
-		return notFound(err, "no brand for this key hash")
+		return orNotFound(err, "no brand for this key hash")
 	})
 	if err != nil {
 		return nil, err
@@ -372,7 +372,7 @@ func (r rewards) GetCampaign(ctx context.Context, id string) (*storage.Campaign,
 	err := r.s.read(ctx, "rewards.get_campaign", func(q querier) error {
 		var err error
 		out, err = scanCampaign(q.QueryRow(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1`, id))
-		return notFound(err, "campaign %q", id)
+		return orNotFound(err, "campaign %q", id)
 	})
 	if err != nil {
 		return nil, err
@@ -421,7 +421,7 @@ func (r rewards) SetCampaignStatus(ctx context.Context, id, status string, at ti
 		var err error
 		out, err = scanCampaign(tx.QueryRow(ctx, `UPDATE campaigns SET status = $2, updated_at = $3
 			WHERE id = $1 RETURNING `+campaignCols, id, status, at))
-		return notFound(err, "campaign %q", id)
+		return orNotFound(err, "campaign %q", id)
 	})
 	if err != nil {
 		return nil, err
@@ -734,7 +734,7 @@ func (r rewards) PutGift(ctx context.Context, g *storage.Gift) error {
 	err = r.s.write(ctx, "rewards.put_gift", func(tx pgx.Tx) error {
 		old, err := scanGift(tx.QueryRow(ctx, `SELECT `+giftCols+` FROM gifts WHERE id = $1 FOR UPDATE`, g.ID))
 		if err != nil {
-			return notFound(err, "gift %q", g.ID)
+			return orNotFound(err, "gift %q", g.ID)
 		}
 		if old.Version != g.Version {
 			return fmt.Errorf("postgres: gift %q: version %d, stored %d: %w", g.ID, g.Version, old.Version, storage.ErrStale)
@@ -793,7 +793,7 @@ func (r rewards) GetGift(ctx context.Context, id string) (*storage.Gift, error) 
 	err := r.s.read(ctx, "rewards.get_gift", func(q querier) error {
 		var err error
 		out, err = scanGift(q.QueryRow(ctx, `SELECT `+giftCols+` FROM gifts WHERE id = $1`, id))
-		return notFound(err, "gift %q", id)
+		return orNotFound(err, "gift %q", id)
 	})
 	if err != nil {
 		return nil, err
@@ -811,7 +811,7 @@ func (r rewards) GiftByCode(ctx context.Context, code string) (*storage.Gift, er
 		out, err = scanGift(q.QueryRow(ctx, `SELECT g.version, g.doc FROM gift_codes c JOIN gifts g ON g.id = c.gift_id WHERE c.code = $1`, code))
 		// The code is not named: whoever guesses codes should not find
 		// them echoed in logs.
-		return notFound(err, "no gift for this code")
+		return orNotFound(err, "no gift for this code")
 	})
 	if err != nil {
 		return nil, err
