@@ -31,7 +31,7 @@ const reminderOrder = `ready_at, kind, identity, name`
 const maxReminderKey = 2048
 
 func checkReminderKey(kind, identity, name string) error {
-	if err := needIDs("reminder kind", kind, "reminder identity", identity, "reminder name", name); err != nil {
+	if err := checkIDs("reminder kind", kind, "reminder identity", identity, "reminder name", name); err != nil {
 		return err
 	}
 	if n := len(kind) + len(identity) + len(name); n > maxReminderKey {
@@ -158,7 +158,7 @@ func scanReminder(row pgx.Row) (storage.Reminder, error) {
 		return storage.Reminder{}, err
 	}
 	r.DueAt = r.DueAt.UTC()
-	r.ClaimedUntil = utcCopy(r.ClaimedUntil)
+	r.ClaimedUntil = utcPtr(r.ClaimedUntil)
 	return r, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
@@ -59,7 +58,7 @@ func checkBrand(b *storage.Brand) error {
 	if b == nil {
 		return badInput("brand is nil")
 	}
-	if err := needIDs("brand id", b.ID, "brand slug", b.Slug); err != nil {
+	if err := checkIDs("brand id", b.ID, "brand slug", b.Slug); err != nil {
 		return fmt.Errorf("postgres: brand %q: %w", b.ID, err)
 	}
 	if err := checkKeyHash(b.KeyHash); err != nil {
@@ -72,7 +71,7 @@ func checkCampaign(c *storage.Campaign) error {
 	if c == nil {
 		return badInput("campaign is nil")
 	}
-	if err := needIDs("campaign id", c.ID, "brand id", c.BrandID); err != nil {
+	if err := checkIDs("campaign id", c.ID, "brand id", c.BrandID); err != nil {
 		return fmt.Errorf("postgres: campaign %q: %w", c.ID, err)
 	}
 	if err := checkStatus(c.Status); err != nil {
@@ -90,7 +89,7 @@ func checkGift(g *storage.Gift) error {
 	if g == nil {
 		return badInput("gift is nil")
 	}
-	if err := needIDs("gift id", g.ID, "campaign id", g.CampaignID, "brand id", g.BrandID,
+	if err := checkIDs("gift id", g.ID, "campaign id", g.CampaignID, "brand id", g.BrandID,
 		"user a", g.UserA, "user b", g.UserB); err != nil {
 		return fmt.Errorf("postgres: gift %q: %w", g.ID, err)
 	}
@@ -116,7 +115,7 @@ func checkGift(g *storage.Gift) error {
 		return badInput("gift %q: stage %q, want one of %v", g.ID, g.Stage, giftStages)
 	}
 	if g.Code != "" {
-		if err := needID("gift code", g.Code); err != nil {
+		if err := checkID("gift code", g.Code); err != nil {
 			return fmt.Errorf("postgres: gift %q: %w", g.ID, err)
 		}
 	}
@@ -139,7 +138,7 @@ func brandDoc(b *storage.Brand) ([]byte, error) {
 func campaignDoc(c *storage.Campaign) ([]byte, error) {
 	d := *c
 	d.Granted, d.Redeemed = 0, 0
-	d.StartsAt, d.EndsAt = utcCopy(d.StartsAt), utcCopy(d.EndsAt)
+	d.StartsAt, d.EndsAt = utcPtr(d.StartsAt), utcPtr(d.EndsAt)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return encodeRewardDoc(&d)
 }
@@ -148,8 +147,8 @@ func giftDoc(g *storage.Gift) ([]byte, error) {
 	d := *g
 	d.Version = 0
 	d.CreatedAt, d.ExpiresAt = d.CreatedAt.UTC(), d.ExpiresAt.UTC()
-	d.CodeExpiresAt, d.VerifiedAt = utcCopy(d.CodeExpiresAt), utcCopy(d.VerifiedAt)
-	d.RedeemedAt, d.EndedAt = utcCopy(d.RedeemedAt), utcCopy(d.EndedAt)
+	d.CodeExpiresAt, d.VerifiedAt = utcPtr(d.CodeExpiresAt), utcPtr(d.VerifiedAt)
+	d.RedeemedAt, d.EndedAt = utcPtr(d.RedeemedAt), utcPtr(d.EndedAt)
 	return encodeRewardDoc(&d)
 }
 
@@ -276,7 +275,7 @@ func (r rewards) CreateBrand(ctx context.Context, b *storage.Brand) error {
 }
 
 func (r rewards) GetBrand(ctx context.Context, id string) (*storage.Brand, error) {
-	if err := needID("brand id", id); err != nil {
+	if err := checkID("brand id", id); err != nil {
 		return nil, err
 	}
 	var out *storage.Brand
@@ -292,7 +291,7 @@ func (r rewards) GetBrand(ctx context.Context, id string) (*storage.Brand, error
 }
 
 func (r rewards) BrandByKeyHash(ctx context.Context, hash string) (*storage.Brand, error) {
-	if err := needID("brand key hash", hash); err != nil {
+	if err := checkID("brand key hash", hash); err != nil {
 		return nil, err
 	}
 	var out *storage.Brand
@@ -365,7 +364,7 @@ func (r rewards) CreateCampaign(ctx context.Context, c *storage.Campaign) error 
 }
 
 func (r rewards) GetCampaign(ctx context.Context, id string) (*storage.Campaign, error) {
-	if err := needID("campaign id", id); err != nil {
+	if err := checkID("campaign id", id); err != nil {
 		return nil, err
 	}
 	var out *storage.Campaign
@@ -407,7 +406,7 @@ func (r rewards) ListCampaigns(ctx context.Context) ([]storage.Campaign, error) 
 // SetCampaignStatus writes only the status columns, so it never overwrites
 // counts a concurrent Grant made.
 func (r rewards) SetCampaignStatus(ctx context.Context, id, status string, at time.Time) (*storage.Campaign, error) {
-	if err := needID("campaign id", id); err != nil {
+	if err := checkID("campaign id", id); err != nil {
 		return nil, err
 	}
 	if err := checkStatus(status); err != nil {
@@ -786,7 +785,7 @@ func (r rewards) PutGift(ctx context.Context, g *storage.Gift) error {
 }
 
 func (r rewards) GetGift(ctx context.Context, id string) (*storage.Gift, error) {
-	if err := needID("gift id", id); err != nil {
+	if err := checkID("gift id", id); err != nil {
 		return nil, err
 	}
 	var out *storage.Gift
@@ -802,7 +801,7 @@ func (r rewards) GetGift(ctx context.Context, id string) (*storage.Gift, error) 
 }
 
 func (r rewards) GiftByCode(ctx context.Context, code string) (*storage.Gift, error) {
-	if err := needID("gift code", code); err != nil {
+	if err := checkID("gift code", code); err != nil {
 		return nil, err
 	}
 	var out *storage.Gift
@@ -843,11 +842,11 @@ func (r rewards) GiftsOfPair(ctx context.Context, pairID string) ([]storage.Gift
 // limit rows wherever it starts. A user is never both users of a gift, so
 // the two halves never share a row.
 func (r rewards) GiftsOfUser(ctx context.Context, userID, beforeID string, limit int) ([]storage.Gift, error) {
-	if err := needID("user id", userID); err != nil {
+	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
 	if beforeID != "" {
-		if err := needID("before gift id", beforeID); err != nil {
+		if err := checkID("before gift id", beforeID); err != nil {
 			return nil, err
 		}
 	}
@@ -882,47 +881,15 @@ func (r rewards) GiftsOfUser(ctx context.Context, userID, beforeID string, limit
 	return out, nil
 }
 
-// Input checks shared by rewards and reminders. They mirror bbolt's (ids
-// non-empty, at most maxIDLen bytes, no NUL) and add what PostgreSQL text
-// needs: valid UTF-8.
-
-const maxIDLen = 1024
-
 // badInput is an error for input that cannot be stored: a programming
 // error of the caller, never not-found or a conflict.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("postgres: invalid input: "+format, args...)
-}
-
-func needID(what, v string) error { return needIDUpTo(what, v, maxIDLen) }
-
-func needIDUpTo(what, v string, limit int) error {
-	switch {
-	case v == "":
-		return badInput("%s is empty", what)
-	case len(v) > limit:
-		return badInput("%s is %d bytes, limit %d", what, len(v), limit)
-	case strings.IndexByte(v, 0) >= 0:
-		return badInput("%s contains a NUL byte", what)
-	case !utf8.ValidString(v):
-		return badInput("%s is not valid UTF-8", what)
-	}
-	return nil
-}
-
-// needIDs checks name/value pairs and returns the first error.
-func needIDs(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if err := needID(pairs[i], pairs[i+1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
 // needPairID allows a pair id its two user ids and the separator.
 func needPairID(id string) error {
-	return needIDUpTo("pair id", id, 2*maxIDLen+1)
+	return checkIDUpTo("pair id", id, 2*maxIDBytes+1)
 }
 
 func needLimit(op string, limit int) error {
@@ -930,13 +897,4 @@ func needLimit(op string, limit int) error {
 		return badInput("%s limit %d, must be positive", op, limit)
 	}
 	return nil
-}
-
-// utcCopy is a copy of *t in UTC, nil for nil.
-func utcCopy(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
