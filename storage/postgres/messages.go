@@ -39,39 +39,31 @@ type messages struct{ s *Store }
 // Messages returns the store's messages.
 func (s *Store) Messages() storage.Messages { return messages{s: s} }
 
-// pmMaxSeq is the largest seq a bigint column holds. Seqs count one pair's
+// maxMessageSeq is the largest seq a bigint column holds. Seqs count one pair's
 // messages, so no conversation comes near it; a larger one is refused
 // rather than wrapped.
-const pmMaxSeq = 1<<63 - 1
+const maxMessageSeq = 1<<63 - 1
 
 // JSON, which bbolt stores times in, holds the years 0 to 9999; PostgreSQL
 // holds more, but both stores accept the same times.
 var (
-	pmMinTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
-	pmMaxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Microsecond)
+	minMessageTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxMessageTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Microsecond)
 )
 
-func pmTime(what string, t time.Time) error {
+// checkMessageTime refuses the zero time and times JSON cannot hold.
+func checkMessageTime(what string, t time.Time) error {
 	switch {
 	case t.IsZero():
 		return fmt.Errorf("%w: %s is zero", ErrInvalid, what)
-	case t.Before(pmMinTime) || t.After(pmMaxTime):
+	case t.Before(minMessageTime) || t.After(maxMessageTime):
 		return fmt.Errorf("%w: %s %v is outside the years 0 to 9999", ErrInvalid, what, t)
 	}
 	return nil
 }
 
-// pmUTC is t in UTC, nil for nil.
-func pmUTC(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// pmPairUsers splits a pair id made by storage.PairID into its two users.
-func pmPairUsers(pairID string) (a, b string, err error) {
+// splitPairID splits a pair id made by storage.PairID into its two users.
+func splitPairID(pairID string) (a, b string, err error) {
 	a, b, ok := strings.Cut(pairID, pairSep)
 	if !ok || a == "" || b == "" || strings.Contains(b, pairSep) || a >= b {
 		return "", "", fmt.Errorf("%w: pair id %q is not storage.PairID of two users", ErrInvalid, pairID)
@@ -79,7 +71,9 @@ func pmPairUsers(pairID string) (a, b string, err error) {
 	return a, b, nil
 }
 
-func pmMessage(m *storage.Message) error {
+// checkMessage refuses what bbolt's checkMessage refuses, plus seqs beyond
+// a bigint.
+func checkMessage(m *storage.Message) error {
 	if m == nil {
 		return fmt.Errorf("%w: message is nil", ErrInvalid)
 	}
@@ -99,8 +93,8 @@ func pmMessage(m *storage.Message) error {
 			m.ID, m.PairID, storage.PairID(m.SenderID, m.RecipientID))
 	case m.Seq == 0:
 		return fmt.Errorf("%w: message %q: seq is 0, sequences start at 1", ErrInvalid, m.ID)
-	case m.Seq > pmMaxSeq:
-		return fmt.Errorf("%w: message %q: seq %d is beyond the largest storable seq %d", ErrInvalid, m.ID, m.Seq, uint64(pmMaxSeq))
+	case m.Seq > maxMessageSeq:
+		return fmt.Errorf("%w: message %q: seq %d is beyond the largest storable seq %d", ErrInvalid, m.ID, m.Seq, uint64(maxMessageSeq))
 	case m.Content == "":
 		return fmt.Errorf("%w: message %q: content is empty", ErrInvalid, m.ID)
 	case m.ReadAt != nil:
@@ -108,23 +102,23 @@ func pmMessage(m *storage.Message) error {
 		// read_seq invariant MarkRead relies on.
 		return fmt.Errorf("%w: message %q: readAt is set on a new message; use MarkRead", ErrInvalid, m.ID)
 	}
-	if err := pmTime("createdAt", m.CreatedAt); err != nil {
+	if err := checkMessageTime("createdAt", m.CreatedAt); err != nil {
 		return fmt.Errorf("postgres: message %q: %w", m.ID, err)
 	}
 	return nil
 }
 
-func pmMessages(ms []*storage.Message) error {
+func checkMessages(ms []*storage.Message) error {
 	for _, m := range ms {
-		if err := pmMessage(m); err != nil {
+		if err := checkMessage(m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// pmRun requires one pair's consecutive seqs, as AppendAsync's batches are.
-func pmRun(ms []*storage.Message) error {
+// checkRun requires one pair's consecutive seqs, as AppendAsync's batches are.
+func checkRun(ms []*storage.Message) error {
 	for i, m := range ms[1:] {
 		if prev := ms[i]; m.PairID != prev.PairID || m.Seq != prev.Seq+1 {
 			return fmt.Errorf("%w: message %q (pair %q, seq %d) does not directly follow message %q (pair %q, seq %d) in its batch", ErrInvalid,
@@ -134,7 +128,7 @@ func pmRun(ms []*storage.Message) error {
 	return nil
 }
 
-func pmLimit(op string, limit int) error {
+func checkMessageLimit(op string, limit int) error {
 	if limit <= 0 {
 		return fmt.Errorf("%w: %s limit %d, must be positive", ErrInvalid, op, limit)
 	}
@@ -151,7 +145,7 @@ func scanMessage(row pgx.CollectableRow) (storage.Message, error) {
 	if err := row.Scan(&m.PairID, &seq, &m.ID, &m.SenderID, &m.RecipientID, &content, &m.CreatedAt, &m.ReadAt); err != nil {
 		return m, err
 	}
-	m.Seq, m.Content, m.CreatedAt, m.ReadAt = uint64(seq), string(content), m.CreatedAt.UTC(), pmUTC(m.ReadAt)
+	m.Seq, m.Content, m.CreatedAt, m.ReadAt = uint64(seq), string(content), m.CreatedAt.UTC(), utcPtr(m.ReadAt)
 	return m, nil
 }
 
@@ -165,7 +159,7 @@ func (r messages) AppendBatch(ctx context.Context, ms []*storage.Message) error 
 	if len(ms) == 0 {
 		return nil
 	}
-	if err := pmMessages(ms); err != nil {
+	if err := checkMessages(ms); err != nil {
 		return err
 	}
 	const op = "messages.append"
@@ -197,9 +191,9 @@ func (r messages) AppendAsync(ms []*storage.Message, done func(error)) {
 		done(nil)
 		return
 	}
-	err := pmMessages(ms)
+	err := checkMessages(ms)
 	if err == nil {
-		err = pmRun(ms)
+		err = checkRun(ms)
 	}
 	if err != nil {
 		done(err)
@@ -208,7 +202,7 @@ func (r messages) AppendAsync(ms []*storage.Message, done func(error)) {
 	r.s.appender.enqueue(&appendUnit{ms: ms, follow: true, done: done, queued: time.Now()})
 }
 
-// appendUnit is one AppendBatch call or one AppendAsync batch: appendTx
+// appendUnit is one AppendBatch call or one AppendAsync batch: runAppend
 // stores all of its messages or none.
 type appendUnit struct {
 	ms []*storage.Message
@@ -216,7 +210,7 @@ type appendUnit struct {
 	// one (AppendAsync). Otherwise each message's seq must only be above the
 	// pair's last (a unit may then hold several pairs).
 	follow bool
-	// err says why appendTx refused the unit, nil when it was written.
+	// err says why runAppend refused the unit, nil when it was written.
 	err error
 
 	done   func(error) // AppendAsync's callback
@@ -275,6 +269,10 @@ func (s *Store) appendOnce(ctx context.Context, units []*appendUnit) (err error)
 	p := newAppendPlan(units)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	// How these statements should run depends on how many rows their arrays
+	// carry and how large the tables are. A cached generic plan made while
+	// the tables were small (a new database) scans all of messages for the
+	// ids until the next ANALYZE; planning once per group costs far less.
 	b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
 	p.queueReads(b)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
@@ -507,14 +505,14 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 	if err := checkID("reader id", readerID); err != nil {
 		return 0, err
 	}
-	a, b, err := pmPairUsers(pairID)
+	a, b, err := splitPairID(pairID)
 	if err != nil {
 		return 0, err
 	}
 	if readerID != a && readerID != b {
 		return 0, fmt.Errorf("%w: reader %q is not in pair %q", ErrInvalid, readerID, pairID)
 	}
-	if err := pmTime("read time", at); err != nil {
+	if err := checkMessageTime("read time", at); err != nil {
 		return 0, fmt.Errorf("postgres: mark read in pair %q: %w", pairID, err)
 	}
 
@@ -538,7 +536,7 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 	}
 	defer release()
 	start := time.Now()
-	upTo := int64(min(upToSeq, pmMaxSeq))
+	upTo := int64(min(upToSeq, maxMessageSeq))
 	var n int
 	for attempt := 0; ; attempt++ {
 		n = 0
@@ -583,14 +581,14 @@ func (r messages) Page(ctx context.Context, pairID string, beforeSeq uint64, lim
 	if err := validPairID(pairID); err != nil {
 		return nil, err
 	}
-	if err := pmLimit("messages page", limit); err != nil {
+	if err := checkMessageLimit("messages page", limit); err != nil {
 		return nil, err
 	}
 	var out []storage.Message
 	err := r.s.read(ctx, "messages.page", func(q querier) error {
 		var rows pgx.Rows
 		var err error
-		if beforeSeq == 0 || beforeSeq > pmMaxSeq {
+		if beforeSeq == 0 || beforeSeq > maxMessageSeq {
 			// Every stored seq is below the bound.
 			rows, err = q.Query(ctx, `SELECT `+messageCols+` FROM messages WHERE pair_id = $1 ORDER BY seq DESC LIMIT $2`, pairID, limit)
 		} else {
@@ -646,7 +644,7 @@ func (r messages) Conversations(ctx context.Context, userID string, limit int) (
 			err := row.Scan(&c.OtherUserID, &c.Unread,
 				&m.PairID, &seq, &m.ID, &m.SenderID, &m.RecipientID, &content, &m.CreatedAt, &m.ReadAt)
 			c.PairID = m.PairID
-			m.Seq, m.Content, m.CreatedAt, m.ReadAt = uint64(seq), string(content), m.CreatedAt.UTC(), pmUTC(m.ReadAt)
+			m.Seq, m.Content, m.CreatedAt, m.ReadAt = uint64(seq), string(content), m.CreatedAt.UTC(), utcPtr(m.ReadAt)
 			return c, err
 		})
 		return err
@@ -666,15 +664,15 @@ func (r messages) Since(ctx context.Context, userID string, t time.Time, limit i
 	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
-	if err := pmLimit("messages since", limit); err != nil {
+	if err := checkMessageLimit("messages since", limit); err != nil {
 		return nil, err
 	}
-	// Stored times lie within [pmMinTime, pmMaxTime], so clamping t to
+	// Stored times lie within [minMessageTime, maxMessageTime], so clamping t to
 	// just around them changes no answer and keeps it storable.
-	if t.Before(pmMinTime) {
-		t = pmMinTime.Add(-time.Microsecond)
-	} else if t.After(pmMaxTime) {
-		t = pmMaxTime
+	if t.Before(minMessageTime) {
+		t = minMessageTime.Add(-time.Microsecond)
+	} else if t.After(maxMessageTime) {
+		t = maxMessageTime
 	}
 	out := []storage.Message{}
 	err := r.s.read(ctx, "messages.since", func(q querier) error {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,19 +27,7 @@ const pairSep = "|"
 const maxPairIDBytes = 2*maxIDBytes + len(pairSep)
 
 // validPairID is checkID with the longer limit of a pair id.
-func validPairID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: pair id is empty", ErrInvalid)
-	case len(id) > maxPairIDBytes:
-		return fmt.Errorf("%w: pair id is %d bytes, limit %d", ErrInvalid, len(id), maxPairIDBytes)
-	case strings.IndexByte(id, 0) >= 0:
-		return fmt.Errorf("%w: pair id contains a NUL byte", ErrInvalid)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: pair id is not valid UTF-8", ErrInvalid)
-	}
-	return nil
-}
+func validPairID(id string) error { return checkIDUpTo("pair id", id, maxPairIDBytes) }
 
 // validPair checks p as bbolt's checkPair does and returns the request and
 // connection ids to index. Every request and connection must be between
@@ -142,11 +129,11 @@ func decodePair(doc []byte, version int64) (*storage.Pair, error) {
 	p.Version = uint64(version)
 	for i := range p.Requests {
 		q := &p.Requests[i]
-		q.CreatedAt, q.ExpiresAt, q.ResolvedAt = q.CreatedAt.UTC(), q.ExpiresAt.UTC(), pmUTC(q.ResolvedAt)
+		q.CreatedAt, q.ExpiresAt, q.ResolvedAt = q.CreatedAt.UTC(), q.ExpiresAt.UTC(), utcPtr(q.ResolvedAt)
 	}
 	for i := range p.Connections {
 		c := &p.Connections[i]
-		c.CreatedAt, c.AcceptedAt, c.ClosedAt = c.CreatedAt.UTC(), c.AcceptedAt.UTC(), pmUTC(c.ClosedAt)
+		c.CreatedAt, c.AcceptedAt, c.ClosedAt = c.CreatedAt.UTC(), c.AcceptedAt.UTC(), utcPtr(c.ClosedAt)
 	}
 	return &p, nil
 }
