@@ -51,9 +51,6 @@ func validPair(p *storage.Pair) (reqIDs, connIDs []string, err error) {
 	if want := storage.PairID(p.UserA, p.UserB); p.ID != want {
 		return nil, nil, fmt.Errorf("%w: pair id %q does not match its users, want %q", ErrInvalid, p.ID, want)
 	}
-	if p.Version > maxPairVersion {
-		return nil, nil, fmt.Errorf("%w: pair %q: version %d is beyond any stored version", ErrInvalid, p.ID, p.Version)
-	}
 	between := func(x, y string) bool {
 		return x == p.UserA && y == p.UserB || x == p.UserB && y == p.UserA
 	}
@@ -147,6 +144,9 @@ func (r pairs) Save(ctx context.Context, p *storage.Pair) error {
 	if err != nil {
 		return err
 	}
+	if p.Version > maxPairVersion {
+		return fmt.Errorf("postgres: pair %q: version %d is beyond any stored version: %w", p.ID, p.Version, storage.ErrStale)
+	}
 	// The version lives in its column only; the document omits it.
 	stored := *p
 	stored.Version = 0
@@ -155,25 +155,33 @@ func (r pairs) Save(ctx context.Context, p *storage.Pair) error {
 		return fmt.Errorf("postgres: pair %q: encode: %w", p.ID, err)
 	}
 	from := int64(p.Version)
+	// One round trip: the fenced write and the index statements go as one
+	// pipeline, and a stale version fails the transaction before the
+	// index statements' results are looked at.
 	err = r.s.write(ctx, "pairs.save", func(tx pgx.Tx) error {
-		var ct pgconn.CommandTag
-		var err error
+		b := &pgx.Batch{}
+		var q *pgx.QueuedQuery
 		if from == 0 {
-			ct, err = tx.Exec(ctx, `INSERT INTO pairs (id, user_a, user_b, version, doc) VALUES ($1, $2, $3, 1, $4)
+			q = b.Queue(`INSERT INTO pairs (id, user_a, user_b, version, doc) VALUES ($1, $2, $3, 1, $4)
 				ON CONFLICT (id) DO NOTHING`, p.ID, p.UserA, p.UserB, doc)
 		} else {
-			ct, err = tx.Exec(ctx, `UPDATE pairs SET doc = $3, version = version + 1 WHERE id = $1 AND version = $2`, p.ID, from, doc)
+			q = b.Queue(`UPDATE pairs SET doc = $3, version = version + 1 WHERE id = $1 AND version = $2`, p.ID, from, doc)
 		}
-		if err != nil {
+		q.Exec(func(ct pgconn.CommandTag) error {
+			switch {
+			case ct.RowsAffected() > 0:
+				return nil
+			case from == 0:
+				return fmt.Errorf("postgres: pair %q: saved as new, but it is already stored: %w", p.ID, storage.ErrStale)
+			default:
+				return fmt.Errorf("postgres: pair %q: version %d is not the stored one: %w", p.ID, from, storage.ErrStale)
+			}
+		})
+		conflict := queueIndexPair(b, p.ID, reqIDs, connIDs)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		if ct.RowsAffected() == 0 {
-			if from == 0 {
-				return fmt.Errorf("postgres: pair %q: saved as new, but it is already stored: %w", p.ID, storage.ErrStale)
-			}
-			return fmt.Errorf("postgres: pair %q: version %d is not the stored one: %w", p.ID, from, storage.ErrStale)
-		}
-		return indexPair(ctx, tx, p.ID, reqIDs, connIDs)
+		return conflict()
 	})
 	if err != nil {
 		return err
@@ -182,16 +190,16 @@ func (r pairs) Save(ctx context.Context, p *storage.Pair) error {
 	return nil
 }
 
-// indexPair adds the request and connection index rows of pairID that are
-// missing, then checks that none of its ids belongs to another pair. The
-// check is a statement of its own, after the inserts: under READ COMMITTED
-// it sees a claim committed by a concurrent Save that the inserts waited
-// for, which a single statement's snapshot would not.
-func indexPair(ctx context.Context, tx pgx.Tx, pairID string, reqIDs, connIDs []string) error {
+// queueIndexPair adds the request and connection index rows of pairID that
+// are missing, then checks that none of its ids belongs to another pair;
+// the returned function reports that once the batch ran. The check is a
+// statement of its own, after the inserts: under READ COMMITTED it sees a
+// claim committed by a concurrent Save that the inserts waited for, which
+// a single statement's snapshot would not.
+func queueIndexPair(b *pgx.Batch, pairID string, reqIDs, connIDs []string) (conflict func() error) {
 	if len(reqIDs) == 0 && len(connIDs) == 0 {
-		return nil
+		return func() error { return nil }
 	}
-	b := &pgx.Batch{}
 	if len(reqIDs) > 0 {
 		b.Queue(`INSERT INTO pair_requests (request_id, pair_id) SELECT r, $2 FROM unnest($1::text[]) AS r ORDER BY r
 			ON CONFLICT (request_id) DO NOTHING`, reqIDs, pairID)
@@ -201,25 +209,25 @@ func indexPair(ctx context.Context, tx pgx.Tx, pairID string, reqIDs, connIDs []
 			ON CONFLICT (connection_id) DO NOTHING`, connIDs, pairID)
 	}
 	var what, id, owner string
-	found := true
+	found := false
 	b.Queue(`SELECT 'request', request_id, pair_id FROM pair_requests WHERE request_id = ANY($1::text[]) AND pair_id <> $3
 		UNION ALL
 		SELECT 'connection', connection_id, pair_id FROM pair_connections WHERE connection_id = ANY($2::text[]) AND pair_id <> $3
 		LIMIT 1`, reqIDs, connIDs, pairID).QueryRow(func(row pgx.Row) error {
+		found = false
 		err := row.Scan(&what, &id, &owner)
 		if errors.Is(err, pgx.ErrNoRows) {
-			found = false
 			return nil
 		}
+		found = err == nil
 		return err
 	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
+	return func() error {
+		if found {
+			return fmt.Errorf("postgres: pair %q: %s %q already belongs to pair %q: %w", pairID, what, id, owner, storage.ErrConflict)
+		}
+		return nil
 	}
-	if found {
-		return fmt.Errorf("postgres: pair %q: %s %q already belongs to pair %q: %w", pairID, what, id, owner, storage.ErrConflict)
-	}
-	return nil
 }
 
 // Of lists the user's pair ids in pair id order.
