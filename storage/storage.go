@@ -18,6 +18,9 @@ var (
 	// read its state (a node that froze and came back). Nothing was
 	// written; the grain must stop without acknowledging anything.
 	ErrStale = errors.New("storage: stale version")
+	// ErrUnsupported: the store leaves the operation to the database's own
+	// tools (Backup on PostgreSQL, which pg_dump does).
+	ErrUnsupported = errors.New("storage: not supported by this store")
 )
 
 // Fenced records (User, Pair, ScoreDay, Gift, Snapshot) carry a Version:
@@ -237,7 +240,9 @@ type Store interface {
 	Rewards() Rewards
 	Scores() Scores
 	Moderation() Moderation
-	// Backup writes a consistent copy of the database to path while it is in use.
+	// Backup writes a consistent copy of the database to path while it is
+	// in use, or fails with ErrUnsupported where the database's own tools
+	// do that (after the ErrClosed and context checks every method makes).
 	Backup(ctx context.Context, path string) error
 	// Ping checks the store is open and readable (readiness).
 	Ping(ctx context.Context) error

@@ -21,12 +21,15 @@ const maxIDBytes = 1024
 // checkID refuses what bbolt refuses (empty, too long, NUL) plus invalid
 // UTF-8, which bbolt could store but a text column cannot: failing it here
 // gives the caller ErrInvalid instead of an encoding error from the server.
-func checkID(what, v string) error {
+func checkID(what, v string) error { return checkIDUpTo(what, v, maxIDBytes) }
+
+// checkIDUpTo is checkID with another length limit, for composite ids.
+func checkIDUpTo(what, v string, limit int) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("%w: %s is empty", ErrInvalid, what)
-	case len(v) > maxIDBytes:
-		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrInvalid, what, len(v), maxIDBytes)
+	case len(v) > limit:
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrInvalid, what, len(v), limit)
 	case strings.IndexByte(v, 0) >= 0:
 		return fmt.Errorf("%w: %s contains a NUL byte", ErrInvalid, what)
 	case !utf8.ValidString(v):

@@ -191,11 +191,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // Backup is not done by the server on PostgreSQL: pg_dump takes a
 // consistent copy of a live database, with every option an operator needs.
 func (s *Store) Backup(ctx context.Context, path string) error {
-	return fmt.Errorf("postgres: backup: %w: run pg_dump against the database instead (pg_dump --format=custom --file=%s \"$GISBI_STORE\")", ErrUnsupported, path)
+	release, err := s.acquire("backup")
+	if err != nil {
+		return err
+	}
+	release()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("postgres: backup: %w: run pg_dump against the database instead (pg_dump --format=custom --file=%s \"$GISBI_STORE\")", storage.ErrUnsupported, path)
 }
-
-// ErrUnsupported: the operation belongs to the database's own tools.
-var ErrUnsupported = errors.New("not supported on PostgreSQL")
 
 // Close waits for in-flight operations and queued message batches, then
 // closes the pool. Closing twice is not an error.
