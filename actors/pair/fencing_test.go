@@ -76,54 +76,68 @@ func (p *peers) kind() *pcluster.Kind {
 	}))
 }
 
-// fencingNode is one node hosting Pair grains over the shared store.
-type fencingNode struct {
+// staleKind hosts the second activation of a pair: the same grain, with
+// deps of its own, under another kind name. Two kinds on one node give
+// two live activations of one pair over one store, as a node that froze
+// and came back would, without a second node in the process (two
+// protoactor members in one process race on grpc's global logger).
+const staleKind = "PairStale"
+
+// activation is one set of Pair grain deps over the shared store.
+type activation struct {
 	node    *cluster.Node
+	kind    string
 	metrics *metrics.Metrics
-	peers   *peers
 }
 
-func startFencingNode(t *testing.T, store storage.Store, clk clock.Clock) *fencingNode {
+func (a *activation) call(t *testing.T, pairID string, msg proto.Message) *grainpb.PairReply {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n := &fencingNode{metrics: metrics.New(), peers: &peers{}}
-	sink := func(kind string) *pcluster.Kind {
-		return pcluster.NewKind(kind, actor.PropsFromProducer(func() actor.Actor { return actor.ReceiveFunc(func(actor.Context) {}) }))
-	}
-	var err error
-	n.node, err = cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{
-		pair.NewKind(pair.Deps{Store: store, Clock: clk, Reminders: store.Reminders(), Metrics: n.metrics, Logger: logger, RequestTTL: time.Hour}),
-		n.peers.kind(),
-		sink(cluster.KindProximity),
-	}})
+	rep, err := cluster.Call[*grainpb.PairReply](context.Background(), a.node, a.kind, pairID, msg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.node.Stop)
-	return n
-}
-
-func (n *fencingNode) call(t *testing.T, pairID string, msg proto.Message) *grainpb.PairReply {
-	t.Helper()
-	rep, err := cluster.Call[*grainpb.PairReply](context.Background(), n.node, cluster.KindPair, pairID, msg)
-	if err != nil {
-		t.Fatalf("%T: %v", msg, err)
+		t.Fatalf("%s %T: %v", a.kind, msg, err)
 	}
 	return rep
 }
 
-func (n *fencingNode) activations() float64 {
-	return testutil.ToFloat64(n.metrics.GrainActivations.WithLabelValues(cluster.KindPair))
+func (a *activation) activations() float64 {
+	return testutil.ToFloat64(a.metrics.GrainActivations.WithLabelValues(cluster.KindPair))
+}
+
+// startActivations starts a node hosting the pair twice over store: the
+// activation that will be stale and the newer one. Events from either
+// reach p.
+func startActivations(t *testing.T, store storage.Store, clk clock.Clock, p *peers) (stale, newer *activation) {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	deps := func(m *metrics.Metrics) pair.Deps {
+		return pair.Deps{Store: store, Clock: clk, Reminders: store.Reminders(), Metrics: m, Logger: logger, RequestTTL: time.Hour}
+	}
+	stale = &activation{kind: staleKind, metrics: metrics.New()}
+	newer = &activation{kind: cluster.KindPair, metrics: metrics.New()}
+	staleK := pair.NewKind(deps(stale.metrics))
+	staleK.Kind = staleKind
+	node, err := cluster.Start(cluster.Options{Logger: logger, Kinds: []*pcluster.Kind{
+		staleK,
+		pair.NewKind(deps(newer.metrics)),
+		p.kind(),
+		pcluster.NewKind(cluster.KindProximity, actor.PropsFromProducer(func() actor.Actor { return actor.ReceiveFunc(func(actor.Context) {}) })),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+	stale.node, newer.node = node, node
+	return stale, newer
 }
 
 // TestStaleActivationIsFenced is the fencing guarantee end to end: two
-// activations of one Pair grain (on two nodes, as after a node froze and
-// came back) both load version n; the newer one handles a command and
+// activations of one Pair grain (as after a node froze and came back while
+// the pair was placed elsewhere) both load version n; the newer one handles a command and
 // stores n+1; then the stale one gets a command. Its write is refused:
 // the caller gets a retryable failure, no event reaches anyone, the stale
 // grain stops, and the stored pair is exactly what the newer one wrote.
-// The next message to the stale node activates a fresh grain that loads
-// the newer state.
+// The next message to the stale activation's kind activates a fresh grain
+// that loads the newer state.
 func TestStaleActivationIsFenced(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	const (
@@ -178,8 +192,9 @@ func TestStaleActivationIsFenced(t *testing.T) {
 
 					// Both activations load version n: a call that changes
 					// nothing (someone else's read) activates each.
-					staleNode, newerNode := startFencingNode(t, store, clk), startFencingNode(t, store, clk)
-					for _, n := range []*fencingNode{staleNode, newerNode} {
+					p := &peers{}
+					staleAct, newerAct := startActivations(t, store, clk, p)
+					for _, n := range []*activation{staleAct, newerAct} {
 						if rep := n.call(t, pairID, &grainpb.MarkRead{ActorId: "zed", All: true}); rep.Failure == nil || rep.Failure.Code != string(protocol.CodeForbidden) {
 							t.Fatalf("activating read: %v, want forbidden", rep.Failure)
 						}
@@ -189,7 +204,7 @@ func TestStaleActivationIsFenced(t *testing.T) {
 					}
 
 					// The newer activation writes n+1.
-					if rep := newerNode.call(t, pairID, sc.newer); rep.Failure != nil {
+					if rep := newerAct.call(t, pairID, sc.newer); rep.Failure != nil {
 						t.Fatalf("newer activation: %v", rep.Failure)
 					}
 					newer, err := store.Pairs().Get(ctx, pairID)
@@ -200,13 +215,18 @@ func TestStaleActivationIsFenced(t *testing.T) {
 						t.Fatalf("stored version %d after the newer write, want %d", newer.Version, loaded+1)
 					}
 					want, _ := json.Marshal(newer)
+					time.Sleep(100 * time.Millisecond) // the newer activation's events land
+					heard := p.delivered()
+					if len(heard) == 0 {
+						t.Fatal("the newer activation delivered nothing: the check below would prove nothing")
+					}
 
 					// The stale activation's write is refused.
-					rep := staleNode.call(t, pairID, sc.stale)
+					rep := staleAct.call(t, pairID, sc.stale)
 					if rep.Failure == nil || rep.Failure.Code != string(protocol.CodeUnavailable) {
 						t.Fatalf("stale activation answered %v (payload %s), want an unavailable failure", rep.Failure, rep.PayloadJson)
 					}
-					if got := testutil.ToFloat64(staleNode.metrics.StaleWrites.WithLabelValues(cluster.KindPair)); got != 1 {
+					if got := testutil.ToFloat64(staleAct.metrics.StaleWrites.WithLabelValues(cluster.KindPair)); got != 1 {
 						t.Errorf("stale writes counted %v, want 1", got)
 					}
 					got, err := store.Pairs().Get(ctx, pairID)
@@ -217,21 +237,18 @@ func TestStaleActivationIsFenced(t *testing.T) {
 						t.Fatalf("stored pair after the refused write:\n%s\nwant the newer one's:\n%s", b, want)
 					}
 					time.Sleep(200 * time.Millisecond) // an event on its way would land by now
-					if evs := staleNode.peers.delivered(); len(evs) != 0 {
-						t.Fatalf("the stale activation delivered %v", evs)
-					}
-					if evs := newerNode.peers.delivered(); len(evs) == 0 {
-						t.Fatal("the newer activation delivered nothing: the check above proves nothing")
+					if evs := p.delivered(); len(evs) != len(heard) {
+						t.Fatalf("the stale activation delivered %v", evs[len(heard):])
 					}
 
-					// The stale grain stopped: the next message to its node
+					// The stale grain stopped: the next message to it
 					// activates a fresh grain, which sees the newer state.
-					rep = staleNode.call(t, pairID, sc.stale)
+					rep = staleAct.call(t, pairID, sc.stale)
 					if rep.Failure == nil || rep.Failure.Code != string(sc.again) {
 						t.Fatalf("after the stop: %v, want %s from the newer state", rep.Failure, sc.again)
 					}
-					if a := staleNode.activations(); a != 2 {
-						t.Fatalf("activations on the stale node %v, want 2 (the stale grain stopped)", a)
+					if a := staleAct.activations(); a != 2 {
+						t.Fatalf("activations of the stale kind %v, want 2 (the stale grain stopped)", a)
 					}
 					if got, err := store.Pairs().Get(ctx, pairID); err != nil || got.Version != newer.Version {
 						t.Fatalf("stored version %v (%v), want %d", got, err, newer.Version)

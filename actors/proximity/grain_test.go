@@ -36,8 +36,16 @@ func (s *gatedStore) Snapshots() storage.Snapshots { return s.snaps }
 
 type gatedSnapshots struct {
 	storage.Snapshots
-	mu   sync.Mutex
-	gate chan struct{} // nil: open
+	mu      sync.Mutex
+	gate    chan struct{} // nil: open
+	waiting int           // writes held at the gate
+}
+
+// held is the number of writes waiting at the closed gate.
+func (g *gatedSnapshots) held() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waiting
 }
 
 func (g *gatedSnapshots) close() {
@@ -58,9 +66,15 @@ func (g *gatedSnapshots) open() {
 func (g *gatedSnapshots) Put(ctx context.Context, snap *storage.Snapshot) error {
 	g.mu.Lock()
 	gate := g.gate
+	if gate != nil {
+		g.waiting++
+	}
 	g.mu.Unlock()
 	if gate != nil {
 		<-gate
+		g.mu.Lock()
+		g.waiting--
+		g.mu.Unlock()
 	}
 	return g.Snapshots.Put(ctx, snap)
 }
@@ -381,6 +395,14 @@ func TestStaleSnapshotStopsTheGrain(t *testing.T) {
 	}
 	r.store.snaps.close()
 	r.step(2 * time.Second) // the milestone waits for its snapshot
+	// The grain writes one snapshot at a time: once one waits at the gate,
+	// every earlier one is stored.
+	for deadline := time.Now().Add(5 * time.Second); r.store.snaps.held() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot write reached the disk")
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	// Meanwhile another activation writes the snapshot.
 	ctx := context.Background()

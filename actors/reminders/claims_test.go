@@ -13,8 +13,28 @@ import (
 
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/storage/postgres"
+	"github.com/gisbi/engine/storage/postgres/pgtest"
 	"github.com/gisbi/engine/storage/storagetest"
 )
+
+// stores are the shared stores the services run over: always bbolt, and
+// PostgreSQL (SELECT … FOR UPDATE SKIP LOCKED) when GISBI_TEST_POSTGRES
+// names a database.
+var stores = []struct {
+	name string
+	open func(t *testing.T) storage.Reminders
+}{
+	{"bbolt", func(t *testing.T) storage.Reminders { return storagetest.New(t).Reminders() }},
+	{"postgres", func(t *testing.T) storage.Reminders {
+		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{})
+		if err != nil {
+			t.Fatalf("open postgres store: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s.Reminders()
+	}},
+}
 
 // behaviour is how a reminder's grain answers its first fire; later fires
 // are always handled (the reminder deleted).
@@ -118,82 +138,84 @@ func TestServicesSharingAStore(t *testing.T) {
 		{name: "a hung fire whose service stops fires on the other after the lease", speed: 1, n: 10, odd: map[string]behaviour{"x": hangOnce}, stopHung: true},
 		{name: "a hung fire times out and fires again after the lease", speed: 1, n: 10, odd: map[string]behaviour{"x": hangOnce}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := clock.NewReal(tt.speed)
-			st := storagetest.New(t).Reminders()
-			g := &grains{t: t, store: st, how: map[string]behaviour{}, active: map[string]int{}, fires: map[string][]fireLog{},
-				hung: make(chan string, 4), done: make(chan struct{})}
-			ctx := context.Background()
-			due := clk.Now().Add(-time.Minute)
-			set := func(name string, b behaviour) {
-				g.how[name] = b
-				g.want++
-				if b != handled {
+	for _, store := range stores {
+		for _, tt := range tests {
+			t.Run(store.name+"/"+tt.name, func(t *testing.T) {
+				clk := clock.NewReal(tt.speed)
+				st := store.open(t)
+				g := &grains{t: t, store: st, how: map[string]behaviour{}, active: map[string]int{}, fires: map[string][]fireLog{},
+					hung: make(chan string, 4), done: make(chan struct{})}
+				ctx := context.Background()
+				due := clk.Now().Add(-time.Minute)
+				set := func(name string, b behaviour) {
+					g.how[name] = b
 					g.want++
+					if b != handled {
+						g.want++
+					}
+					if err := st.Set(ctx, storage.Reminder{Kind: "Pair", Identity: "p_" + name, Name: name, DueAt: due}); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if err := st.Set(ctx, storage.Reminder{Kind: "Pair", Identity: "p_" + name, Name: name, DueAt: due}); err != nil {
-					t.Fatal(err)
+				for i := range tt.n {
+					set(fmt.Sprintf("r%02d", i), handled)
 				}
-			}
-			for i := range tt.n {
-				set(fmt.Sprintf("r%02d", i), handled)
-			}
-			for name, b := range tt.odd {
-				set(name, b)
-			}
-			services := map[string]*Service{}
-			for _, name := range []string{"A", "B"} {
-				s := New(st, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
-				s.FireTimeout, s.RetryAfter, s.BatchSize = fireTimeout, retryAfter, 3
-				services[name] = s
-				t.Cleanup(s.Stop)
-			}
-			for name, s := range services {
-				s.Start(g.fire(name))
-			}
-			if tt.stopHung {
-				go services[<-g.hung].Stop() // the node goes away mid-fire
-			}
-			select {
-			case <-g.done:
-			case <-time.After(10 * time.Second):
+				for name, b := range tt.odd {
+					set(name, b)
+				}
+				services := map[string]*Service{}
+				for _, name := range []string{"A", "B"} {
+					s := New(st, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+					s.FireTimeout, s.RetryAfter, s.BatchSize = fireTimeout, retryAfter, 3
+					services[name] = s
+					t.Cleanup(s.Stop)
+				}
+				for name, s := range services {
+					s.Start(g.fire(name))
+				}
+				if tt.stopHung {
+					go services[<-g.hung].Stop() // the node goes away mid-fire
+				}
+				select {
+				case <-g.done:
+				case <-time.After(10 * time.Second):
+					g.mu.Lock()
+					t.Fatalf("%d of %d fires happened", g.seen, g.want)
+				}
+				time.Sleep(lease + slack) // nothing more may fire
 				g.mu.Lock()
-				t.Fatalf("%d of %d fires happened", g.seen, g.want)
-			}
-			time.Sleep(lease + slack) // nothing more may fire
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			if g.seen != g.want {
-				t.Fatalf("%d fires, want %d", g.seen, g.want)
-			}
-			for name, b := range g.how {
-				fs := g.fires[name]
-				want := 1
-				if b != handled {
-					want = 2
+				defer g.mu.Unlock()
+				if g.seen != g.want {
+					t.Fatalf("%d fires, want %d", g.seen, g.want)
 				}
-				if len(fs) != want {
-					t.Errorf("%s fired %d times, want %d", name, len(fs), want)
-					continue
+				for name, b := range g.how {
+					fs := g.fires[name]
+					want := 1
+					if b != handled {
+						want = 2
+					}
+					if len(fs) != want {
+						t.Errorf("%s fired %d times, want %d", name, len(fs), want)
+						continue
+					}
+					if fs[len(fs)-1].err != nil {
+						t.Errorf("%s: last fire failed: %v", name, fs[len(fs)-1].err)
+					}
+					if want == 1 {
+						continue
+					}
+					first, again := fs[0], fs[1]
+					if gap := again.start.Sub(first.start); gap < lease-slack || gap > lease+2*time.Second {
+						t.Errorf("%s fired again %v after its first fire, want about the lease (%v) in real time", name, gap, lease)
+					}
+					if again.start.Before(first.end) {
+						t.Errorf("%s fired again before its first fire ended", name)
+					}
+					if tt.stopHung && again.service == first.service {
+						t.Errorf("%s fired again on %s, which was stopped", name, again.service)
+					}
 				}
-				if fs[len(fs)-1].err != nil {
-					t.Errorf("%s: last fire failed: %v", name, fs[len(fs)-1].err)
-				}
-				if want == 1 {
-					continue
-				}
-				first, again := fs[0], fs[1]
-				if gap := again.start.Sub(first.start); gap < lease-slack || gap > lease+2*time.Second {
-					t.Errorf("%s fired again %v after its first fire, want about the lease (%v) in real time", name, gap, lease)
-				}
-				if again.start.Before(first.end) {
-					t.Errorf("%s fired again before its first fire ended", name)
-				}
-				if tt.stopHung && again.service == first.service {
-					t.Errorf("%s fired again on %s, which was stopped", name, again.service)
-				}
-			}
-		})
+			})
+		}
 	}
 }
