@@ -117,10 +117,10 @@ func (g *grains) fire(service string) FireFunc {
 // stopped, again once its claim lapses, on whichever node claims it.
 func TestServicesSharingAStore(t *testing.T) {
 	const (
-		fireTimeout = 150 * time.Millisecond
-		retryAfter  = 100 * time.Millisecond
+		fireTimeout = 400 * time.Millisecond
+		retryAfter  = 200 * time.Millisecond
 		lease       = fireTimeout + retryAfter // real time, whatever the clock's speed
-		slack       = 30 * time.Millisecond    // the claim is taken just before the fire starts
+		slack       = 150 * time.Millisecond   // the claim is taken a little before the fire starts
 	)
 	tests := []struct {
 		name  string
@@ -141,6 +141,7 @@ func TestServicesSharingAStore(t *testing.T) {
 	for _, store := range stores {
 		for _, tt := range tests {
 			t.Run(store.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
 				clk := clock.NewReal(tt.speed)
 				st := store.open(t)
 				g := &grains{t: t, store: st, how: map[string]behaviour{}, active: map[string]int{}, fires: map[string][]fireLog{},
@@ -166,7 +167,7 @@ func TestServicesSharingAStore(t *testing.T) {
 				services := map[string]*Service{}
 				for _, name := range []string{"A", "B"} {
 					s := New(st, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
-					s.FireTimeout, s.RetryAfter, s.BatchSize = fireTimeout, retryAfter, 3
+					s.FireTimeout, s.RetryAfter, s.BatchSize, s.Concurrency = fireTimeout, retryAfter, 3, 4
 					services[name] = s
 					t.Cleanup(s.Stop)
 				}

@@ -40,9 +40,9 @@ type Service struct {
 	fire   FireFunc
 	logger *slog.Logger
 
-	// FireTimeout bounds one fire (real time): the grain's answer is not
-	// awaited longer. It is part of the lease, so a fire always ends
-	// before its claim does.
+	// FireTimeout bounds one fire (real time, counted from the claim): the
+	// grain's answer is not awaited longer. It is part of the lease, so a
+	// fire always ends RetryAfter before its claim does.
 	FireTimeout time.Duration
 	// RetryAfter is how long (real time) a reminder whose fire failed, or
 	// that its grain did not clear, waits past FireTimeout before it is
@@ -164,6 +164,9 @@ func (s *Service) process() time.Duration {
 	limit := min(s.BatchSize, free)
 	backlog := false
 	if limit > 0 {
+		// The fires end FireTimeout after the claim was asked for, however
+		// long it took to answer: each ends inside its lease.
+		deadline := time.Now().Add(s.FireTimeout)
 		now := s.clock.Now()
 		claimed, err := s.store.Claim(ctx, now, now.Add(s.lease()), limit)
 		if err != nil {
@@ -181,7 +184,7 @@ func (s *Service) process() time.Duration {
 			}
 			s.inflight[k] = true
 			s.wg.Add(1)
-			go s.fireOne(r, k)
+			go s.fireOne(r, k, deadline)
 		}
 		s.mu.Unlock()
 	}
@@ -202,9 +205,9 @@ func (s *Service) process() time.Duration {
 // fireOne fires a claimed reminder. Success or failure, nothing is written
 // here: a handled reminder was deleted or moved by its grain, and one that
 // was not stays claimed until the lease ends, then fires again.
-func (s *Service) fireOne(r storage.Reminder, k string) {
+func (s *Service) fireOne(r storage.Reminder, k string, deadline time.Time) {
 	defer s.wg.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), s.FireTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := s.fire(ctx, r)
 	cancel()
 	if err != nil {
