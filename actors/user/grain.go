@@ -489,7 +489,9 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 		if !ok {
 			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeUserNotFound, protocol.DomainSafety, "user not found")}
 		}
-		at := g.now()
+		// Microseconds, as SQL stores keep them: the state must show what
+		// a later activation will read back.
+		at := g.now().Truncate(time.Microsecond)
 		if err := g.deps.Store.Safety().Block(c, storage.Block{BlockerID: g.id, BlockedID: m.TargetId, CreatedAt: at}); err != nil {
 			g.deps.Logger.Error("user grain: block", "user", g.id, "err", err)
 			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "block failed")}
