@@ -21,6 +21,12 @@ var (
 	// ErrUnsupported: the store leaves the operation to the database's own
 	// tools (Backup on PostgreSQL, which pg_dump does).
 	ErrUnsupported = errors.New("storage: not supported by this store")
+	// ErrInvalid: the input cannot be stored (an empty, oversized or
+	// malformed id, a record whose fields contradict each other, a
+	// non-positive limit). It is a programming error of the caller (HTTP
+	// 400 or 500), never not-found or a conflict. boltdb.ErrInvalid and
+	// postgres.ErrInvalid are this same value.
+	ErrInvalid = errors.New("storage: invalid input")
 )
 
 // Fenced records (User, Pair, ScoreDay, Gift, Snapshot) carry a Version:

@@ -3,20 +3,18 @@ package boltdb
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/gisbi/engine/storage"
 )
 
 // ErrInvalid is wrapped by errors for input that cannot be stored: empty or
-// oversized ids, ids containing NUL, a non-positive limit. storage.go has no
-// sentinel for this; callers should treat it as a programming error (HTTP 400
-// or 500), never as not-found.
-var ErrInvalid = errors.New("boltdb: invalid input")
+// oversized ids, ids containing NUL, a non-positive limit. It is
+// storage.ErrInvalid, kept under this name for callers of this package.
+var ErrInvalid = storage.ErrInvalid
 
 // maxKeyPart bounds every id that becomes part of a key. bbolt allows 32 KiB
 // keys, but an id that long is a bug or an attack, and composite keys hold
@@ -27,27 +25,12 @@ const maxKeyPart = 1024
 // so a prefix "u1\x00" can never match the keys of "u10".
 const sep = 0
 
-func checkID(what, v string) error {
-	switch {
-	case v == "":
-		return fmt.Errorf("%w: %s is empty", ErrInvalid, what)
-	case len(v) > maxKeyPart:
-		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrInvalid, what, len(v), maxKeyPart)
-	case strings.IndexByte(v, sep) >= 0:
-		return fmt.Errorf("%w: %s contains a NUL byte", ErrInvalid, what)
-	}
-	return nil
-}
+// checkID is storage.CheckID with the key part limit (sep is the NUL byte
+// it refuses).
+func checkID(what, v string) error { return storage.CheckID(what, v, maxKeyPart) }
 
 // checkIDs checks name/value pairs and returns the first error.
-func checkIDs(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if err := checkID(pairs[i], pairs[i+1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func checkIDs(pairs ...string) error { return storage.CheckIDs(checkID, pairs...) }
 
 // join builds a composite key. A fresh slice every time: bbolt keeps the key
 // slice until commit, so buffers must not be reused.

@@ -115,44 +115,8 @@ func pairUsers(pairID string) (a, b string, err error) {
 	return a, b, nil
 }
 
-func checkMessage(m *storage.Message) error {
-	if m == nil {
-		return fmt.Errorf("%w: message is nil", ErrInvalid)
-	}
-	if err := checkIDs("message id", m.ID, "sender id", m.SenderID, "recipient id", m.RecipientID); err != nil {
-		return fmt.Errorf("boltdb: message %q: %w", m.ID, err)
-	}
-	for _, u := range []string{m.SenderID, m.RecipientID} {
-		if strings.Contains(u, pairSep) {
-			return fmt.Errorf("%w: message %q: user id %q contains %q, the pair id separator", ErrInvalid, m.ID, u, pairSep)
-		}
-	}
-	switch {
-	case m.SenderID == m.RecipientID:
-		return fmt.Errorf("%w: message %q: sender and recipient are both %q", ErrInvalid, m.ID, m.SenderID)
-	case m.PairID != storage.PairID(m.SenderID, m.RecipientID):
-		return fmt.Errorf("%w: message %q: pair id %q does not match sender and recipient, want %q",
-			ErrInvalid, m.ID, m.PairID, storage.PairID(m.SenderID, m.RecipientID))
-	case m.Seq == 0:
-		return fmt.Errorf("%w: message %q: seq is 0, sequences start at 1", ErrInvalid, m.ID)
-	case m.Content == "":
-		return fmt.Errorf("%w: message %q: content is empty", ErrInvalid, m.ID)
-	case m.CreatedAt.IsZero():
-		return fmt.Errorf("%w: message %q: createdAt is zero", ErrInvalid, m.ID)
-	case m.ReadAt != nil:
-		// A stored read message could sit above unread ones and break the
-		// prefix invariant MarkRead relies on.
-		return fmt.Errorf("%w: message %q: readAt is set on a new message; use MarkRead", ErrInvalid, m.ID)
-	}
-	return nil
-}
-
-func checkLimit(op string, limit int) error {
-	if limit <= 0 {
-		return fmt.Errorf("%w: %s limit %d, must be positive", ErrInvalid, op, limit)
-	}
-	return nil
-}
+// checkMessage is storage.CheckMessage with bbolt's id rule.
+func checkMessage(m *storage.Message) error { return storage.CheckMessage(m, checkID) }
 
 // Append writes the message, its id and inbox entries and both users'
 // summaries. Everything that can conflict is checked before the first Put,
@@ -451,7 +415,7 @@ func (r messages) Page(ctx context.Context, pairID string, beforeSeq uint64, lim
 	if err := checkPairID(pairID); err != nil {
 		return nil, err
 	}
-	if err := checkLimit("messages page", limit); err != nil {
+	if err := storage.CheckLimit("messages page", limit); err != nil {
 		return nil, err
 	}
 	var out []storage.Message
@@ -535,7 +499,7 @@ func (r messages) Since(ctx context.Context, userID string, t time.Time, limit i
 	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
-	if err := checkLimit("messages since", limit); err != nil {
+	if err := storage.CheckLimit("messages since", limit); err != nil {
 		return nil, err
 	}
 	p := prefix(userID)

@@ -112,10 +112,7 @@ func (m moderation) GetReport(ctx context.Context, id string) (*storage.Report, 
 }
 
 func (m moderation) UpdateReport(ctx context.Context, r *storage.Report) error {
-	if r == nil {
-		return fmt.Errorf("%w: report is nil", ErrInvalid)
-	}
-	if err := checkID("report id", r.ID); err != nil {
+	if err := storage.CheckReportUpdate(r, checkID); err != nil {
 		return err
 	}
 	return m.s.update(ctx, "moderation.update_report", func(tx *bolt.Tx) error {

@@ -69,93 +69,10 @@ type bucketPut struct {
 	k, v []byte
 }
 
-var (
-	campaignStatuses = []string{storage.CampaignActive, storage.CampaignPaused, storage.CampaignEnded}
-	giftStages       = []string{storage.GiftGranted, storage.GiftVerified, storage.GiftRedeemed, storage.GiftExpired, storage.GiftCancelled}
-)
-
-// checkStatus refuses unknown statuses: Grant treats anything but active as
-// exhausted, so a typo would silently stop a campaign.
-func checkStatus(status string) error {
-	if !slices.Contains(campaignStatuses, status) {
-		return fmt.Errorf("%w: campaign status %q, want one of %v", ErrInvalid, status, campaignStatuses)
-	}
-	return nil
-}
-
-// checkKeyHash insists on the shape of a hex SHA-256 so a raw sponsor key
-// passed by mistake is refused rather than stored, and so the lowercase
-// encoding BrandByKeyHash is called with is the one indexed.
-func checkKeyHash(h string) error {
-	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
-		return fmt.Errorf("%w: brand key hash is not 64 lowercase hex digits (hex SHA-256)", ErrInvalid)
-	}
-	return nil
-}
-
-func checkBrand(b *storage.Brand) error {
-	if b == nil {
-		return fmt.Errorf("%w: brand is nil", ErrInvalid)
-	}
-	if err := checkIDs("brand id", b.ID, "brand slug", b.Slug); err != nil {
-		return fmt.Errorf("boltdb: brand %q: %w", b.ID, err)
-	}
-	if err := checkKeyHash(b.KeyHash); err != nil {
-		return fmt.Errorf("boltdb: brand %q: %w", b.ID, err)
-	}
-	return nil
-}
-
-func checkCampaign(c *storage.Campaign) error {
-	if c == nil {
-		return fmt.Errorf("%w: campaign is nil", ErrInvalid)
-	}
-	if err := checkIDs("campaign id", c.ID, "brand id", c.BrandID); err != nil {
-		return fmt.Errorf("boltdb: campaign %q: %w", c.ID, err)
-	}
-	if err := checkStatus(c.Status); err != nil {
-		return fmt.Errorf("boltdb: campaign %q: %w", c.ID, err)
-	}
-	if c.Stock != nil && *c.Stock < 0 {
-		return fmt.Errorf("%w: campaign %q: stock %d is negative", ErrInvalid, c.ID, *c.Stock)
-	}
-	return nil
-}
-
-// checkGift refuses a gift whose indexes would lie: gifts_by_user is keyed by
-// UserA and UserB, so they must be the two users of PairID.
-func checkGift(g *storage.Gift) error {
-	if g == nil {
-		return fmt.Errorf("%w: gift is nil", ErrInvalid)
-	}
-	if err := checkIDs("gift id", g.ID, "campaign id", g.CampaignID, "brand id", g.BrandID,
-		"user a", g.UserA, "user b", g.UserB); err != nil {
-		return fmt.Errorf("boltdb: gift %q: %w", g.ID, err)
-	}
-	if err := checkPairID(g.PairID); err != nil {
-		return fmt.Errorf("boltdb: gift %q: %w", g.ID, err)
-	}
-	for _, u := range []string{g.UserA, g.UserB} {
-		if strings.Contains(u, pairSep) {
-			return fmt.Errorf("%w: gift %q: user id %q contains %q, the pair id separator", ErrInvalid, g.ID, u, pairSep)
-		}
-	}
-	switch want := storage.PairID(g.UserA, g.UserB); {
-	case g.UserA == g.UserB:
-		return fmt.Errorf("%w: gift %q: user a and user b are both %q", ErrInvalid, g.ID, g.UserA)
-	case g.PairID != want:
-		return fmt.Errorf("%w: gift %q: pair id %q does not match its users, want %q", ErrInvalid, g.ID, g.PairID, want)
-	}
-	if !slices.Contains(giftStages, g.Stage) {
-		return fmt.Errorf("%w: gift %q: stage %q, want one of %v", ErrInvalid, g.ID, g.Stage, giftStages)
-	}
-	if g.Code != "" {
-		if err := checkID("gift code", g.Code); err != nil {
-			return fmt.Errorf("boltdb: gift %q: %w", g.ID, err)
-		}
-	}
-	return nil
-}
+// The record checks are the shared ones with bbolt's id rule.
+func checkBrand(b *storage.Brand) error       { return storage.CheckBrand(b, checkID) }
+func checkCampaign(c *storage.Campaign) error { return storage.CheckCampaign(c, checkID) }
+func checkGift(g *storage.Gift) error         { return storage.CheckGift(g, checkID) }
 
 func loadBrand(b *bolt.Bucket, id string) (*storage.Brand, error) {
 	var br storage.Brand
@@ -389,7 +306,7 @@ func (r rewards) SetCampaignStatus(ctx context.Context, id, status string, at ti
 	if err := checkID("campaign id", id); err != nil {
 		return nil, err
 	}
-	if err := checkStatus(status); err != nil {
+	if err := storage.CheckStatus(status); err != nil {
 		return nil, fmt.Errorf("boltdb: campaign %q: %w", id, err)
 	}
 	if at.IsZero() {
@@ -737,7 +654,7 @@ func (r rewards) GiftsOfUser(ctx context.Context, userID, beforeID string, limit
 			return nil, err
 		}
 	}
-	if err := checkLimit("gifts of user", limit); err != nil {
+	if err := storage.CheckLimit("gifts of user", limit); err != nil {
 		return nil, err
 	}
 	p := prefix(userID)

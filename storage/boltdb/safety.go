@@ -104,10 +104,7 @@ func (r safety) BlockersOf(ctx context.Context, userID string) ([]string, error)
 }
 
 func (r safety) AddReport(ctx context.Context, rep *storage.Report) error {
-	if rep == nil {
-		return fmt.Errorf("%w: report is nil", ErrInvalid)
-	}
-	if err := checkIDs("report id", rep.ID, "reporter id", rep.ReporterID, "reported user id", rep.ReportedUserID); err != nil {
+	if err := storage.CheckReport(rep, checkID); err != nil {
 		return err
 	}
 	raw, err := marshal(rep)

@@ -12,12 +12,7 @@ import (
 
 type tokens struct{ s *Store }
 
-func checkToken(t *storage.RefreshToken) error {
-	if t == nil {
-		return fmt.Errorf("%w: refresh token is nil", ErrInvalid)
-	}
-	return checkIDs("token id", t.ID, "token family", t.Family, "user id", t.UserID)
-}
+func checkToken(t *storage.RefreshToken) error { return storage.CheckToken(t, checkID) }
 
 // tokenBuckets are the primary record and its two indexes, in that order.
 func tokenBuckets(tx *bolt.Tx) (tb, byUser, byFamily *bolt.Bucket, err error) {
@@ -98,14 +93,8 @@ func (r tokens) Get(ctx context.Context, id string) (*storage.RefreshToken, erro
 }
 
 func (r tokens) Rotate(ctx context.Context, oldID string, next *storage.RefreshToken, now time.Time) error {
-	if err := checkID("old token id", oldID); err != nil {
+	if err := storage.CheckRotation(oldID, next, checkID); err != nil {
 		return err
-	}
-	if err := checkToken(next); err != nil {
-		return err
-	}
-	if next.ID == oldID {
-		return fmt.Errorf("%w: next token reuses id %q", ErrInvalid, oldID)
 	}
 	raw, err := marshal(next)
 	if err != nil {

@@ -33,18 +33,7 @@ func identityKey(u *storage.User) []byte {
 	return join(u.Provider, u.Subject)
 }
 
-func checkUser(u *storage.User) error {
-	if u == nil {
-		return fmt.Errorf("%w: user is nil", ErrInvalid)
-	}
-	if err := checkIDs("user id", u.ID, "provider", u.Provider, "subject", u.Subject); err != nil {
-		return err
-	}
-	if u.Username != nil && *u.Username != "" {
-		return checkID("username", *u.Username)
-	}
-	return nil
-}
+func checkUser(u *storage.User) error { return storage.CheckUser(u, checkID) }
 
 // liveOwner reports whether id names an existing, not deleted user. Index
 // entries pointing elsewhere are stale and may be taken over.

@@ -71,36 +71,14 @@ func splitPairID(pairID string) (a, b string, err error) {
 	return a, b, nil
 }
 
-// checkMessage refuses what bbolt's checkMessage refuses, plus seqs beyond
-// a bigint.
+// checkMessage is storage.CheckMessage with PostgreSQL's id rule, plus
+// seqs beyond a bigint and times JSON cannot hold.
 func checkMessage(m *storage.Message) error {
-	if m == nil {
-		return fmt.Errorf("%w: message is nil", ErrInvalid)
+	if err := storage.CheckMessage(m, checkID); err != nil {
+		return err
 	}
-	if err := checkIDs("message id", m.ID, "sender id", m.SenderID, "recipient id", m.RecipientID); err != nil {
-		return fmt.Errorf("postgres: message %q: %w", m.ID, err)
-	}
-	for _, u := range []string{m.SenderID, m.RecipientID} {
-		if strings.Contains(u, pairSep) {
-			return fmt.Errorf("%w: message %q: user id %q contains %q, the pair id separator", ErrInvalid, m.ID, u, pairSep)
-		}
-	}
-	switch {
-	case m.SenderID == m.RecipientID:
-		return fmt.Errorf("%w: message %q: sender and recipient are both %q", ErrInvalid, m.ID, m.SenderID)
-	case m.PairID != storage.PairID(m.SenderID, m.RecipientID):
-		return fmt.Errorf("%w: message %q: pair id %q does not match sender and recipient, want %q", ErrInvalid,
-			m.ID, m.PairID, storage.PairID(m.SenderID, m.RecipientID))
-	case m.Seq == 0:
-		return fmt.Errorf("%w: message %q: seq is 0, sequences start at 1", ErrInvalid, m.ID)
-	case m.Seq > maxMessageSeq:
+	if m.Seq > maxMessageSeq {
 		return fmt.Errorf("%w: message %q: seq %d is beyond the largest storable seq %d", ErrInvalid, m.ID, m.Seq, uint64(maxMessageSeq))
-	case m.Content == "":
-		return fmt.Errorf("%w: message %q: content is empty", ErrInvalid, m.ID)
-	case m.ReadAt != nil:
-		// A stored read message could sit above unread ones and break the
-		// read_seq invariant MarkRead relies on.
-		return fmt.Errorf("%w: message %q: readAt is set on a new message; use MarkRead", ErrInvalid, m.ID)
 	}
 	if err := checkMessageTime("createdAt", m.CreatedAt); err != nil {
 		return fmt.Errorf("postgres: message %q: %w", m.ID, err)
@@ -124,13 +102,6 @@ func checkRun(ms []*storage.Message) error {
 			return fmt.Errorf("%w: message %q (pair %q, seq %d) does not directly follow message %q (pair %q, seq %d) in its batch", ErrInvalid,
 				m.ID, m.PairID, m.Seq, prev.ID, prev.PairID, prev.Seq)
 		}
-	}
-	return nil
-}
-
-func checkMessageLimit(op string, limit int) error {
-	if limit <= 0 {
-		return fmt.Errorf("%w: %s limit %d, must be positive", ErrInvalid, op, limit)
 	}
 	return nil
 }
@@ -581,7 +552,7 @@ func (r messages) Page(ctx context.Context, pairID string, beforeSeq uint64, lim
 	if err := validPairID(pairID); err != nil {
 		return nil, err
 	}
-	if err := checkMessageLimit("messages page", limit); err != nil {
+	if err := storage.CheckLimit("messages page", limit); err != nil {
 		return nil, err
 	}
 	var out []storage.Message
@@ -664,7 +635,7 @@ func (r messages) Since(ctx context.Context, userID string, t time.Time, limit i
 	if err := checkID("user id", userID); err != nil {
 		return nil, err
 	}
-	if err := checkMessageLimit("messages since", limit); err != nil {
+	if err := storage.CheckLimit("messages since", limit); err != nil {
 		return nil, err
 	}
 	// Stored times lie within [minMessageTime, maxMessageTime], so clamping t to

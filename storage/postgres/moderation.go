@@ -70,10 +70,7 @@ func (m moderation) GetReport(ctx context.Context, id string) (*storage.Report, 
 // UpdateReport writes only the moderation fields, so what the reporter
 // filed stays as it was, and hands the whole stored report back in r.
 func (m moderation) UpdateReport(ctx context.Context, r *storage.Report) error {
-	if r == nil {
-		return fmt.Errorf("%w: report is nil", ErrInvalid)
-	}
-	if err := checkID("report id", r.ID); err != nil {
+	if err := storage.CheckReportUpdate(r, checkID); err != nil {
 		return err
 	}
 	var stored storage.Report

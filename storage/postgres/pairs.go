@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,61 +28,18 @@ const maxPairIDBytes = 2*maxIDBytes + len(pairSep)
 // validPairID is checkID with the longer limit of a pair id.
 func validPairID(id string) error { return checkIDUpTo("pair id", id, maxPairIDBytes) }
 
-// validPair checks p as bbolt's checkPair does and returns the request and
-// connection ids to index. Every request and connection must be between
-// the pair's two users, and no id may appear twice: the indexes map each id
-// to one pair.
+// validPair checks p (storage.CheckPair with PostgreSQL's id rule) and
+// returns the request and connection ids to index.
 func validPair(p *storage.Pair) (reqIDs, connIDs []string, err error) {
-	if p == nil {
-		return nil, nil, fmt.Errorf("%w: pair is nil", ErrInvalid)
+	if err := storage.CheckPair(p, checkID); err != nil {
+		return nil, nil, err
 	}
-	if err := checkIDs("user a", p.UserA, "user b", p.UserB); err != nil {
-		return nil, nil, fmt.Errorf("postgres: pair %q: %w", p.ID, err)
-	}
-	for _, u := range []string{p.UserA, p.UserB} {
-		if strings.Contains(u, pairSep) {
-			return nil, nil, fmt.Errorf("%w: pair %q: user id %q contains %q, the pair id separator", ErrInvalid, p.ID, u, pairSep)
-		}
-	}
-	if p.UserA == p.UserB {
-		return nil, nil, fmt.Errorf("%w: pair %q: user a and user b are both %q", ErrInvalid, p.ID, p.UserA)
-	}
-	if want := storage.PairID(p.UserA, p.UserB); p.ID != want {
-		return nil, nil, fmt.Errorf("%w: pair id %q does not match its users, want %q", ErrInvalid, p.ID, want)
-	}
-	between := func(x, y string) bool {
-		return x == p.UserA && y == p.UserB || x == p.UserB && y == p.UserA
-	}
-
 	reqIDs = make([]string, len(p.Requests))
-	seen := make(map[string]struct{}, len(p.Requests))
 	for i, r := range p.Requests {
-		if err := checkID("request id", r.ID); err != nil {
-			return nil, nil, fmt.Errorf("postgres: pair %q: request %d: %w", p.ID, i, err)
-		}
-		if _, dup := seen[r.ID]; dup {
-			return nil, nil, fmt.Errorf("%w: pair %q: request %q appears twice", ErrInvalid, p.ID, r.ID)
-		}
-		seen[r.ID] = struct{}{}
-		if !between(r.FromUserID, r.ToUserID) {
-			return nil, nil, fmt.Errorf("%w: pair %q: request %q is from %q to %q", ErrInvalid, p.ID, r.ID, r.FromUserID, r.ToUserID)
-		}
 		reqIDs[i] = r.ID
 	}
-
 	connIDs = make([]string, len(p.Connections))
-	clear(seen)
 	for i, c := range p.Connections {
-		if err := checkID("connection id", c.ID); err != nil {
-			return nil, nil, fmt.Errorf("postgres: pair %q: connection %d: %w", p.ID, i, err)
-		}
-		if _, dup := seen[c.ID]; dup {
-			return nil, nil, fmt.Errorf("%w: pair %q: connection %q appears twice", ErrInvalid, p.ID, c.ID)
-		}
-		seen[c.ID] = struct{}{}
-		if !between(c.SenderID, c.ReceiverID) {
-			return nil, nil, fmt.Errorf("%w: pair %q: connection %q is from %q to %q", ErrInvalid, p.ID, c.ID, c.SenderID, c.ReceiverID)
-		}
 		connIDs[i] = c.ID
 	}
 	return reqIDs, connIDs, nil

@@ -79,7 +79,7 @@ func (r reminders) Delete(ctx context.Context, kind, identity, name string) erro
 // Due reads without claiming; limit must be positive so one call can never
 // load an unbounded backlog.
 func (r reminders) Due(ctx context.Context, until time.Time, limit int) ([]storage.Reminder, error) {
-	if err := needLimit("reminders due", limit); err != nil {
+	if err := storage.CheckLimit("reminders due", limit); err != nil {
 		return nil, err
 	}
 	var out []storage.Reminder
@@ -103,7 +103,7 @@ func (r reminders) Due(ctx context.Context, until time.Time, limit int) ([]stora
 // queueing on the same rows, and moves their ready_at to the end of the
 // claim in the same statement. The result is in the order they were ready.
 func (r reminders) Claim(ctx context.Context, now, until time.Time, limit int) ([]storage.Reminder, error) {
-	if err := needLimit("reminders claim", limit); err != nil {
+	if err := storage.CheckLimit("reminders claim", limit); err != nil {
 		return nil, err
 	}
 	if !until.After(now) {

@@ -30,94 +30,19 @@ type rewards struct{ s *Store }
 // Rewards returns the store's rewards.
 func (s *Store) Rewards() storage.Rewards { return rewards{s: s} }
 
-var (
-	campaignStatuses = []string{storage.CampaignActive, storage.CampaignPaused, storage.CampaignEnded}
-	giftStages       = []string{storage.GiftGranted, storage.GiftVerified, storage.GiftRedeemed, storage.GiftExpired, storage.GiftCancelled}
-)
+// The record checks are the shared ones with PostgreSQL's id rule.
+func checkBrand(b *storage.Brand) error       { return storage.CheckBrand(b, checkID) }
+func checkCampaign(c *storage.Campaign) error { return storage.CheckCampaign(c, checkID) }
 
-// checkStatus refuses unknown statuses: Grant treats anything but active as
-// exhausted, so a typo would silently stop a campaign.
-func checkStatus(status string) error {
-	if !slices.Contains(campaignStatuses, status) {
-		return badInput("campaign status %q, want one of %v", status, campaignStatuses)
-	}
-	return nil
-}
-
-// checkKeyHash insists on the shape of a hex SHA-256 so a raw sponsor key
-// passed by mistake is refused rather than stored, and so the lowercase
-// encoding BrandByKeyHash is called with is the one indexed.
-func checkKeyHash(h string) error {
-	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
-		return badInput("brand key hash is not 64 lowercase hex digits (hex SHA-256)")
-	}
-	return nil
-}
-
-func checkBrand(b *storage.Brand) error {
-	if b == nil {
-		return badInput("brand is nil")
-	}
-	if err := checkIDs("brand id", b.ID, "brand slug", b.Slug); err != nil {
-		return fmt.Errorf("postgres: brand %q: %w", b.ID, err)
-	}
-	if err := checkKeyHash(b.KeyHash); err != nil {
-		return fmt.Errorf("postgres: brand %q: %w", b.ID, err)
-	}
-	return nil
-}
-
-func checkCampaign(c *storage.Campaign) error {
-	if c == nil {
-		return badInput("campaign is nil")
-	}
-	if err := checkIDs("campaign id", c.ID, "brand id", c.BrandID); err != nil {
-		return fmt.Errorf("postgres: campaign %q: %w", c.ID, err)
-	}
-	if err := checkStatus(c.Status); err != nil {
-		return fmt.Errorf("postgres: campaign %q: %w", c.ID, err)
-	}
-	if c.Stock != nil && *c.Stock < 0 {
-		return badInput("campaign %q: stock %d is negative", c.ID, *c.Stock)
-	}
-	return nil
-}
-
-// checkGift refuses a gift whose columns would lie: the user columns are
-// what GiftsOfUser reads, so they must be the two users of PairID.
+// checkGift is storage.CheckGift with PostgreSQL's id rule, plus the bound
+// on the composite btree entries.
 func checkGift(g *storage.Gift) error {
-	if g == nil {
-		return badInput("gift is nil")
-	}
-	if err := checkIDs("gift id", g.ID, "campaign id", g.CampaignID, "brand id", g.BrandID,
-		"user a", g.UserA, "user b", g.UserB); err != nil {
-		return fmt.Errorf("postgres: gift %q: %w", g.ID, err)
-	}
-	if err := needPairID(g.PairID); err != nil {
-		return fmt.Errorf("postgres: gift %q: %w", g.ID, err)
-	}
-	for _, u := range []string{g.UserA, g.UserB} {
-		if strings.Contains(u, "|") {
-			return badInput("gift %q: user id %q contains %q, the pair id separator", g.ID, u, "|")
-		}
-	}
-	switch want := storage.PairID(g.UserA, g.UserB); {
-	case g.UserA == g.UserB:
-		return badInput("gift %q: user a and user b are both %q", g.ID, g.UserA)
-	case g.PairID != want:
-		return badInput("gift %q: pair id %q does not match its users, want %q", g.ID, g.PairID, want)
+	if err := storage.CheckGift(g, checkID); err != nil {
+		return err
 	}
 	// (pair_id, id) and (pair_id, campaign_id) are btree entries.
 	if n := len(g.PairID) + max(len(g.ID), len(g.CampaignID)); n > maxGiftKey {
 		return badInput("gift %q: pair id and gift or campaign id are %d bytes together, limit %d", g.ID, n, maxGiftKey)
-	}
-	if !slices.Contains(giftStages, g.Stage) {
-		return badInput("gift %q: stage %q, want one of %v", g.ID, g.Stage, giftStages)
-	}
-	if g.Code != "" {
-		if err := checkID("gift code", g.Code); err != nil {
-			return fmt.Errorf("postgres: gift %q: %w", g.ID, err)
-		}
 	}
 	return nil
 }
@@ -409,7 +334,7 @@ func (r rewards) SetCampaignStatus(ctx context.Context, id, status string, at ti
 	if err := checkID("campaign id", id); err != nil {
 		return nil, err
 	}
-	if err := checkStatus(status); err != nil {
+	if err := storage.CheckStatus(status); err != nil {
 		return nil, fmt.Errorf("postgres: campaign %q: %w", id, err)
 	}
 	if at.IsZero() {
@@ -850,7 +775,7 @@ func (r rewards) GiftsOfUser(ctx context.Context, userID, beforeID string, limit
 			return nil, err
 		}
 	}
-	if err := needLimit("gifts of user", limit); err != nil {
+	if err := storage.CheckLimit("gifts of user", limit); err != nil {
 		return nil, err
 	}
 	below := ""
@@ -890,11 +815,4 @@ func badInput(format string, args ...any) error {
 // needPairID allows a pair id its two user ids and the separator.
 func needPairID(id string) error {
 	return checkIDUpTo("pair id", id, 2*maxIDBytes+1)
-}
-
-func needLimit(op string, limit int) error {
-	if limit <= 0 {
-		return badInput("%s limit %d, must be positive", op, limit)
-	}
-	return nil
 }

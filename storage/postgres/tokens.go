@@ -16,12 +16,7 @@ type tokens struct{ s *Store }
 // Tokens returns the store's refresh tokens.
 func (s *Store) Tokens() storage.Tokens { return tokens{s: s} }
 
-func checkToken(t *storage.RefreshToken) error {
-	if t == nil {
-		return fmt.Errorf("%w: refresh token is nil", ErrInvalid)
-	}
-	return checkIDs("token id", t.ID, "token family", t.Family, "user id", t.UserID)
-}
+func checkToken(t *storage.RefreshToken) error { return storage.CheckToken(t, checkID) }
 
 const tokenColumns = `id, family, user_id, issued_at, expires_at, rotated_at, revoked_at`
 
@@ -72,14 +67,8 @@ func (r tokens) Get(ctx context.Context, id string) (*storage.RefreshToken, erro
 // Rotate locks the old token's row, so of two racing rotations of one
 // token the second sees the first's RotatedAt and is treated as reuse.
 func (r tokens) Rotate(ctx context.Context, oldID string, next *storage.RefreshToken, now time.Time) error {
-	if err := checkID("old token id", oldID); err != nil {
+	if err := storage.CheckRotation(oldID, next, checkID); err != nil {
 		return err
-	}
-	if err := checkToken(next); err != nil {
-		return err
-	}
-	if next.ID == oldID {
-		return fmt.Errorf("%w: next token reuses id %q", ErrInvalid, oldID)
 	}
 	// Reuse detection must commit the family revocation and still fail the
 	// call, so it is reported through these variables rather than an error

@@ -19,18 +19,7 @@ type users struct{ s *Store }
 // Users returns the store's users.
 func (s *Store) Users() storage.Users { return users{s: s} }
 
-func checkUser(u *storage.User) error {
-	if u == nil {
-		return fmt.Errorf("%w: user is nil", ErrInvalid)
-	}
-	if err := checkIDs("user id", u.ID, "provider", u.Provider, "subject", u.Subject); err != nil {
-		return err
-	}
-	if u.Username != nil && *u.Username != "" {
-		return checkID("username", *u.Username)
-	}
-	return nil
-}
+func checkUser(u *storage.User) error { return storage.CheckUser(u, checkID) }
 
 // userRow is a user as its table's columns hold it.
 type userRow struct {
