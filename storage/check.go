@@ -283,3 +283,28 @@ func CheckRotation(oldID string, next *RefreshToken, id IDCheck) error {
 	}
 	return nil
 }
+
+// SplitPairID splits a pair id made by PairID into its two user ids.
+func SplitPairID(pairID string) (a, b string, err error) {
+	a, b, ok := strings.Cut(pairID, pairSep)
+	if !ok || a == "" || b == "" || strings.Contains(b, pairSep) || a >= b {
+		return "", "", fmt.Errorf("%w: pair id %q is not storage.PairID of two users", ErrInvalid, pairID)
+	}
+	return a, b, nil
+}
+
+// CheckReader checks that readerID is a valid id and one of the two users
+// of pairID (whose own id rule the store has checked).
+func CheckReader(pairID, readerID string, id IDCheck) error {
+	if err := id("reader id", readerID); err != nil {
+		return err
+	}
+	a, b, err := SplitPairID(pairID)
+	if err != nil {
+		return err
+	}
+	if readerID != a && readerID != b {
+		return fmt.Errorf("%w: reader %q is not in pair %q", ErrInvalid, readerID, pairID)
+	}
+	return nil
+}

@@ -228,6 +228,25 @@ func TestCheckToken(t *testing.T) {
 	}
 }
 
+func TestCheckReader(t *testing.T) {
+	for _, tc := range []struct {
+		name, pair, reader string
+		valid              bool
+	}{
+		{"user a", "u1|u2", "u1", true},
+		{"user b", "u1|u2", "u2", true},
+		{"a third user", "u1|u2", "u3", false},
+		{"empty reader", "u1|u2", "", false},
+		{"no separator", "u1u2", "u1", false},
+		{"empty user", "|u2", "u2", false},
+		{"three users", "u1|u2|u3", "u1", false},
+		{"unordered", "u2|u1", "u1", false},
+		{"same user twice", "u1|u1", "u1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantValid(t, CheckReader(tc.pair, tc.reader, testID), tc.valid) })
+	}
+}
+
 // wantValid fails unless err is nil when valid, and wraps ErrInvalid when not.
 func wantValid(t *testing.T, err error, valid bool) {
 	t.Helper()

@@ -106,15 +106,6 @@ func lastSeq(mb *bolt.Bucket, pairID string) uint64 {
 	return seq
 }
 
-// pairUsers splits a pair id made by storage.PairID into its two user ids.
-func pairUsers(pairID string) (a, b string, err error) {
-	a, b, ok := strings.Cut(pairID, pairSep)
-	if !ok || a == "" || b == "" || strings.Contains(b, pairSep) || a >= b {
-		return "", "", fmt.Errorf("%w: pair id %q is not storage.PairID of two users", ErrInvalid, pairID)
-	}
-	return a, b, nil
-}
-
 // checkMessage is storage.CheckMessage with bbolt's id rule.
 func checkMessage(m *storage.Message) error { return storage.CheckMessage(m, checkID) }
 
@@ -309,15 +300,8 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 	if err := checkPairID(pairID); err != nil {
 		return 0, err
 	}
-	if err := checkID("reader id", readerID); err != nil {
+	if err := storage.CheckReader(pairID, readerID, checkID); err != nil {
 		return 0, err
-	}
-	a, b, err := pairUsers(pairID)
-	if err != nil {
-		return 0, err
-	}
-	if readerID != a && readerID != b {
-		return 0, fmt.Errorf("%w: reader %q is not in pair %q", ErrInvalid, readerID, pairID)
 	}
 	if at.IsZero() {
 		return 0, fmt.Errorf("%w: mark read in pair %q: read time is zero", ErrInvalid, pairID)
@@ -334,7 +318,7 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 	}
 
 	var pending bool
-	err = r.s.view(ctx, "messages.mark_read", func(tx *bolt.Tx) error {
+	err := r.s.view(ctx, "messages.mark_read", func(tx *bolt.Tx) error {
 		cs, err := unread(tx)
 		pending = err == nil && cs.Unread > 0 && upToSeq > 0
 		return err

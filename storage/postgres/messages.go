@@ -62,15 +62,6 @@ func checkMessageTime(what string, t time.Time) error {
 	return nil
 }
 
-// splitPairID splits a pair id made by storage.PairID into its two users.
-func splitPairID(pairID string) (a, b string, err error) {
-	a, b, ok := strings.Cut(pairID, pairSep)
-	if !ok || a == "" || b == "" || strings.Contains(b, pairSep) || a >= b {
-		return "", "", fmt.Errorf("%w: pair id %q is not storage.PairID of two users", ErrInvalid, pairID)
-	}
-	return a, b, nil
-}
-
 // checkMessage is storage.CheckMessage with PostgreSQL's id rule, plus
 // seqs beyond a bigint and times JSON cannot hold.
 func checkMessage(m *storage.Message) error {
@@ -473,15 +464,8 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 	if err := validPairID(pairID); err != nil {
 		return 0, err
 	}
-	if err := checkID("reader id", readerID); err != nil {
+	if err := storage.CheckReader(pairID, readerID, checkID); err != nil {
 		return 0, err
-	}
-	a, b, err := splitPairID(pairID)
-	if err != nil {
-		return 0, err
-	}
-	if readerID != a && readerID != b {
-		return 0, fmt.Errorf("%w: reader %q is not in pair %q", ErrInvalid, readerID, pairID)
 	}
 	if err := checkMessageTime("read time", at); err != nil {
 		return 0, fmt.Errorf("postgres: mark read in pair %q: %w", pairID, err)
@@ -489,7 +473,7 @@ func (r messages) MarkRead(ctx context.Context, pairID, readerID string, upToSeq
 
 	const op = "messages.mark_read"
 	var unread int
-	err = r.s.read(ctx, op, func(q querier) error {
+	err := r.s.read(ctx, op, func(q querier) error {
 		err := q.QueryRow(ctx, `SELECT unread FROM conversations WHERE user_id = $1 AND pair_id = $2`, readerID, pairID).Scan(&unread)
 		if errors.Is(err, pgx.ErrNoRows) {
 			unread = 0
