@@ -89,7 +89,7 @@ func (r reminders) Due(ctx context.Context, until time.Time, limit int) ([]stora
 		if err != nil {
 			return err
 		}
-		out, err = collectReminders(rows)
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Reminder, error) { return scanReminder(row) })
 		return err
 	})
 	if err != nil {
@@ -126,7 +126,7 @@ func (r reminders) Claim(ctx context.Context, now, until time.Time, limit int) (
 		if err != nil {
 			return err
 		}
-		out, err = collectReminders(rows)
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Reminder, error) { return scanReminder(row) })
 		return err
 	})
 	if err != nil {
@@ -160,18 +160,4 @@ func scanReminder(row pgx.Row) (storage.Reminder, error) {
 	r.DueAt = r.DueAt.UTC()
 	r.ClaimedUntil = utcPtr(r.ClaimedUntil)
 	return r, nil
-}
-
-// collectReminders reads every row; never nil.
-func collectReminders(rows pgx.Rows) ([]storage.Reminder, error) {
-	defer rows.Close()
-	out := []storage.Reminder{}
-	for rows.Next() {
-		r, err := scanReminder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }

@@ -143,18 +143,16 @@ func scanGift(row pgx.Row) (*storage.Gift, error) {
 	return &g, nil
 }
 
-// collectGifts reads every row; never nil.
-func collectGifts(rows pgx.Rows) ([]storage.Gift, error) {
-	defer rows.Close()
-	out := []storage.Gift{}
-	for rows.Next() {
-		g, err := scanGift(rows)
+// values adapts a scanner that answers a pointer to pgx.CollectRows.
+func values[T any](scan func(pgx.Row) (*T, error)) pgx.RowToFunc[T] {
+	return func(row pgx.CollectableRow) (T, error) {
+		v, err := scan(row)
 		if err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
-		out = append(out, *g)
+		return *v, nil
 	}
-	return out, rows.Err()
 }
 
 // orNotFound turns "no rows" into ErrNotFound, naming what was missing.
@@ -240,16 +238,8 @@ func (r rewards) ListBrands(ctx context.Context) ([]storage.Brand, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		out = []storage.Brand{}
-		for rows.Next() {
-			b, err := scanBrand(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *b)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, values(scanBrand))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -311,16 +301,8 @@ func (r rewards) ListCampaigns(ctx context.Context) ([]storage.Campaign, error) 
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		out = []storage.Campaign{}
-		for rows.Next() {
-			c, err := scanCampaign(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *c)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, values(scanCampaign))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -753,7 +735,7 @@ func (r rewards) GiftsOfPair(ctx context.Context, pairID string) ([]storage.Gift
 		if err != nil {
 			return err
 		}
-		out, err = collectGifts(rows)
+		out, err = pgx.CollectRows(rows, values(scanGift))
 		return err
 	})
 	if err != nil {
@@ -797,7 +779,7 @@ func (r rewards) GiftsOfUser(ctx context.Context, userID, beforeID string, limit
 		if err != nil {
 			return err
 		}
-		out, err = collectGifts(rows)
+		out, err = pgx.CollectRows(rows, values(scanGift))
 		return err
 	})
 	if err != nil {
