@@ -509,8 +509,11 @@ const StoreBBolt = "bbolt"
 
 // PostgresStore reports whether the store setting names a PostgreSQL
 // database (a postgres:// or postgresql:// URL).
-func (c *Config) PostgresStore() bool {
-	return strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://")
+func (c *Config) PostgresStore() bool { return IsPostgresURL(c.Store) }
+
+// IsPostgresURL reports whether s has the form of a PostgreSQL URL.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 // store checks the shape of the store setting; whether the database answers
@@ -519,7 +522,7 @@ func (c *Config) PostgresStore() bool {
 func (v *validator) store(s string) {
 	switch {
 	case s == "" || s == StoreBBolt:
-	case strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://"):
+	case IsPostgresURL(s):
 		u, err := url.Parse(s)
 		if err != nil {
 			v.add("store", "is not a valid postgres:// URL", nil)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -31,10 +30,10 @@ var (
 // dir) unless StoreEnv names a PostgreSQL database.
 func StoreURL(t testing.TB, dir string) string {
 	t.Helper()
-	base := os.Getenv(StoreEnv)
-	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
+	if !OnPostgres() {
 		return ""
 	}
+	base := os.Getenv(StoreEnv)
 	sum := sha256.Sum256([]byte(dir))
 	schema := "srv_" + hex.EncodeToString(sum[:8])
 	schemasMu.Lock()
@@ -53,10 +52,7 @@ func StoreURL(t testing.TB, dir string) string {
 }
 
 // OnPostgres reports whether test servers store their data in PostgreSQL.
-func OnPostgres() bool {
-	base := os.Getenv(StoreEnv)
-	return strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://")
-}
+func OnPostgres() bool { return config.IsPostgresURL(os.Getenv(StoreEnv)) }
 
 // OpenStore opens the store of a stopped (or killed) test server on dir,
 // whichever kind it is, and closes it when the test ends.
