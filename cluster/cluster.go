@@ -41,13 +41,16 @@ type Options struct {
 	// RequestTimeout bounds every grain call.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
+	// Membership, when set, is bound to the cluster once it started.
+	Membership *Membership
 }
 
 // Node is one running member: its actor system and its cluster.
 type Node struct {
-	System  *actor.ActorSystem
-	Cluster *pcluster.Cluster
-	timeout time.Duration
+	System     *actor.ActorSystem
+	Cluster    *pcluster.Cluster
+	Membership *Membership
+	timeout    time.Duration
 }
 
 // Start starts a member. With the in-memory provider it is a cluster of one,
@@ -81,7 +84,11 @@ func Start(opts Options) (*Node, error) {
 	if err := startMember(c); err != nil {
 		return nil, err
 	}
-	return &Node{System: system, Cluster: c, timeout: opts.RequestTimeout}, nil
+	if opts.Membership == nil {
+		opts.Membership = NewMembership()
+	}
+	opts.Membership.bind(c)
+	return &Node{System: system, Cluster: c, Membership: opts.Membership, timeout: opts.RequestTimeout}, nil
 }
 
 // startMember turns the library's panics on start-up failures (port in use)

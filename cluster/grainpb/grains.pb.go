@@ -201,9 +201,13 @@ func (x *AttachSession) GetSession() *SessionRef {
 }
 
 type AttachReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Failure       *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
-	UserJson      []byte                 `protobuf:"bytes,2,opt,name=user_json,json=userJson,proto3" json:"user_json,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Failure  *Failure               `protobuf:"bytes,1,opt,name=failure,proto3" json:"failure,omitempty"`
+	UserJson []byte                 `protobuf:"bytes,2,opt,name=user_json,json=userJson,proto3" json:"user_json,omitempty"`
+	// The User grain's activation, which the session watches: when it stops
+	// (moved, passivated, its node died) the session attaches again.
+	GrainAddress  string `protobuf:"bytes,3,opt,name=grain_address,json=grainAddress,proto3" json:"grain_address,omitempty"`
+	GrainPidId    string `protobuf:"bytes,4,opt,name=grain_pid_id,json=grainPidId,proto3" json:"grain_pid_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +254,20 @@ func (x *AttachReply) GetUserJson() []byte {
 		return x.UserJson
 	}
 	return nil
+}
+
+func (x *AttachReply) GetGrainAddress() string {
+	if x != nil {
+		return x.GrainAddress
+	}
+	return ""
+}
+
+func (x *AttachReply) GetGrainPidId() string {
+	if x != nil {
+		return x.GrainPidId
+	}
+	return ""
 }
 
 type DetachSession struct {
@@ -3727,6 +3745,266 @@ func (x *ScoreReply) GetScoreJson() []byte {
 	return nil
 }
 
+// CellDelta is a change to one Cell grain's entries, sent by the grain to
+// the radar mirror of every other member, so a radar query on any node
+// reads every cell locally. A mirror applies a cell's deltas in seq order
+// per activation (epoch); a gap, or a new epoch that is not full, makes it
+// ask the grain for the whole content (CellResync).
+type CellDelta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cell          string                 `protobuf:"bytes,1,opt,name=cell,proto3" json:"cell,omitempty"`    // H3 index, hex (the grain identity)
+	Owner         string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`  // address of the member hosting the activation
+	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"` // the activation, unique per activation
+	Seq           uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`     // 1, 2, 3… within the epoch
+	Full          bool                   `protobuf:"varint,5,opt,name=full,proto3" json:"full,omitempty"`   // upserts are the whole content: replace, not merge
+	Upserts       []*CellEntry           `protobuf:"bytes,6,rep,name=upserts,proto3" json:"upserts,omitempty"`
+	Removes       []string               `protobuf:"bytes,7,rep,name=removes,proto3" json:"removes,omitempty"`  // user ids
+	Stopped       bool                   `protobuf:"varint,8,opt,name=stopped,proto3" json:"stopped,omitempty"` // the activation stopped: drop the cell
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CellDelta) Reset() {
+	*x = CellDelta{}
+	mi := &file_grains_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CellDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CellDelta) ProtoMessage() {}
+
+func (x *CellDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CellDelta.ProtoReflect.Descriptor instead.
+func (*CellDelta) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *CellDelta) GetCell() string {
+	if x != nil {
+		return x.Cell
+	}
+	return ""
+}
+
+func (x *CellDelta) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *CellDelta) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *CellDelta) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *CellDelta) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
+func (x *CellDelta) GetUpserts() []*CellEntry {
+	if x != nil {
+		return x.Upserts
+	}
+	return nil
+}
+
+func (x *CellDelta) GetRemoves() []string {
+	if x != nil {
+		return x.Removes
+	}
+	return nil
+}
+
+func (x *CellDelta) GetStopped() bool {
+	if x != nil {
+		return x.Stopped
+	}
+	return false
+}
+
+// CellResync asks a Cell grain to send its whole content (a full
+// CellDelta) to the radar mirror at address.
+type CellResync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CellResync) Reset() {
+	*x = CellResync{}
+	mi := &file_grains_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CellResync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CellResync) ProtoMessage() {}
+
+func (x *CellResync) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CellResync.ProtoReflect.Descriptor instead.
+func (*CellResync) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *CellResync) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+// OnlineDelta tells every other member's online mirror how many sockets a
+// user has open, as the member hosting the user's User grain counts them.
+type OnlineDelta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Owner         string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`      // address of the member hosting the User grain
+	Sockets       int32                  `protobuf:"varint,3,opt,name=sockets,proto3" json:"sockets,omitempty"` // 0: offline
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnlineDelta) Reset() {
+	*x = OnlineDelta{}
+	mi := &file_grains_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnlineDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnlineDelta) ProtoMessage() {}
+
+func (x *OnlineDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnlineDelta.ProtoReflect.Descriptor instead.
+func (*OnlineDelta) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *OnlineDelta) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *OnlineDelta) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *OnlineDelta) GetSockets() int32 {
+	if x != nil {
+		return x.Sockets
+	}
+	return 0
+}
+
+// MirrorSync asks a member's mirror to send what its node owns (the full
+// content of its cells, or its online users) to the mirror at address: a
+// member that joins, or restarts, learns the cluster's state this way.
+type MirrorSync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MirrorSync) Reset() {
+	*x = MirrorSync{}
+	mi := &file_grains_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MirrorSync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MirrorSync) ProtoMessage() {}
+
+func (x *MirrorSync) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MirrorSync.ProtoReflect.Descriptor instead.
+func (*MirrorSync) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *MirrorSync) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 var File_grains_proto protoreflect.FileDescriptor
 
 const file_grains_proto_rawDesc = "" +
@@ -3744,10 +4022,13 @@ const file_grains_proto_rawDesc = "" +
 	"\x06pid_id\x18\x03 \x01(\tR\x05pidId\x12\x18\n" +
 	"\adialect\x18\x04 \x01(\tR\adialect\"B\n" +
 	"\rAttachSession\x121\n" +
-	"\asession\x18\x01 \x01(\v2\x17.gisbi.grain.SessionRefR\asession\"Z\n" +
+	"\asession\x18\x01 \x01(\v2\x17.gisbi.grain.SessionRefR\asession\"\xa1\x01\n" +
 	"\vAttachReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1b\n" +
-	"\tuser_json\x18\x02 \x01(\fR\buserJson\".\n" +
+	"\tuser_json\x18\x02 \x01(\fR\buserJson\x12#\n" +
+	"\rgrain_address\x18\x03 \x01(\tR\fgrainAddress\x12 \n" +
+	"\fgrain_pid_id\x18\x04 \x01(\tR\n" +
+	"grainPidId\".\n" +
 	"\rDetachSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\t\n" +
@@ -4000,7 +4281,26 @@ const file_grains_proto_rawDesc = "" +
 	"ScoreReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1d\n" +
 	"\n" +
-	"score_json\x18\x02 \x01(\fR\tscoreJsonB)Z'github.com/gisbi/engine/cluster/grainpbb\x06proto3"
+	"score_json\x18\x02 \x01(\fR\tscoreJson\"\xd7\x01\n" +
+	"\tCellDelta\x12\x12\n" +
+	"\x04cell\x18\x01 \x01(\tR\x04cell\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04full\x18\x05 \x01(\bR\x04full\x120\n" +
+	"\aupserts\x18\x06 \x03(\v2\x16.gisbi.grain.CellEntryR\aupserts\x12\x18\n" +
+	"\aremoves\x18\a \x03(\tR\aremoves\x12\x18\n" +
+	"\astopped\x18\b \x01(\bR\astopped\"&\n" +
+	"\n" +
+	"CellResync\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\"V\n" +
+	"\vOnlineDelta\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x18\n" +
+	"\asockets\x18\x03 \x01(\x05R\asockets\"&\n" +
+	"\n" +
+	"MirrorSync\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddressB)Z'github.com/gisbi/engine/cluster/grainpbb\x06proto3"
 
 var (
 	file_grains_proto_rawDescOnce sync.Once
@@ -4014,7 +4314,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_grains_proto_goTypes = []any{
 	(*Failure)(nil),             // 0: gisbi.grain.Failure
 	(*SessionRef)(nil),          // 1: gisbi.grain.SessionRef
@@ -4081,7 +4381,11 @@ var file_grains_proto_goTypes = []any{
 	(*ScoreComplete)(nil),       // 62: gisbi.grain.ScoreComplete
 	(*ScoreObserve)(nil),        // 63: gisbi.grain.ScoreObserve
 	(*ScoreReply)(nil),          // 64: gisbi.grain.ScoreReply
-	nil,                         // 65: gisbi.grain.ProximityFacts.DailyMsEntry
+	(*CellDelta)(nil),           // 65: gisbi.grain.CellDelta
+	(*CellResync)(nil),          // 66: gisbi.grain.CellResync
+	(*OnlineDelta)(nil),         // 67: gisbi.grain.OnlineDelta
+	(*MirrorSync)(nil),          // 68: gisbi.grain.MirrorSync
+	nil,                         // 69: gisbi.grain.ProximityFacts.DailyMsEntry
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: gisbi.grain.AttachSession.session:type_name -> gisbi.grain.SessionRef
@@ -4103,15 +4407,16 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 18: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
-	65, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
+	69, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
 	0,  // 20: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 21: gisbi.grain.CloseSession.last_error:type_name -> gisbi.grain.Failure
 	0,  // 22: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	29, // 23: gisbi.grain.CellDelta.upserts:type_name -> gisbi.grain.CellEntry
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -4128,7 +4433,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   66,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,114 @@
+package cluster
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+)
+
+// Topology is the member set after a change, by remote address
+// (host:port). Joined and Left are relative to the previous topology.
+type Topology struct {
+	Self   string
+	Peers  []string // every live member but this one
+	Joined []string
+	Left   []string
+}
+
+// Membership is this node's view of the live members. It exists before the
+// node starts, so the grains' dependencies can hold it; Start binds it to
+// the cluster. Peers is read on hot paths (every radar change is sent to
+// each peer), so it is an atomic load, not a call into the member list.
+type Membership struct {
+	self  atomic.Value // string
+	peers atomic.Pointer[[]string]
+
+	mu   sync.Mutex
+	subs []func(Topology)
+}
+
+// NewMembership returns a membership with no peers: a cluster of one until
+// the node starts and learns otherwise.
+func NewMembership() *Membership {
+	m := &Membership{}
+	m.self.Store("")
+	m.peers.Store(&[]string{})
+	return m
+}
+
+// Self is this member's remote address; empty before the node starts.
+func (m *Membership) Self() string {
+	if m == nil {
+		return ""
+	}
+	return m.self.Load().(string)
+}
+
+// Peers are the addresses of every other live member. The slice is shared:
+// do not modify it.
+func (m *Membership) Peers() []string {
+	if m == nil {
+		return nil
+	}
+	return *m.peers.Load()
+}
+
+// Subscribe calls fn after every topology change, on the cluster's event
+// goroutine: fn must not block (send to an actor instead).
+func (m *Membership) Subscribe(fn func(Topology)) {
+	m.mu.Lock()
+	m.subs = append(m.subs, fn)
+	m.mu.Unlock()
+}
+
+// bind starts following c's topology.
+func (m *Membership) bind(c *pcluster.Cluster) {
+	self := c.ActorSystem.Address()
+	m.self.Store(self)
+	c.ActorSystem.EventStream.Subscribe(func(ev any) {
+		if t, ok := ev.(*pcluster.ClusterTopology); ok {
+			m.update(self, t)
+		}
+	})
+	m.update(self, &pcluster.ClusterTopology{Members: c.MemberList.Members().Members()})
+}
+
+func (m *Membership) update(self string, t *pcluster.ClusterTopology) {
+	old := m.Peers()
+	peers := make([]string, 0, len(t.Members))
+	for _, mem := range t.Members {
+		if a := mem.Address(); a != self && !slices.Contains(peers, a) {
+			peers = append(peers, a)
+		}
+	}
+	slices.Sort(peers)
+	top := Topology{Self: self, Peers: peers}
+	for _, a := range peers {
+		if !slices.Contains(old, a) {
+			top.Joined = append(top.Joined, a)
+		}
+	}
+	for _, a := range old {
+		if !slices.Contains(peers, a) {
+			top.Left = append(top.Left, a)
+		}
+	}
+	if len(top.Joined) == 0 && len(top.Left) == 0 {
+		return
+	}
+	m.peers.Store(&peers)
+	m.mu.Lock()
+	subs := slices.Clone(m.subs)
+	m.mu.Unlock()
+	for _, fn := range subs {
+		fn(top)
+	}
+}
+
+// PeerPID is the PID of the actor named name on the member at address:
+// node-wide actors (the mirrors) are spawned under fixed names, so a peer
+// reaches them without a lookup.
+func PeerPID(address, name string) *actor.PID { return actor.NewPID(address, name) }
