@@ -51,6 +51,10 @@ type Metrics struct {
 	// another one had written its state since it loaded it, and stopped.
 	// Any rate at all means two activations of one grain overlapped.
 	StaleWrites *prometheus.CounterVec
+	// ClusterMembers is the number of live members this node sees, itself
+	// included: 1 on a cluster of one. A node that disagrees with its
+	// peers is partitioned or about to leave.
+	ClusterMembers prometheus.Gauge
 }
 
 // New registers every collector.
@@ -117,6 +121,11 @@ func New() *Metrics {
 		Name: "gisbi_stale_writes_total", Help: "Grain writes refused because another activation of the grain had written since (the grain stopped), by grain kind.",
 	}, []string{"grain"})
 	m.Registry.MustRegister(m.StaleWrites)
+	m.ClusterMembers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gisbi_cluster_members", Help: "Live cluster members this node sees, itself included.",
+	})
+	m.ClusterMembers.Set(1)
+	m.Registry.MustRegister(m.ClusterMembers)
 	m.Registry.MustRegister(m.RewardGrants, m.RewardClaims, m.RewardRedemptions, m.RewardExpiries, m.RewardCancellations, m.RewardCodeMisses)
 	m.Registry.MustRegister(m.Shed, m.ProximityScans, m.ProximityMilestones, m.RadarNotifications, m.RadarPushes, m.Pushes, m.SocketsOpen, m.FramesIn, m.FramesOut, m.Errors, m.GrainActivations,
 		m.StoreCommit, m.Disconnects, m.HTTPRequests,
