@@ -124,3 +124,6 @@ func (p *Process) ServerLog() string {
 	b, _ := os.ReadFile(p.Log)
 	return string(b)
 }
+
+// Exited is closed once the process ended.
+func (p *Process) Exited() <-chan struct{} { return p.done }

@@ -238,3 +238,14 @@ func WaitReady(t testing.TB, base string, timeout time.Duration) {
 	}
 	t.Fatalf("server at %s not ready after %v", base, timeout)
 }
+
+// At is u signed in at another server of the same cluster: the same tokens,
+// its requests and sockets going to base.
+func (u *User) At(base string) *User {
+	c := *u
+	c.base = base
+	return &c
+}
+
+// Base is the server u talks to.
+func (u *User) Base() string { return u.base }

@@ -378,3 +378,14 @@ func (w *WS) WaitClosed(timeout time.Duration) int {
 func (w *WS) Close() {
 	_ = w.Conn.Close()
 }
+
+// Take removes and returns the first frame for which ok holds, or nil after
+// timeout or once the socket closed. Unlike the Expect family it never
+// fails the test, so goroutines that outlive a node (failover tests) can
+// use it.
+func (w *WS) Take(ok func(*Frame) bool, timeout time.Duration) *Frame {
+	return w.take(ok, timeout)
+}
+
+// Done is closed once the socket's read side ended.
+func (w *WS) Done() <-chan struct{} { return w.done }
