@@ -177,7 +177,7 @@ func (c *client) refreshToken(ctx context.Context, toSocket bool) error {
 		return nil
 	}
 	var ans Credentials // the login and refresh answers carry both tokens
-	if err := c.r.rest(ctx, c.src, "POST /auth/refresh", http.MethodPost, "/auth/refresh", "", map[string]string{"refreshToken": rt}, &ans); err != nil {
+	if err := c.r.rest(ctx, c.source(), "POST /auth/refresh", http.MethodPost, "/auth/refresh", "", map[string]string{"refreshToken": rt}, &ans); err != nil {
 		return err
 	}
 	c.credMu.Lock()

@@ -36,7 +36,9 @@ type client struct {
 	r      *runner
 	idx    int
 	handle string
-	src    *source
+	home   int                    // home node, see servers.go
+	rank   int                    // among the home node's users: picks sources and failover order
+	src    atomic.Pointer[source] // the node and source of its REST calls and socket; moves on failover
 
 	credMu  sync.Mutex
 	creds   Credentials
@@ -80,6 +82,16 @@ func (c *client) access() string {
 	return c.creds.AccessToken
 }
 
+// source is where the user's REST calls and socket go now.
+func (c *client) source() *source { return c.src.Load() }
+
+// useNode points the user at node k, from the source its rank picks there.
+func (c *client) useNode(k int) *node {
+	n := c.r.nodes[k]
+	c.src.Store(n.sources[c.rank%len(n.sources)])
+	return n
+}
+
 // dial opens the socket of the run's dialect. The server authenticates at
 // the upgrade.
 func (c *client) dial(ctx context.Context) error {
@@ -88,7 +100,8 @@ func (c *client) dial(ctx context.Context) error {
 	label := "GET " + c.r.wsPath + " (upgrade)"
 	c.r.stats.Sent(label)
 	start := time.Now()
-	ws, res, err := c.r.dialer(c.src).DialContext(ctx, c.r.wsURL, h)
+	src := c.source()
+	ws, res, err := c.r.dialer(src).DialContext(ctx, src.node.wsURL, h)
 	if err != nil {
 		code := codeTransport
 		if res != nil {
@@ -406,6 +419,7 @@ func (c *client) failPending(code string, count bool) {
 // dropped handles the end of a socket's reader: nothing when we closed it,
 // else the drop is counted and the phone reconnects, as a phone would.
 func (c *client) dropped(ws *websocket.Conn, err error) {
+	at := time.Now()
 	c.wmu.Lock()
 	if c.ws == ws {
 		c.ws = nil
@@ -423,6 +437,7 @@ func (c *client) dropped(ws *websocket.Conn, err error) {
 		code = strconv.Itoa(ce.Code)
 	}
 	c.r.stats.Closed(code)
+	c.source().node.dropped.Add(1)
 	c.failPending(codeDisconnected, true)
 	if c.pair != nil {
 		c.pair.setUncertain()
@@ -434,18 +449,22 @@ func (c *client) dropped(ws *websocket.Conn, err error) {
 		c.gaveUp.Store(true)
 		return
 	}
-	go c.reconnect()
+	go c.reconnect(at)
 }
 
 // reconnect dials again with backoff until it works, the run stops, or a
-// few attempts failed; a refused token is refreshed first.
-func (c *client) reconnect() {
+// few attempts failed; a refused token is refreshed first. Attempts go to
+// the home node first, then to the others (failoverTarget), so a dead
+// node's users come back on the live ones. The time from the drop to the
+// re-established session is the failover time the summary reports.
+func (c *client) reconnect(droppedAt time.Time) {
 	backoff := 100 * time.Millisecond
-	for attempt := 0; attempt < 10; attempt++ {
+	for attempt := 0; attempt < max(10, len(c.r.nodes)); attempt++ {
 		if !c.r.sleep(jitter(backoff, c.idx+attempt)) {
 			return
 		}
 		backoff = min(2*backoff, 5*time.Second)
+		n := c.useNode(failoverTarget(c.home, c.rank, len(c.r.nodes), attempt))
 		ctx, cancel := context.WithTimeout(c.r.runCtx, c.r.cfg.RequestTimeout)
 		err := c.dial(ctx)
 		var re *restError
@@ -458,6 +477,8 @@ func (c *client) reconnect() {
 				cancel()
 				c.connected.Store(true)
 				c.r.stats.Add(ctrReconnects, 1)
+				c.r.stats.Latency(labelReconnect, time.Since(droppedAt))
+				n.reconnects.Add(1)
 				return
 			}
 		}
@@ -465,6 +486,7 @@ func (c *client) reconnect() {
 		if c.r.runCtx.Err() != nil {
 			return
 		}
+		n.reconnectFailures.Add(1)
 	}
 	c.gaveUp.Store(true)
 }

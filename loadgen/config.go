@@ -70,7 +70,10 @@ func (b Box) String() string {
 // Config is one scenario. Durations marked "server clock" are in the
 // server's time; the generator waits them divided by ClockSpeed.
 type Config struct {
-	Server   string // base URL, http(s)://host:port
+	// Servers are the base URLs, http(s)://host:port, of the nodes behind
+	// a load balancer: user i's home is Servers[i % len], and a dropped
+	// socket fails over to the others (see servers.go).
+	Servers  []string
 	Dialect  string // DialectWS or DialectSocket
 	Scenario string // ScenarioMixed or ScenarioRadar
 
@@ -123,7 +126,7 @@ type Config struct {
 // dev server.
 func Defaults() Config {
 	return Config{
-		Server:             "http://127.0.0.1:8080",
+		Servers:            []string{"http://127.0.0.1:8080"},
 		Dialect:            DialectWS,
 		Scenario:           ScenarioMixed,
 		Conns:              32,
@@ -158,8 +161,21 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
-	if u, err := url.Parse(c.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("server %q: want http(s)://host:port", c.Server)
+	if len(c.Servers) == 0 {
+		bad("server: want at least one http(s)://host:port")
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Servers {
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("server %q: want http(s)://host:port", s)
+		}
+		// A URL given twice is a typo, and would give one node twice the
+		// users; two spellings of one node (localhost, 127.0.0.1) are allowed.
+		if k := strings.TrimRight(s, "/"); seen[k] {
+			bad("server %q is given twice", s)
+		} else {
+			seen[k] = true
+		}
 	}
 	switch c.Dialect {
 	case DialectWS:

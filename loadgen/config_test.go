@@ -17,8 +17,15 @@ func TestValidate(t *testing.T) {
 		{"radar only", func(c *Config) { c.Pairs, c.ChatRate = 0, 0 }, ""},
 		{"idle", func(c *Config) { c.Pairs, c.ChatRate, c.LocationEvery = 0, 0, 0 }, ""},
 		{"no ble keeps chat", func(c *Config) { c.BLE = false }, ""},
-		{"bad scheme", func(c *Config) { c.Server = "ws://x:1" }, "server"},
-		{"no host", func(c *Config) { c.Server = "http://" }, "server"},
+		{"bad scheme", func(c *Config) { c.Servers = []string{"ws://x:1"} }, "server"},
+		{"no host", func(c *Config) { c.Servers = []string{"http://"} }, "server"},
+		{"no server", func(c *Config) { c.Servers = nil }, "at least one"},
+		{"three nodes", func(c *Config) {
+			c.Servers = []string{"http://127.0.0.1:8080", "http://127.0.0.1:8081/", "https://b.example"}
+		}, ""},
+		{"one spelling per node", func(c *Config) { c.Servers = []string{"http://127.0.0.1:8080", "http://localhost:8080"} }, ""},
+		{"a bad node among good ones", func(c *Config) { c.Servers = []string{"http://127.0.0.1:8080", "127.0.0.1:8081"} }, `server "127.0.0.1:8081"`},
+		{"a node twice", func(c *Config) { c.Servers = []string{"http://a:1", "http://b:1", "http://a:1/"} }, `server "http://a:1/" is given twice`},
 		{"no users", func(c *Config) { c.Users = 0 }, "users"},
 		{"too many pairs", func(c *Config) { c.Users, c.Pairs = 10, 6 }, "pairs"},
 		{"zero duration", func(c *Config) { c.Duration = 0 }, "duration"},

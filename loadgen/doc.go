@@ -29,6 +29,8 @@
 //     frames are counted by event and whose attach is proven by a probe;
 //   - rest.go, tokens.go, netaddr.go: REST calls, token files and refresh,
 //     source addresses and pacing under the server's per-IP REST limit;
+//   - servers.go: several server URLs (the nodes of a cluster): each user's
+//     home node, round-robin, and the order it fails over to the others;
 //   - behaviour.go, walker.go, pairing.go, proximity.go: the simulated
 //     behaviour (walking, chatting, pairing, BLE);
 //   - together.go: the server clock as seen from its answers, and the

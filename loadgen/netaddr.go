@@ -99,6 +99,7 @@ func resolveSources(server string, spec localAddrSpec) (ips []net.IP, dialHost s
 // source is one local address: its dialer, its REST client and the pacing
 // of its unauthenticated REST calls, which the server limits per client IP.
 type source struct {
+	node    *node  // the server this source talks to
 	ip      net.IP // nil: the OS chooses
 	dialer  *net.Dialer
 	http    *http.Client
@@ -106,13 +107,13 @@ type source struct {
 	dial    string // host:port to dial instead of the URL's host
 }
 
-// newSource paces unauthenticated REST calls at 90% of perSecond.
-func newSource(ip net.IP, dialHost string, perSecond float64, conns int) *source {
+// newSource paces unauthenticated REST calls to n at 90% of perSecond.
+func newSource(n *node, ip net.IP, dialHost string, perSecond float64, conns int) *source {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if ip != nil {
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	s := &source{ip: ip, dialer: d, dial: dialHost,
+	s := &source{node: n, ip: ip, dialer: d, dial: dialHost,
 		// No burst: even pacing never trips the server's sliding window,
 		// whatever the window's phase.
 		limiter: rate.NewLimiter(rate.Limit(0.9*perSecond), 1),

@@ -35,8 +35,11 @@ func (r *runner) login(ctx context.Context) {
 		c := r.clients[i]
 		var ans loginAnswer
 		var err error
-		for attempt := 0; attempt < 3; attempt++ {
-			err = r.rest(ctx, c.src, "POST /auth/social-login", http.MethodPost, "/auth/social-login", "",
+		// Retries go to the next node, as a balancer would route them, so a
+		// node that is down at the start only costs its users a retry.
+		for attempt := 0; attempt < max(3, len(r.nodes)); attempt++ {
+			c.useNode(failoverTarget(c.home, c.rank, len(r.nodes), attempt))
+			err = r.rest(ctx, c.source(), "POST /auth/social-login", http.MethodPost, "/auth/social-login", "",
 				map[string]string{"provider": "dev", "idToken": c.handle}, &ans)
 			var re *restError
 			if err == nil || ctx.Err() != nil || (errors.As(err, &re) && re.Status != http.StatusTooManyRequests && re.Status < 500) {
@@ -153,7 +156,15 @@ func (r *runner) checkLegacyExpiry(c *client) {
 func (r *runner) connectOne(ctx context.Context, c *client) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*r.cfg.RequestTimeout)
 	defer cancel()
-	err := c.dial(ctx)
+	// Home first; a node that does not answer at all (down, not started
+	// yet) passes the user on to the next, as a balancer would.
+	var err error
+	for attempt := range len(r.nodes) {
+		c.useNode(failoverTarget(c.home, c.rank, len(r.nodes), attempt))
+		if err = c.dial(ctx); err == nil || ctx.Err() != nil || answered(err) {
+			break
+		}
+	}
 	var re *restError
 	if errors.As(err, &re) && re.Status == http.StatusUnauthorized && c.hasRefresh() {
 		// Logged in too long ago for a fast clock: refresh, as a phone would.
@@ -168,7 +179,15 @@ func (r *runner) connectOne(ctx context.Context, c *client) error {
 		return err
 	}
 	c.connected.Store(true)
+	c.source().node.connected.Add(1)
 	return nil
+}
+
+// answered reports whether a failed dial got an HTTP answer: the node is
+// up and said no, so another node would say the same.
+func answered(err error) bool {
+	var re *restError
+	return errors.As(err, &re)
 }
 
 // formPairs forms every pair whose two users are connected, then runs its

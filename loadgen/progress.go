@@ -105,6 +105,16 @@ func (r *runner) progressLoop(ctx context.Context) {
 		secs := cur.At.Sub(prev.At).Seconds()
 		var b strings.Builder
 		fmt.Fprintf(&b, "[%4.0fs %-7s] sessions %d/%d", time.Since(start).Seconds(), r.phase.Load(), r.countConnected(), len(r.clients))
+		if len(r.nodes) > 1 {
+			// Per node, in --server order: a failover shows as one
+			// column falling to 0 and the others rising.
+			per := r.connectedPerNode()
+			parts := make([]string, len(per))
+			for i, n := range per {
+				parts[i] = strconv.Itoa(n)
+			}
+			fmt.Fprintf(&b, " (%s)", strings.Join(parts, "/"))
+		}
 		if len(r.pairs) > 0 {
 			fmt.Fprintf(&b, " pairs %d/%d", r.formed.Load(), len(r.pairs))
 			if r.cfg.BLE {

@@ -42,7 +42,7 @@ func (r *runner) fetchToken(ctx context.Context, p *pair, side int) error {
 	c := p.side(side)
 	var tp tokenPayload
 	path := "/connections/" + p.conn() + "/proximity/token"
-	if err := r.rest(ctx, c.src, "POST /connections/:id/proximity/token", http.MethodPost, path, c.access(), nil, &tp); err != nil {
+	if err := r.rest(ctx, c.source(), "POST /connections/:id/proximity/token", http.MethodPost, path, c.access(), nil, &tp); err != nil {
 		return err
 	}
 	if tp.Token == "" {
@@ -222,7 +222,7 @@ func (r *runner) pairResult(ctx context.Context, p *pair) PairResult {
 	p.mu.Unlock()
 	var sp summaryPayload
 	path := "/connections/" + p.conn() + "/proximity/summary"
-	if err := r.rest(ctx, p.a.src, "GET /connections/:id/proximity/summary", http.MethodGet, path, p.a.access(), nil, &sp); err != nil {
+	if err := r.rest(ctx, p.a.source(), "GET /connections/:id/proximity/summary", http.MethodGet, path, p.a.access(), nil, &sp); err != nil {
 		res.SummaryError = err.Error()
 		return res
 	}

@@ -25,7 +25,7 @@ func radarServer(t *testing.T) *servertest.Server {
 func TestRadarScenario(t *testing.T) {
 	srv := radarServer(t)
 	cfg := RadarDefaults()
-	cfg.Server = srv.URL
+	cfg.Servers = []string{srv.URL}
 	cfg.Users, cfg.Conns, cfg.Queries = 200, 4, 200
 	cfg.HTTPRate, cfg.HTTPBurst = 10000, 10000 // servertest's limits
 	s, err := Run(context.Background(), cfg, logWriter{t})

@@ -13,7 +13,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	sc := s.Scenario
 	fmt.Fprintf(&b, "gisbi-load against %s (dialect %s, scenario %s): %d users, %d pairs (BLE %v), clock ×%g, logins: %s, %d source address(es)\n",
-		sc.Server, sc.Dialect, sc.Scenario, sc.Users, sc.Pairs, sc.BLE, sc.ClockSpeed, sc.Logins, sc.SourceAddrs)
+		strings.Join(sc.Servers, ", "), sc.Dialect, sc.Scenario, sc.Users, sc.Pairs, sc.BLE, sc.ClockSpeed, sc.Logins, sc.SourceAddrs)
 	if s.Radar != nil {
 		fmt.Fprintf(&b, "set-up %.1fs (with the live points), query phase %.1fs\n\n", s.SetupSeconds, s.SteadySeconds)
 	} else {
@@ -29,6 +29,15 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, " (close codes %s)", fmtCounts(s.Closes))
 	}
 	b.WriteString("\n")
+	if l := ss.ReconnectLatency; l != nil {
+		fmt.Fprintf(&b, "          reconnect, drop → session: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n", l.P50, l.P99, l.Max)
+	}
+	if len(s.Nodes) > 1 {
+		for _, n := range s.Nodes {
+			fmt.Fprintf(&b, "  node %s: home of %d users, connected %d, %d at the end; dropped %d, reconnects here %d (failed attempts %d)\n",
+				n.URL, n.Home, n.Connected, n.ConnectedAtEnd, n.Dropped, n.Reconnects, n.ReconnectFailures)
+		}
+	}
 	if p := s.Pairs; p.Target > 0 {
 		fmt.Fprintf(&b, "pairs:    %d formed of %d (failed %d); BLE active %d, never active %d\n", p.Formed, p.Target, p.FormFailed, p.Active, p.NeverActive)
 	}

@@ -56,7 +56,7 @@ func (r *runner) rest(ctx context.Context, src *source, label, method, path, bea
 	// A REST answer is due within the request timeout, like a frame's.
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, src.node.base+path, rd)
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +18,9 @@ type runner struct {
 	cfg      Config
 	stats    *Stats
 	clock    *serverClock
-	base     string // server URL without a trailing slash
-	wsPath   string // /ws or /socket, by dialect
-	wsURL    string
-	sources  []*source
+	wsPath   string    // /ws or /socket, by dialect
+	nodes    []*node   // one per server URL, in the order given
+	sources  []*source // every node's
 	dialers  map[*source]*websocket.Dialer
 	clients  []*client
 	pairs    []*pair
@@ -66,12 +64,10 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 		progress = io.Discard
 	}
 	r := &runner{cfg: cfg, stats: NewStats(), clock: &serverClock{speed: cfg.ClockSpeed}, progress: progress, dialers: map[*source]*websocket.Dialer{}}
-	r.base = strings.TrimRight(cfg.Server, "/")
 	r.wsPath = "/ws"
 	if r.legacy() {
 		r.wsPath = "/socket"
 	}
-	r.wsURL = "ws" + strings.TrimPrefix(r.base, "http") + r.wsPath
 	r.phase.Store("prepare")
 	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
 
@@ -79,16 +75,21 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local-addrs: %w", err)
 	}
-	ips, dialHost, err := resolveSources(cfg.Server, spec)
-	if err != nil {
-		return nil, err
-	}
 	conns := max(cfg.LoginConcurrency, cfg.ConnectConcurrency)
-	if len(ips) == 0 {
-		r.sources = []*source{newSource(nil, dialHost, cfg.EffectiveHTTPRate(), conns)}
-	}
-	for _, ip := range ips {
-		r.sources = append(r.sources, newSource(ip, dialHost, cfg.EffectiveHTTPRate(), max(conns/len(ips), 4)))
+	for i, url := range cfg.Servers {
+		n := newNode(i, url, r.wsPath)
+		ips, dialHost, err := resolveSources(url, spec)
+		if err != nil {
+			return nil, err
+		}
+		if len(ips) == 0 {
+			n.sources = []*source{newSource(n, nil, dialHost, cfg.EffectiveHTTPRate(), conns)}
+		}
+		for _, ip := range ips {
+			n.sources = append(n.sources, newSource(n, ip, dialHost, cfg.EffectiveHTTPRate(), max(conns/len(ips), 4)))
+		}
+		r.nodes = append(r.nodes, n)
+		r.sources = append(r.sources, n.sources...)
 	}
 	// One write buffer pool for all sockets: idle sockets hold none.
 	pool := &sync.Pool{}
@@ -119,7 +120,10 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 	}
 	r.clients = make([]*client, cfg.Users)
 	for i := range r.clients {
-		c := &client{r: r, idx: i, handle: prefix + strconv.Itoa(i), src: r.sources[i%len(r.sources)], wake: make(chan struct{}, 1)}
+		c := &client{r: r, idx: i, handle: prefix + strconv.Itoa(i), wake: make(chan struct{}, 1)}
+		c.home, c.rank = homeOf(i, len(r.nodes))
+		r.nodes[c.home].home++
+		c.useNode(c.home)
 		if creds != nil {
 			c.creds, c.credsAt = creds[i], time.Now()
 		}
@@ -145,6 +149,16 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 }
 
 func (r *runner) dialer(s *source) *websocket.Dialer { return r.dialers[s] }
+
+// sourceAddrs counts the distinct source addresses over all nodes ("default"
+// when the OS chooses).
+func (r *runner) sourceAddrs() int {
+	seen := map[string]bool{}
+	for _, s := range r.sources {
+		seen[s.String()] = true
+	}
+	return len(seen)
+}
 
 // legacy reports whether the run speaks the legacy `/socket` dialect.
 func (r *runner) legacy() bool { return r.cfg.Dialect == DialectSocket }
@@ -188,9 +202,9 @@ func (r *runner) run(ctx context.Context) *Summary {
 	r.epoch = start
 	self0 := selfSample()
 	sum := &Summary{StartedAt: start.UTC(), Scenario: ScenarioInfo{
-		Server: cfg.Server, Dialect: cfg.Dialect, Scenario: cfg.Scenario, Users: cfg.Users, Pairs: cfg.Pairs, BLE: cfg.BLE && cfg.Pairs > 0, ClockSpeed: cfg.ClockSpeed,
+		Servers: cfg.Servers, Dialect: cfg.Dialect, Scenario: cfg.Scenario, Users: cfg.Users, Pairs: cfg.Pairs, BLE: cfg.BLE && cfg.Pairs > 0, ClockSpeed: cfg.ClockSpeed,
 		HeartbeatSeconds: cfg.Heartbeat.Seconds(), LocationEverySeconds: cfg.LocationEvery.Seconds(),
-		ChatRate: cfg.ChatRate, DurationSeconds: cfg.Duration.Seconds(), SourceAddrs: len(r.sources), Logins: "dev",
+		ChatRate: cfg.ChatRate, DurationSeconds: cfg.Duration.Seconds(), SourceAddrs: r.sourceAddrs(), Logins: "dev",
 	}}
 	if r.tokens {
 		sum.Scenario.Logins = "tokens file"
@@ -259,7 +273,10 @@ func (r *runner) run(ctx context.Context) *Summary {
 	if cfg.BLE && cfg.Pairs > 0 {
 		results = r.finishProximity()
 	}
-	sum.Sessions.ConnectedAtEnd = r.countConnected()
+	atEnd := r.connectedPerNode()
+	for _, n := range atEnd {
+		sum.Sessions.ConnectedAtEnd += n
+	}
 	r.setPhase("close")
 	r.cancelRun()
 	forEach(context.Background(), len(r.clients), 256, func(i int) { r.clients[i].close() })
@@ -279,6 +296,10 @@ func (r *runner) run(ctx context.Context) *Summary {
 		sum.Sessions.Dropped += n
 	}
 	sum.Sessions.Reconnects = snap.counters[ctrReconnects]
+	if o := snap.ops[labelReconnect]; o != nil {
+		sum.Sessions.ReconnectLatency = latencyOf(&o.hist)
+	}
+	sum.Nodes = r.nodeSummaries(atEnd)
 	for _, c := range r.clients {
 		if c.gaveUp.Load() {
 			sum.Sessions.GaveUp++

@@ -25,7 +25,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 // smallScenario is 50 users and 10 pairs against srv for a few seconds.
 func smallScenario(srv *servertest.Server, speed float64) Config {
 	cfg := Defaults()
-	cfg.Server = srv.URL
+	cfg.Servers = []string{srv.URL}
 	cfg.Users, cfg.Pairs = 50, 10
 	cfg.Duration = 5 * time.Second
 	cfg.ClockSpeed = speed
@@ -168,7 +168,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 // idleLegacyScenario holds users idle /socket sockets against srv.
 func idleLegacyScenario(srv *servertest.Server, users int) Config {
 	cfg := Defaults()
-	cfg.Server, cfg.Dialect = srv.URL, DialectSocket
+	cfg.Servers, cfg.Dialect = []string{srv.URL}, DialectSocket
 	cfg.Users, cfg.Pairs, cfg.LocationEvery, cfg.ChatRate = users, 0, 0, 0
 	cfg.Duration = time.Second
 	cfg.HTTPRate, cfg.HTTPBurst = 10000, 10000 // servertest's limits

@@ -40,6 +40,10 @@ const typeLag = "(generator timer lag)"
 // socket to its user and then serving one frame.
 const labelProbe = "socket attach probe"
 
+// labelReconnect labels the time from a socket's drop to its session
+// re-established, on whichever node: the failover time phones see.
+const labelReconnect = "(reconnect: drop → session)"
+
 // typeDelivered labels the send → delivery latency of chat messages (the
 // recipient's push), next to the sender's request → answer latency.
 const typeDelivered = "chat.message.created (delivered)"

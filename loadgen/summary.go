@@ -20,6 +20,7 @@ type Summary struct {
 	SteadySeconds float64      `json:"steadySeconds"` // the traffic phase, over which rates are computed
 
 	Sessions   SessionSummary    `json:"sessions"`
+	Nodes      []NodeSummary     `json:"nodes"` // per server URL, in the order given
 	Pairs      PairSummary       `json:"pairs"`
 	Ops        []OpSummary       `json:"ops"`
 	Errors     map[string]int64  `json:"errors"`           // by code, everything
@@ -35,19 +36,19 @@ type Summary struct {
 
 // ScenarioInfo echoes what was asked.
 type ScenarioInfo struct {
-	Server               string  `json:"server"`
-	Dialect              string  `json:"dialect"`  // ws (/ws) or socket (the legacy /socket)
-	Scenario             string  `json:"scenario"` // mixed or radar
-	Users                int     `json:"users"`
-	Pairs                int     `json:"pairs"`
-	BLE                  bool    `json:"ble"`
-	ClockSpeed           float64 `json:"clockSpeed"`
-	HeartbeatSeconds     float64 `json:"heartbeatSeconds"`     // server clock
-	LocationEverySeconds float64 `json:"locationEverySeconds"` // server clock
-	ChatRate             float64 `json:"chatRatePerSecond"`
-	DurationSeconds      float64 `json:"durationSeconds"`
-	SourceAddrs          int     `json:"sourceAddrs"`
-	Logins               string  `json:"logins"` // dev or tokens file
+	Servers              []string `json:"servers"`
+	Dialect              string   `json:"dialect"`  // ws (/ws) or socket (the legacy /socket)
+	Scenario             string   `json:"scenario"` // mixed or radar
+	Users                int      `json:"users"`
+	Pairs                int      `json:"pairs"`
+	BLE                  bool     `json:"ble"`
+	ClockSpeed           float64  `json:"clockSpeed"`
+	HeartbeatSeconds     float64  `json:"heartbeatSeconds"`     // server clock
+	LocationEverySeconds float64  `json:"locationEverySeconds"` // server clock
+	ChatRate             float64  `json:"chatRatePerSecond"`
+	DurationSeconds      float64  `json:"durationSeconds"`
+	SourceAddrs          int      `json:"sourceAddrs"`
+	Logins               string   `json:"logins"` // dev or tokens file
 }
 
 // SessionSummary counts users and sockets.
@@ -61,6 +62,9 @@ type SessionSummary struct {
 	Dropped        int64 `json:"dropped"` // closed by the server or the network during the run
 	Reconnects     int64 `json:"reconnects"`
 	GaveUp         int   `json:"gaveUp"` // could not reconnect
+	// From a drop to the session re-established (bootstrap received; on
+	// /socket, the attach probe answered), failover included.
+	ReconnectLatency *Latency `json:"reconnectLatencyMs,omitempty"`
 }
 
 // PairSummary counts the pairs.

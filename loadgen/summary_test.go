@@ -66,11 +66,21 @@ func TestSummaryOutputs(t *testing.T) {
 	s.Ops = []OpSummary{{Type: typeChatMessage, Sent: 5, Latency: &Latency{Count: 5, P50: 1}}}
 	s.Server = &ServerCost{PID: 42, Connected: &ProcSample{RSSBytes: 1 << 20}}
 	s.Scenario.Dialect = DialectSocket
+	s.Scenario.Servers = []string{"http://127.0.0.1:8081", "http://127.0.0.1:8082"}
+	s.Sessions.ReconnectLatency = &Latency{Count: 500, P50: 310, P99: 2400, Max: 4100}
+	s.Nodes = []NodeSummary{
+		{URL: "http://127.0.0.1:8081", Home: 500, Connected: 500, Dropped: 500, ReconnectFailures: 500},
+		{URL: "http://127.0.0.1:8082", Home: 500, Connected: 500, ConnectedAtEnd: 1000, Reconnects: 500},
+	}
 	var text bytes.Buffer
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"(dialect socket, ", "1000 connected of 1000 users", typeChatMessage, "together-time", "server pid 42", "PASS"} {
+	for _, want := range []string{"against http://127.0.0.1:8081, http://127.0.0.1:8082 (dialect socket, ", "1000 connected of 1000 users",
+		"reconnect, drop → session: p50 310 ms, p99 2400 ms, max 4100 ms",
+		"node http://127.0.0.1:8081: home of 500 users, connected 500, 0 at the end; dropped 500, reconnects here 0 (failed attempts 500)",
+		"node http://127.0.0.1:8082: home of 500 users, connected 500, 1000 at the end; dropped 0, reconnects here 500",
+		typeChatMessage, "together-time", "server pid 42", "PASS"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text summary lacks %q:\n%s", want, text.String())
 		}
@@ -83,8 +93,15 @@ func TestSummaryOutputs(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back["pass"] != true || back["proximity"] == nil {
 		t.Fatalf("JSON summary: %v %s", err, b)
 	}
-	if sc, _ := back["scenario"].(map[string]any); sc["dialect"] != DialectSocket {
-		t.Errorf("JSON summary does not name the dialect: %s", b)
+	if sc, _ := back["scenario"].(map[string]any); sc["dialect"] != DialectSocket || len(sc["servers"].([]any)) != 2 {
+		t.Errorf("JSON summary does not name the dialect and servers: %s", b)
+	}
+	nodes, _ := back["nodes"].([]any)
+	if len(nodes) != 2 || nodes[1].(map[string]any)["connectedAtEnd"] != 1000.0 {
+		t.Errorf("JSON summary nodes: %s", b)
+	}
+	if ss, _ := back["sessions"].(map[string]any); ss["reconnectLatencyMs"] == nil {
+		t.Errorf("JSON summary lacks the reconnect latency: %s", b)
 	}
 }
 

@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 	}
 	box := cfg.Box.String()
 	allow := ""
-	fs.StringVar(&cfg.Server, "server", cfg.Server, "server base URL")
+	fs.StringSliceVar(&cfg.Servers, "server", cfg.Servers, "server base URL; several (comma-separated or repeated) for the nodes of a cluster: users get a home node round-robin and fail over to the others")
 	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "mixed (walk, pair, BLE, chat) or radar (live points, then closed-loop location updates: see above)")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "radar: closed-loop sockets, the first conns users")
 	fs.IntVar(&cfg.Queries, "queries", cfg.Queries, "radar: updates in all, queries/conns per socket; 0 runs for --duration")
@@ -151,18 +151,27 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 			}
 		}
 	}
+	cfg.Servers = trimList(cfg.Servers)
 	b, err := loadgen.ParseBox(box)
 	if err != nil {
 		return cfg, opts, err
 	}
 	cfg.Box = b
-	for _, code := range strings.Split(allow, ",") {
-		if code = strings.TrimSpace(code); code != "" {
-			cfg.AllowErrors = append(cfg.AllowErrors, code)
-		}
-	}
+	cfg.AllowErrors = trimList(strings.Split(allow, ","))
 	if err := cfg.Validate(); err != nil {
 		return cfg, opts, err
 	}
 	return cfg, opts, nil
+}
+
+// trimList trims the items of a comma-separated flag and drops empty ones
+// ("a, b," is a and b).
+func trimList(items []string) []string {
+	var out []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
 }

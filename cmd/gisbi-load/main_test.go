@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestParseFlags(t *testing.T) {
 		}},
 		{name: "the issue's command", args: []string{"--server", "http://127.0.0.1:8080", "--users", "2000", "--pairs", "500", "--duration", "60s"},
 			check: func(t *testing.T, c loadgen.Config, o options) {
-				if c.Users != 2000 || c.Pairs != 500 || c.Duration != time.Minute || c.Server != "http://127.0.0.1:8080" {
+				if c.Users != 2000 || c.Pairs != 500 || c.Duration != time.Minute || !slices.Equal(c.Servers, []string{"http://127.0.0.1:8080"}) {
 					t.Errorf("parsed %+v", c)
 				}
 			}},
@@ -61,6 +62,26 @@ func TestParseFlags(t *testing.T) {
 					t.Errorf("parsed %+v", c)
 				}
 			}},
+		{name: "default server", args: nil, check: func(t *testing.T, c loadgen.Config, o options) {
+			if !slices.Equal(c.Servers, []string{"http://127.0.0.1:8080"}) {
+				t.Errorf("servers %q", c.Servers)
+			}
+		}},
+		{name: "servers, comma-separated", args: []string{"--server", "http://127.0.0.1:8081, http://127.0.0.1:8082,"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if !slices.Equal(c.Servers, []string{"http://127.0.0.1:8081", "http://127.0.0.1:8082"}) {
+					t.Errorf("servers %q", c.Servers)
+				}
+			}},
+		{name: "servers, repeated and mixed", args: []string{"--server", "http://a:1", "--server", "http://b:1,http://c:1"},
+			check: func(t *testing.T, c loadgen.Config, o options) {
+				if !slices.Equal(c.Servers, []string{"http://a:1", "http://b:1", "http://c:1"}) {
+					t.Errorf("servers %q", c.Servers)
+				}
+			}},
+		{name: "a bad server among good ones", args: []string{"--server", "http://a:1,b:1"}, wantErr: `server "b:1"`},
+		{name: "a server twice", args: []string{"--server", "http://a:1", "--server", "http://a:1"}, wantErr: "given twice"},
+		{name: "no server", args: []string{"--server", ""}, wantErr: "at least one"},
 		{name: "legacy sockets with traffic", args: []string{"--dialect", "socket", "--pairs", "0", "--chat-rate", "0"}, wantErr: "set --location-every to 0"},
 		{name: "legacy sockets with pairs", args: []string{"--dialect", "socket", "--location-every", "0", "--chat-rate", "0", "--ble=false"}, wantErr: "set --pairs to 0"},
 		{name: "unknown dialect", args: []string{"--dialect", "legacy"}, wantErr: "want ws or socket"},
