@@ -35,17 +35,26 @@ type CellDeps struct {
 	// change of the cell (see Mirror). Nil, or no peers: a cluster of one,
 	// nothing is sent.
 	Membership *cluster.Membership
+
+	mirrors *mirrorPIDs // set by NewCellKind: one per node
 }
 
 // NewCellKind returns the Cell cluster kind. A cell's identity is its H3
 // index in hex (CellID).
 func NewCellKind(d CellDeps) *pcluster.Kind {
+	return pcluster.NewKind(cluster.KindCell, cellProps(d))
+}
+
+// cellProps are the Cell grain's props without the cluster's middleware,
+// which tests running grains in a plain actor system cannot have.
+func cellProps(d CellDeps) *actor.Props {
 	if d.Passivation <= 0 {
 		d.Passivation = 5 * time.Minute
 	}
-	return pcluster.NewKind(cluster.KindCell, actor.PropsFromProducer(func() actor.Actor {
+	d.mirrors = &mirrorPIDs{}
+	return actor.PropsFromProducer(func() actor.Actor {
 		return &cellGrain{deps: d, members: map[string]*Entry{}}
-	}))
+	})
 }
 
 // CellID is the grain identity of an H3 cell.
@@ -183,7 +192,7 @@ func (g *cellGrain) replicate(ctx actor.Context, d *grainpb.CellDelta) {
 	}
 	// One message for every peer: it is only read from here on.
 	for _, p := range peers {
-		ctx.Request(mirrorPID(p), d)
+		ctx.Request(g.deps.mirrors.get(p), d)
 	}
 }
 
@@ -191,7 +200,7 @@ func (g *cellGrain) replicate(ctx actor.Context, d *grainpb.CellDelta) {
 // change sent (seq is not advanced, so the other mirrors see no gap).
 func (g *cellGrain) sendFull(ctx actor.Context, address string) {
 	if address != "" {
-		ctx.Request(mirrorPID(address), g.full())
+		ctx.Request(g.deps.mirrors.get(address), g.full())
 	}
 }
 
@@ -214,15 +223,16 @@ func newEpoch() uint64 {
 	}
 }
 
-var mirrorPIDs sync.Map // address -> *actor.PID
+// mirrorPIDs are the PIDs of the other members' radar mirrors, kept
+// because a PID caches its route once used. One per node (actor system):
+// that route belongs to the system that resolved it.
+type mirrorPIDs struct{ m sync.Map } // address -> *actor.PID
 
-// mirrorPID is the radar mirror of the member at address; kept, as a PID
-// caches its route once used.
-func mirrorPID(address string) *actor.PID {
-	if pid, ok := mirrorPIDs.Load(address); ok {
+func (c *mirrorPIDs) get(address string) *actor.PID {
+	if pid, ok := c.m.Load(address); ok {
 		return pid.(*actor.PID)
 	}
-	pid, _ := mirrorPIDs.LoadOrStore(address, cluster.PeerPID(address, MirrorName))
+	pid, _ := c.m.LoadOrStore(address, cluster.PeerPID(address, MirrorName))
 	return pid.(*actor.PID)
 }
 

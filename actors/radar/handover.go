@@ -82,8 +82,8 @@ func (g *cellGrain) takeOver(ctx actor.Context, d *grainpb.CellDelta) {
 // tombstone remembers that userID was removed while absent, while a
 // hand-over may still come.
 func (g *cellGrain) tombstone(userID string) {
-	if !g.handOverOpen() {
-		return
+	if len(g.deps.Membership.Peers()) == 0 || !g.handOverOpen() {
+		return // alone, no hand-over can come
 	}
 	if g.removed == nil {
 		g.removed = map[string]struct{}{}

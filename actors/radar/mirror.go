@@ -55,9 +55,10 @@ func StartMirror(sys *actor.ActorSystem, d MirrorDeps) (*actor.PID, error) {
 }
 
 type mirror struct {
-	deps MirrorDeps
-	rep  *replica
-	pids []*actor.PID // reused by MirrorSync
+	deps    MirrorDeps
+	rep     *replica
+	mirrors mirrorPIDs
+	pids    []*actor.PID // reused by MirrorSync
 }
 
 func (m *mirror) Receive(ctx actor.Context) {
@@ -104,7 +105,7 @@ func (m *mirror) Receive(ctx actor.Context) {
 func (m *mirror) askSync(ctx actor.Context, members []string) {
 	self := m.deps.Membership.Self()
 	for _, a := range members {
-		ctx.Send(mirrorPID(a), &grainpb.MirrorSync{Address: self})
+		ctx.Send(m.mirrors.get(a), &grainpb.MirrorSync{Address: self})
 	}
 }
 
