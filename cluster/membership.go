@@ -70,17 +70,34 @@ func (m *Membership) bind(c *pcluster.Cluster) {
 	m.self.Store(self)
 	c.ActorSystem.EventStream.Subscribe(func(ev any) {
 		if t, ok := ev.(*pcluster.ClusterTopology); ok {
-			m.update(self, t)
+			m.update(self, addresses(t.Members))
 		}
 	})
-	m.update(self, &pcluster.ClusterTopology{Members: c.MemberList.Members().Members()})
+	m.update(self, addresses(c.MemberList.Members().Members()))
 }
 
-func (m *Membership) update(self string, t *pcluster.ClusterTopology) {
+func addresses(members []*pcluster.Member) []string {
+	out := make([]string, 0, len(members))
+	for _, mem := range members {
+		out = append(out, mem.Address())
+	}
+	return out
+}
+
+// SetForTest makes m a member at self among members (addresses, self may be
+// among them), telling subscribers what changed as a real topology change
+// would. It is for tests of the actors that follow the topology: one test
+// process runs one remote-enabled node, so their peers cannot be real.
+func (m *Membership) SetForTest(self string, members []string) {
+	m.self.Store(self)
+	m.update(self, members)
+}
+
+func (m *Membership) update(self string, members []string) {
 	old := m.Peers()
-	peers := make([]string, 0, len(t.Members))
-	for _, mem := range t.Members {
-		if a := mem.Address(); a != self && !slices.Contains(peers, a) {
+	peers := make([]string, 0, len(members))
+	for _, a := range members {
+		if a != self && !slices.Contains(peers, a) {
 			peers = append(peers, a)
 		}
 	}

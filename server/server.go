@@ -113,8 +113,13 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	s.proximity = proximity.NewGrains()
 
 	f := s.features(logins.issuer)
-	if s.Node, err = cluster.Start(cluster.Options{Kinds: f.kinds, Logger: logger}); err != nil {
+	if s.Node, err = cluster.Start(cluster.Options{Kinds: f.kinds, Logger: logger, Membership: f.members}); err != nil {
 		return nil, err
+	}
+	// Node-wide actors, under fixed names the other members address.
+	if _, err = radar.StartMirror(s.Node.System, f.radarMirror); err != nil {
+		s.Node.Stop()
+		return nil, fmt.Errorf("server: radar mirror: %w", err)
 	}
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
@@ -194,12 +199,16 @@ type features struct {
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
 	pacer    *radar.Pacer
+	// members is the node's view of the cluster, bound by cluster.Start.
+	members     *cluster.Membership
+	radarMirror radar.MirrorDeps
 }
 
 func (s *Server) features(verifier session.TokenVerifier) *features {
 	cfg, store := s.Config, s.Store
 	grid := radar.NewGrid(cfg.RadarRadiusM)
 	dir, watchers := radar.NewDirectory(), radar.NewWatchers()
+	members := cluster.NewMembership()
 	pacer := radar.NewPacer(cfg.RadarInterval)
 	s.Metrics.WatchRadarInterval(pacer.Interval)
 	online := user.NewOnline()
@@ -242,9 +251,13 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 			}),
 			rewards.NewKind(gifts),
 			score.NewKind(score.Deps{Store: store, Clock: s.Clock, Reminders: s.Reminders, Metrics: s.Metrics, Logger: s.Logger, Rules: s.scores}),
-			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
+			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers, Membership: members}),
 		},
 		pairs: pairs, gifts: gifts, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger, pacer: pacer,
+		members: members,
+		radarMirror: radar.MirrorDeps{
+			Dir: dir, Watchers: watchers, Membership: members, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL,
+		},
 	}
 }
 

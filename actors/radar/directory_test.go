@@ -64,3 +64,36 @@ func TestDirectoryStoreEmptyCreatesNoSlot(t *testing.T) {
 		t.Fatal("Load of an unpublished cell is not nil")
 	}
 }
+
+// A cell's activation here and the mirror's copy of its activations on
+// other members (both exist while the cell moves) are published side by
+// side: neither writer overwrites the other, and readers see both.
+func TestDirectoryLocalAndRemoteSideBySide(t *testing.T) {
+	d := NewDirectory()
+	c := h3.LatLngToCell(h3.LatLng{Lat: 6.5, Lng: 3.4}, 9)
+	here := NewSnapshot([]*Entry{NewEntry(Entry{UserID: "u1", Lat: 6.5, Lng: 3.4})})
+	there := NewSnapshot([]*Entry{NewEntry(Entry{UserID: "u2", Lat: 6.5, Lng: 3.4})})
+	slots := d.Slots([]h3.Cell{c}, nil)
+	steps := []struct {
+		name   string
+		do     func()
+		snaps  int
+		local  *Snapshot
+		remote *Snapshot
+	}{
+		{"remote published", func() { d.storeRemote(c, there) }, 1, nil, there},
+		{"local published beside it", func() { d.store(c, here) }, 2, here, there},
+		{"remote emptied", func() { d.storeRemote(c, NewSnapshot(nil)) }, 1, here, nil},
+		{"remote back", func() { d.storeRemote(c, there) }, 2, here, there},
+		{"local stopped", func() { d.store(c, nil) }, 1, nil, there},
+	}
+	for _, s := range steps {
+		s.do()
+		if n := len(SlotSnapshots(slots, nil)); n != s.snaps {
+			t.Fatalf("%s: %d snapshots read, want %d", s.name, n, s.snaps)
+		}
+		if d.Load(c) != s.local || d.LoadRemote(c) != s.remote {
+			t.Fatalf("%s: local %p remote %p, want %p %p", s.name, d.Load(c), d.LoadRemote(c), s.local, s.remote)
+		}
+	}
+}
