@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -94,7 +95,7 @@ func (p *etcdProvider) start(c *pcluster.Cluster) error {
 }
 
 func (p *etcdProvider) StartClient(*pcluster.Cluster) error {
-	return fmt.Errorf("cluster: the etcd provider runs members only")
+	return errors.New("cluster: the etcd provider runs members only")
 }
 
 // Shutdown does nothing: see leave.
