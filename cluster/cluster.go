@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,14 +31,33 @@ const (
 // ErrUnavailable is returned when a grain could not be reached in time.
 var ErrUnavailable = errors.New("cluster: grain unavailable")
 
+// Providers: how members find each other.
+const (
+	// ProviderLocal is the in-memory provider: a cluster of this one member.
+	ProviderLocal = "local"
+	// ProviderEtcd registers the member in etcd under the cluster name;
+	// every member registered there is in the cluster.
+	ProviderEtcd = "etcd"
+)
+
+// startTimeout bounds a member's start-up: the etcd provider's own calls
+// have no deadline, and a start-up that hangs is worse than one that fails.
+const startTimeout = 15 * time.Second
+
 // Options configure a member.
 type Options struct {
 	// Name of the cluster; members with the same name form one cluster.
 	Name string
-	// Host and Port of the member's remote endpoint. Port 0 picks a free one;
-	// a single in-process member binds 127.0.0.1 so nothing is exposed.
-	Host string
-	Port int
+	// Provider is ProviderLocal (the default) or ProviderEtcd.
+	Provider string
+	// EtcdEndpoints are etcd's client addresses (host:port), for ProviderEtcd.
+	EtcdEndpoints []string
+	// Bind is host:port of the member's remote (gRPC) endpoint; port 0 picks
+	// a free one. Empty means 127.0.0.1:0, which exposes nothing.
+	Bind string
+	// Advertise is the host:port other members dial; empty means the
+	// address Bind actually listens on.
+	Advertise string
 	// Kinds the member hosts.
 	Kinds []*pcluster.Kind
 	// RequestTimeout bounds every grain call.
@@ -51,16 +73,23 @@ type Node struct {
 	Cluster    *pcluster.Cluster
 	Membership *Membership
 	timeout    time.Duration
+
+	etcd  *etcdProvider // nil with the local provider
+	guard *guard        // watches the etcd membership
+	lost  chan error
+	stop  sync.Once
 }
 
 // Start starts a member. With the in-memory provider it is a cluster of one,
-// which takes about a second (the provider's first TTL report).
+// which takes about a second (the provider's first TTL report). With etcd
+// it fails within seconds, with an error naming etcd, when etcd does not
+// answer.
 func Start(opts Options) (*Node, error) {
 	if opts.Name == "" {
 		opts.Name = "gisbi"
 	}
-	if opts.Host == "" {
-		opts.Host = "127.0.0.1"
+	if opts.Bind == "" {
+		opts.Bind = "127.0.0.1:0"
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 5 * time.Second
@@ -69,44 +98,120 @@ func Start(opts Options) (*Node, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	host, portText, err := net.SplitHostPort(opts.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: bind address %q: %w", opts.Bind, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: bind address %q: port: %w", opts.Bind, err)
+	}
+	var provider pcluster.ClusterProvider
+	var ep *etcdProvider
+	switch opts.Provider {
+	case "", ProviderLocal:
+		provider = test.NewTestProvider(test.NewInMemAgent())
+	case ProviderEtcd:
+		if len(opts.EtcdEndpoints) == 0 {
+			return nil, errors.New("cluster: the etcd provider needs etcd endpoints")
+		}
+		ep = newEtcdProvider(opts.Name, opts.EtcdEndpoints)
+		provider = ep
+	default:
+		return nil, fmt.Errorf("cluster: unknown provider %q (want %s or %s)", opts.Provider, ProviderLocal, ProviderEtcd)
+	}
+	var remoteOpts []remote.ConfigOption
+	if opts.Advertise != "" {
+		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(opts.Advertise))
+	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
 		// The library logs every topology step at info; only its warnings matter to an operator.
 		return slog.New(levelFloor{Handler: logger.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
 	}))
 	cfg := pcluster.Configure(opts.Name,
-		test.NewTestProvider(test.NewInMemAgent()),
+		provider,
 		disthash.New(),
-		remote.Configure(opts.Host, opts.Port),
+		remote.Configure(host, port, remoteOpts...),
 		pcluster.WithKinds(opts.Kinds...),
 		pcluster.WithRequestTimeout(opts.RequestTimeout),
 	)
 	c := pcluster.New(system, cfg)
-	if err := startMember(c); err != nil {
+	if err := startMember(c, ep); err != nil {
 		return nil, err
 	}
 	if opts.Membership == nil {
 		opts.Membership = NewMembership()
 	}
 	opts.Membership.bind(c)
-	return &Node{System: system, Cluster: c, Membership: opts.Membership, timeout: opts.RequestTimeout}, nil
+	n := &Node{System: system, Cluster: c, Membership: opts.Membership, timeout: opts.RequestTimeout, etcd: ep, lost: make(chan error, 1)}
+	if ep != nil {
+		n.guard = startGuard(c, ep, n.lost)
+	}
+	return n, nil
 }
 
-// startMember turns the library's panics on start-up failures (port in use)
-// into an error.
-func startMember(c *pcluster.Cluster) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cluster: start member: %v", r)
-		}
+// startMember starts c within startTimeout, turning the library's panics on
+// start-up failures (port in use, etcd refused) into an error. A start
+// that hangs leaves its goroutine behind: the process is about to exit.
+func startMember(c *pcluster.Cluster, ep *etcdProvider) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("cluster: start member: %v", r)
+			}
+		}()
+		c.StartMember()
+		done <- nil
 	}()
-	c.StartMember()
-	return nil
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(startTimeout):
+		return fmt.Errorf("cluster: start member: not started within %s (etcd stalled?)", startTimeout)
+	}
+	if err == nil || ep == nil {
+		return err
+	}
+	if ep.err != nil {
+		err = fmt.Errorf("cluster: %w", ep.err)
+	}
+	if ep.entered {
+		// The remote is listening: free its port for whoever comes next.
+		func() {
+			defer func() { _ = recover() }()
+			c.Shutdown(false)
+		}()
+		if ep.client != nil {
+			_ = ep.client.Close()
+		}
+	}
+	return err
 }
+
+// Lost reports, once, that this member lost its cluster membership (an
+// error matching ErrMembershipLost); the process should then exit for its
+// supervisor to restart it. Only the etcd provider can lose it. The channel
+// is closed by Stop.
+func (n *Node) Lost() <-chan error { return n.lost }
 
 // Stop leaves the cluster. Not graceful: the library's graceful path sleeps
-// two seconds for ownership hand-over that a single member does not need.
+// two seconds for ownership hand-over, which the store's fencing makes
+// unnecessary. With etcd, this member's key is deleted first, so peers see
+// it leave at once rather than when its lease lapses.
 func (n *Node) Stop() {
-	n.Cluster.Shutdown(false)
+	n.stop.Do(func() {
+		if n.guard != nil {
+			n.guard.stop()
+		}
+		if n.etcd != nil {
+			if err := n.etcd.leave(); err != nil {
+				n.System.Logger().Warn(err.Error())
+			}
+		}
+		n.Cluster.Shutdown(false)
+		close(n.lost)
+	})
 }
 
 // Send delivers msg to a grain without waiting. It activates the grain if needed.

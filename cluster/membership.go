@@ -76,14 +76,6 @@ func (m *Membership) bind(c *pcluster.Cluster) {
 	m.update(self, addresses(c.MemberList.Members().Members()))
 }
 
-func addresses(members []*pcluster.Member) []string {
-	out := make([]string, 0, len(members))
-	for _, mem := range members {
-		out = append(out, mem.Address())
-	}
-	return out
-}
-
 // SetForTest makes m a member at self among members (addresses, self may be
 // among them), telling subscribers what changed as a real topology change
 // would. It is for tests of the actors that follow the topology: one test

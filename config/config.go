@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,14 @@ type Config struct {
 	DataDir string `koanf:"data_dir" default:"./data" desc:"Directory for the database and generated keys."`
 	Store   string `koanf:"store" default:"" secret:"true" desc:"Where the data lives: empty or bbolt for the embedded database file in data_dir (one node), or a postgres:// URL of a PostgreSQL database that every node of a cluster shares (e.g. postgres://gisbi:secret@db:5432/gisbi?sslmode=require). Start-up fails with a clear error when the database cannot be reached."`
 	Dev     bool   `koanf:"dev" default:"false" desc:"Development mode: accepts any WebSocket origin, http JWKS and push endpoint URLs and a clock speed other than 1. Never enable in production."`
+
+	// Cluster membership. With etcd, several nodes form one cluster and
+	// share the store, so the store must be PostgreSQL.
+	ClusterProvider  string   `koanf:"cluster_provider" default:"local" desc:"How nodes find each other: local for a cluster of this one node, or etcd for a cluster of every node registered in etcd_endpoints under the same cluster_name (store must then be a postgres:// URL that every node shares)."`
+	EtcdEndpoints    []string `koanf:"etcd_endpoints" default:"" desc:"Comma-separated host:port client addresses of the etcd cluster; required when cluster_provider is etcd. Start-up fails with a clear error when etcd does not answer."`
+	ClusterName      string   `koanf:"cluster_name" default:"gisbi" desc:"Name of the cluster (1 to 64 letters, digits, '.', '-' or '_'): nodes with the same name form one cluster, and the name keeps two clusters that share an etcd apart."`
+	ClusterBind      string   `koanf:"cluster_bind" default:"127.0.0.1:0" desc:"host:port the node's cluster endpoint (gRPC, node to node) listens on; port 0 picks a free port."`
+	ClusterAdvertise string   `koanf:"cluster_advertise" default:"" desc:"host:port other nodes dial to reach this one; empty means the address cluster_bind actually listens on, which must then name a host (not 0.0.0.0 or an empty host) when cluster_provider is etcd."`
 
 	// TLS served by the binary itself, for operators with no proxy in front.
 	TLSCertFile string `koanf:"tls_cert_file" default:"" desc:"PEM certificate file (the server's certificate first, then any intermediates, as in certbot's fullchain.pem). With tls_key_file, addr serves HTTPS and WSS instead of HTTP; both files are read again on SIGHUP and when they change. Empty means plain HTTP."`
@@ -198,6 +207,7 @@ func (c *Config) Validate() error {
 	}
 	v.check(c.DataDir != "", "data_dir", "must not be empty")
 	v.store(c.Store)
+	v.cluster(c)
 	v.tlsPair(c.TLSCertFile, c.TLSKeyFile)
 	v.check(c.JWTIssuer != "", "jwt_issuer", "must not be empty")
 
@@ -533,3 +543,81 @@ func (v *validator) store(s string) {
 		v.add("store", `must be empty, "bbolt" or a postgres:// URL`, nil)
 	}
 }
+
+// Cluster providers, the values of cluster_provider.
+const (
+	ClusterLocal = "local"
+	ClusterEtcd  = "etcd"
+)
+
+// maxClusterName bounds cluster_name, which becomes part of every etcd key.
+const maxClusterName = 64
+
+// cluster checks the cluster settings. Addresses are checked for shape
+// only; whether etcd answers is checked at start-up.
+func (v *validator) cluster(c *Config) {
+	v.oneOf("cluster_provider", c.ClusterProvider, ClusterLocal, ClusterEtcd)
+	etcd := c.ClusterProvider == ClusterEtcd
+	for _, e := range c.EtcdEndpoints {
+		if reason := hostPort(e, false); reason != "" {
+			v.add("etcd_endpoints", fmt.Sprintf("%q %s", e, reason), nil)
+		}
+	}
+	if etcd && len(c.EtcdEndpoints) == 0 {
+		v.add("etcd_endpoints", "must be set when GISBI_CLUSTER_PROVIDER is etcd", nil)
+	}
+	// The name is a segment of the etcd keys: a '/' would split it.
+	if n := c.ClusterName; n == "" || len(n) > maxClusterName || strings.TrimFunc(n, isNameRune) != "" {
+		v.add("cluster_name", fmt.Sprintf("%q must be 1 to %d letters, digits, '.', '-' or '_'", n, maxClusterName), nil)
+	}
+	bindReason := hostPort(c.ClusterBind, true)
+	if bindReason != "" {
+		v.add("cluster_bind", fmt.Sprintf("%q %s", c.ClusterBind, bindReason), nil)
+	}
+	if c.ClusterAdvertise != "" {
+		if reason := hostPort(c.ClusterAdvertise, false); reason != "" {
+			v.add("cluster_advertise", fmt.Sprintf("%q %s", c.ClusterAdvertise, reason), nil)
+		}
+	} else if etcd && bindReason == "" && !dialable(c.ClusterBind) {
+		v.add("cluster_advertise", fmt.Sprintf(
+			"must be set when GISBI_CLUSTER_PROVIDER is etcd and GISBI_CLUSTER_BIND (%s) listens on every interface: other nodes need an address to dial", c.ClusterBind), nil)
+	}
+	// Every node reads and writes the same users, pairs and timers; a bbolt
+	// file is seen by one node only, so the others would diverge from it.
+	if etcd && !IsPostgresURL(c.Store) {
+		v.add("store", "must be a postgres:// URL when GISBI_CLUSTER_PROVIDER is etcd: every node of a cluster must share one state, and the embedded bbolt file is seen by this node only", nil)
+	}
+}
+
+// hostPort says what is wrong with addr as a host:port address, or "" when
+// nothing is. A bind address may leave the host empty (every interface) and
+// use port 0 (any free port); an address others dial may not.
+func hostPort(addr string, bind bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "is not a host:port address"
+	}
+	n, err := strconv.Atoi(port)
+	switch {
+	case err != nil || n < 0 || n > 65535:
+		return "has no port number from 0 to 65535"
+	case !bind && host == "":
+		return "names no host to dial"
+	case !bind && n == 0:
+		return "has port 0, which cannot be dialled"
+	}
+	return ""
+}
+
+// dialable reports whether a bind address names a host that other nodes
+// can dial, rather than every interface.
+func dialable(bind string) bool {
+	host, _, err := net.SplitHostPort(bind)
+	if err != nil || host == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
+}
+
+func isNameRune(r rune) bool { return r == '.' || r == '-' || r == '_' || isAlnumRune(r) }

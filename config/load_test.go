@@ -53,6 +53,9 @@ var sources = []source{
 	}},
 }
 
+// etcdCluster is the environment of a valid etcd cluster member.
+var etcdCluster = []string{"GISBI_CLUSTER_PROVIDER=etcd", "GISBI_ETCD_ENDPOINTS=127.0.0.1:2379", "GISBI_STORE=postgres://gisbi@db:5432/gisbi"}
+
 func TestEverySettingParses(t *testing.T) {
 	credentials := writeFile(t, "firebase.json", "{}")
 	apnsKey := writeFile(t, "AuthKey.p8", "key")
@@ -76,6 +79,19 @@ func TestEverySettingParses(t *testing.T) {
 		{"GISBI_DEV", "1", nil, true},
 		{"GISBI_DEV", "false", []string{"GISBI_DEV=true"}, false},
 		{"GISBI_DEV", "0", []string{"GISBI_DEV=true"}, false},
+		{"GISBI_CLUSTER_PROVIDER", "local", nil, "local"},
+		{"GISBI_CLUSTER_PROVIDER", "etcd", etcdCluster, "etcd"},
+		{"GISBI_ETCD_ENDPOINTS", "127.0.0.1:2379", nil, []string{"127.0.0.1:2379"}},
+		{"GISBI_ETCD_ENDPOINTS", " etcd-1:2379, [::1]:2379,,etcd-3.internal:23790 ", nil, []string{"etcd-1:2379", "[::1]:2379", "etcd-3.internal:23790"}},
+		{"GISBI_ETCD_ENDPOINTS", "etcd-1:2379,etcd-2:2379", []string{"GISBI_CLUSTER_PROVIDER=etcd", "GISBI_STORE=postgres://db/gisbi"}, []string{"etcd-1:2379", "etcd-2:2379"}},
+		{"GISBI_CLUSTER_NAME", "prod-eu_1.a", nil, "prod-eu_1.a"},
+		{"GISBI_CLUSTER_BIND", "0.0.0.0:7000", nil, "0.0.0.0:7000"},
+		{"GISBI_CLUSTER_BIND", ":0", nil, ":0"},
+		{"GISBI_CLUSTER_BIND", "10.0.0.5:0", etcdCluster, "10.0.0.5:0"},
+		{"GISBI_CLUSTER_BIND", "0.0.0.0:7000", append([]string{"GISBI_CLUSTER_ADVERTISE=10.0.0.5:7000"}, etcdCluster...), "0.0.0.0:7000"},
+		{"GISBI_CLUSTER_ADVERTISE", "10.0.0.5:7000", nil, "10.0.0.5:7000"},
+		{"GISBI_CLUSTER_ADVERTISE", "node-2.internal:7000", append([]string{"GISBI_CLUSTER_BIND=:7000"}, etcdCluster...), "node-2.internal:7000"},
+		{"GISBI_CLUSTER_ADVERTISE", "", []string{"GISBI_CLUSTER_ADVERTISE=10.0.0.5:7000"}, ""},
 		{"GISBI_TLS_CERT_FILE", tlsCert, []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, tlsCert},
 		{"GISBI_TLS_CERT_FILE", "", []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, ""},
 		{"GISBI_TLS_KEY_FILE", tlsKey, []string{"GISBI_TLS_CERT_FILE=" + tlsCert}, tlsKey},
@@ -224,6 +240,26 @@ func TestInvalidValues(t *testing.T) {
 		{"GISBI_STORE", "postgres:///gisbi", nil, "postgres:// URL names no host"},
 		{"GISBI_STORE", "postgres://u:p@db:bad/x", nil, "is not a valid postgres:// URL"},
 		{"GISBI_DEV", "yes", nil, `"yes" is not a boolean`},
+		{"GISBI_STORE", "bbolt", []string{"GISBI_CLUSTER_PROVIDER=etcd", "GISBI_ETCD_ENDPOINTS=127.0.0.1:2379"}, "must be a postgres:// URL when GISBI_CLUSTER_PROVIDER is etcd: every node of a cluster must share one state"},
+		{"GISBI_STORE", "", []string{"GISBI_CLUSTER_PROVIDER=etcd", "GISBI_ETCD_ENDPOINTS=127.0.0.1:2379"}, "must be a postgres:// URL when GISBI_CLUSTER_PROVIDER is etcd"},
+		{"GISBI_CLUSTER_PROVIDER", "consul", nil, `"consul" is not one of [local etcd]`},
+		{"GISBI_ETCD_ENDPOINTS", "127.0.0.1", nil, `"127.0.0.1" is not a host:port address`},
+		{"GISBI_ETCD_ENDPOINTS", "etcd-1:2379,http://etcd-2:2379", nil, `"http://etcd-2:2379" is not a host:port address`},
+		{"GISBI_ETCD_ENDPOINTS", "etcd-1:0", nil, "has port 0, which cannot be dialled"},
+		{"GISBI_ETCD_ENDPOINTS", ":2379", nil, "names no host to dial"},
+		{"GISBI_ETCD_ENDPOINTS", "etcd-1:client", nil, "has no port number from 0 to 65535"},
+		{"GISBI_ETCD_ENDPOINTS", "", []string{"GISBI_CLUSTER_PROVIDER=etcd", "GISBI_STORE=postgres://db/gisbi"}, "must be set when GISBI_CLUSTER_PROVIDER is etcd"},
+		{"GISBI_CLUSTER_NAME", "", nil, `"" must be 1 to 64 letters, digits, '.', '-' or '_'`},
+		{"GISBI_CLUSTER_NAME", "eu/prod", nil, `"eu/prod" must be 1 to 64 letters`},
+		{"GISBI_CLUSTER_NAME", strings.Repeat("a", 65), nil, "must be 1 to 64"},
+		{"GISBI_CLUSTER_BIND", "7000", nil, `"7000" is not a host:port address`},
+		{"GISBI_CLUSTER_BIND", "127.0.0.1:65536", nil, "has no port number from 0 to 65535"},
+		{"GISBI_CLUSTER_BIND", "", nil, `"" is not a host:port address`},
+		{"GISBI_CLUSTER_ADVERTISE", "10.0.0.5", nil, `"10.0.0.5" is not a host:port address`},
+		{"GISBI_CLUSTER_ADVERTISE", "10.0.0.5:0", nil, "has port 0, which cannot be dialled"},
+		{"GISBI_CLUSTER_ADVERTISE", ":7000", nil, "names no host to dial"},
+		{"GISBI_CLUSTER_ADVERTISE", "", append([]string{"GISBI_CLUSTER_BIND=0.0.0.0:7000"}, etcdCluster...), "must be set when GISBI_CLUSTER_PROVIDER is etcd and GISBI_CLUSTER_BIND (0.0.0.0:7000) listens on every interface"},
+		{"GISBI_CLUSTER_ADVERTISE", "", append([]string{"GISBI_CLUSTER_BIND=:7000"}, etcdCluster...), "listens on every interface"},
 		{"GISBI_TLS_CERT_FILE", "", []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, "must be set when GISBI_TLS_KEY_FILE is set"},
 		{"GISBI_TLS_CERT_FILE", filepath.Join(dir, "missing.pem"), []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, `missing.pem": no such file or directory`},
 		{"GISBI_TLS_CERT_FILE", dir, []string{"GISBI_TLS_KEY_FILE=" + tlsKey}, "is a directory"},

@@ -113,7 +113,11 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	s.proximity = proximity.NewGrains()
 
 	f := s.features(logins.issuer)
-	if s.Node, err = cluster.Start(cluster.Options{Kinds: f.kinds, Logger: logger, Membership: f.members}); err != nil {
+	if s.Node, err = cluster.Start(cluster.Options{
+		Kinds: f.kinds, Logger: logger, Membership: f.members,
+		Provider: cfg.ClusterProvider, EtcdEndpoints: cfg.EtcdEndpoints, Name: cfg.ClusterName,
+		Bind: cfg.ClusterBind, Advertise: cfg.ClusterAdvertise,
+	}); err != nil {
 		return nil, err
 	}
 	// Node-wide actors, under fixed names the other members address.
@@ -121,6 +125,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		s.Node.Stop()
 		return nil, fmt.Errorf("server: radar mirror: %w", err)
 	}
+	go s.forwardLost()
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
@@ -294,7 +299,8 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: listen on %s (GISBI_ADDR): %w", s.Config.Addr, err)
 	}
 	s.ln = ln
-	attrs := []any{"addr", ln.Addr().String(), "tls", s.Certs != nil, "dev", s.Config.Dev, "clockSpeed", s.Config.ClockSpeed}
+	attrs := []any{"addr", ln.Addr().String(), "tls", s.Certs != nil, "dev", s.Config.Dev, "clockSpeed", s.Config.ClockSpeed,
+		"cluster", s.Config.ClusterProvider, "clusterAddr", s.Node.System.Address()}
 	if s.Certs != nil {
 		// Each handshake asks the holder for the certificate, so a reload
 		// reaches new connections without touching open ones.
@@ -347,8 +353,21 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Errors reports a serve loop that ended on its own.
+// Errors reports a serve loop that ended on its own, or a lost cluster
+// membership (an error matching cluster.ErrMembershipLost).
 func (s *Server) Errors() <-chan error { return s.serveErr }
+
+// forwardLost ends the server when its node loses its cluster membership:
+// the node cannot rejoin, so the process must exit for its supervisor to
+// start a fresh one. Lost is closed when the node stops.
+func (s *Server) forwardLost() {
+	if err, ok := <-s.Node.Lost(); ok {
+		select {
+		case s.serveErr <- err:
+		default: // the serve loop already ended: that is reported instead
+		}
+	}
+}
 
 // Shutdown stops taking work, closes sockets with 1001, drains HTTP, stops
 // the actors and closes the store. Every acknowledged write was committed

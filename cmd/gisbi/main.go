@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server"
 	"github.com/gisbi/engine/storage/boltdb"
@@ -136,8 +137,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		signal.Notify(hup, syscall.SIGHUP)
 		reload = srv.Certs.Reload
 	}
-	exit := awaitStop(logger, stop, hup, reload, srv.Errors())
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	exit, timeout := 0, cfg.ShutdownTimeout
+	if err := awaitStop(logger, stop, hup, reload, srv.Errors()); err != nil {
+		exit = 1
+		if errors.Is(err, cluster.ErrMembershipLost) {
+			// Peers have already taken this node's grains over and its
+			// writes are fenced: a long drain would only delay the restart.
+			timeout = min(timeout, lostShutdownTimeout)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		logger.Error("shutdown", "err", err)
@@ -147,10 +156,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	return exit
 }
 
-// awaitStop blocks until a stop signal (exit code 0) or a serve loop that
-// ended on its own (1), reloading the TLS certificate at each SIGHUP on the
-// way. A nil hup never fires.
-func awaitStop(logger *slog.Logger, stop, hup <-chan os.Signal, reload func() error, serveErr <-chan error) int {
+// lostShutdownTimeout bounds the shutdown of a node that lost its cluster
+// membership: enough to close sockets with 1001 so phones reconnect to
+// the other nodes, short enough for its supervisor to restart it promptly.
+const lostShutdownTimeout = 2 * time.Second
+
+// awaitStop blocks until a stop signal (nil) or a serve loop that ended on
+// its own, or a lost cluster membership (its error), reloading the TLS
+// certificate at each SIGHUP on the way. A nil hup never fires.
+func awaitStop(logger *slog.Logger, stop, hup <-chan os.Signal, reload func() error, serveErr <-chan error) error {
 	for {
 		select {
 		case <-hup:
@@ -160,10 +174,17 @@ func awaitStop(logger *slog.Logger, stop, hup <-chan os.Signal, reload func() er
 			_ = reload()
 		case s := <-stop:
 			logger.Info("shutting down", "signal", s.String())
-			return 0
+			return nil
 		case err := <-serveErr:
-			logger.Error("server stopped", "err", err)
-			return 1
+			if errors.Is(err, cluster.ErrMembershipLost) {
+				logger.Error("lost cluster membership; exiting for the supervisor to restart", "err", err)
+			} else {
+				logger.Error("server stopped", "err", err)
+			}
+			if err == nil {
+				err = errors.New("serve loop ended")
+			}
+			return err
 		}
 	}
 }

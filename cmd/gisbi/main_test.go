@@ -2,12 +2,16 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gisbi/engine/cluster"
 )
 
 func TestAwaitStop(t *testing.T) {
@@ -21,6 +25,10 @@ func TestAwaitStop(t *testing.T) {
 	}{
 		{"SIGTERM", false, 0, nil, func(stop chan<- os.Signal, _ chan<- error) { stop <- syscall.SIGTERM }, 0},
 		{"serve loop ended", false, 0, nil, func(_ chan<- os.Signal, serveErr chan<- error) { serveErr <- errors.New("boom") }, 1},
+		{"serve loop ended without an error", false, 0, nil, func(_ chan<- os.Signal, serveErr chan<- error) { serveErr <- nil }, 1},
+		{"cluster membership lost", false, 0, nil, func(_ chan<- os.Signal, serveErr chan<- error) {
+			serveErr <- fmt.Errorf("%w: frozen", cluster.ErrMembershipLost)
+		}, 1},
 		{"SIGHUPs reload, then SIGINT", true, 2, nil, func(stop chan<- os.Signal, _ chan<- error) { stop <- syscall.SIGINT }, 0},
 		{"a failed reload keeps serving", true, 1, errors.New("bad pair"), func(stop chan<- os.Signal, _ chan<- error) { stop <- syscall.SIGTERM }, 0},
 	}
@@ -35,7 +43,13 @@ func TestAwaitStop(t *testing.T) {
 				reload = func() error { reloads <- struct{}{}; return tt.reloadErr }
 			}
 			done := make(chan int, 1)
-			go func() { done <- awaitStop(slog.New(slog.NewTextHandler(io.Discard, nil)), stop, hup, reload, serveErr) }()
+			go func() {
+				code := 0
+				if awaitStop(slog.New(slog.NewTextHandler(io.Discard, nil)), stop, hup, reload, serveErr) != nil {
+					code = 1
+				}
+				done <- code
+			}()
 
 			for range tt.hups {
 				hup <- syscall.SIGHUP
@@ -60,5 +74,21 @@ func TestAwaitStop(t *testing.T) {
 				t.Fatal("did not return")
 			}
 		})
+	}
+}
+
+// An operator reading the log of a restarted node must see why it exited.
+func TestAwaitStopSaysWhyMembershipEnded(t *testing.T) {
+	var log strings.Builder
+	serveErr := make(chan error, 1)
+	serveErr <- fmt.Errorf("%w: etcd has not answered for 3.2s", cluster.ErrMembershipLost)
+	err := awaitStop(slog.New(slog.NewTextHandler(&log, nil)), nil, nil, nil, serveErr)
+	if !errors.Is(err, cluster.ErrMembershipLost) {
+		t.Fatalf("awaitStop returned %v, want the lost membership", err)
+	}
+	for _, want := range []string{"lost cluster membership; exiting for the supervisor to restart", "etcd has not answered for 3.2s"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log %q does not say %q", log.String(), want)
+		}
 	}
 }
