@@ -166,8 +166,8 @@ func TestEtcdMemberJoinsAndLeaves(t *testing.T) {
 	}
 }
 
-// A stalled etcd cannot renew the member's lease: the member must learn
-// that it is out of the cluster.
+// A stalled etcd cannot renew the member's lease, which lapses when etcd
+// runs again: the member must learn that it is out of the cluster.
 func TestEtcdStallLosesMembership(t *testing.T) {
 	skipUnderRace(t)
 	etcdtest.Binary(t)

@@ -36,21 +36,25 @@ const (
 //     surely lost it, even if no event says so yet;
 //   - the watch can miss events, so this member's own key is also read
 //     directly: gone, or written anew (the provider re-registers after a
-//     lapse under the same id, which peers have blocked), means lost; and
-//     etcd not answering for longer than the lease means the lease could
-//     not be renewed either.
+//     lapse under the same id, which peers have blocked), means lost.
+//
+// etcd not answering is not, by itself, a loss: while etcd is down for
+// every node, each keeps serving on the last member list it saw (writes
+// stay fenced by version either way), and once etcd answers again the key
+// read decides. Exiting on silence would turn an etcd outage into a
+// whole-cluster outage. A node cut off from etcd alone is dropped by its
+// peers after the lease; it learns so when it reaches etcd again.
 type watchdog struct {
 	self string        // this member's address, host:port
 	ttl  time.Duration // the lease
 
 	inTopology bool      // self was in a topology once
 	lastTick   time.Time // last freeze-detector tick
-	lastReach  time.Time // last time etcd answered a probe
 	keyRev     int64     // create revision of self's key; 0 before the first probe
 }
 
 func newWatchdog(self string, ttl time.Duration, now time.Time) *watchdog {
-	return &watchdog{self: self, ttl: ttl, lastTick: now, lastReach: now}
+	return &watchdog{self: self, ttl: ttl, lastTick: now}
 }
 
 // topology takes the addresses of the members of a new topology.
@@ -86,12 +90,8 @@ type probeResult struct {
 // probe takes the result of a read of this member's key, made at now.
 func (w *watchdog) probe(now time.Time, p probeResult) error {
 	if !p.reached {
-		if since := now.Sub(w.lastReach); since > w.ttl {
-			return fmt.Errorf("%w: etcd has not answered for %s, longer than the %s lease it would have had to renew", ErrMembershipLost, since.Round(time.Millisecond), w.ttl)
-		}
 		return nil
 	}
-	w.lastReach = now
 	switch {
 	case !p.present:
 		return fmt.Errorf("%w: this member's etcd key is gone (its lease lapsed or it was deleted)", ErrMembershipLost)

@@ -80,14 +80,14 @@ func TestWatchdog(t *testing.T) {
 			{at: 5 * time.Second, probe: ok(7)},
 			{at: 7 * time.Second, probe: &probeResult{}},
 		}, ""},
-		{"etcd silent for longer than the lease", []step{
+		{"etcd silent for longer than the lease is no loss by itself", []step{
 			{at: time.Second, probe: ok(7)},
 			{at: 2 * time.Second, probe: &probeResult{}},
 			{at: 4500 * time.Millisecond, probe: &probeResult{}},
-		}, "etcd has not answered for 3.5s, longer than the 3s lease"},
+		}, ""}, // the key read decides once etcd answers again
 		{"etcd silent since start-up", []step{
 			{at: 3100 * time.Millisecond, probe: &probeResult{}},
-		}, "etcd has not answered for 3.1s"},
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

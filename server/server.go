@@ -126,6 +126,8 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		return nil, fmt.Errorf("server: radar mirror: %w", err)
 	}
 	go s.forwardLost()
+	s.Metrics.ClusterMembers.Set(float64(len(s.Node.Membership.Peers()) + 1))
+	s.Node.Membership.Subscribe(func(t cluster.Topology) { s.Metrics.ClusterMembers.Set(float64(len(t.Peers) + 1)) })
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
