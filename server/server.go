@@ -116,6 +116,11 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	if s.Node, err = cluster.Start(cluster.Options{Kinds: f.kinds, Logger: logger}); err != nil {
 		return nil, err
 	}
+	// Which users have a socket open, as the other members' User grains count them.
+	if _, err = f.online.StartMirror(s.Node.System, s.Node.Membership); err != nil {
+		s.Node.Stop()
+		return nil, err
+	}
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
@@ -194,6 +199,10 @@ type features struct {
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
 	pacer    *radar.Pacer
+	online   *user.Online
+	// presenceTTL: how long a session keeps the last location for a new
+	// activation of its User grain.
+	presenceTTL time.Duration
 }
 
 func (s *Server) features(verifier session.TokenVerifier) *features {
@@ -245,6 +254,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 			radar.NewCellKind(radar.CellDeps{Dir: dir, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL, Watchers: watchers}),
 		},
 		pairs: pairs, gifts: gifts, views: views, verifier: verifier, clock: s.Clock, metrics: s.Metrics, logger: s.Logger, pacer: pacer,
+		online: online, presenceTTL: cfg.PresenceTTL,
 	}
 }
 
@@ -269,6 +279,7 @@ func (f *features) sessions(node *cluster.Node) *session.Deps {
 		// The longest a frame's grain call may take; also the age past
 		// which a queued frame is shed unserved.
 		CallTimeout: 5 * time.Second,
+		KeepFor:     f.presenceTTL,
 	}
 }
 
