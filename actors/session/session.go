@@ -334,8 +334,9 @@ func (s *sessionActor) attach(ctx actor.Context, again bool) {
 		switch res := sortAttach(rep, err); {
 		case res == attachRetry && again:
 			s.retryAttach(ctx, err, rep.GetFailure())
-		case err != nil:
-			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err)
+		case res == attachRetry:
+			// The phone is still connecting: it tries again itself.
+			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err, "failure", rep.GetFailure())
 			s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
 		case rep.Failure != nil:
 			s.disconnect(wireerr.ForFailure(rep.Failure.Err().(*protocol.Error)))

@@ -1,6 +1,7 @@
 package user
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -108,8 +109,14 @@ func (x *onlineIndex) setLocal(userID string, sockets int) bool {
 // apply takes a peer's delta: the user is online per owner, or no longer.
 // Offline clears only the same owner's claim: an activation that stopped
 // (moved away, or stale) must not clear the one that replaced it, whose
-// delta may well arrive first.
-func (x *onlineIndex) apply(d *grainpb.OnlineDelta) {
+// delta may well arrive first. A delta from an owner not among peers (the
+// sorted live members) is dropped: from one that left (a frozen node that
+// came back) it would stay for good, and one not yet seen is asked for its
+// whole part once it is seen joining.
+func (x *onlineIndex) apply(d *grainpb.OnlineDelta, peers []string) {
+	if _, ok := slices.BinarySearch(peers, d.Owner); !ok {
+		return
+	}
 	if d.Sockets > 0 {
 		x.remote[d.UserId] = x.intern(d.Owner)
 		return
@@ -169,9 +176,9 @@ func (x *onlineIndex) intern(owner string) string {
 
 // The mirror's reads and writes of the index, under its lock.
 
-func (o *Online) apply(d *grainpb.OnlineDelta) {
+func (o *Online) apply(d *grainpb.OnlineDelta, peers []string) {
 	o.mu.Lock()
-	o.idx.apply(d)
+	o.idx.apply(d, peers)
 	o.mu.Unlock()
 }
 

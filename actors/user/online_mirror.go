@@ -2,7 +2,6 @@ package user
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -23,7 +22,9 @@ func (o *Online) StartMirror(system *actor.ActorSystem, members *cluster.Members
 	// dropped on the way, but the mirror's start sends the whole local
 	// part after it, so nothing set from now on is missed.
 	pid := cluster.PeerPID(system.Address(), OnlineMirrorName)
-	o.link.Store(&mirrorLink{root: system.Root, mirror: pid, members: members})
+	if !o.link.CompareAndSwap(nil, &mirrorLink{root: system.Root, mirror: pid, members: members}) {
+		return nil, fmt.Errorf("user: the online mirror is already started")
+	}
 	props := actor.PropsFromProducer(func() actor.Actor { return &onlineMirror{online: o, members: members} })
 	if _, err := system.Root.SpawnNamed(props, OnlineMirrorName); err != nil {
 		o.link.Store(nil)
@@ -69,12 +70,7 @@ func (m *onlineMirror) Receive(ctx actor.Context) {
 			ctx.Send(cluster.PeerPID(p, OnlineMirrorName), d)
 		}
 	case *grainpb.OnlineDelta:
-		// Only from a member: a delta from one that left (a frozen node
-		// that came back) would stay forever. One not yet seen is asked
-		// for its whole part once it is seen joining.
-		if _, ok := slices.BinarySearch(m.members.Peers(), msg.Owner); ok {
-			m.online.apply(msg)
-		}
+		m.online.apply(msg, m.members.Peers())
 	case *grainpb.MirrorSync:
 		// The asker sends its whole part right after its ask: what it sent
 		// before is superseded (and may come from an earlier process at
