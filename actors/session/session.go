@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gisbi/engine/auth"
@@ -387,10 +386,6 @@ func (s *sessionActor) grainStopped(ctx actor.Context, m *actor.Terminated) {
 	s.grain, s.attached = nil, false
 	if s.closed {
 		return
-	}
-	// The node's cache would lead the attach to the stopped activation.
-	if c := pcluster.GetCluster(ctx.ActorSystem()); c != nil {
-		c.PidCache.RemoveByValue(s.p.UserID, cluster.KindUser, m.Who)
 	}
 	s.deps.Logger.Debug("session: user grain stopped, attaching again", "user", s.p.UserID, "session", s.p.SessionID, "why", m.Why)
 	s.attempts = 0
