@@ -139,7 +139,7 @@ type sessionActor struct {
 	actx     actor.Context // set while a command is handled
 	legacy   bool          // the socket speaks {event, data}
 	debug    bool          // the logger takes debug records: one line per frame
-	attempts uint8         // failed re-attach attempts in a row
+	attempts uint8         // re-attach attempts since the grain stopped
 
 	// grain is the User grain's activation the session is attached to,
 	// watched: when it stops, the session attaches again.
@@ -377,8 +377,9 @@ func (s *sessionActor) watchGrain(ctx actor.Context, rep *grainpb.AttachReply) {
 // socket (moved to another member, or its member died). The session
 // attaches again, which activates the grain wherever the cluster now
 // places it; frames meanwhile go on through grain calls as ever. A close
-// the grain meant (account gone, stale state) reached the socket before
-// this: a closed session stays closed.
+// the grain meant (stale state) is not undone: it may be in the mailbox
+// behind this Terminated (system messages go first), and once closed the
+// session detaches from whatever it attached to.
 func (s *sessionActor) grainStopped(ctx actor.Context, m *actor.Terminated) {
 	if s.grain == nil || !m.Who.Equal(s.grain) {
 		return
@@ -389,11 +390,14 @@ func (s *sessionActor) grainStopped(ctx actor.Context, m *actor.Terminated) {
 	}
 	s.deps.Logger.Debug("session: user grain stopped, attaching again", "user", s.p.UserID, "session", s.p.SessionID, "why", m.Why)
 	s.attempts = 0
-	s.attach(ctx, true)
+	s.retryAttach(ctx, nil, nil)
 }
 
-// retryAttach tries a failed re-attach again after a while, or gives up
-// and closes the socket with "try again" (1011): the phone reconnects.
+// retryAttach attaches again after a while, or gives up and closes the
+// socket with "try again" (1011): the phone reconnects. Even the first
+// attempt waits: the member that placed the stopped activation hears of
+// the stop only after its watchers, and a member list that is changing
+// settles; asked at once, either may still name the stopped activation.
 func (s *sessionActor) retryAttach(ctx actor.Context, err error, f *grainpb.Failure) {
 	if s.closed {
 		return
@@ -401,7 +405,7 @@ func (s *sessionActor) retryAttach(ctx actor.Context, err error, f *grainpb.Fail
 	s.attempts++
 	wait, ok := reattachDelay(s.attempts)
 	if !ok {
-		s.deps.Logger.Warn("session: attach again failed, closing", "user", s.p.UserID, "session", s.p.SessionID, "attempts", s.attempts, "err", err, "failure", f)
+		s.deps.Logger.Warn("session: attach again failed, closing", "user", s.p.UserID, "session", s.p.SessionID, "attempts", s.attempts-1, "err", err, "failure", f)
 		s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
 		return
 	}
@@ -460,13 +464,13 @@ func sortAttach(rep *grainpb.AttachReply, err error) attachResult {
 	return attachRefused
 }
 
-// reattachBackoff are the waits between re-attach attempts: together with
-// the attempts' own time they outlast the few seconds the cluster takes to
-// notice a dead member and place its grains elsewhere.
+// reattachBackoff are the waits before each re-attach attempt: together
+// with the attempts' own time they outlast the few seconds the cluster
+// takes to notice a dead member and place its grains elsewhere.
 var reattachBackoff = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second}
 
-// reattachDelay is the wait after the n-th failed re-attach attempt in a
-// row; false: give up.
+// reattachDelay is the wait before the n-th re-attach attempt (from 1);
+// false: no more attempts.
 func reattachDelay(n uint8) (time.Duration, bool) {
 	if n < 1 || int(n) > len(reattachBackoff) {
 		return 0, false
