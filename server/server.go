@@ -128,6 +128,11 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 	go s.forwardLost()
 	s.Metrics.ClusterMembers.Set(float64(len(s.Node.Membership.Peers()) + 1))
 	s.Node.Membership.Subscribe(func(t cluster.Topology) { s.Metrics.ClusterMembers.Set(float64(len(t.Peers) + 1)) })
+	// Which users have a socket open, as the other members' User grains count them.
+	if _, err = f.online.StartMirror(s.Node.System, s.Node.Membership); err != nil {
+		s.Node.Stop()
+		return nil, err
+	}
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
@@ -209,6 +214,10 @@ type features struct {
 	// members is the node's view of the cluster, bound by cluster.Start.
 	members     *cluster.Membership
 	radarMirror radar.MirrorDeps
+	online      *user.Online
+	// presenceTTL: how long a session keeps the last location for a new
+	// activation of its User grain.
+	presenceTTL time.Duration
 }
 
 func (s *Server) features(verifier session.TokenVerifier) *features {
@@ -265,6 +274,7 @@ func (s *Server) features(verifier session.TokenVerifier) *features {
 		radarMirror: radar.MirrorDeps{
 			Dir: dir, Watchers: watchers, Membership: members, Clock: s.Clock, Metrics: s.Metrics, Logger: s.Logger, PresenceTTL: cfg.PresenceTTL,
 		},
+		online: online, presenceTTL: cfg.PresenceTTL,
 	}
 }
 
@@ -289,6 +299,7 @@ func (f *features) sessions(node *cluster.Node) *session.Deps {
 		// The longest a frame's grain call may take; also the age past
 		// which a queued frame is shed unserved.
 		CallTimeout: 5 * time.Second,
+		KeepFor:     f.presenceTTL,
 	}
 }
 

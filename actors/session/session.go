@@ -68,6 +68,11 @@ type Deps struct {
 	Replay func(c *Context, since time.Time) error
 	// CallTimeout bounds each grain call a command makes.
 	CallTimeout time.Duration
+	// KeepFor is how long a message kept with Context.KeepForReattach is
+	// worth sending again to a new activation of the User grain: the
+	// presence TTL, past which a re-sent location would make the user
+	// live again on a stale fix. Zero keeps it for good.
+	KeepFor time.Duration
 
 	propsOnce sync.Once
 	props     *actor.Props // shared by every session of the node (Spawn)
@@ -134,6 +139,12 @@ type sessionActor struct {
 	actx     actor.Context // set while a command is handled
 	legacy   bool          // the socket speaks {event, data}
 	debug    bool          // the logger takes debug records: one line per frame
+	attempts uint8         // re-attach attempts since the grain stopped
+
+	// grain is the User grain's activation the session is attached to,
+	// watched: when it stops, the session attaches again.
+	grain *actor.PID
+	kept  []keptMsg // what to send a new activation (KeepForReattach)
 
 	// While session.start gathers the bootstrap (without waiting: the
 	// mailbox keeps flowing), the client's next frames and the grains'
@@ -149,6 +160,15 @@ type sessionActor struct {
 const maxHeld = 1024
 
 type tokenCheck struct{}
+
+// reattach is the timer's turn to attach again after a failed attempt.
+type reattach struct{}
+
+// keptMsg is a message for the User grain kept for a new activation.
+type keptMsg struct {
+	msg proto.Message
+	at  time.Time
+}
 
 func (s *sessionActor) Receive(ctx actor.Context) {
 	defer func() {
@@ -167,14 +187,26 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		// socket is attached, so what it does is never served before the
 		// user grain can answer it with events.
 		s.starting = s.legacy
-		s.attach(ctx)
+		s.attach(ctx, false)
 		s.armTokenTimer(ctx)
 	case *actor.Stopping:
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		if s.grain != nil {
+			ctx.Unwatch(s.grain)
+		}
 		if s.attached {
 			s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
+		}
+		// Nothing goes to the socket any more, and an attach answered
+		// after this detaches at once.
+		s.closed = true
+	case *actor.Terminated:
+		s.grainStopped(ctx, m)
+	case reattach:
+		if !s.closed && s.grain == nil {
+			s.attach(ctx, true)
 		}
 	case *Command:
 		s.command(ctx, m)
@@ -293,29 +325,157 @@ func (s *sessionActor) frameLabel(typ string) string {
 
 // attach registers the socket with its User grain. The answer comes back
 // later (ReenterAfter): the session never waits on the grain, and frames
-// that arrive meanwhile are served as usual.
-func (s *sessionActor) attach(ctx actor.Context) {
+// that arrive meanwhile are served as usual. again is set when the session
+// attaches to a new activation after the one it had stopped.
+func (s *sessionActor) attach(ctx actor.Context, again bool) {
 	ref := &grainpb.SessionRef{SessionId: s.p.SessionID, Address: s.self.Address, PidId: s.self.Id, Dialect: s.p.Dialect}
 	cluster.Request(ctx, cluster.KindUser, s.p.UserID, &grainpb.AttachSession{Session: ref}, s.deps.CallTimeout, func(rep *grainpb.AttachReply, err error) {
-		switch {
-		case err != nil:
-			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err)
+		switch res := sortAttach(rep, err); {
+		case res == attachRetry && again:
+			s.retryAttach(ctx, err, rep.GetFailure())
+		case res == attachRetry:
+			// The phone is still connecting: it tries again itself.
+			s.deps.Logger.Error("session: attach failed", "user", s.p.UserID, "err", err, "failure", rep.GetFailure())
 			s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
 		case rep.Failure != nil:
 			s.disconnect(wireerr.ForFailure(rep.Failure.Err().(*protocol.Error)))
+		case s.closed:
+			// Closed while attaching: Stopping may have run without us.
+			s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
 		default:
 			s.attached = true
+			s.watchGrain(ctx, rep)
+			if again {
+				s.attempts = 0
+				s.resend(ctx)
+				return
+			}
 			if s.legacy {
 				s.verify(rep.UserJson)
 				s.actx = ctx
 				s.started()
 			}
-			if s.closed {
-				// Closed while attaching: Stopping already ran without us.
-				s.deps.Node.Send(cluster.KindUser, s.p.UserID, &grainpb.DetachSession{SessionId: s.p.SessionID})
-			}
 		}
 	})
+}
+
+// watchGrain watches the activation that answered the attach.
+func (s *sessionActor) watchGrain(ctx actor.Context, rep *grainpb.AttachReply) {
+	if rep.GrainAddress == "" || rep.GrainPidId == "" {
+		return
+	}
+	pid := actor.NewPID(rep.GrainAddress, rep.GrainPidId)
+	if s.grain != nil && !s.grain.Equal(pid) {
+		ctx.Unwatch(s.grain)
+	}
+	s.grain = pid
+	// A PID already gone is answered with Terminated at once.
+	ctx.Watch(pid)
+}
+
+// grainStopped: the User grain's activation ended without closing the
+// socket (moved to another member, or its member died). The session
+// attaches again, which activates the grain wherever the cluster now
+// places it; frames meanwhile go on through grain calls as ever. A close
+// the grain meant (stale state) is not undone: it may be in the mailbox
+// behind this Terminated (system messages go first), and once closed the
+// session detaches from whatever it attached to.
+func (s *sessionActor) grainStopped(ctx actor.Context, m *actor.Terminated) {
+	if s.grain == nil || !m.Who.Equal(s.grain) {
+		return
+	}
+	s.grain, s.attached = nil, false
+	if s.closed {
+		return
+	}
+	s.deps.Logger.Debug("session: user grain stopped, attaching again", "user", s.p.UserID, "session", s.p.SessionID, "why", m.Why)
+	s.attempts = 0
+	s.retryAttach(ctx, nil, nil)
+}
+
+// retryAttach attaches again after a while, or gives up and closes the
+// socket with "try again" (1011): the phone reconnects. Even the first
+// attempt waits: the member that placed the stopped activation hears of
+// the stop only after its watchers, and a member list that is changing
+// settles; asked at once, either may still name the stopped activation.
+func (s *sessionActor) retryAttach(ctx actor.Context, err error, f *grainpb.Failure) {
+	if s.closed {
+		return
+	}
+	s.attempts++
+	wait, ok := reattachDelay(s.attempts)
+	if !ok {
+		s.deps.Logger.Warn("session: attach again failed, closing", "user", s.p.UserID, "session", s.p.SessionID, "attempts", s.attempts-1, "err", err, "failure", f)
+		s.disconnect(protocol.NewDisconnect(protocol.CloseInternal, "try again"))
+		return
+	}
+	// Not stopped with the session: one that fired after it is a dead letter.
+	self, sys := ctx.Self(), ctx.ActorSystem()
+	s.deps.Clock.AfterFunc(wait, func() { sys.Root.Send(self, reattach{}) })
+}
+
+// resend sends a new activation what the session kept for it, unless too
+// old. The answers only matter to the log: the client already had its own.
+func (s *sessionActor) resend(ctx actor.Context) {
+	now := s.deps.Clock.Now()
+	for _, k := range s.kept {
+		if s.deps.KeepFor > 0 && now.Sub(k.at) >= s.deps.KeepFor {
+			continue
+		}
+		cluster.Request(ctx, cluster.KindUser, s.p.UserID, k.msg, s.deps.CallTimeout, func(_ proto.Message, err error) {
+			if err != nil {
+				s.deps.Logger.Debug("session: re-sending to the user grain failed", "user", s.p.UserID, "message", fmt.Sprintf("%T", k.msg), "err", err)
+			}
+		})
+	}
+}
+
+// keep stores msg as the latest of its type.
+func (s *sessionActor) keep(msg proto.Message) {
+	k := keptMsg{msg: msg, at: s.deps.Clock.Now()}
+	name := msg.ProtoReflect().Descriptor().FullName()
+	for i := range s.kept {
+		if s.kept[i].msg.ProtoReflect().Descriptor().FullName() == name {
+			s.kept[i] = k
+			return
+		}
+	}
+	s.kept = append(s.kept, k)
+}
+
+// attachResult sorts the answer to an attach.
+type attachResult int
+
+const (
+	attachOK      attachResult = iota
+	attachRetry                // not reached, or stale: another attempt may succeed
+	attachRefused              // the grain said no for good (account gone, no such user)
+)
+
+func sortAttach(rep *grainpb.AttachReply, err error) attachResult {
+	switch {
+	case err != nil:
+		return attachRetry
+	case rep.Failure == nil:
+		return attachOK
+	case rep.Failure.Code == string(protocol.CodeUnavailable):
+		return attachRetry
+	}
+	return attachRefused
+}
+
+// reattachBackoff are the waits before each re-attach attempt: together
+// with the attempts' own time they outlast the few seconds the cluster
+// takes to notice a dead member and place its grains elsewhere.
+var reattachBackoff = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second}
+
+// reattachDelay is the wait before the n-th re-attach attempt (from 1);
+// false: no more attempts.
+func reattachDelay(n uint8) (time.Duration, bool) {
+	if n < 1 || int(n) > len(reattachBackoff) {
+		return 0, false
+	}
+	return reattachBackoff[n-1], true
 }
 
 // verify tells a legacy client at once when its account has no name yet:
@@ -531,6 +691,13 @@ func CallAsync[R proto.Message](c *Context, kind, identity string, req proto.Mes
 func Ask[R proto.Message](c *Context, kind, identity string, req proto.Message, then func(R, error)) {
 	cluster.Request(c.actx, kind, identity, req, c.s.deps.CallTimeout, then)
 }
+
+// KeepForReattach keeps msg, which the handler sends to the user's User
+// grain, to send it again should the session attach to a new activation of
+// that grain (the old one moved to another node, or its node died):
+// presence lives in the grain's memory only, and the phone does not know
+// that it should send it again. The latest message of each type is kept.
+func (c *Context) KeepForReattach(msg proto.Message) { c.s.keep(msg) }
 
 // Decode reads the frame's payload into v.
 func (c *Context) Decode(v any) *protocol.Error {

@@ -11,6 +11,7 @@ import (
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 
+	"github.com/gisbi/engine/actors/radar"
 	"github.com/gisbi/engine/actors/session"
 	"github.com/gisbi/engine/actors/user"
 	"github.com/gisbi/engine/auth"
@@ -70,9 +71,11 @@ func (noReminders) Set(context.Context, storage.Reminder) error          { retur
 func (noReminders) Delete(context.Context, string, string, string) error { return nil }
 
 type env struct {
-	deps *session.Deps
-	node *cluster.Node
-	clk  *clock.Fake
+	deps   *session.Deps
+	node   *cluster.Node
+	clk    *clock.Fake
+	store  storage.Store
+	online *user.Online
 }
 
 func newEnv(t *testing.T) *env {
@@ -84,15 +87,20 @@ func newEnv(t *testing.T) *env {
 	if err := store.Users().Create(context.Background(), &storage.User{ID: "user_a", Name: "a", Provider: "dev", Subject: "a", CreatedAt: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	online := user.NewOnline()
 	node, err := cluster.Start(cluster.Options{
-		Kinds:  []*pcluster.Kind{user.NewKind(user.Deps{Store: store, Clock: clk, Reminders: noReminders{}, Metrics: m, Logger: logger, MaxSessions: 5})},
+		Kinds: []*pcluster.Kind{user.NewKind(user.Deps{
+			Store: store, Clock: clk, Reminders: noReminders{}, Metrics: m, Logger: logger, MaxSessions: 5, Online: online,
+			Grid: radar.NewGrid(1000), Dir: radar.NewDirectory(), Watchers: radar.NewWatchers(), RadarLimit: 50,
+			PresenceTTL: 2 * time.Minute, RadarInterval: 2 * time.Second, ReconnectGrace: 30 * time.Second,
+		})},
 		Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(node.Stop)
-	return &env{node: node, clk: clk, deps: &session.Deps{
+	return &env{node: node, clk: clk, store: store, online: online, deps: &session.Deps{
 		Node: node, Clock: clk, Metrics: m, Logger: logger, Verifier: noVerifier{},
 		Handlers: user.Handlers(), Bootstrap: []session.BootstrapSource{user.Bootstrap}, CallTimeout: 5 * time.Second,
 	}}

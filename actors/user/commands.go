@@ -30,9 +30,13 @@ func locationUpdate(c *session.Context) error {
 	// Asynchronous: a User grain busy pushing radars to its watchers must
 	// not hold up the socket's next frames (heartbeats, chat); the grain's
 	// mailbox still keeps this socket's updates in order.
-	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.UpdateLocation{
+	loc := &grainpb.UpdateLocation{
 		Lat: *p.Lat, Lng: *p.Lng, AccuracyMeters: p.AccuracyMeters, Heading: p.Heading, Speed: p.Speed,
-	}, func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep) })
+	}
+	// The location lives in the grain's memory only: should the grain
+	// move to another node, the session gives the new one the last fix.
+	c.KeepForReattach(loc)
+	session.CallAsync(c, cluster.KindUser, c.UserID, loc, func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep) })
 	return nil
 }
 
@@ -45,6 +49,9 @@ func setVisible(c *session.Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	// Not kept for a new activation, unlike the location: the store keeps
+	// the flag, and an old choice sent again could undo a newer one made
+	// on another device.
 	session.CallAsync(c, cluster.KindUser, c.UserID, &grainpb.SetVisible{Visible: *p.IsOnRadar},
 		func(rep *grainpb.PresenceReply) error { return replyPresence(c, rep) })
 	return nil

@@ -1,7 +1,14 @@
 // Package user holds the User grain: profile, radar visibility flag, blocks in
 // both directions, the live session references, the user's presence on the
 // radar and the vibe-expiry reminder. It is the only path by which events
-// reach a user's sockets (Deliver).
+// reach a user's sockets (Deliver), by the PIDs of their session actors on
+// whichever nodes hold the sockets; it watches them, so a socket whose node
+// died stops counting.
+//
+// Online (online.go) tells any grain on this node whether a user has a
+// socket open anywhere: the counts of the User grains here, and those of
+// the other members' User grains, mirrored by a node-wide actor
+// (online_mirror.go).
 //
 // Rules live in pure types: state.go (profile patches, sessions, blocks) and
 // presence_state.go (liveness, reconnect grace, staleness, push coalescing,

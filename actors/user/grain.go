@@ -172,9 +172,21 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.AttachSession:
 		ctx.Respond(g.attach(ctx, m))
 	case *grainpb.DetachSession:
-		g.state.Detach(m.SessionId)
-		g.deps.Online.set(g.id, len(g.state.Sessions))
-		g.apply(ctx, g.pres.Detached(g.now(), len(g.state.Sessions)))
+		g.detach(ctx, g.state.Session(m.SessionId))
+	case *actor.Terminated:
+		// A watched session stopped without detaching: its node died (or
+		// lost the connection to this one), or it stopped while its
+		// attach was on the way. It no longer counts as online.
+		ref := g.state.SessionAt(m.Who.Address, m.Who.Id)
+		g.detach(ctx, ref)
+		if ref != nil && m.Why == actor.TerminatedReason_AddressTerminated {
+			// Only this node's connection to the socket's node is known to
+			// have failed: should the session live on, it would get no
+			// events. Closed with "try again", its socket reconnects.
+			ctx.Send(sessionPID(ref), &grainpb.CloseSession{Code: protocol.CloseInternal, Reason: "try again"})
+		}
+	case *actor.Stopping:
+		g.stopping(ctx)
 	case *grainpb.GetLocation:
 		rep := &grainpb.LocationReply{Fresh: g.pres.Fresh(g.now())}
 		if rep.Fresh {
@@ -314,7 +326,8 @@ func (g *grain) superseded(ctx actor.Context, op string, err error) {
 	}
 	g.stale, g.passivating = true, true
 	for _, s := range g.state.Sessions {
-		ctx.Send(actor.NewPID(s.Address, s.PidId), &grainpb.CloseSession{Code: protocol.CloseInternal, Reason: "try again"})
+		ctx.Unwatch(sessionPID(s))
+		ctx.Send(sessionPID(s), &grainpb.CloseSession{Code: protocol.CloseInternal, Reason: "try again"})
 	}
 	g.state.Sessions = nil
 	g.deps.Online.set(g.id, 0)
@@ -344,15 +357,60 @@ func (g *grain) attach(ctx actor.Context, m *grainpb.AttachSession) *grainpb.Att
 	if f := g.unavailable(); f != nil {
 		return &grainpb.AttachReply{Failure: f}
 	}
+	// Each attached session is watched: a socket whose node died never
+	// detaches (see Terminated). A session attaching again (it does after
+	// a failed call) is watched once.
+	pid := sessionPID(m.Session)
+	if prev := g.state.Session(m.Session.SessionId); prev == nil {
+		ctx.Watch(pid)
+	} else if p := sessionPID(prev); !p.Equal(pid) {
+		ctx.Unwatch(p)
+		ctx.Watch(pid)
+	}
 	for _, old := range g.state.Attach(m.Session, g.deps.MaxSessions) {
-		ctx.Send(actor.NewPID(old.Address, old.PidId), &grainpb.CloseSession{
+		ctx.Unwatch(sessionPID(old))
+		ctx.Send(sessionPID(old), &grainpb.CloseSession{
 			Code: protocol.CloseSessionLimit, Reason: "too many sessions for this user",
 		})
 	}
 	g.deps.Online.set(g.id, len(g.state.Sessions))
 	g.apply(ctx, g.pres.Attached(g.now(), len(g.state.Sessions)))
-	return &grainpb.AttachReply{UserJson: g.userJSON()}
+	// The session watches this activation in turn, and attaches again
+	// when it stops (moved to another node, or its node died).
+	self := ctx.Self()
+	return &grainpb.AttachReply{UserJson: g.userJSON(), GrainAddress: self.Address, GrainPidId: self.Id}
 }
+
+// detach forgets a session (nil: one already gone): it closed, or its
+// actor stopped. The user's presence follows the sockets left.
+func (g *grain) detach(ctx actor.Context, ref *grainpb.SessionRef) {
+	if ref == nil {
+		return
+	}
+	ctx.Unwatch(sessionPID(ref))
+	g.state.Detach(ref.SessionId)
+	g.deps.Online.set(g.id, len(g.state.Sessions))
+	g.apply(ctx, g.pres.Detached(g.now(), len(g.state.Sessions)))
+}
+
+// stopping: the activation ends with sessions still attached (the
+// cluster moved the user to another node, or this node shuts down). The
+// sessions are told by their watch and attach to the next activation,
+// which counts them again; this node no longer does. The grain's own
+// watches end with it.
+func (g *grain) stopping(ctx actor.Context) {
+	if len(g.state.Sessions) == 0 {
+		return
+	}
+	for _, s := range g.state.Sessions {
+		ctx.Unwatch(sessionPID(s))
+	}
+	g.deps.Online.set(g.id, 0)
+}
+
+// sessionPID is the actor of an attached socket's session, on whichever
+// node holds the socket.
+func sessionPID(s *grainpb.SessionRef) *actor.PID { return actor.NewPID(s.Address, s.PidId) }
 
 func (g *grain) getUser() *grainpb.UserReply {
 	if f := g.unavailable(); f != nil {
@@ -603,7 +661,8 @@ func (g *grain) leave(ctx actor.Context, next storage.User, why *grainpb.Failure
 		g.deps.Logger.Error("user grain: delete vibe reminder", "user", g.id, "err", err)
 	}
 	for _, s := range g.state.Sessions {
-		ctx.Send(actor.NewPID(s.Address, s.PidId), &grainpb.CloseSession{
+		ctx.Unwatch(sessionPID(s))
+		ctx.Send(sessionPID(s), &grainpb.CloseSession{
 			Code: protocol.CloseAccountDeleted, Reason: why.Code, LastError: why,
 		})
 	}
@@ -646,7 +705,7 @@ func (g *grain) deliverDialects(ctx actor.Context, typ string, ws, legacy []byte
 			msg = legacyMsg
 		}
 		if msg != nil {
-			ctx.Send(actor.NewPID(s.Address, s.PidId), msg)
+			ctx.Send(sessionPID(s), msg)
 		}
 	}
 }

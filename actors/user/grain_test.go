@@ -233,6 +233,7 @@ func TestStaleGrainStops(t *testing.T) {
 		t.Fatalf("%d watchers of the user's cell, want 1", n)
 	}
 
+	stale := node.Cluster.Get("user_a", cluster.KindUser)
 	// Another activation renames the user.
 	u, err := store.Users().Get(ctx, "user_a")
 	if err != nil {
@@ -267,7 +268,16 @@ func TestStaleGrainStops(t *testing.T) {
 		t.Fatalf("stale writes counted %v", n)
 	}
 
-	// The next call activates a fresh grain on the newer record.
+	// The next call activates a fresh grain on the newer record, once the
+	// stale one stopped and its placement forgot it (the placement hears
+	// of the stop after the watchers; asked before, it still names the
+	// stopped grain, and a call's immediate retries may all land there).
+	for deadline := time.Now().Add(5 * time.Second); stale.Equal(node.Cluster.Get("user_a", cluster.KindUser)); {
+		if time.Now().After(deadline) {
+			t.Fatal("the stale grain did not stop")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	got, err := cluster.Call[*grainpb.UserReply](ctx, node, cluster.KindUser, "user_a", &grainpb.GetUser{})
 	if err != nil || got.Failure != nil || !strings.Contains(string(got.UserJson), "renamed elsewhere") {
 		t.Fatalf("after the stop: %v %v %s", err, got.GetFailure(), got.GetUserJson())

@@ -143,6 +143,27 @@ func (s *State) Detach(id string) {
 	}
 }
 
+// Session is the attached session with id, or nil.
+func (s *State) Session(id string) *grainpb.SessionRef {
+	for _, r := range s.Sessions {
+		if r.SessionId == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// SessionAt is the attached session whose actor is at address with pidID,
+// or nil.
+func (s *State) SessionAt(address, pidID string) *grainpb.SessionRef {
+	for _, r := range s.Sessions {
+		if r.Address == address && r.PidId == pidID {
+			return r
+		}
+	}
+	return nil
+}
+
 // BlockedIDs lists the users this user blocked, sorted for stable output.
 func (s *State) BlockedIDs() []string {
 	ids := make([]string, 0, len(s.Blocked))

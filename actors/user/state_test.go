@@ -429,6 +429,34 @@ func TestStateDetach(t *testing.T) {
 	}
 }
 
+// TestStateSessionLookups: a session is found by its id (DetachSession)
+// and by its actor's PID (a watched session's Terminated), on any node.
+func TestStateSessionLookups(t *testing.T) {
+	s := State{Sessions: []*grainpb.SessionRef{sessionRef("s1", "node-a"), sessionRef("s2", "node-b")}}
+	tests := []struct {
+		name          string
+		id            string
+		address, pid  string
+		byID, byActor string // the session found, "" for none
+	}{
+		{"local", "s1", "node-a", "pid-s1", "s1", "s1"},
+		{"remote", "s2", "node-b", "pid-s2", "s2", "s2"},
+		{"same actor id on another node", "s9", "node-b", "pid-s1", "", ""},
+		{"unknown", "s9", "node-c", "pid-s9", "", ""},
+		{"empty", "", "", "", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.Session(tc.id).GetSessionId(); got != tc.byID {
+				t.Errorf("Session(%q) = %q, want %q", tc.id, got, tc.byID)
+			}
+			if got := s.SessionAt(tc.address, tc.pid).GetSessionId(); got != tc.byActor {
+				t.Errorf("SessionAt(%q, %q) = %q, want %q", tc.address, tc.pid, got, tc.byActor)
+			}
+		})
+	}
+}
+
 func TestStateBlockedIDs(t *testing.T) {
 	tests := []struct {
 		name    string
