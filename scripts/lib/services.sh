@@ -29,7 +29,9 @@ start_pg() {
   fi
   mkdir -p "$dir"
   port=$((20000 + RANDOM % 20000))
-  if [ "$(id -u)" -eq 0 ]; then run="runuser -u postgres --"; chown postgres "$dir"; fi
+  # The postgres user must be able to reach its directory (mktemp makes
+  # parents private).
+  if [ "$(id -u)" -eq 0 ]; then run="runuser -u postgres --"; chown postgres "$dir"; chmod o+x "$1"; fi
   $run "$pgbin/initdb" -D "$dir/data" -U postgres -A trust >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; return 1; }
   $run "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
