@@ -139,6 +139,10 @@ func Start(opts Options) (*Node, error) {
 	if err := startMember(c, ep); err != nil {
 		return nil, err
 	}
+	if err := startPIDWatcher(c); err != nil {
+		c.Shutdown(false)
+		return nil, fmt.Errorf("cluster: pid watcher: %w", err)
+	}
 	if opts.Membership == nil {
 		opts.Membership = NewMembership()
 	}
@@ -216,7 +220,7 @@ func (n *Node) Stop() {
 
 // Send delivers msg to a grain without waiting. It activates the grain if needed.
 func (n *Node) Send(kind, identity string, msg proto.Message) {
-	pid := n.Cluster.Get(identity, kind)
+	pid := lookup(n.Cluster, kind, identity)
 	if pid == nil {
 		return
 	}
@@ -241,13 +245,18 @@ func Call[R proto.Message](ctx context.Context, n *Node, kind, identity string, 
 		return zero, fmt.Errorf("%w: %s/%s: %w", ErrUnavailable, kind, identity, context.DeadlineExceeded)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		pid := n.Cluster.Get(identity, kind)
+		if attempt > 0 {
+			// The placement hears of a stopped activation after its
+			// watchers do: give it a moment before asking again.
+			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+		}
+		pid := lookup(n.Cluster, kind, identity)
 		if pid == nil {
 			return zero, fmt.Errorf("%w: %s/%s: no member hosts the kind", ErrUnavailable, kind, identity)
 		}
 		res, err := n.System.Root.RequestFuture(pid, req, timeout).Result()
-		if errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter) {
-			n.Cluster.PidCache.Remove(identity, kind)
+		if isDeadLetter(err) {
+			evict(n.Cluster, kind, identity, pid)
 			continue
 		}
 		if err != nil {
@@ -264,7 +273,7 @@ func Call[R proto.Message](ctx context.Context, n *Node, kind, identity string, 
 
 // SendIn delivers msg to a grain from inside an actor without waiting.
 func SendIn(ctx actor.Context, kind, identity string, msg proto.Message) {
-	if pid := pcluster.GetCluster(ctx.ActorSystem()).Get(identity, kind); pid != nil {
+	if pid := lookup(pcluster.GetCluster(ctx.ActorSystem()), kind, identity); pid != nil {
 		ctx.Send(pid, msg)
 	}
 }

@@ -24,8 +24,16 @@ var errNoActivation = errors.New("no activation")
 // A panic in then escapes the actor's Receive (and its Recover): a caller
 // whose continuation can fail defers its own Recover there.
 func Request[R proto.Message](ctx actor.Context, kind, identity string, req proto.Message, timeout time.Duration, then func(R, error)) {
+	request(ctx, kind, identity, req, timeout, then, true)
+}
+
+// request is Request; retry says whether a dead letter (the cached
+// activation stopped) is asked again once, of a fresh activation.
+func request[R proto.Message](ctx actor.Context, kind, identity string, req proto.Message, timeout time.Duration, then func(R, error), retry bool) {
 	var fut *actor.Future
-	if pid := pcluster.GetCluster(ctx.ActorSystem()).Get(identity, kind); pid != nil {
+	c := pcluster.GetCluster(ctx.ActorSystem())
+	pid := lookup(c, kind, identity)
+	if pid != nil {
 		fut = ctx.RequestFuture(pid, req, timeout)
 	} else {
 		// Answered through a future all the same, so then never runs
@@ -37,6 +45,13 @@ func Request[R proto.Message](ctx actor.Context, kind, identity string, req prot
 		var zero R
 		if e, ok := res.(error); ok && err == nil {
 			err = e
+		}
+		if isDeadLetter(err) && pid != nil {
+			evict(c, kind, identity, pid)
+			if retry {
+				request(ctx, kind, identity, req, timeout, then, false)
+				return
+			}
 		}
 		if err != nil {
 			then(zero, fmt.Errorf("%w: %s/%s: %w", ErrUnavailable, kind, identity, err))
