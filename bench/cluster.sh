@@ -64,15 +64,16 @@ nodes() {
 
 load() {
   local run=$1; shift
+  local pidlist; pidlist=$(IFS=,; echo "${NODE_PIDS[*]}")
   "$WORK/bin/gisbi-load" --server "$URLS" --users "$USERS" --pairs "$PAIRS" --chat-rate "$CHAT" \
-    --duration "$DURATION" --json "$@" >"$WORK/results/$run.json" 2>"$WORK/results/$run.log" || true
+    --duration "$DURATION" --server-pid "$pidlist" --json "$@" >"$WORK/results/$run.json" 2>"$WORK/results/$run.log" || true
 }
 
 report() {
   local run=$1 ticks=$2 secs=$3
   local hz; hz=$(getconf CLK_TCK)
   jq -r --arg run "$run" --arg cpu "$(echo "scale=2; $ticks / $hz / $secs" | bc)" '
-    "\($run): server CPU \($cpu) cores over the run; pass \(.pass)",
+    "\($run): server CPU \($cpu) cores over the whole run, \(if .server then (.server.cpuSecondsSteady / .steadySeconds * 100 | round / 100 | tostring) else "?" end) cores in the traffic phase; pass \(.pass)",
     (.ops[] | select(.latencyMs) | "  \(.type): \(.sentPerSec | floor)/s p50 \(.latencyMs.p50) p99 \(.latencyMs.p99) ms"),
     (if .sessions.reconnectLatencyMs then "  reconnect (drop → session): \(.sessions.reconnectLatencyMs | tostring)" else empty end),
     (.nodes[] | "  \(.url): home \(.home), connected at end \(.connectedAtEnd), dropped \(.dropped), reconnects \(.reconnects)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,7 +120,7 @@ type Config struct {
 	MaxFailFraction   float64       // logins, connects, dropped sockets and pairs allowed to fail
 	AllowErrors       []string      // error codes that do not fail the run; on /socket, error event names (the dialect has no codes)
 	TogetherTolerance time.Duration // server clock: largest |reported − expected| together-time; 0 = auto
-	ServerPID         int           // sample this process's RSS and CPU (same machine only)
+	ServerPIDs        []int         // sample these processes' RSS and CPU, summed (same machine only): the server, or the nodes of a cluster
 }
 
 // Defaults returns a small radar + chat + BLE scenario against a local
@@ -265,7 +266,7 @@ func (c *Config) Validate() error {
 	if c.TogetherTolerance < 0 {
 		bad("together-tolerance must not be negative (0 is automatic)")
 	}
-	if c.ServerPID < 0 {
+	if slices.ContainsFunc(c.ServerPIDs, func(p int) bool { return p <= 0 }) {
 		bad("server-pid must not be negative")
 	}
 	if len(errs) == 0 && c.Scenario != ScenarioRadar { // a closed loop has no set rate: see radar.go

@@ -104,6 +104,28 @@ func sampleProc(pid string) (ProcSample, error) {
 	return s, nil
 }
 
+// sampleProcs is the sum of several processes' samples (the nodes of a
+// cluster on one machine): memory and CPU add up; PeakRSS is the sum of
+// each one's peak, an upper bound of the peak of the sum.
+func sampleProcs(pids []int) (ProcSample, error) {
+	var sum ProcSample
+	for i, pid := range pids {
+		s, err := sampleProc(strconv.Itoa(pid))
+		if err != nil {
+			return s, err
+		}
+		if i == 0 {
+			sum.At = s.At
+		}
+		sum.RSSBytes += s.RSSBytes
+		sum.PeakRSS += s.PeakRSS
+		sum.AnonBytes += s.AnonBytes
+		sum.CPUSeconds += s.CPUSeconds
+		sum.Threads += s.Threads
+	}
+	return sum, nil
+}
+
 // selfSample reads this process: RSS from /proc/self/status and CPU from
 // getrusage, which is exact where /proc's ticks are coarse.
 func selfSample() ProcSample {

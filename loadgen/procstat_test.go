@@ -50,3 +50,22 @@ func TestSampleProcSelf(t *testing.T) {
 		t.Fatal("pid 0 has no /proc entry")
 	}
 }
+
+func TestSampleProcsSums(t *testing.T) {
+	one, err := sampleProcs([]int{os.Getpid()})
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	two, err := sampleProcs([]int{os.Getpid(), os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same process twice: memory doubles (give or take what moved
+	// between the reads), and CPU never goes down.
+	if two.RSSBytes < one.RSSBytes*3/2 || two.CPUSeconds < one.CPUSeconds {
+		t.Fatalf("one %+v, twice %+v", one, two)
+	}
+	if _, err := sampleProcs([]int{os.Getpid(), 1 << 30}); err == nil {
+		t.Fatal("a missing process sampled without an error")
+	}
+}

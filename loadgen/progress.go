@@ -12,7 +12,7 @@ import (
 // serverSampler reads the server's /proc entry; a nil sampler does nothing,
 // so callers need not check whether --server-pid was given.
 type serverSampler struct {
-	pid string
+	pids []int
 
 	mu      sync.Mutex
 	phases  map[string]*ProcSample
@@ -26,7 +26,7 @@ func (s *serverSampler) sample(phase string) *ProcSample {
 	if s == nil {
 		return nil
 	}
-	ps, err := sampleProc(s.pid)
+	ps, err := sampleProcs(s.pids)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *serverSampler) cost(srv0, srv1 *ProcSample, sessions int) *ServerCost {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := &ServerCost{PeakRSS: s.peak, Start: s.phases["start"], LoggedIn: s.phases["loggedIn"], Connected: s.phases["connected"], End: s.phases["end"]}
-	c.PID, _ = strconv.Atoi(s.pid)
+	c.PID, c.PIDs = s.pids[0], s.pids
 	if c.Connected != nil && sessions > 0 {
 		if c.LoggedIn != nil {
 			c.PerSessionBytes = float64(c.Connected.RSSBytes-c.LoggedIn.RSSBytes) / float64(sessions)

@@ -142,8 +142,8 @@ func newRunner(cfg Config, progress io.Writer) (*runner, error) {
 	for _, c := range r.clients[2*cfg.Pairs:] {
 		c.walk = newWalker(cfg.Box, cfg.WalkSpeed, uint64(c.idx))
 	}
-	if cfg.ServerPID > 0 {
-		r.server = &serverSampler{pid: strconv.Itoa(cfg.ServerPID)}
+	if len(cfg.ServerPIDs) > 0 {
+		r.server = &serverSampler{pids: cfg.ServerPIDs}
 	}
 	return r, nil
 }

@@ -131,7 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (loadgen.Config, options, error
 	fs.Float64Var(&cfg.MaxFailFraction, "max-fail", cfg.MaxFailFraction, "fraction of logins, connects, drops and pairs allowed to fail")
 	fs.StringVar(&allow, "allow-errors", allow, "comma-separated error codes (with --dialect socket, error event names) that do not fail the run")
 	fs.DurationVar(&cfg.TogetherTolerance, "together-tolerance", cfg.TogetherTolerance, "largest together-time error per pair (server clock); 0 = 1.5s + speed×50ms")
-	fs.IntVar(&cfg.ServerPID, "server-pid", cfg.ServerPID, "sample this local process's RSS and CPU (the server)")
+	fs.IntSliceVar(&cfg.ServerPIDs, "server-pid", cfg.ServerPIDs, "sample this local process's RSS and CPU (the server); several (comma-separated) are summed, for the nodes of a cluster")
 	fs.BoolVar(&opts.json, "json", false, "print the summary alone as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
 		return cfg, opts, err
