@@ -147,6 +147,18 @@ func Start(opts Options) (*Node, error) {
 		opts.Membership = NewMembership()
 	}
 	opts.Membership.bind(c)
+	opts.Membership.Subscribe(func(t Topology) {
+		for _, addr := range t.Left {
+			// The remote otherwise learns that a member is gone only when
+			// its endpoint gives up reconnecting (five tries, two seconds
+			// apart), and only then tells the actors watching PIDs there:
+			// sessions whose User grain lived on the member, User grains
+			// whose sessions did, the PID cache. Terminating the endpoint
+			// tells them when the cluster does. Published from a goroutine:
+			// this runs inside the event stream's own publish.
+			go system.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: addr})
+		}
+	})
 	n := &Node{System: system, Cluster: c, Membership: opts.Membership, timeout: opts.RequestTimeout, etcd: ep, lost: make(chan error, 1)}
 	if ep != nil {
 		n.guard = startGuard(c, ep, n.lost)

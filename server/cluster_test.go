@@ -486,6 +486,13 @@ func TestClusterThreeNodes(t *testing.T) {
 	sent, acked := fl.total()
 	t.Logf("flood: %d sent, %d acknowledged, errors %v", sent, acked, fl.errs)
 	fl.verify(t, ann, floodPairs)
+	// The accepts made before the kill are still connections after it.
+	for _, pr := range floodPairs {
+		res := pr[0].Do(http.MethodGet, "/connections", nil)
+		if res.Status != http.StatusOK || !strings.Contains(string(res.Body), pr[1].ID) {
+			t.Fatalf("%s's connections after the kill lack %s: %d %s", pr[0].ID, pr[1].ID, res.Status, res.Body)
+		}
+	}
 
 	// A frozen node cannot overwrite newer state. Pick a pair whose grain
 	// n2 hosts, freeze n2, write through n1 (the grain re-activates there),
