@@ -147,6 +147,7 @@ func Start(opts Options) (*Node, error) {
 		opts.Membership = NewMembership()
 	}
 	opts.Membership.bind(c)
+	memberships.Store(c, opts.Membership)
 	opts.Membership.Subscribe(func(t Topology) {
 		for _, addr := range t.Left {
 			// The remote otherwise learns that a member is gone only when
@@ -226,6 +227,7 @@ func (n *Node) Stop() {
 			}
 		}
 		n.Cluster.Shutdown(false)
+		memberships.Delete(n.Cluster)
 		close(n.lost)
 	})
 }

@@ -26,14 +26,20 @@ type Membership struct {
 	self  atomic.Value // string
 	peers atomic.Pointer[[]string]
 
-	mu   sync.Mutex
-	subs []func(Topology)
+	// placement is the rendezvous of the live members, as disthash
+	// computes it from the same topology events; nil before the node
+	// starts and in SetForTest.
+	placement atomic.Pointer[pcluster.Rendezvous]
+
+	mu      sync.Mutex
+	subs    []func(Topology)
+	changed chan struct{} // closed at the next topology change
 }
 
 // NewMembership returns a membership with no peers: a cluster of one until
 // the node starts and learns otherwise.
 func NewMembership() *Membership {
-	m := &Membership{}
+	m := &Membership{changed: make(chan struct{})}
 	m.self.Store("")
 	m.peers.Store(&[]string{})
 	return m
@@ -70,10 +76,37 @@ func (m *Membership) bind(c *pcluster.Cluster) {
 	m.self.Store(self)
 	c.ActorSystem.EventStream.Subscribe(func(ev any) {
 		if t, ok := ev.(*pcluster.ClusterTopology); ok {
+			m.place(t.Members)
 			m.update(self, addresses(t.Members))
 		}
 	})
-	m.update(self, addresses(c.MemberList.Members().Members()))
+	members := c.MemberList.Members().Members()
+	m.place(members)
+	m.update(self, addresses(members))
+}
+
+// place recomputes the placement and wakes lookups waiting on the old one.
+func (m *Membership) place(members []*pcluster.Member) {
+	rdv := pcluster.NewRendezvous()
+	rdv.UpdateMembers(members)
+	m.placement.Store(rdv)
+	m.mu.Lock()
+	close(m.changed)
+	m.changed = make(chan struct{})
+	m.mu.Unlock()
+}
+
+// owner is the address of the member that places the grain, and a channel
+// closed when the topology changes (the owner may then be another).
+func (m *Membership) owner(kind, identity string) (string, <-chan struct{}) {
+	m.mu.Lock()
+	changed := m.changed
+	m.mu.Unlock()
+	rdv := m.placement.Load()
+	if rdv == nil {
+		return "", changed
+	}
+	return rdv.GetByClusterIdentity(&pcluster.ClusterIdentity{Kind: kind, Identity: identity}), changed
 }
 
 // SetForTest makes m a member at self among members (addresses, self may be

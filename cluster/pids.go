@@ -2,9 +2,12 @@ package cluster
 
 import (
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 )
 
@@ -69,7 +72,7 @@ func lookup(c *pcluster.Cluster, kind, identity string) *actor.PID {
 	if pid, ok := c.PidCache.Get(identity, kind); ok {
 		return pid
 	}
-	pid := c.Get(identity, kind)
+	pid := place(c, kind, identity)
 	if pid == nil {
 		return nil
 	}
@@ -91,3 +94,49 @@ func evict(c *pcluster.Cluster, kind, identity string, pid *actor.PID) {
 func isDeadLetter(err error) bool {
 	return errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter)
 }
+
+// memberships maps a cluster to its Membership, for lookups made where
+// only the cluster is at hand (actor code).
+var memberships sync.Map // *pcluster.Cluster → *Membership
+
+// place asks the owner's placement actor for the grain's activation, as
+// disthash's Cluster.Get does, but gives up as soon as the topology
+// changes instead of after the library's fixed five seconds: a lookup
+// sent to a member that died waited out its whole timeout after the
+// cluster had noticed, and the caller (a session re-attaching, a grain)
+// waited with it. The owner after the change is asked next.
+func place(c *pcluster.Cluster, kind, identity string) *actor.PID {
+	v, ok := memberships.Load(c)
+	if !ok {
+		return c.Get(identity, kind)
+	}
+	m := v.(*Membership)
+	for attempt := 0; attempt < 3; attempt++ {
+		owner, changed := m.owner(kind, identity)
+		if owner == "" {
+			return nil
+		}
+		fut := c.ActorSystem.Root.RequestFuture(actor.NewPID(owner, disthash.PartitionActivatorActorName),
+			&pcluster.ActivationRequest{ClusterIdentity: pcluster.NewClusterIdentity(identity, kind)}, placeTimeout)
+		done := make(chan *actor.PID, 1)
+		go func() {
+			res, err := fut.Result()
+			r, _ := res.(*pcluster.ActivationResponse)
+			if err != nil || r == nil {
+				done <- nil
+				return
+			}
+			done <- r.Pid
+		}()
+		select {
+		case pid := <-done:
+			return pid
+		case <-changed:
+			// Ask the owner the new topology names, if it changed.
+		}
+	}
+	return nil
+}
+
+// placeTimeout bounds an activation request, as in disthash.
+const placeTimeout = 5 * time.Second
