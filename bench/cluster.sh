@@ -94,7 +94,10 @@ for run in $RUNS; do
     # Halfway through the traffic phase (the generator's progress lines
     # name the phase).
     (until grep -q ' run ' "$WORK/results/$run.log" 2>/dev/null; do sleep 0.2; done
-     sleep "$(( ${DURATION%s} / 2 ))"; kill -9 "${NODE_PIDS[2]}"; date +%s.%N >"$WORK/results/killed_at") &
+     sleep "$(( ${DURATION%s} / 2 ))"; kill -9 "${NODE_PIDS[2]}"; killed=$(date +%s.%N)
+     # Detection: the first survivor whose member count drops to 2.
+     until curl -fsS http://127.0.0.1:18801/metrics 2>/dev/null | grep -q '^gisbi_cluster_members 2$'; do sleep 0.05; done
+     echo "n3 killed; the survivors saw it leave $(echo "$(date +%s.%N) - $killed" | bc | cut -c1-5) s later" >"$WORK/results/detection.txt") &
     USERS=$KILL_USERS PAIRS=$KILL_PAIRS load "$run" --allow-errors transport,disconnected,unavailable,timeout --max-fail 0.5
     # The killed node's ticks are gone with it: no CPU figure for this run.
     t1=$t0
@@ -104,6 +107,7 @@ for run in $RUNS; do
   fi
   secs=$(echo "$(date +%s.%N) - $start" | bc)
   report "$run" "$((t1 - t0))" "$secs"
+  if [ -f "$WORK/results/detection.txt" ]; then tee -a "$WORK/results/summary.txt" <"$WORK/results/detection.txt"; fi
   for p in "${NODE_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${NODE_PIDS[@]}" 2>/dev/null || true
 done
