@@ -133,8 +133,8 @@ type ProcCost struct {
 // ServerCost is the server process, sampled from /proc/<pid> when
 // --server-pid is given.
 type ServerCost struct {
-	PID       int         `json:"pid"`            // the first of PIDs
-	PIDs      []int       `json:"pids,omitempty"` // every process sampled; the samples are their sums
+	PID       int         `json:"pid"`                 // the first of PIDs
+	PIDs      []int       `json:"pids,omitempty"`      // every process sampled; the samples are their sums
 	Start     *ProcSample `json:"start,omitempty"`     // before any login
 	LoggedIn  *ProcSample `json:"loggedIn,omitempty"`  // users logged in, no socket yet
 	Connected *ProcSample `json:"connected,omitempty"` // every socket started (or, on /socket, attached), idle, after settling
