@@ -92,26 +92,7 @@ func TestChatSIGKILLKeepsEveryAcknowledgedMessage(t *testing.T) {
 	defer mu.Unlock()
 	stored := 0
 	for i, s := range ss {
-		var history []string // oldest first
-		before := ""
-		for {
-			path := "/conversations/" + s.u.ID + "/messages?limit=100"
-			if before != "" {
-				path += "&before=" + before
-			}
-			res := hub.Do(http.MethodGet, path, nil)
-			if res.Status != 200 {
-				t.Fatalf("history: %d %s", res.Status, res.Body)
-			}
-			m := res.JSON(t)
-			for _, x := range m["messages"].([]any) {
-				history = append([]string{x.(map[string]any)["content"].(string)}, history...)
-			}
-			if m["nextBefore"] == nil {
-				break
-			}
-			before = m["nextBefore"].(string)
-		}
+		history := conversation(t, hub, s.u.ID)
 		stored += len(history)
 		// In order, each once: history is a prefix of what was sent.
 		for j, c := range history {
@@ -124,4 +105,30 @@ func TestChatSIGKILLKeepsEveryAcknowledgedMessage(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages acknowledged before SIGKILL, %d stored after restart", total, stored)
+}
+
+// conversation is u's whole conversation with peer, oldest first, read
+// page by page over REST.
+func conversation(t *testing.T, u *servertest.User, peer string) []string {
+	t.Helper()
+	var history []string
+	before := ""
+	for {
+		path := "/conversations/" + peer + "/messages?limit=100"
+		if before != "" {
+			path += "&before=" + before
+		}
+		res := u.Do(http.MethodGet, path, nil)
+		if res.Status != http.StatusOK {
+			t.Fatalf("history: %d %s", res.Status, res.Body)
+		}
+		m := res.JSON(t)
+		for _, x := range m["messages"].([]any) {
+			history = append([]string{x.(map[string]any)["content"].(string)}, history...)
+		}
+		if m["nextBefore"] == nil {
+			return history
+		}
+		before = m["nextBefore"].(string)
+	}
 }

@@ -96,22 +96,32 @@ func (c *testCluster) startAll(names ...string) []*clusterNode {
 	return append(out, rest...)
 }
 
-// members is what a node's gisbi_cluster_members gauge says, -1 when the
-// node does not answer.
-func members(n *clusterNode) int {
+// scrape reads one sample from a node's /metrics; false when the node
+// does not answer or has no such sample. It never fails the test, so it
+// can poll a node that is dying.
+func scrape(n *clusterNode, name string) (float64, bool) {
 	cl := http.Client{Timeout: time.Second}
 	res, err := cl.Get(n.URL + "/metrics")
 	if err != nil {
-		return -1
+		return 0, false
 	}
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "gisbi_cluster_members "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int(f)
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
 		}
+	}
+	return 0, false
+}
+
+// members is what a node's gisbi_cluster_members gauge says, -1 when the
+// node does not answer.
+func members(n *clusterNode) int {
+	if v, ok := scrape(n, "gisbi_cluster_members"); ok {
+		return int(v)
 	}
 	return -1
 }
@@ -293,32 +303,13 @@ func (f *flood) total() (sent, acked int) {
 
 // verify checks that every acknowledged message is stored, once, in the
 // order it was acknowledged.
-func (f *flood) verify(t *testing.T, reader *phoneUser, pairs [][2]*phoneUser) {
+func (f *flood) verify(t *testing.T, pairs [][2]*phoneUser) {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, pr := range pairs {
 		from, to := pr[0], pr[1]
-		var history []string // oldest first
-		before := ""
-		for {
-			path := "/conversations/" + to.ID + "/messages?limit=100"
-			if before != "" {
-				path += "&before=" + before
-			}
-			res := from.Do(http.MethodGet, path, nil)
-			if res.Status != http.StatusOK {
-				t.Fatalf("history: %d %s", res.Status, res.Body)
-			}
-			m := res.JSON(t)
-			for _, x := range m["messages"].([]any) {
-				history = append([]string{x.(map[string]any)["content"].(string)}, history...)
-			}
-			if m["nextBefore"] == nil {
-				break
-			}
-			before = m["nextBefore"].(string)
-		}
+		history := conversation(t, from.User, to.ID)
 		prefix := fmt.Sprintf("f%d-", i)
 		seen := map[string]bool{}
 		for _, c := range history {
@@ -333,7 +324,6 @@ func (f *flood) verify(t *testing.T, reader *phoneUser, pairs [][2]*phoneUser) {
 			}
 		}
 	}
-	_ = reader
 }
 
 func liveNodes(c *testCluster) func() []*clusterNode {
@@ -485,7 +475,7 @@ func TestClusterThreeNodes(t *testing.T) {
 	fl.halt()
 	sent, acked := fl.total()
 	t.Logf("flood: %d sent, %d acknowledged, errors %v", sent, acked, fl.errs)
-	fl.verify(t, ann, floodPairs)
+	fl.verify(t, floodPairs)
 	// The accepts made before the kill are still connections after it.
 	for _, pr := range floodPairs {
 		res := pr[0].Do(http.MethodGet, "/connections", nil)
@@ -531,11 +521,7 @@ func TestClusterThreeNodes(t *testing.T) {
 	if log := n2.ServerLog(); !strings.Contains(log, "lost cluster membership") {
 		t.Fatalf("thawed node exited without saying why:\n%s", log)
 	}
-	var history []string
-	res := x.Do(http.MethodGet, "/conversations/"+y.ID+"/messages?limit=10", nil)
-	for _, m := range res.JSON(t)["messages"].([]any) {
-		history = append([]string{m.(map[string]any)["content"].(string)}, history...)
-	}
+	history := conversation(t, x.User, y.ID)
 	// What n1 wrote while n2 was frozen is there, in order. The thawed
 	// node's message may be stored (on top of the newer state, never in its
 	// place) whether or not its answer got out before the node exited; if
@@ -557,28 +543,9 @@ func TestClusterThreeNodes(t *testing.T) {
 		u := c.join(fmt.Sprintf("late-%d", i), n4)
 		locate(t, u.ws, baseLat, baseLng+0.002*float64(i))
 	}
-	if act := nodeMetric(t, n4, `gisbi_grain_activations_total{kind="User"}`); act == 0 {
+	if act, _ := scrape(n4, `gisbi_grain_activations_total{kind="User"}`); act == 0 {
 		t.Fatal("the joined node hosts no User grain")
 	}
-}
-
-// nodeMetric reads one sample from a node's /metrics.
-func nodeMetric(t *testing.T, n *clusterNode, name string) float64 {
-	t.Helper()
-	res, err := http.Get(n.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
 }
 
 // TestClusterRollingRestart restarts each of three nodes in turn (SIGTERM,
@@ -618,5 +585,5 @@ func TestClusterRollingRestart(t *testing.T) {
 	if acked == 0 {
 		t.Fatal("nothing was acknowledged")
 	}
-	fl.verify(t, pairs[0][0], pairs)
+	fl.verify(t, pairs)
 }
