@@ -363,9 +363,18 @@ func TestClusterThreeNodes(t *testing.T) {
 	locate(t, ann.ws, baseLat, baseLng)
 	bLat, bLng := metresEast(baseLat, baseLng, 300)
 	locate(t, cat.ws, baseLat+0.001, baseLng)
-	_, seen := locate(t, ben.ws, bLat, bLng)
-	if !seen.has(ann.ID) || !seen.has(cat.ID) {
-		t.Fatalf("ben (n2) sees %v on radar, want ann (n1) and cat (n3)", seen.ids())
+	// A change reaches the other nodes' radar replicas a moment after it
+	// is acknowledged (a message to each peer's mirror), so ben asks again
+	// until the replicas caught up.
+	var seen nearby
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, seen = locate(t, ben.ws, bLat, bLng); seen.has(ann.ID) && seen.has(cat.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ben (n2) sees %v on radar, want ann (n1) and cat (n3)", seen.ids())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	ann.ws.ExpectPushWhere("radar.nearby.updated", 5*time.Second, func(f *servertest.Frame) bool {
 		return decodeNearby(t, f).has(ben.ID)
