@@ -68,6 +68,10 @@ func chatRead(c *session.Context, d Deps) error {
 	if p.MessageID == "" {
 		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainChat, "messageId is required")
 	}
+	// An id we could not have issued names nothing; the store never sees it.
+	if !protocol.ValidID(p.MessageID) {
+		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainChat, "message not found")
+	}
 	m, err := d.Store.Messages().Get(c.Ctx, p.MessageID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainChat, "message not found")

@@ -91,6 +91,11 @@ func onRequest(c *session.Context, d Deps, msg func(requestID string) proto.Mess
 	if p.RequestID == "" {
 		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainConnections, "requestId is required")
 	}
+	// An id we could not have issued (a NUL, a megabyte) names nothing:
+	// it is answered here, never handed to the store.
+	if !protocol.ValidID(p.RequestID) {
+		return protocol.Errorf(CodeRequestNotFound, protocol.DomainConnections, "request not found")
+	}
 	pairID, err := d.Store.Pairs().ByRequest(c.Ctx, p.RequestID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return protocol.Errorf(CodeRequestNotFound, protocol.DomainConnections, "request not found")
@@ -111,6 +116,9 @@ func closeConn(c *session.Context, d Deps) error {
 	}
 	if len(p.ClosureReason) > 64 {
 		return protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainConnections, "closureReason is longer than 64 characters")
+	}
+	if !protocol.ValidID(p.ConnectionID) {
+		return protocol.Errorf(protocol.CodeNotFound, protocol.DomainConnections, "connection not found")
 	}
 	pairID, err := d.Store.Pairs().ByConnection(c.Ctx, p.ConnectionID)
 	if errors.Is(err, storage.ErrNotFound) {
