@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -78,8 +79,10 @@ func (a *API) verifyIdentity(ctx context.Context, provider, idToken string) (*au
 			return nil, protocol.Errorf(protocol.CodeProviderDisabled, protocol.DomainAuth, "provider dev is only available in dev mode")
 		}
 		handle := strings.TrimSpace(idToken)
-		if n := utf8.RuneCountInString(handle); n < 1 || n > 64 || !utf8.ValidString(handle) {
-			return nil, protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainAuth, "dev idToken must be a handle of 1-64 characters")
+		// A control character (NUL above all) would reach the store's keys
+		// and the logs; no handle needs one.
+		if n := utf8.RuneCountInString(handle); n < 1 || n > 64 || !utf8.ValidString(handle) || strings.ContainsFunc(handle, unicode.IsControl) {
+			return nil, protocol.Errorf(protocol.CodeInvalidPayload, protocol.DomainAuth, "dev idToken must be a handle of 1-64 printable characters")
 		}
 		return &auth.Identity{Provider: "dev", Subject: handle, Name: handle}, nil
 	case "":

@@ -140,6 +140,8 @@ func TestLoginInputAndProviders(t *testing.T) {
 		{"unknown provider", map[string]string{"provider": "myspace", "idToken": "x"}, 400, "invalid_payload"},
 		{"missing token", map[string]string{"provider": "dev"}, 400, "invalid_payload"},
 		{"dev handle too long", map[string]string{"provider": "dev", "idToken": strings.Repeat("a", 65)}, 400, "invalid_payload"},
+		{"dev handle with a NUL", map[string]string{"provider": "dev", "idToken": "ad\x00a"}, 400, "invalid_payload"},
+		{"dev handle with a control character", map[string]string{"provider": "dev", "idToken": "ad\x1ba"}, 400, "invalid_payload"},
 		{"not json", []byte("{nope"), 400, "invalid_json"},
 		{"wrong type", []byte(`{"provider":7,"idToken":"a"}`), 400, "invalid_payload"},
 		{"bad device platform", map[string]string{"provider": "dev", "idToken": "a", "deviceToken": "t", "devicePlatform": "fridge"}, 400, "invalid_payload"},
