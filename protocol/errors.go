@@ -25,6 +25,7 @@ const (
 	CodeProviderDisabled         Code = "provider_disabled"
 	CodeProviderUnavailable      Code = "provider_unavailable"
 	CodePayloadTooLarge          Code = "payload_too_large"
+	CodeHeadersTooLarge          Code = "headers_too_large"
 	CodeUsernameTaken            Code = "username_taken"
 	CodeUserNotFound             Code = "user_not_found"
 	CodeMissingUserID            Code = "missing_userId"
@@ -118,6 +119,8 @@ func HTTPStatus(c Code) int {
 		return http.StatusGone
 	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case CodeHeadersTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
 	case CodeProviderUnavailable, CodeUnavailable:

@@ -31,6 +31,7 @@ var httpStatusOf = map[Code]int{
 	CodeProviderDisabled:         http.StatusForbidden,
 	CodeProviderUnavailable:      http.StatusServiceUnavailable,
 	CodePayloadTooLarge:          http.StatusRequestEntityTooLarge,
+	CodeHeadersTooLarge:          http.StatusRequestHeaderFieldsTooLarge,
 	CodeUsernameTaken:            http.StatusConflict,
 	CodeUserNotFound:             http.StatusNotFound,
 	CodeMissingUserID:            http.StatusBadRequest,

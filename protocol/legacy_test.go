@@ -79,7 +79,7 @@ var legacyErrorOf = map[Code]string{
 	CodeRateLimited: EventValidationFailed, CodeUnauthorized: EventAuthorizationFailed, CodeTokenExpired: EventAuthorizationFailed,
 	CodeNotFound: EventNotFound, CodeForbidden: EventPermissionDenied, CodeInternal: EventServerError,
 	CodeAccountDeleted: EventAccountTerminated, CodeProviderDisabled: EventValidationFailed, CodeProviderUnavailable: EventValidationFailed,
-	CodePayloadTooLarge: EventValidationFailed, CodeUsernameTaken: EventValidationFailed, CodeUserNotFound: EventNotFound,
+	CodePayloadTooLarge: EventValidationFailed, CodeHeadersTooLarge: EventValidationFailed, CodeUsernameTaken: EventValidationFailed, CodeUserNotFound: EventNotFound,
 	CodeMissingUserID: EventValidationFailed, CodeMissingRecipientID: EventValidationFailed,
 	CodeActiveConnectionRequired: EventPermissionDenied, CodeInvalidLocation: EventValidationFailed,
 	CodeRequestExpired: EventValidationFailed, CodePeerGiftsDisabled: EventValidationFailed, CodeUnavailable: EventServerError,

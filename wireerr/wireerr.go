@@ -49,6 +49,10 @@ func FromHTTP(status int, message string) (pe *protocol.Error, ok bool) {
 		return protocol.Errorf(protocol.CodeMethodNotAllowed, "", "method not allowed on this route"), true
 	case http.StatusRequestEntityTooLarge:
 		return protocol.Errorf(protocol.CodePayloadTooLarge, "", "request body too large"), true
+	case http.StatusRequestHeaderFieldsTooLarge:
+		// fasthttp reads the request line and the headers into one buffer,
+		// so a long URL and long headers overflow alike.
+		return protocol.Errorf(protocol.CodeHeadersTooLarge, "", "request line and headers too large"), true
 	case http.StatusTooManyRequests:
 		return protocol.Errorf(protocol.CodeRateLimited, "", "too many requests"), true
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
