@@ -11,7 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 )
 
-// Grain PIDs are cached. disthash's Cluster.Get asks the owner's placement
+// Remote grain PIDs are cached. disthash's Cluster.Get asks the owner's placement
 // actor on every call and waits for the answer; on several nodes that is a
 // network round trip inside the caller's Receive for two calls in three,
 // which queued every session and grain behind it (the cluster benchmark's
@@ -76,8 +76,14 @@ func lookup(c *pcluster.Cluster, kind, identity string) *actor.PID {
 	if pid == nil {
 		return nil
 	}
-	// Cached only once the watcher runs (it starts just after the member):
-	// an unwatched PID could outlive its activation in the cache.
+	// Only remote PIDs are cached: a local lookup is an in-process request
+	// to the local placement actor, cheap enough, and keeps a cluster of
+	// one exactly as it was. And only once the watcher runs (it starts just
+	// after the member): an unwatched PID could outlive its activation in
+	// the cache.
+	if pid.Address == c.ActorSystem.Address() {
+		return pid
+	}
 	if _, ok := c.ActorSystem.ProcessRegistry.GetLocal(pidWatcherName); ok {
 		c.PidCache.Set(identity, kind, pid)
 		c.ActorSystem.Root.Send(c.ActorSystem.NewLocalPID(pidWatcherName), watchPID{identity: identity, kind: kind, pid: pid})
