@@ -26,20 +26,25 @@ type Membership struct {
 	self  atomic.Value // string
 	peers atomic.Pointer[[]string]
 
-	// placement is the rendezvous of the live members, as disthash
-	// computes it from the same topology events; nil before the node
-	// starts and in SetForTest.
-	placement atomic.Pointer[pcluster.Rendezvous]
+	// placement is read on every grain lookup, so it is one atomic load;
+	// nil before the node starts and in SetForTest.
+	placement atomic.Pointer[placement]
 
-	mu      sync.Mutex
-	subs    []func(Topology)
-	changed chan struct{} // closed at the next topology change
+	mu   sync.Mutex
+	subs []func(Topology)
+}
+
+// placement is the rendezvous of the live members, as disthash computes it
+// from the same topology events, and a channel closed when it is replaced.
+type placement struct {
+	rdv     *pcluster.Rendezvous
+	changed chan struct{}
 }
 
 // NewMembership returns a membership with no peers: a cluster of one until
 // the node starts and learns otherwise.
 func NewMembership() *Membership {
-	m := &Membership{changed: make(chan struct{})}
+	m := &Membership{}
 	m.self.Store("")
 	m.peers.Store(&[]string{})
 	return m
@@ -89,24 +94,20 @@ func (m *Membership) bind(c *pcluster.Cluster) {
 func (m *Membership) place(members []*pcluster.Member) {
 	rdv := pcluster.NewRendezvous()
 	rdv.UpdateMembers(members)
-	m.placement.Store(rdv)
-	m.mu.Lock()
-	close(m.changed)
-	m.changed = make(chan struct{})
-	m.mu.Unlock()
+	if old := m.placement.Swap(&placement{rdv: rdv, changed: make(chan struct{})}); old != nil {
+		close(old.changed)
+	}
 }
 
-// owner is the address of the member that places the grain, and a channel
-// closed when the topology changes (the owner may then be another).
+// owner is the address of the member that places the grain ("" before the
+// node starts), and a channel closed when the topology changes (the owner
+// may then be another).
 func (m *Membership) owner(kind, identity string) (string, <-chan struct{}) {
-	m.mu.Lock()
-	changed := m.changed
-	m.mu.Unlock()
-	rdv := m.placement.Load()
-	if rdv == nil {
-		return "", changed
+	p := m.placement.Load()
+	if p == nil {
+		return "", nil
 	}
-	return rdv.GetByClusterIdentity(&pcluster.ClusterIdentity{Kind: kind, Identity: identity}), changed
+	return p.rdv.GetByClusterIdentity(&pcluster.ClusterIdentity{Kind: kind, Identity: identity}), p.changed
 }
 
 // SetForTest makes m a member at self among members (addresses, self may be

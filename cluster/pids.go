@@ -124,22 +124,29 @@ func place(c *pcluster.Cluster, kind, identity string) *actor.PID {
 		}
 		fut := c.ActorSystem.Root.RequestFuture(actor.NewPID(owner, disthash.PartitionActivatorActorName),
 			&pcluster.ActivationRequest{ClusterIdentity: pcluster.NewClusterIdentity(identity, kind)}, placeTimeout)
+		if owner == m.Self() {
+			// This node's own placement actor: it cannot die under the
+			// lookup, so there is no topology to race (and no goroutine to
+			// spend on the hot path of a cluster of one).
+			return activated(fut)
+		}
 		done := make(chan *actor.PID, 1)
-		go func() {
-			res, err := fut.Result()
-			r, _ := res.(*pcluster.ActivationResponse)
-			if err != nil || r == nil {
-				done <- nil
-				return
-			}
-			done <- r.Pid
-		}()
+		go func() { done <- activated(fut) }()
 		select {
 		case pid := <-done:
 			return pid
 		case <-changed:
 			// Ask the owner the new topology names, if it changed.
 		}
+	}
+	return nil
+}
+
+// activated is the PID a placement actor answered, nil if it did not.
+func activated(fut *actor.Future) *actor.PID {
+	res, err := fut.Result()
+	if r, ok := res.(*pcluster.ActivationResponse); ok && err == nil {
+		return r.Pid
 	}
 	return nil
 }
