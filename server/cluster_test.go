@@ -238,10 +238,11 @@ type flood struct {
 	errs  map[string]int // error codes answered
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	live  func() []*clusterNode
 }
 
 func startFlood(t *testing.T, live func() []*clusterNode, pairs [][2]*phoneUser) *flood {
-	f := &flood{acked: map[string][]string{}, sent: map[string]int{}, errs: map[string]int{}, stop: make(chan struct{})}
+	f := &flood{acked: map[string][]string{}, sent: map[string]int{}, errs: map[string]int{}, stop: make(chan struct{}), live: live}
 	for i, pr := range pairs {
 		from, to := pr[0], pr[1]
 		f.wg.Add(1)
@@ -309,7 +310,9 @@ func (f *flood) verify(t *testing.T, pairs [][2]*phoneUser) {
 	defer f.mu.Unlock()
 	for i, pr := range pairs {
 		from, to := pr[0], pr[1]
-		history := conversation(t, from.User, to.ID)
+		// Read through a live node: the sender's own may have gone down
+		// after its last message.
+		history := conversation(t, from.User.At(f.live()[0].URL), to.ID)
 		prefix := fmt.Sprintf("f%d-", i)
 		seen := map[string]bool{}
 		for _, c := range history {
