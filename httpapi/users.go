@@ -71,10 +71,17 @@ func (a *API) liveUser(c *fiber.Ctx) error {
 }
 
 // goneError refuses an account that no longer exists, saying whether an
-// operator terminated it or its owner deleted it.
+// operator terminated it or its owner deleted it. A subject that never
+// existed is an unauthorized token, not a deleted account, and an account
+// that could not be read is neither.
 func goneError(ex *grainpb.ExistsReply) error {
 	switch {
+	case ex.Failure != nil:
+		return ex.Failure.Err()
 	case ex.Terminated:
+		return protocol.Errorf(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
+	case ex.Unknown:
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "no such account")
 		return protocol.Errorf(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
 	case !ex.Exists:
 		return protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
@@ -95,6 +102,11 @@ func (a *API) userCall(c *fiber.Ctx, req proto.Message) error {
 	rep, err := cluster.Call[*grainpb.UserReply](c.UserContext(), a.d.Node, cluster.KindUser, userID(c), req)
 	if err != nil {
 		return err
+	}
+	if rep.Failure != nil && rep.Failure.Code == string(protocol.CodeUserNotFound) {
+		// The caller is the user named: a token whose subject was never
+		// created is unauthorized, as at the socket handshake.
+		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "no such account")
 	}
 	if err := rep.Failure.Err(); err != nil {
 		return err

@@ -34,6 +34,13 @@ func (a *API) wsHandshake(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A deleted, terminated or unknown account is refused before the
+	// upgrade, so a client learns it from the status it already handles
+	// for REST rather than from a socket that opens only to close.
+	c.Locals(userIDKey, claims.UserID)
+	if err := a.liveUser(c); err != nil {
+		return err
+	}
 	c.Locals(claimsKey, claims)
 	return c.Next()
 }

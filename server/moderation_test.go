@@ -190,12 +190,11 @@ func TestModerationTerminateAccount(t *testing.T) {
 	if res := srv.Do(http.MethodPost, "/auth/social-login", "", map[string]string{"provider": "dev", "idToken": "terminated-soon"}); res.Status != http.StatusForbidden || res.Code() != "account_terminated" {
 		t.Fatalf("login again: %d %s", res.Status, res.Body)
 	}
-	again := bad.DialLegacyRaw()
-	if f := again.Expect(protocol.EventAccountTerminated); f.Message() == "" {
-		t.Fatalf("new legacy socket got %s", f.Raw)
-	}
-	if code := again.WaitClosed(waitEvent); code != protocol.CloseAccountDeleted {
-		t.Fatalf("new legacy socket closed with %d", code)
+	// A new socket of either dialect is refused before the upgrade.
+	for _, path := range []string{"/ws", "/socket"} {
+		if res := servertest.DialRefused(t, srv.URL, path, bad.AccessToken); res.Status != http.StatusForbidden || res.Code() != "account_terminated" {
+			t.Fatalf("new %s socket: %d %s", path, res.Status, res.Body)
+		}
 	}
 
 	_, r := asOperator(t, srv, "Ada", http.MethodGet, "/admin/reports?status=resolved", nil)

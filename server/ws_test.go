@@ -386,12 +386,11 @@ func TestDeleteAccountClosesSocketsAndFreesTheIdentity(t *testing.T) {
 	if res := srv.Do(http.MethodPost, "/auth/refresh", "", map[string]string{"refreshToken": first["refreshToken"].(string)}); res.Status != 401 {
 		t.Fatalf("refresh after delete: %d %s", res.Status, res.Body)
 	}
-	if ws, res, err := servertest.DialWS(t, srv.URL, "/ws", h); err == nil {
-		if code := ws.WaitClosed(5 * time.Second); code != protocol.CloseAccountDeleted {
-			t.Fatalf("new socket of a deleted account closed with %d", code)
+	// A new socket is refused before the upgrade, as REST is.
+	for _, path := range []string{"/ws", "/socket"} {
+		if res := servertest.DialRefused(t, srv.URL, path, token); res.Status != http.StatusUnauthorized || res.Code() != "account_deleted" {
+			t.Fatalf("new %s socket of a deleted account: %d %s", path, res.Status, res.Body)
 		}
-	} else if res == nil {
-		t.Fatal(err)
 	}
 	// Same Google sub, fresh account.
 	again := login(srv, "google", google.Token("g-leaver", googleClient)).JSON(t)

@@ -199,10 +199,16 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainpb.GetUser:
 		ctx.Respond(g.getUser())
 	case *grainpb.ExistsQuery:
-		ctx.Respond(&grainpb.ExistsReply{
+		rep := &grainpb.ExistsReply{
 			Exists:     g.loadErr == nil && !g.missing && !g.state.User.Deleted(),
 			Terminated: g.loadErr == nil && !g.missing && g.state.User.Terminated(),
-		})
+			Unknown:    g.missing,
+		}
+		if g.loadErr != nil {
+			// Not "deleted": a client told so would sign its user out.
+			rep.Failure = grainpb.Fail(protocol.CodeUnavailable, protocol.DomainUsers, "user could not be loaded")
+		}
+		ctx.Respond(rep)
 	case *grainpb.UpdateProfile:
 		ctx.Respond(g.updateProfile(ctx, m))
 	case *grainpb.GetBootstrap:
@@ -294,7 +300,11 @@ func (g *grain) refuseStale(ctx actor.Context) {
 		ctx.Respond(&grainpb.UserReply{Failure: f(protocol.DomainUsers)})
 	case *grainpb.ExistsQuery:
 		u, err := g.deps.Store.Users().Get(context.Background(), g.id)
-		ctx.Respond(&grainpb.ExistsReply{Exists: err == nil && !u.Deleted(), Terminated: err == nil && u.Terminated()})
+		rep := &grainpb.ExistsReply{Exists: err == nil && !u.Deleted(), Terminated: err == nil && u.Terminated(), Unknown: errors.Is(err, storage.ErrNotFound)}
+		if err != nil && !rep.Unknown {
+			rep.Failure = grainpb.Fail(protocol.CodeUnavailable, protocol.DomainUsers, "user could not be loaded")
+		}
+		ctx.Respond(rep)
 	case *grainpb.GetBootstrap:
 		ctx.Respond(&grainpb.BootstrapReply{Failure: f(protocol.DomainSession)})
 	case *grainpb.BlockUser:

@@ -1250,7 +1250,12 @@ type ExistsReply struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Exists bool                   `protobuf:"varint,1,opt,name=exists,proto3" json:"exists,omitempty"`
 	// an operator terminated the account (exists is then false)
-	Terminated    bool `protobuf:"varint,2,opt,name=terminated,proto3" json:"terminated,omitempty"`
+	Terminated bool `protobuf:"varint,2,opt,name=terminated,proto3" json:"terminated,omitempty"`
+	// the account was never created (exists is then false): a token for it
+	// was minted with the server's key but names no one
+	Unknown bool `protobuf:"varint,3,opt,name=unknown,proto3" json:"unknown,omitempty"`
+	// the grain could not read the account, so neither answer is known
+	Failure       *Failure `protobuf:"bytes,4,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1297,6 +1302,20 @@ func (x *ExistsReply) GetTerminated() bool {
 		return x.Terminated
 	}
 	return false
+}
+
+func (x *ExistsReply) GetUnknown() bool {
+	if x != nil {
+		return x.Unknown
+	}
+	return false
+}
+
+func (x *ExistsReply) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
 }
 
 // GetAdminView asks for the operator's view of the account (GET
@@ -4093,12 +4112,14 @@ const file_grains_proto_rawDesc = "" +
 	"\flegacy_frame\x18\x02 \x01(\fR\vlegacyFrame\x12*\n" +
 	"\x11except_session_id\x18\x03 \x01(\tR\x0fexceptSessionId\x12\x12\n" +
 	"\x04type\x18\x04 \x01(\tR\x04type\"\r\n" +
-	"\vExistsQuery\"E\n" +
+	"\vExistsQuery\"\x8f\x01\n" +
 	"\vExistsReply\x12\x16\n" +
 	"\x06exists\x18\x01 \x01(\bR\x06exists\x12\x1e\n" +
 	"\n" +
 	"terminated\x18\x02 \x01(\bR\n" +
-	"terminated\"\x0e\n" +
+	"terminated\x12\x18\n" +
+	"\aunknown\x18\x03 \x01(\bR\aunknown\x12.\n" +
+	"\afailure\x18\x04 \x01(\v2\x14.gisbi.grain.FailureR\afailure\"\x0e\n" +
 	"\fGetAdminView\"\xa1\x01\n" +
 	"\x0eAdminViewReply\x12.\n" +
 	"\afailure\x18\x01 \x01(\v2\x14.gisbi.grain.FailureR\afailure\x12\x1b\n" +
@@ -4401,22 +4422,23 @@ var file_grains_proto_depIdxs = []int32{
 	0,  // 10: gisbi.grain.BlockReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 11: gisbi.grain.ReportReply.failure:type_name -> gisbi.grain.Failure
 	0,  // 12: gisbi.grain.Ack.failure:type_name -> gisbi.grain.Failure
-	0,  // 13: gisbi.grain.AdminViewReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 14: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
-	29, // 15: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
-	0,  // 16: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 17: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 18: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
-	69, // 19: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
-	0,  // 20: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
-	0,  // 21: gisbi.grain.CloseSession.last_error:type_name -> gisbi.grain.Failure
-	0,  // 22: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
-	29, // 23: gisbi.grain.CellDelta.upserts:type_name -> gisbi.grain.CellEntry
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	0,  // 13: gisbi.grain.ExistsReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 14: gisbi.grain.AdminViewReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 15: gisbi.grain.PresenceReply.failure:type_name -> gisbi.grain.Failure
+	29, // 16: gisbi.grain.CellUpsert.entry:type_name -> gisbi.grain.CellEntry
+	0,  // 17: gisbi.grain.PairReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 18: gisbi.grain.ProximityReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 19: gisbi.grain.ProximityFacts.failure:type_name -> gisbi.grain.Failure
+	69, // 20: gisbi.grain.ProximityFacts.daily_ms:type_name -> gisbi.grain.ProximityFacts.DailyMsEntry
+	0,  // 21: gisbi.grain.RewardsReply.failure:type_name -> gisbi.grain.Failure
+	0,  // 22: gisbi.grain.CloseSession.last_error:type_name -> gisbi.grain.Failure
+	0,  // 23: gisbi.grain.ScoreReply.failure:type_name -> gisbi.grain.Failure
+	29, // 24: gisbi.grain.CellDelta.upserts:type_name -> gisbi.grain.CellEntry
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }

@@ -3,6 +3,7 @@ package servertest
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -102,6 +103,26 @@ func (u *User) dial(path string) *WS {
 		u.t.Fatalf("dial %s as %s: %v (status %d)", path, u.ID, err, status)
 	}
 	return w
+}
+
+// DialRefused opens a socket on path with token and expects the upgrade
+// to be refused: it answers the refusal's status and body, and fails the
+// test if the socket opened.
+func DialRefused(t testing.TB, base, path, token string) *Response {
+	t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	w, res, err := DialWS(t, base, path, h)
+	if err == nil {
+		w.Close()
+		t.Fatalf("dial %s: the upgrade was accepted, want it refused", path)
+	}
+	if res == nil {
+		t.Fatalf("dial %s: %v, with no HTTP answer", path, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return &Response{Status: res.StatusCode, Body: body}
 }
 
 // DialLegacy opens an authenticated /socket (legacy dialect) socket as u,
