@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gisbi/engine/actors/rewards"
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/server/servertest"
@@ -128,7 +129,21 @@ func authzRows() map[string]authzRow {
 		"ws safety.report":         {exempt: "files the caller's own report for the operators; anyone may report anyone, and the reported user is told nothing"},
 		"ws safety.block":          {exempt: "edits the caller's own block list; the blocked user is told nothing"},
 		"ws safety.unblock":        {exempt: "edits the caller's own block list; the unblocked user is told nothing"},
-		"ws gift.history.fetch":    {exempt: ownData},
+		"ws gift.history.fetch": {exempt: ownData, attempts: []authzAttempt{
+			// A cursor only says where to go on in the caller's own list.
+			{name: "a cursor past a and b's gift", want: "ok gifts=0", try: func(t *testing.T, e *authzEnv, s stranger) string {
+				rid := fmt.Sprintf("authz-%d", e.barriers.Add(1))
+				s.ws.Send(protocol.TypeGiftHistory, map[string]any{"cursor": rewards.EncodeCursor(e.giftCode)}, rid)
+				f := s.ws.Take(func(f *servertest.Frame) bool { return f.RequestID == rid }, 10*time.Second)
+				switch {
+				case f == nil:
+					return "no answer"
+				case f.Type == protocol.TypeError:
+					return f.ErrorCode()
+				}
+				return fmt.Sprintf("ok gifts=%d", len(f.Map(t)["sponsoredGifts"].([]any)))
+			}},
+		}},
 		"ws gift.claim": {attempts: []authzAttempt{
 			{name: "a and b's granted gift", try: wsTry(protocol.TypeGiftClaim, func(e *authzEnv) any { return map[string]any{"giftId": e.giftGranted} }), want: "forbidden"},
 			// A claimed gift answers its code to the pair: never to anyone else.
@@ -265,19 +280,25 @@ func relayTry(typ string, extra map[string]any) authzAttempt {
 }
 
 // legacyTry emits a legacy event on a and b's chat. A legacy event is
-// answered only when it fails, so a barrier after it tells "no error"
-// from "not answered yet".
+// answered only when it fails, and maybe later than frames sent after it
+// (a Pair grain's refusal comes back asynchronously), so the attempt
+// waits for its error event; every row here expects one.
 func legacyTry(event string) authzAttempt {
 	return authzAttempt{name: "a and b's chat", want: protocol.EventPermissionDenied, try: func(t *testing.T, e *authzEnv, s stranger) string {
 		s.old.Emit(event, map[string]any{"chat": e.chatAB})
-		got := "ok"
-		for _, f := range legacyBarrier(t, e, s.old) {
-			if got == "ok" {
-				got = f.Type
-			}
+		f := s.old.Take(func(f *servertest.Frame) bool { return legacyErrors[f.Type] }, 10*time.Second)
+		if f == nil {
+			return "no error event within 10s"
 		}
-		return got
+		return f.Type
 	}}
+}
+
+// legacyErrors are the legacy dialect's error events.
+var legacyErrors = map[string]bool{
+	protocol.EventValidationFailed: true, protocol.EventNotFound: true, protocol.EventPermissionDenied: true,
+	protocol.EventVerificationRequired: true, protocol.EventAuthorizationFailed: true,
+	protocol.EventAccountTerminated: true, protocol.EventServerError: true,
 }
 
 // restTry sends a REST request with the stranger's access token and
@@ -544,18 +565,39 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 	e.aOld, e.bOld = e.a.DialLegacy(), e.b.DialLegacy()
 	e.c.old, e.x.old = e.c.DialLegacy(), e.x.DialLegacy()
 	for _, w := range []*servertest.WS{e.a.ws, e.b.ws} {
-		e.drain(w)
+		e.userBarrier(t, w)
+	}
+	for _, w := range []*servertest.WS{e.aOld, e.bOld} {
+		legacyBarrier(t, e, w)
 	}
 	e.baseline = e.state(t)
 	t.Logf("baseline: %d facts about a and b: %s", len(e.baseline), strings.Join(slices.Sorted(maps.Keys(e.baseline)), "; "))
 	return e
 }
 
-// drain takes whatever setup left on a socket, up to a barrier.
-func (e *authzEnv) drain(w *servertest.WS) {
-	rid := fmt.Sprintf("authz-drain-%d", e.barriers.Add(1))
-	w.Send("authz.barrier", nil, rid)
-	for f := w.Take(func(*servertest.Frame) bool { return true }, 10*time.Second); f != nil && f.RequestID != rid; f = w.Take(func(*servertest.Frame) bool { return true }, 10*time.Second) {
+// userBarrier asks the user's User grain a harmless question on socket w
+// (radar.set_visible with the visibility it has) and returns every frame
+// that came before the answer. Events from other grains reach a socket
+// through its User grain, so whatever a stranger's attempt made a grain
+// deliver to this user is in w's queue before the answer: the User grain
+// took it before the question.
+func (e *authzEnv) userBarrier(t *testing.T, w *servertest.WS) []*servertest.Frame {
+	t.Helper()
+	rid := fmt.Sprintf("authz-barrier-%d", e.barriers.Add(1))
+	w.Send(protocol.TypeRadarSetVisible, map[string]any{"isOnRadar": true}, rid)
+	var before []*servertest.Frame
+	for {
+		f := w.Take(func(*servertest.Frame) bool { return true }, 10*time.Second)
+		switch {
+		case f == nil:
+			t.Fatalf("barrier %s not answered", rid)
+		case f.RequestID != rid:
+			before = append(before, f)
+		case f.Type == protocol.TypeRadarNearby:
+			return before
+		case f.Type != protocol.TypePresenceUpdated:
+			t.Fatalf("barrier %s answered %s", rid, f.Raw)
+		}
 	}
 }
 
@@ -580,17 +622,10 @@ func jti(t *testing.T, token string) string {
 // frame on any of their sockets, and their state as it was.
 func (e *authzEnv) intact(t *testing.T, what string) {
 	t.Helper()
+	// The /ws barriers first: once they are answered, the User grains
+	// have handed their sockets everything, the legacy ones included.
 	for name, w := range map[string]*servertest.WS{"a's /ws": e.a.ws, "b's /ws": e.b.ws} {
-		rid := fmt.Sprintf("authz-barrier-%d", e.barriers.Add(1))
-		w.Send("authz.barrier", nil, rid)
-		for {
-			f := w.Take(func(*servertest.Frame) bool { return true }, 10*time.Second)
-			if f == nil {
-				t.Fatalf("after %s: %s did not answer its barrier", what, name)
-			}
-			if f.RequestID == rid {
-				break
-			}
+		for _, f := range e.userBarrier(t, w) {
 			t.Errorf("after %s: %s received %s", what, name, f.Raw)
 		}
 	}
@@ -600,11 +635,15 @@ func (e *authzEnv) intact(t *testing.T, what string) {
 		}
 	}
 	now := e.state(t)
-	for _, k := range slices.Sorted(maps.Keys(e.baseline)) {
+	keys := append(slices.Collect(maps.Keys(e.baseline)), slices.Collect(maps.Keys(now))...)
+	slices.Sort(keys)
+	for _, k := range slices.Compact(keys) {
 		if now[k] != e.baseline[k] {
 			t.Errorf("after %s: %s changed:\n was %s\n now %s", what, k, e.baseline[k], now[k])
 		}
 	}
+	// Later attempts report only what they change themselves.
+	e.baseline = now
 }
 
 // legacyBarrier emits an unknown event and returns every frame that came
