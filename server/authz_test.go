@@ -494,6 +494,8 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 		c.BLETokenTTL, c.BLETokenRotateBefore = 2*time.Hour, time.Minute
 		c.ProximityUpdateInterval = time.Hour
 		c.WSRate, c.WSBurst = 1000, 1000
+		// Noon: no midnight score reset falls inside the test.
+		c.ClockStart = time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Format(time.RFC3339)
 	})
 	e := &authzEnv{srv: srv}
 	brandID, key := brand(t, srv, "Skyline Lounge")
@@ -717,6 +719,15 @@ func (e *authzEnv) state(t *testing.T) map[string]string {
 	}
 	for _, d := range devs {
 		st["a's device "+d.Token] = fmt.Sprintf("active=%v", d.IsActive)
+	}
+	// Durable timers: the pending request's expiry, the gifts' and the
+	// code's, the score's midnight.
+	rs, err := e.srv.Store.Reminders().Due(ctx, time.Now().AddDate(10, 0, 0), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		st["reminder "+r.Kind+" "+r.Identity+" "+r.Name] = r.DueAt.UTC().Format(time.RFC3339Nano)
 	}
 	for who, id := range map[string]string{"a": e.refreshAJTI, "b": e.refreshBJTI} {
 		tok, err := e.srv.Store.Tokens().Get(ctx, id)
