@@ -66,6 +66,7 @@ type Server struct {
 	serveErr  chan error
 	proximity *proximity.Grains
 	scores    score.Rules
+	sessions  *session.Deps
 }
 
 // New assembles a server from a validated config. Nothing listens yet.
@@ -133,10 +134,11 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		s.Node.Stop()
 		return nil, err
 	}
+	s.sessions = f.sessions(s.Node)
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
-		Sessions: f.sessions(s.Node), Pairs: f.pairs,
+		Sessions: s.sessions, Pairs: f.pairs,
 		Rewards:    rewards.Admin{Store: store, Clock: s.Clock, Milestones: cfg.MilestonesMinutes},
 		Moderation: &moderation.Service{Store: store, Now: s.Clock.Now},
 	})
@@ -357,6 +359,11 @@ func (s *Server) fireReminder(ctx context.Context, r storage.Reminder) error {
 	}
 	return rep.Failure.Err()
 }
+
+// FrameTypes lists every client frame type a socket of dialect
+// (protocol.DialectWS or protocol.DialectLegacy) is served, sorted, from
+// the sessions' own dispatch table.
+func (s *Server) FrameTypes(dialect string) []string { return s.sessions.FrameTypes(dialect) }
 
 // Addr is the address actually listened on (useful with port 0).
 func (s *Server) Addr() string {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -307,20 +309,58 @@ func (s *sessionActor) started() {
 
 // frameLabel keeps the frames-in metric's label set to frame types we know.
 func (s *sessionActor) frameLabel(typ string) string {
-	if s.legacy {
-		if _, ok := s.deps.Legacy[typ]; ok {
-			return typ
-		}
-		return "unknown"
-	}
-	switch typ {
-	case protocol.TypeSessionStart, protocol.TypeSessionRefresh:
-		return typ
-	}
-	if _, ok := s.deps.Handlers[typ]; ok || protocol.PeerGiftTypes[typ] {
+	if _, ok := s.deps.lookup(s.legacy, typ); ok {
 		return typ
 	}
 	return "unknown"
+}
+
+// own are the `/ws` frame types the session serves itself, ahead of the
+// features' Handlers. Filled in init: start and refresh lead back to
+// handle, which reads this table.
+var own map[string]Handler
+
+func init() {
+	own = map[string]Handler{
+		protocol.TypeSessionStart:   func(c *Context) error { return c.s.start(c) },
+		protocol.TypeSessionRefresh: func(c *Context) error { return c.s.refresh(c) },
+	}
+	for typ := range protocol.PeerGiftTypes {
+		own[typ] = peerGiftsDisabled
+	}
+}
+
+func peerGiftsDisabled(*Context) error {
+	return protocol.Errorf(protocol.CodePeerGiftsDisabled, protocol.DomainGifts, "peer-to-peer gifts are disabled; rewards are sponsored")
+}
+
+// lookup finds what serves a frame type in a dialect: the one dispatch
+// table that handle, the metrics and FrameTypes all read.
+func (d *Deps) lookup(legacy bool, typ string) (Handler, bool) {
+	if legacy {
+		h, ok := d.Legacy[typ]
+		return h, ok
+	}
+	if h, ok := own[typ]; ok {
+		return h, true
+	}
+	h, ok := d.Handlers[typ]
+	return h, ok
+}
+
+// FrameTypes lists, sorted, every client frame type a socket of dialect
+// (protocol.DialectWS or protocol.DialectLegacy) is served: the registry
+// a test can walk to try each one.
+func (d *Deps) FrameTypes(dialect string) []string {
+	var types []string
+	if dialect == protocol.DialectLegacy {
+		types = slices.Collect(maps.Keys(d.Legacy))
+	} else {
+		types = slices.Collect(maps.Keys(d.Handlers))
+		types = append(types, slices.Collect(maps.Keys(own))...)
+	}
+	slices.Sort(types)
+	return slices.Compact(types)
 }
 
 // attach registers the socket with its User grain. The answer comes back
@@ -538,27 +578,12 @@ func (s *sessionActor) handle(f protocol.ClientFrame, received time.Time) {
 	// own timer releases it.
 	c.Ctx, c.cancel = context.WithTimeout(context.Background(), s.deps.CallTimeout)
 	var err error
-	switch {
-	case s.legacy:
-		h, ok := s.deps.Legacy[f.Type]
-		if !ok {
-			err = protocol.Errorf(protocol.CodeUnknownType, protocol.DomainSession, "unknown event %q", f.Type)
-		} else {
-			err = h(c)
-		}
-	case f.Type == protocol.TypeSessionStart:
-		err = s.start(c)
-	case f.Type == protocol.TypeSessionRefresh:
-		err = s.refresh(c)
-	case protocol.PeerGiftTypes[f.Type]:
-		err = protocol.Errorf(protocol.CodePeerGiftsDisabled, protocol.DomainGifts, "peer-to-peer gifts are disabled; rewards are sponsored")
-	default:
-		h, ok := s.deps.Handlers[f.Type]
-		if !ok {
-			err = protocol.Errorf(protocol.CodeUnknownType, protocol.DomainOf(f.Type), "unknown type")
-		} else {
-			err = h(c)
-		}
+	if h, ok := s.deps.lookup(s.legacy, f.Type); ok {
+		err = h(c)
+	} else if s.legacy {
+		err = protocol.Errorf(protocol.CodeUnknownType, protocol.DomainSession, "unknown event %q", f.Type)
+	} else {
+		err = protocol.Errorf(protocol.CodeUnknownType, protocol.DomainOf(f.Type), "unknown type")
 	}
 	if err != nil {
 		c.Fail(err)
