@@ -84,6 +84,28 @@ func (p *phone) drain(t *testing.T) {
 	}
 }
 
+// beat sends one heartbeat from each phone with the partner's current
+// token and waits for both answers before the next round, so that two
+// heartbeats of one phone never reach the server closer together than the
+// caller's pause, however the test machine is loaded (the server answers a
+// second one within a second of server time rate_limited, and at 60× a
+// second is 17 ms real). Any error answer fails the test.
+func beat(t *testing.T, a, b *phone, rssiA, rssiB int) {
+	t.Helper()
+	ida := a.scan("proximity.heartbeat", b, rssiA)
+	idb := b.scan("proximity.heartbeat", a, rssiB)
+	for _, w := range []struct {
+		p  *phone
+		id string
+	}{{a, ida}, {b, idb}} {
+		f := w.p.ws.ExpectReplyAny(w.id)
+		if f.Type != "proximity.heartbeat" {
+			t.Fatalf("%s heartbeat answered %s", w.p.ID, f.Raw)
+		}
+		w.p.acc = int(f.Map(t)["accumulatedSeconds"].(float64))
+	}
+}
+
 func summary(t testing.TB, m member, conn string) map[string]any {
 	t.Helper()
 	res := m.Do(http.MethodGet, "/connections/"+conn+"/proximity/summary", nil)
@@ -137,6 +159,11 @@ func TestProximityToFirstMilestone(t *testing.T) {
 		// 15 s of server time is 250 ms here: a test stalled that long on a
 		// busy CI machine would pause the run and miss the tolerance.
 		c.HeartbeatTimeout = time.Minute
+		// The replaced token stays valid until it expires: rotating 2 min
+		// before a 3 min expiry gives the partner 2 s real to pick up the
+		// new one (30 s by default, 0.5 s real here), and still rotates
+		// every simulated minute.
+		c.BLETokenTTL, c.BLETokenRotateBefore = 3*time.Minute, 2*time.Minute
 		c.WSRate, c.WSBurst = 1000, 1000
 	})
 	a, b := joinAs(t, srv, "prox-a"), joinAs(t, srv, "prox-b")
@@ -159,8 +186,7 @@ func TestProximityToFirstMilestone(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no milestone after 30 s real; acc a=%d b=%d", pa.acc, pb.acc)
 		}
-		pa.scan("proximity.heartbeat", pb, -60)
-		pb.scan("proximity.heartbeat", pa, -61)
+		beat(t, pa, pb, -60, -61)
 		time.Sleep(50 * time.Millisecond)
 		pa.drain(t)
 		pb.drain(t)
@@ -331,7 +357,8 @@ func TestProximitySIGKILLDuringARun(t *testing.T) {
 		t.Skip("builds and runs the server binary")
 	}
 	dir := t.TempDir()
-	env := []string{"GISBI_CLOCK_SPEED=60", "GISBI_ACCESS_TTL=2h", "GISBI_WS_RATE=1000", "GISBI_WS_BURST=1000", "GISBI_HEARTBEAT_TIMEOUT=1m"}
+	env := []string{"GISBI_CLOCK_SPEED=60", "GISBI_ACCESS_TTL=2h", "GISBI_WS_RATE=1000", "GISBI_WS_BURST=1000", "GISBI_HEARTBEAT_TIMEOUT=1m",
+		"GISBI_BLE_TOKEN_TTL=3m", "GISBI_BLE_TOKEN_ROTATE_BEFORE=2m"} // see TestProximityToFirstMilestone
 	p := servertest.StartProcess(t, dir, env...)
 	join := func(base, handle string) member {
 		u := servertest.LoginAt(t, base, "dev", handle)
@@ -350,8 +377,7 @@ func TestProximitySIGKILLDuringARun(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("accumulated only %d s", pa.acc)
 		}
-		pa.scan("proximity.heartbeat", pb, -60)
-		pb.scan("proximity.heartbeat", pa, -60)
+		beat(t, pa, pb, -60, -60)
 		time.Sleep(50 * time.Millisecond)
 		pa.drain(t)
 		pb.drain(t)
@@ -384,8 +410,7 @@ func TestProximitySIGKILLDuringARun(t *testing.T) {
 	pa, pb = newPhone(t, a, conn), newPhone(t, b, conn)
 	handshake(t, pa, pb)
 	for i := 0; i < 20; i++ {
-		pa.scan("proximity.heartbeat", pb, -60)
-		pb.scan("proximity.heartbeat", pa, -60)
+		beat(t, pa, pb, -60, -60)
 		time.Sleep(50 * time.Millisecond)
 		pa.drain(t)
 		pb.drain(t)
