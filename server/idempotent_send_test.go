@@ -12,6 +12,7 @@ import (
 
 	"github.com/gisbi/engine/auth/authtest"
 	"github.com/gisbi/engine/config"
+	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/server/servertest"
 )
 
@@ -31,6 +32,12 @@ func nextMessage(t *testing.T, ws *servertest.WS) map[string]any {
 	return ws.ExpectPush("chat.message.created", 5*time.Second).Map(t)
 }
 
+// legacyMessage is data.message of the next legacy event on ws.
+func legacyMessage(t *testing.T, ws *servertest.WS, event string) map[string]any {
+	t.Helper()
+	return ws.ExpectPush(event, 5*time.Second).Map(t)["message"].(map[string]any)
+}
+
 // unreadFrom is who's unread count of the conversation with other.
 func unreadFrom(t *testing.T, who member, other string) int {
 	t.Helper()
@@ -44,6 +51,7 @@ func TestResendOverSocketAfterReconnectAnswersTheOriginal(t *testing.T) {
 	a, b := connected(t, srv, "idem-a", "idem-b")
 	a2 := a.User.Dial() // another socket of the sender
 	a2.Start()
+	bOld := b.User.DialLegacy() // the recipient on the legacy dialect too
 
 	keyedSend(a.ws, b.ID, "hello", "c-1", "s1")
 	first := a.ws.ExpectReply("chat.message.created", "s1")
@@ -58,6 +66,11 @@ func TestResendOverSocketAfterReconnectAnswersTheOriginal(t *testing.T) {
 	}
 	if got := nextMessage(t, a2); got["messageId"] != ack["messageId"] || got["clientMessageId"] != "c-1" {
 		t.Fatalf("sender's other socket got %v", got)
+	}
+	if got := legacyMessage(t, bOld, protocol.EventMessagesReceived); got["_id"] != ack["messageId"] {
+		t.Fatalf("recipient's legacy socket got %v", got)
+	} else if _, leaked := got["clientMessageId"]; leaked {
+		t.Fatalf("the recipient's legacy socket sees the sender's clientMessageId: %v", got)
 	}
 
 	// The sender's socket drops before it could trust the ack; a new one
@@ -80,6 +93,9 @@ func TestResendOverSocketAfterReconnectAnswersTheOriginal(t *testing.T) {
 	}
 	if got := nextMessage(t, a2); got["messageId"] != after["messageId"] {
 		t.Fatalf("sender's other socket's next message is %v, want %q", got["content"], "after")
+	}
+	if got := legacyMessage(t, bOld, protocol.EventMessagesReceived); got["_id"] != after["messageId"] {
+		t.Fatalf("recipient's legacy socket's next message is %v, want %q", got["content"], "after")
 	}
 	if got := conversation(t, b.User, a.ID); strings.Join(got, ",") != "hello,after" {
 		t.Fatalf("history = %v", got)
@@ -174,6 +190,7 @@ func TestResendOverChatsRESTAnswersTheOriginal(t *testing.T) {
 		c.PushWorkers = 1 // pushes leave in the order they were queued
 	})
 	a, b := connected(t, srv, "idem-rest-a", "idem-rest-b")
+	aOld := a.User.DialLegacy() // the sender on the legacy dialect too
 	if res := b.Do(http.MethodPost, "/devices/register", map[string]string{"token": "live-token", "platform": "android"}); res.Status != 200 {
 		t.Fatalf("register: %d", res.Status)
 	}
@@ -210,6 +227,13 @@ func TestResendOverChatsRESTAnswersTheOriginal(t *testing.T) {
 		if got := nextMessage(t, a.ws); got["messageId"] != want {
 			t.Fatalf("sender's socket got %v, want %v", got["messageId"], want)
 		}
+	}
+	// Its legacy socket too, with the key: it sent them.
+	if got := legacyMessage(t, aOld, protocol.EventMessagesSent); got["_id"] != msg["_id"] || got["clientMessageId"] != "r-1" {
+		t.Fatalf("sender's legacy socket got %v", got)
+	}
+	if got := legacyMessage(t, aOld, protocol.EventMessagesSent); got["_id"] != marker["_id"] {
+		t.Fatalf("sender's legacy socket's next message is %v, want the marker", got)
 	}
 	// One push per message: with one push worker the second is the marker.
 	pushes := fcm.waitFor(t, 2)
