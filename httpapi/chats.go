@@ -39,9 +39,11 @@ func (a *API) chatMessages(c *fiber.Ctx) error {
 	return c.JSON(page)
 }
 
-// postChatMessage serves POST /chats/:chat/messages {content}. It answers
-// once the Pair grain stored the message; every socket of both users, the
-// sender's included (there is no origin socket to skip), gets it.
+// postChatMessage serves POST /chats/:chat/messages {content,
+// clientMessageId?}. It answers once the Pair grain stored the message;
+// every socket of both users, the sender's included (there is no origin
+// socket to skip), gets it. A resend with the same clientMessageId answers
+// the stored message and delivers nothing (the grain decides).
 func (a *API) postChatMessage(c *fiber.Ctx) error {
 	me := userID(c)
 	pairID, err := pair.ChatToSend(c.UserContext(), a.d.Pairs, me, strings.Clone(c.Params("chat")))
@@ -55,7 +57,7 @@ func (a *API) postChatMessage(c *fiber.Ctx) error {
 	if err := body.Validate(); err != nil {
 		return err
 	}
-	rep, err := cluster.Call[*grainpb.PairReply](c.UserContext(), a.d.Node, cluster.KindPair, pairID, &grainpb.PostMessage{ActorId: me, Content: body.Content})
+	rep, err := cluster.Call[*grainpb.PairReply](c.UserContext(), a.d.Node, cluster.KindPair, pairID, &grainpb.PostMessage{ActorId: me, Content: body.Content, ClientMessageId: body.ClientID()})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,11 @@ type Message struct {
 	Content     string  `json:"content"`
 	CreatedAt   string  `json:"createdAt"`
 	ReadAt      *string `json:"readAt"`
+	// ClientMessageID is the idempotency key the message was sent with.
+	// Only its sender sees it (it is the sender's device's bookkeeping,
+	// for matching an optimistic message to the stored one); absent for
+	// the recipient and when the message was sent without one.
+	ClientMessageID string `json:"clientMessageId,omitempty"`
 }
 
 // MaxMessageChars bounds a chat message after trimming.
@@ -26,14 +31,44 @@ const MaxMessageChars = 4000
 type ChatSend struct {
 	RecipientID string `json:"recipientId"`
 	Content     string `json:"content"`
+	// ClientMessageID is an optional idempotency key: a resend with the
+	// same key by the same sender in the same conversation within 24 h
+	// answers the first message instead of sending another. Absent or
+	// null sends without one.
+	ClientMessageID *string `json:"clientMessageId"`
 }
 
-// Validate checks the recipient and normalises the content.
+// Validate checks the recipient and the key and normalises the content.
 func (p *ChatSend) Validate() *Error {
 	if err := validRecipient(p.RecipientID); err != nil {
 		return err
 	}
+	if err := validClientMessageID(p.ClientMessageID); err != nil {
+		return err
+	}
 	return validContent(&p.Content)
+}
+
+// ClientID is the idempotency key, "" when there is none.
+func (p *ChatSend) ClientID() string { return deref(p.ClientMessageID) }
+
+// validClientMessageID checks an idempotency key as strictly as an id we
+// issue (ValidID): it becomes part of a store key and of the sender's
+// views, so NUL, control characters and oversized keys never get that far.
+// A UUID or a ULID fits; an empty key is refused rather than read as none,
+// since a client that sends "" most likely meant a key.
+func validClientMessageID(p *string) *Error {
+	if p != nil && !ValidID(*p) {
+		return Errorf(CodeInvalidPayload, DomainChat, "clientMessageId must be 1 to %d printable ASCII characters without spaces", MaxIDChars)
+	}
+	return nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // validContent trims a message's content and checks it; every way of

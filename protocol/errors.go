@@ -54,6 +54,9 @@ const (
 	CodeVerificationRequired Code = "verification_required"
 	// CodeAccountTerminated: an operator terminated the account.
 	CodeAccountTerminated Code = "account_terminated"
+	// CodeClientMessageIDConflict: the sender already used this
+	// clientMessageId in the conversation, within 24 h, for another content.
+	CodeClientMessageIDConflict Code = "client_message_id_conflict"
 )
 
 // Domains name the feature area of an error.
@@ -113,7 +116,8 @@ func HTTPStatus(c Code) int {
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case CodeUsernameTaken, CodeRequestExists, CodeAlreadyConnected, CodeVibeRequired,
-		CodeInvalidToken, CodeLocationMismatch, CodeGiftNotClaimable, CodeAlreadyRedeemed, CodeProximityRequired:
+		CodeInvalidToken, CodeLocationMismatch, CodeGiftNotClaimable, CodeAlreadyRedeemed, CodeProximityRequired,
+		CodeClientMessageIDConflict:
 		return http.StatusConflict
 	case CodeRequestExpired, CodePeerGiftsDisabled, CodeCodeExpired:
 		return http.StatusGone

@@ -16,6 +16,7 @@ import (
 
 // httpStatusOf is the expected REST status of every Code constant.
 var httpStatusOf = map[Code]int{
+	CodeClientMessageIDConflict:  http.StatusConflict,
 	CodeInvalidJSON:              http.StatusBadRequest,
 	CodeVerificationRequired:     http.StatusForbidden,
 	CodeAccountTerminated:        http.StatusForbidden,

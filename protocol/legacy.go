@@ -171,6 +171,8 @@ type LegacyMessage struct {
 	Chat    string   `json:"chat"`
 	Content string   `json:"content"`
 	At      string   `json:"at"`
+	// ClientMessageID: as on Message, for the sender only.
+	ClientMessageID string `json:"clientMessageId,omitempty"`
 }
 
 // LegacyMessageRef is a message with its sender as a bare id, as

@@ -30,9 +30,18 @@ type LegacyMessagePage struct {
 // LegacyChatPost is the POST /chats/:chat/messages body.
 type LegacyChatPost struct {
 	Content string `json:"content"`
+	// ClientMessageID is the idempotency key, as on chat.message.created.
+	ClientMessageID *string `json:"clientMessageId"`
 }
 
-// Validate trims the content and checks it as chat.message.created does.
+// Validate trims the content and checks it and the key as
+// chat.message.created does.
 func (p *LegacyChatPost) Validate() *Error {
+	if err := validClientMessageID(p.ClientMessageID); err != nil {
+		return err
+	}
 	return validContent(&p.Content)
 }
+
+// ClientID is the idempotency key, "" when there is none.
+func (p *LegacyChatPost) ClientID() string { return deref(p.ClientMessageID) }

@@ -89,6 +89,7 @@ var legacyErrorOf = map[Code]string{
 	CodeMethodNotAllowed: EventValidationFailed, CodeGiftNotClaimable: EventValidationFailed, CodeCodeExpired: EventValidationFailed,
 	CodeAlreadyRedeemed: EventValidationFailed, CodeProximityRequired: EventValidationFailed,
 	CodeVerificationRequired: EventVerificationRequired, CodeAccountTerminated: EventAccountTerminated,
+	CodeClientMessageIDConflict: EventValidationFailed,
 }
 
 func TestLegacyErrorEvent(t *testing.T) {

@@ -132,6 +132,11 @@ func CheckMessage(m *Message, id IDCheck) error {
 	if err := CheckIDs(id, "message id", m.ID, "sender id", m.SenderID, "recipient id", m.RecipientID); err != nil {
 		return fmt.Errorf("storage: message %q: %w", m.ID, err)
 	}
+	if m.ClientMessageID != "" {
+		if err := id("client message id", m.ClientMessageID); err != nil {
+			return fmt.Errorf("storage: message %q: %w", m.ID, err)
+		}
+	}
 	for _, u := range []string{m.SenderID, m.RecipientID} {
 		if strings.Contains(u, pairSep) {
 			return fmt.Errorf("%w: message %q: user id %q contains %q, the pair id separator", ErrInvalid, m.ID, u, pairSep)

@@ -15,7 +15,17 @@ type Message struct {
 	Content     string     `json:"content"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	ReadAt      *time.Time `json:"readAt,omitempty"`
+	// ClientMessageID is the sender's idempotency key for this message
+	// ("" when the client sent none). It is kept with the message for as
+	// long as the message is, but it only dedupes a resend for
+	// ClientMessageIDWindow (see ByClientMessageID).
+	ClientMessageID string `json:"clientMessageId,omitempty"`
 }
+
+// ClientMessageIDWindow is how long a clientMessageId dedupes a resend: a
+// repeat of a sender's key in a conversation within it answers the first
+// message; after it the key is forgotten and names a new message.
+const ClientMessageIDWindow = 24 * time.Hour
 
 // Conversation summarises one conversation for one user.
 type Conversation struct {
@@ -64,4 +74,11 @@ type Messages interface {
 	Since(ctx context.Context, userID string, t time.Time, limit int) ([]Message, error)
 	// LastSeq is the highest Seq of a pair's conversation, 0 when empty.
 	LastSeq(ctx context.Context, pairID string) (uint64, error)
+	// ByClientMessageID returns the latest message (highest Seq) of the pair
+	// that senderID sent with that ClientMessageID, provided it was created
+	// at or after since; ErrNotFound otherwise. A key whose latest message
+	// is older than since is forgotten (the expiry is lazy: nothing is
+	// deleted, a lookup just no longer sees it, and a message appended later
+	// with the same key takes its place).
+	ByClientMessageID(ctx context.Context, pairID, senderID, clientMessageID string, since time.Time) (*Message, error)
 }

@@ -52,6 +52,78 @@ type queued struct {
 	msg     *storage.Message
 	replyTo *actor.PID
 	origin  string
+	keyed   *keyedSend // nil when sent without a clientMessageId
+}
+
+// sendKey names a keyed send: the key is its sender's, within the pair.
+type sendKey struct{ sender, clientID string }
+
+// keyedSend is a message sent with a clientMessageId, numbered and not yet
+// answered by the store. A resend that arrives meanwhile is not numbered:
+// it waits here for the first one's answer.
+type keyedSend struct {
+	key     sendKey
+	content string
+	waiters []*actor.PID
+}
+
+// errKeyReused answers a clientMessageId reused for other content.
+var errKeyReused = &protocol.Error{Code: protocol.CodeClientMessageIDConflict, Domain: protocol.DomainChat,
+	Message: "clientMessageId was already used for another message in this conversation"}
+
+// repeat answers a resend of a keyed message and reports whether m was
+// one. While the first send is being stored the resend waits for its
+// answer; once it is stored, the store finds it, after a restart too. A
+// resend delivers, pushes and counts nothing: only the first send did.
+// It is checked before the chat guard: a message already stored is
+// answered as it is even if the connection closed since.
+func (g *grain) repeat(ctx actor.Context, m *grainpb.PostMessage) bool {
+	key := sendKey{m.ActorId, m.ClientMessageId}
+	if p := g.keyed[key]; p != nil {
+		if p.content != m.Content {
+			ctx.Respond(failReply(errKeyReused))
+		} else if ctx.Sender() != nil {
+			p.waiters = append(p.waiters, ctx.Sender())
+		}
+		return true
+	}
+	now := g.deps.Clock.Now()
+	c := context.Background()
+	orig, err := g.deps.Store.Messages().ByClientMessageID(c, g.state.ID, m.ActorId, m.ClientMessageId, now.Add(-storage.ClientMessageIDWindow))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false
+	case err != nil:
+		g.deps.Logger.Error("pair grain: find client message id", "pair", g.state.ID, "err", err)
+		ctx.Respond(internal(err))
+	case orig.Content != m.Content:
+		ctx.Respond(failReply(errKeyReused))
+	default:
+		profiles := user.NewProfiles(g.deps.Store.Users(), now)
+		ctx.Respond(encoded(MessageView(orig, profiles.Get(c, orig.SenderID), profiles.Get(c, orig.RecipientID), orig.SenderID)))
+	}
+	return true
+}
+
+// settle forgets a keyed send the store answered: from now on the store
+// (or nothing, if it failed) answers its resends.
+func (g *grain) settle(q queued) {
+	if q.keyed != nil && g.keyed[q.keyed.key] == q.keyed {
+		delete(g.keyed, q.keyed.key)
+	}
+}
+
+// answerQueued sends one reply to the sender of a queued message and to
+// every resend that waited for it.
+func answerQueued(ctx actor.Context, q queued, rep *grainpb.PairReply) {
+	if q.replyTo != nil {
+		ctx.Send(q.replyTo, rep)
+	}
+	if q.keyed != nil {
+		for _, w := range q.keyed.waiters {
+			ctx.Send(w, rep)
+		}
+	}
 }
 
 // appendDone reports a batch commit back to the grain.
@@ -83,6 +155,9 @@ func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
 		ctx.Respond(unavailable())
 		return
 	}
+	if m.ClientMessageId != "" && g.repeat(ctx, m) {
+		return
+	}
 	if perr := g.chatGuard(m.ActorId); perr != nil {
 		ctx.Respond(failReply(perr))
 		return
@@ -96,9 +171,17 @@ func (g *grain) queueMessage(ctx actor.Context, m *grainpb.PostMessage) {
 	msg := &storage.Message{
 		ID: ids.New("msg"), PairID: g.state.ID, Seq: seq,
 		SenderID: m.ActorId, RecipientID: g.state.Other(m.ActorId),
-		Content: m.Content, CreatedAt: g.deps.Clock.Now(),
+		Content: m.Content, CreatedAt: g.deps.Clock.Now(), ClientMessageID: m.ClientMessageId,
 	}
-	g.queue = append(g.queue, queued{msg: msg, replyTo: ctx.Sender(), origin: m.OriginSessionId})
+	q := queued{msg: msg, replyTo: ctx.Sender(), origin: m.OriginSessionId}
+	if m.ClientMessageId != "" {
+		q.keyed = &keyedSend{key: sendKey{m.ActorId, m.ClientMessageId}, content: m.Content}
+		if g.keyed == nil {
+			g.keyed = map[sendKey]*keyedSend{}
+		}
+		g.keyed[q.keyed.key] = q.keyed
+	}
+	g.queue = append(g.queue, q)
 	if !g.flushing {
 		g.flushing = true
 		ctx.Send(ctx.Self(), flushQueue{})
@@ -146,9 +229,8 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 			g.epoch++
 		}
 		for _, q := range failed {
-			if q.replyTo != nil {
-				ctx.Send(q.replyTo, internal(d.err))
-			}
+			g.settle(q)
+			answerQueued(ctx, q, internal(d.err))
 		}
 		g.stopWhenIdle(ctx)
 		return
@@ -157,25 +239,31 @@ func (g *grain) appended(ctx actor.Context, d appendDone) {
 	c := context.Background()
 	profiles := user.NewProfiles(g.deps.Store.Users(), now)
 	for _, q := range d.batch {
-		sender := profiles.Get(c, q.msg.SenderID)
-		view := MessageView(q.msg, sender, profiles.Get(c, q.msg.RecipientID))
-		payload, _ := json.Marshal(view)
-		// One encoding for both users: the Message model is the same for
-		// each. The legacy dialect names the event by direction, with the
-		// same message.
+		g.settle(q)
+		sender, recipient := profiles.Get(c, q.msg.SenderID), profiles.Get(c, q.msg.RecipientID)
+		// One encoding for both users when the message has no
+		// clientMessageId: the Message model is then the same for each. A
+		// key is shown to its sender only, so a keyed message is encoded
+		// once per user. The legacy dialect names the event by direction,
+		// with the same message.
+		payload, _ := json.Marshal(MessageView(q.msg, sender, recipient, q.msg.RecipientID))
+		legacy, _ := json.Marshal(protocol.LegacyMessageEvent{Message: LegacyMessage(q.msg, sender, q.msg.RecipientID)})
 		frame := protocol.EncodeRawFrame(protocol.TypeChatMessage, payload, now, "", "")
-		legacy, _ := json.Marshal(protocol.LegacyMessageEvent{Message: LegacyMessage(q.msg, sender)})
+		senderPayload, senderFrame, senderLegacy := payload, frame, legacy
+		if q.msg.ClientMessageID != "" {
+			senderPayload, _ = json.Marshal(MessageView(q.msg, sender, recipient, q.msg.SenderID))
+			senderLegacy, _ = json.Marshal(protocol.LegacyMessageEvent{Message: LegacyMessage(q.msg, sender, q.msg.SenderID)})
+			senderFrame = protocol.EncodeRawFrame(protocol.TypeChatMessage, senderPayload, now, "", "")
+		}
 		cluster.SendIn(ctx, cluster.KindUser, q.msg.RecipientID, &grainpb.Deliver{
 			WsFrame: frame, LegacyFrame: protocol.EncodeLegacyRawFrame(protocol.EventMessagesReceived, legacy), Type: protocol.TypeChatMessage,
 		})
 		cluster.SendIn(ctx, cluster.KindUser, q.msg.SenderID, &grainpb.Deliver{
-			WsFrame: frame, LegacyFrame: protocol.EncodeLegacyRawFrame(protocol.EventMessagesSent, legacy), Type: protocol.TypeChatMessage, ExceptSessionId: q.origin,
+			WsFrame: senderFrame, LegacyFrame: protocol.EncodeLegacyRawFrame(protocol.EventMessagesSent, senderLegacy), Type: protocol.TypeChatMessage, ExceptSessionId: q.origin,
 		})
-		if q.replyTo != nil {
-			ctx.Send(q.replyTo, &grainpb.PairReply{PayloadJson: payload})
-		}
+		answerQueued(ctx, q, &grainpb.PairReply{PayloadJson: senderPayload})
 		if g.deps.Notify != nil && (g.deps.Online == nil || !g.deps.Online(q.msg.RecipientID)) {
-			g.deps.Notify(q.msg.RecipientID, "message", view.Sender.Name, preview(q.msg.Content), map[string]string{"messageId": q.msg.ID, "senderId": q.msg.SenderID})
+			g.deps.Notify(q.msg.RecipientID, "message", sender.Name, preview(q.msg.Content), map[string]string{"messageId": q.msg.ID, "senderId": q.msg.SenderID})
 		}
 	}
 	g.scoreMessages(ctx, d.batch)
@@ -200,13 +288,18 @@ func failReply(e *protocol.Error) *grainpb.PairReply {
 	return &grainpb.PairReply{Failure: &grainpb.Failure{Code: string(e.Code), Message: e.Message, Domain: e.Domain}}
 }
 
-// MessageView renders a stored message.
-func MessageView(m *storage.Message, sender, recipient protocol.User) protocol.Message {
-	return protocol.Message{
+// MessageView renders a stored message for viewer: its clientMessageId
+// only for its sender.
+func MessageView(m *storage.Message, sender, recipient protocol.User, viewer string) protocol.Message {
+	v := protocol.Message{
 		MessageID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID,
 		Sender: sender, Recipient: recipient, Content: m.Content,
 		CreatedAt: protocol.FormatTime(m.CreatedAt), ReadAt: protocol.FormatTimePtr(m.ReadAt),
 	}
+	if viewer == m.SenderID {
+		v.ClientMessageID = m.ClientMessageID
+	}
+	return v
 }
 
 // read marks a message and every earlier one to the reader as read, and

@@ -57,7 +57,7 @@ func chatSend(c *session.Context) error {
 	}
 	// Asynchronous: the Pair grain answers once the message is stored, and
 	// the socket's next messages must not wait behind that fsync.
-	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PostMessage{ActorId: c.UserID, Content: p.Content, OriginSessionId: c.SessionID})
+	return call(c, storage.PairID(c.UserID, p.RecipientID), &grainpb.PostMessage{ActorId: c.UserID, Content: p.Content, OriginSessionId: c.SessionID, ClientMessageId: p.ClientID()})
 }
 
 func chatRead(c *session.Context, d Deps) error {
@@ -138,7 +138,7 @@ func Replay(d Deps) func(c *session.Context, since time.Time) error {
 		profiles := user.NewProfiles(d.Store.Users(), c.Now)
 		for i := range msgs {
 			m := &msgs[i]
-			c.Event(protocol.TypeChatMessage, MessageView(m, profiles.Get(c.Ctx, m.SenderID), profiles.Get(c.Ctx, m.RecipientID)))
+			c.Event(protocol.TypeChatMessage, MessageView(m, profiles.Get(c.Ctx, m.SenderID), profiles.Get(c.Ctx, m.RecipientID), c.UserID))
 		}
 		return nil
 	}

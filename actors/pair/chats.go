@@ -48,7 +48,7 @@ func Chats(ctx context.Context, d Deps, me string, now time.Time) (*protocol.Leg
 			Users: []protocol.ChatUser{protocol.ChatUserOf(profiles.Get(ctx, me)), protocol.ChatUserOf(profiles.Get(ctx, it.other))},
 		}
 		if it.conv != nil {
-			last := LegacyMessage(&it.conv.Last, profiles.Get(ctx, it.conv.Last.SenderID))
+			last := LegacyMessage(&it.conv.Last, profiles.Get(ctx, it.conv.Last.SenderID), me)
 			c.LastMessage, c.UnreadCount = &last, it.conv.Unread
 		}
 		out.Chats = append(out.Chats, c)
@@ -125,7 +125,7 @@ func ChatPage(ctx context.Context, d Deps, me, chat, before string, limit int, n
 	profiles := user.NewProfiles(d.Store.Users(), now)
 	out := &protocol.LegacyMessagePage{Messages: make([]protocol.LegacyMessage, 0, len(page)), NextBefore: next}
 	for i := range page {
-		out.Messages = append(out.Messages, LegacyMessage(&page[i], profiles.Get(ctx, page[i].SenderID)))
+		out.Messages = append(out.Messages, LegacyMessage(&page[i], profiles.Get(ctx, page[i].SenderID), me))
 	}
 	return out, nil
 }
@@ -175,6 +175,7 @@ func PostedMessage(ctx context.Context, d Deps, reply []byte, now time.Time) (*p
 	if err != nil {
 		return nil, fmt.Errorf("pair: read posted message %s: %w", ack.MessageID, err)
 	}
-	v := LegacyMessage(m, user.Profile(ctx, d.Store.Users(), m.SenderID, now))
+	// The reply answers the message's sender: it sees its key.
+	v := LegacyMessage(m, user.Profile(ctx, d.Store.Users(), m.SenderID, now), m.SenderID)
 	return &v, nil
 }

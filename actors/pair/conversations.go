@@ -39,7 +39,7 @@ func loadChat(ctx context.Context, d Deps, userID string, profiles *user.Profile
 	}
 	out := &protocol.ChatHistory{Messages: []protocol.Message{}, Conversations: map[string]protocol.ConversationSummary{}, UnreadMessageCount: map[string]int{}}
 	view := func(m *storage.Message) protocol.Message {
-		return MessageView(m, profiles.Get(ctx, m.SenderID), profiles.Get(ctx, m.RecipientID))
+		return MessageView(m, profiles.Get(ctx, m.SenderID), profiles.Get(ctx, m.RecipientID), userID)
 	}
 	for i, cv := range convs {
 		out.Conversations[cv.OtherUserID] = protocol.ConversationSummary{LastMessage: view(&cv.Last), UnreadCount: cv.Unread}
@@ -72,7 +72,7 @@ func ConversationPage(ctx context.Context, d Deps, me, other, before string, lim
 	profiles := user.NewProfiles(d.Store.Users(), now)
 	out := &protocol.MessagePage{Messages: make([]protocol.Message, 0, len(page)), NextBefore: next}
 	for i := range page {
-		out.Messages = append(out.Messages, MessageView(&page[i], profiles.Get(ctx, page[i].SenderID), profiles.Get(ctx, page[i].RecipientID)))
+		out.Messages = append(out.Messages, MessageView(&page[i], profiles.Get(ctx, page[i].SenderID), profiles.Get(ctx, page[i].RecipientID), me))
 	}
 	return out, nil
 }

@@ -74,12 +74,13 @@ type grain struct {
 	deps     Deps
 	state    *State
 	loadErr  error
-	lastSeq  uint64   // last message number of the conversation; 0 = read it from the store
-	queue    []queued // messages numbered, waiting for the writer
-	flushing bool     // a flushQueue is on its way
-	inFlight int      // batches handed to the store and not yet answered
-	epoch    uint64   // raised when a batch fails: answers of later batches are stale
-	locating int      // accepts waiting for the users' locations
+	lastSeq  uint64                 // last message number of the conversation; 0 = read it from the store
+	queue    []queued               // messages numbered, waiting for the writer
+	keyed    map[sendKey]*keyedSend // keyed messages numbered and not yet answered by the store
+	flushing bool                   // a flushQueue is on its way
+	inFlight int                    // batches handed to the store and not yet answered
+	epoch    uint64                 // raised when a batch fails: answers of later batches are stale
+	locating int                    // accepts waiting for the users' locations
 	// stale: the store refused a Save as stale (another activation wrote
 	// the pair since this one loaded it). The grain refuses everything
 	// and stops once nothing it started is outstanding (see superseded).
@@ -447,9 +448,8 @@ func (g *grain) superseded(ctx actor.Context, err error) {
 	g.deps.Metrics.StaleWrites.WithLabelValues(cluster.KindPair).Inc()
 	g.stale = true
 	for _, q := range g.queue {
-		if q.replyTo != nil {
-			ctx.Send(q.replyTo, &grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainChat)})
-		}
+		g.settle(q)
+		answerQueued(ctx, q, &grainpb.PairReply{Failure: grainpb.Stale(protocol.DomainChat)})
 	}
 	g.queue = nil
 	g.stopWhenIdle(ctx)

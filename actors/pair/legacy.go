@@ -13,12 +13,17 @@ import (
 // name (storage.ChatID); these are the renderings and the one check that
 // both its socket events and its chats REST use.
 
-// LegacyMessage renders a stored message as the legacy dialect shows it.
-func LegacyMessage(m *storage.Message, sender protocol.User) protocol.LegacyMessage {
-	return protocol.LegacyMessage{
+// LegacyMessage renders a stored message as the legacy dialect shows it to
+// viewer: its clientMessageId only for its sender.
+func LegacyMessage(m *storage.Message, sender protocol.User, viewer string) protocol.LegacyMessage {
+	v := protocol.LegacyMessage{
 		ID: m.ID, User: protocol.ChatUserOf(sender), Chat: storage.ChatID(m.PairID),
 		Content: m.Content, At: protocol.FormatTime(m.CreatedAt),
 	}
+	if viewer == m.SenderID {
+		v.ClientMessageID = m.ClientMessageID
+	}
+	return v
 }
 
 // LegacyMessageRef renders a stored message with its sender as a bare id.

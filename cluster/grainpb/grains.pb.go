@@ -2237,6 +2237,8 @@ type PostMessage struct {
 	ActorId         string                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
 	Content         string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
 	OriginSessionId string                 `protobuf:"bytes,3,opt,name=origin_session_id,json=originSessionId,proto3" json:"origin_session_id,omitempty"`
+	// the sender's idempotency key (clientMessageId); empty when none
+	ClientMessageId string `protobuf:"bytes,4,opt,name=client_message_id,json=clientMessageId,proto3" json:"client_message_id,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -2288,6 +2290,13 @@ func (x *PostMessage) GetContent() string {
 func (x *PostMessage) GetOriginSessionId() string {
 	if x != nil {
 		return x.OriginSessionId
+	}
+	return ""
+}
+
+func (x *PostMessage) GetClientMessageId() string {
+	if x != nil {
+		return x.ClientMessageId
 	}
 	return ""
 }
@@ -4194,11 +4203,12 @@ const file_grains_proto_rawDesc = "" +
 	"\bRingUser\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1b\n" +
 	"\ttarget_id\x18\x02 \x01(\tR\btargetId\x12*\n" +
-	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"n\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"\x9a\x01\n" +
 	"\vPostMessage\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12*\n" +
-	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\"\x82\x01\n" +
+	"\x11origin_session_id\x18\x03 \x01(\tR\x0foriginSessionId\x12*\n" +
+	"\x11client_message_id\x18\x04 \x01(\tR\x0fclientMessageId\"\x82\x01\n" +
 	"\bMarkRead\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +

@@ -50,6 +50,7 @@ returns:
 	messages_by_id       message id → pair id \x00 seq(8)
 	inbox                recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
 	conversations        user id \x00 pair id → {otherUserId, lastSeq, unread}, for both users
+	messages_by_client_id pair id \x00 sender \x00 client message id → pair id \x00 seq(8), the latest message with that key
 	snapshots            kind \x00 id → a grain's snapshot bytes
 	brands               brand id → Brand
 	brands_by_slug       slug → brand id

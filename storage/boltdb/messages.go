@@ -21,6 +21,17 @@ import (
 //	inbox           recipient \x00 created(8) \x00 message id → pair id \x00 seq(8)
 //	conversations   user id \x00 pair id                      → convSummary JSON
 //
+// and (schema version 9)
+//
+//	messages_by_client_id  pair id \x00 sender \x00 client message id → pair id \x00 seq(8)
+//
+// The client message id index holds, per key, the latest message appended
+// with it: appends only go forward in a pair, so overwriting is enough.
+// Its entries are never deleted. The 24 h window is applied when it is
+// read (ByClientMessageID compares the message's CreatedAt), so an old
+// key costs one small entry, as messages_by_id does, for as long as its
+// message is kept, and no sweep has to write (and fsync) to forget it.
+//
 // Sequence numbers are big-endian, so a pair's messages are one key range in
 // conversation order: Page and LastSeq walk it backwards from a bound, and
 // MarkRead walks it backwards from upToSeq. Times are timeKey, so a
@@ -60,6 +71,14 @@ func messageBuckets(tx *bolt.Tx) (mb, byID, inbox, convs *bolt.Bucket, err error
 		return nil, nil, nil, nil, err
 	}
 	return bs[0], bs[1], bs[2], bs[3], nil
+}
+
+func clientIDBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	bs, err := buckets(tx, bucketMessagesByClientID)
+	if err != nil {
+		return nil, err
+	}
+	return bs[0], nil
 }
 
 // seqKey is the messages key of a pair's message seq.
@@ -245,6 +264,16 @@ func appendTx(tx *bolt.Tx, m *storage.Message, raw []byte) error {
 	}{
 		{mb, key, raw}, {byID, id, key}, {inbox, inboxKey, key},
 		{convs, senderKey, sraw}, {convs, recipientKey, rraw},
+	}
+	if m.ClientMessageID != "" {
+		byClient, err := clientIDBucket(tx)
+		if err != nil {
+			return err
+		}
+		puts = append(puts, struct {
+			b    *bolt.Bucket
+			k, v []byte
+		}{byClient, join(m.PairID, m.SenderID, m.ClientMessageID), key})
 	}
 	for _, put := range puts {
 		if err := put.b.Put(put.k, put.v); err != nil {
@@ -511,6 +540,45 @@ func (r messages) Since(ctx context.Context, userID string, t time.Time, limit i
 		return nil, err
 	}
 	return out, nil
+}
+
+// ByClientMessageID reads the index entry and the message it names; a
+// message created before since is not found (the key expired).
+func (r messages) ByClientMessageID(ctx context.Context, pairID, senderID, clientMessageID string, since time.Time) (*storage.Message, error) {
+	if err := checkPairID(pairID); err != nil {
+		return nil, err
+	}
+	if err := checkIDs("sender id", senderID, "client message id", clientMessageID); err != nil {
+		return nil, err
+	}
+	var m storage.Message
+	err := r.s.view(ctx, "messages.by_client_id", func(tx *bolt.Tx) error {
+		byClient, err := clientIDBucket(tx)
+		if err != nil {
+			return err
+		}
+		mb, _, _, _, err := messageBuckets(tx)
+		if err != nil {
+			return err
+		}
+		ik := join(pairID, senderID, clientMessageID)
+		key := byClient.Get(ik)
+		if key == nil {
+			return fmt.Errorf("boltdb: client message id %q of %q in pair %q: %w", clientMessageID, senderID, pairID, storage.ErrNotFound)
+		}
+		m, err = loadMessage(mb, key, fmt.Sprintf("client message id index entry %q", ik))
+		if err != nil {
+			return err
+		}
+		if m.CreatedAt.Before(since) {
+			return fmt.Errorf("boltdb: client message id %q of %q in pair %q expired: %w", clientMessageID, senderID, pairID, storage.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func (r messages) LastSeq(ctx context.Context, pairID string) (uint64, error) {

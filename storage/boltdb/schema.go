@@ -64,13 +64,15 @@ var (
 	bucketAudit           = []byte("audit")             // audit id (time-ordered) → AuditEntry JSON
 
 	bucketSnapshotVersions = []byte("snapshot_versions") // kind \x00 id → version(8); absent = 0
+
+	bucketMessagesByClientID = []byte("messages_by_client_id") // pair id \x00 sender \x00 client message id → pair id \x00 seq(8)
 )
 
 var keySchemaVersion = []byte("schema_version")
 
 // SchemaVersion is the newest schema this code knows; Open migrates older
 // files up to it and refuses newer ones.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // ErrSchemaVersion is returned by Open for a file written by a newer binary.
 // Running old code on a newer schema could silently corrupt indexes it does
@@ -110,6 +112,8 @@ var migrations = []migration{
 	{version: 6, name: "create score bucket", up: createBuckets(bucketScores)},
 	{version: 7, name: "create moderation buckets and index the reports", up: moderationBuckets},
 	{version: 8, name: "create snapshot version bucket", up: createBuckets(bucketSnapshotVersions)},
+	// Messages stored before it have no client message id: nothing to index.
+	{version: 9, name: "create client message id bucket", up: createBuckets(bucketMessagesByClientID)},
 }
 
 // moderationBuckets creates the report queue's indexes and fills them from

@@ -98,17 +98,29 @@ func checkRun(ms []*storage.Message) error {
 }
 
 // messageCols are read by scanMessage, in its order.
-const messageCols = `pair_id, seq, id, sender_id, recipient_id, content, created_at, read_at`
+const messageCols = `pair_id, seq, id, sender_id, recipient_id, content, created_at, read_at, client_message_id`
 
 func scanMessage(row pgx.CollectableRow) (storage.Message, error) {
 	var m storage.Message
 	var seq int64
 	var content []byte
-	if err := row.Scan(&m.PairID, &seq, &m.ID, &m.SenderID, &m.RecipientID, &content, &m.CreatedAt, &m.ReadAt); err != nil {
+	var clientID *string
+	if err := row.Scan(&m.PairID, &seq, &m.ID, &m.SenderID, &m.RecipientID, &content, &m.CreatedAt, &m.ReadAt, &clientID); err != nil {
 		return m, err
 	}
 	m.Seq, m.Content, m.CreatedAt, m.ReadAt = uint64(seq), string(content), m.CreatedAt.UTC(), utcPtr(m.ReadAt)
+	if clientID != nil {
+		m.ClientMessageID = *clientID
+	}
 	return m, nil
+}
+
+// nullIfEmpty stores "" as NULL, which the partial client id index skips.
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // Append is AppendBatch of one message.
@@ -397,14 +409,16 @@ func (p *appendPlan) queueWrites(b *pgx.Batch) {
 	pairIDs, seqs, ids := make([]string, n), make([]int64, n), make([]string, n)
 	senders, recipients := make([]string, n), make([]string, n)
 	contents, created := make([][]byte, n), make([]time.Time, n)
+	clientIDs := make([]*string, n)
 	for i, m := range p.accepted {
 		pairIDs[i], seqs[i], ids[i] = m.PairID, int64(m.Seq), m.ID
 		senders[i], recipients[i] = m.SenderID, m.RecipientID
 		contents[i], created[i] = []byte(m.Content), m.CreatedAt
+		clientIDs[i] = nullIfEmpty(m.ClientMessageID)
 	}
-	b.Queue(`INSERT INTO messages (pair_id, seq, id, sender_id, recipient_id, content, created_at)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[])`,
-		pairIDs, seqs, ids, senders, recipients, contents, created)
+	b.Queue(`INSERT INTO messages (pair_id, seq, id, sender_id, recipient_id, content, created_at, client_message_id)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::text[])`,
+		pairIDs, seqs, ids, senders, recipients, contents, created, clientIDs)
 
 	var untouched []convKey
 	var written []convKey
@@ -583,7 +597,7 @@ func (r messages) Conversations(ctx context.Context, userID string, limit int) (
 	var out []storage.Conversation
 	err := r.s.read(ctx, "messages.conversations", func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT c.other_user_id, c.unread,
-				m.pair_id, m.seq, m.id, m.sender_id, m.recipient_id, m.content, m.created_at, m.read_at
+				m.pair_id, m.seq, m.id, m.sender_id, m.recipient_id, m.content, m.created_at, m.read_at, m.client_message_id
 			FROM conversations c JOIN messages m ON m.pair_id = c.pair_id AND m.seq = c.last_seq
 			WHERE c.user_id = $1
 			ORDER BY m.created_at DESC, c.pair_id
@@ -595,11 +609,15 @@ func (r messages) Conversations(ctx context.Context, userID string, limit int) (
 			var c storage.Conversation
 			var seq int64
 			var content []byte
+			var clientID *string
 			m := &c.Last
 			err := row.Scan(&c.OtherUserID, &c.Unread,
-				&m.PairID, &seq, &m.ID, &m.SenderID, &m.RecipientID, &content, &m.CreatedAt, &m.ReadAt)
+				&m.PairID, &seq, &m.ID, &m.SenderID, &m.RecipientID, &content, &m.CreatedAt, &m.ReadAt, &clientID)
 			c.PairID = m.PairID
 			m.Seq, m.Content, m.CreatedAt, m.ReadAt = uint64(seq), string(content), m.CreatedAt.UTC(), utcPtr(m.ReadAt)
+			if clientID != nil {
+				m.ClientMessageID = *clientID
+			}
 			return c, err
 		})
 		return err
@@ -644,6 +662,39 @@ func (r messages) Since(ctx context.Context, userID string, t time.Time, limit i
 		return nil, err
 	}
 	return out, nil
+}
+
+// ByClientMessageID reads the latest message of the pair with the key by
+// the partial index; one created before since is not found (the key
+// expired), even when an older one with the same key exists.
+func (r messages) ByClientMessageID(ctx context.Context, pairID, senderID, clientMessageID string, since time.Time) (*storage.Message, error) {
+	if err := validPairID(pairID); err != nil {
+		return nil, err
+	}
+	if err := checkIDs("sender id", senderID, "client message id", clientMessageID); err != nil {
+		return nil, err
+	}
+	var m storage.Message
+	err := r.s.read(ctx, "messages.by_client_id", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+messageCols+` FROM messages
+			WHERE pair_id = $1 AND sender_id = $2 AND client_message_id = $3
+			ORDER BY seq DESC LIMIT 1`, pairID, senderID, clientMessageID)
+		if err != nil {
+			return err
+		}
+		m, err = pgx.CollectExactlyOneRow(rows, scanMessage)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: client message id %q of %q in pair %q: %w", clientMessageID, senderID, pairID, storage.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.CreatedAt.Before(since) {
+		return nil, fmt.Errorf("postgres: client message id %q of %q in pair %q expired: %w", clientMessageID, senderID, pairID, storage.ErrNotFound)
+	}
+	return &m, nil
 }
 
 func (r messages) LastSeq(ctx context.Context, pairID string) (uint64, error) {

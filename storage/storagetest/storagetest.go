@@ -61,6 +61,7 @@ func RunContract(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Claims", claimCases},
 		{"Pairs", pairCases},
 		{"Messages", messageCases},
+		{"ClientMessageIDs", clientIDCases},
 		{"Snapshots", snapshotCases},
 		{"Rewards", rewardCases},
 		{"Scores", scoreCases},
