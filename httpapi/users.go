@@ -82,7 +82,6 @@ func goneError(ex *grainpb.ExistsReply) error {
 		return protocol.Errorf(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
 	case ex.Unknown:
 		return protocol.Errorf(protocol.CodeUnauthorized, protocol.DomainAuth, "no such account")
-		return protocol.Errorf(protocol.CodeAccountTerminated, protocol.DomainAuth, protocol.TerminatedMessage)
 	case !ex.Exists:
 		return protocol.Errorf(protocol.CodeAccountDeleted, protocol.DomainAuth, "account deleted")
 	}
