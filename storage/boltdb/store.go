@@ -188,6 +188,24 @@ func (s *Store) WriterStats() WriterStats {
 	return WriterStats{Commits: s.w.commits.Load(), Calls: s.w.calls.Load(), PagesWritten: st.TxStats.GetWrite()}
 }
 
+// HoldCommits makes the store stall as a disk whose fsync hangs would:
+// from now on each commit, once its writes are in the transaction, waits
+// with bbolt's writer lock held until release is called, and every write
+// queued behind it waits too. Reads go on. It is a fault-injection hook for
+// tests (the server never calls it, and no setting reaches it); release
+// may be called more than once.
+func (s *Store) HoldCommits() (release func()) {
+	ch := make(chan struct{})
+	s.w.hold.Store(&ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.w.hold.CompareAndSwap(&ch, nil)
+			close(ch)
+		})
+	}
+}
+
 // view runs fn in a read transaction.
 func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
