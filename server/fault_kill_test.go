@@ -54,8 +54,7 @@ func TestSIGKILLMixedLoad(t *testing.T) {
 	env := []string{"GISBI_WS_RATE=100000", "GISBI_WS_BURST=100000", "GISBI_MAX_SOCKETS_PER_USER=50"}
 	p := servertest.StartProcess(t, dir, env...)
 
-	// The cast, set up once: chat pairs, requesters, radar walkers and BLE
-	// pairs. Tokens are signed with the key in dir, so they outlive
+	// The cast, set up once: chat pairs, radar walkers and BLE pairs. Tokens are signed with the key in dir, so they outlive
 	// restarts.
 	var chatters [][2]*servertest.User
 	for i := range 3 {
@@ -63,10 +62,9 @@ func TestSIGKILLMixedLoad(t *testing.T) {
 		pairUp(t, a, b)
 		chatters = append(chatters, [2]*servertest.User{a.User, b.User})
 	}
-	var walkers, requesters []*servertest.User
+	var walkers []*servertest.User
 	for i := range 3 {
 		walkers = append(walkers, servertest.LoginAt(t, p.URL, "dev", fmt.Sprint("kill-walker-", i)))
-		requesters = append(requesters, servertest.LoginAt(t, p.URL, "dev", fmt.Sprint("kill-requester-", i)))
 	}
 	type blePair struct {
 		a, b *servertest.User
@@ -78,7 +76,7 @@ func TestSIGKILLMixedLoad(t *testing.T) {
 		bles = append(bles, blePair{a.User, b.User, pairUp(t, a, b)})
 	}
 
-	led := &ledger{msgs: map[string]string{}, requests: map[string]string{}, accepts: map[string]string{}, codes: map[string]int{}, checked: map[string]bool{}}
+	led := &ledger{msgs: map[string]string{}, chats: map[string]bool{}, requests: map[string]string{}, accepts: map[string]string{}, codes: map[string]int{}, checked: map[string]bool{}}
 	var reopen, check []time.Duration
 	for round := 1; round <= kills; round++ {
 		base := p.URL
@@ -87,36 +85,61 @@ func TestSIGKILLMixedLoad(t *testing.T) {
 		var wg sync.WaitGroup
 		run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 
+		// Requesters are new each round: a user with hundreds of
+		// connections would make every restart's bootstrap slower.
+		var requesters []*servertest.User
+		for i := range 3 {
+			requesters = append(requesters, servertest.LoginAt(t, base, "dev", fmt.Sprintf("kill-requester-%d-%d", round, i)))
+		}
+		// Every socket opens at once, each started: the users come back
+		// together, as phones do after a restart.
+		var users []*servertest.User
+		for _, c := range chatters {
+			users = append(users, at(c[0]), at(c[1]))
+		}
+		for _, w := range walkers {
+			users = append(users, at(w))
+		}
+		users = append(users, requesters...)
+		for _, bp := range bles {
+			users = append(users, at(bp.a), at(bp.b))
+		}
+		socks := startAll(t, users)
+
 		for i, c := range chatters {
 			a, b := at(c[0]), at(c[1])
-			wa, wb := startWS(t, a), startWS(t, b)
+			wa, wb := socks[2*i], socks[2*i+1]
 			run(func() { led.chat(stop, wa, b.ID, fmt.Sprintf("r%d-c%d-a", round, i)) })
 			run(func() { led.chat(stop, wb, a.ID, fmt.Sprintf("r%d-c%d-b", round, i)) })
 		}
-		for i, w := range walkers {
-			ws := startWS(t, at(w))
+		socks = socks[2*len(chatters):]
+		for i, ws := range socks[:len(walkers)] {
 			run(func() { led.walk(stop, ws, fmt.Sprintf("r%d-w%d", round, i), float64(i)) })
 		}
+		socks = socks[len(walkers):]
 		for i, r := range requesters {
-			ws := startWS(t, at(r))
-			run(func() { led.request(stop, base, at(r), ws, fmt.Sprintf("r%d-q%d", round, i)) })
+			ws := socks[i]
+			run(func() { led.request(stop, base, r, ws, fmt.Sprintf("r%d-q%d", round, i)) })
 		}
+		socks = socks[len(requesters):]
 		for i, bp := range bles {
 			a, b := at(bp.a), at(bp.b)
-			wa, wb := startWS(t, a), startWS(t, b)
+			wa, wb := socks[2*i], socks[2*i+1]
 			run(func() { led.ble(stop, base, a, b, wa, wb, bp.conn, fmt.Sprintf("r%d-b%d", round, i)) })
 		}
 
 		// The kill comes anywhere from the first frames to 2 s of load.
+		loadAt := time.Now()
 		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second))))
 		p.Kill()
+		killAt := time.Now()
 		close(stop)
 		wg.Wait()
 
 		// The store of the killed process opens cleanly and holds what
 		// was acknowledged.
 		led.verify(t, round, dir, round == kills, &check)
-		t.Logf("kill %d: %s", round, led.summary())
+		t.Logf("kill %d after %v of load: %s", round, killAt.Sub(loadAt).Round(time.Millisecond), led.summary())
 
 		start := time.Now()
 		p = servertest.StartProcess(t, dir, env...)
@@ -151,17 +174,51 @@ func startWS(t *testing.T, u *servertest.User) *servertest.WS {
 	return ws
 }
 
+// startAll opens a started /ws socket for each user, all at once.
+func startAll(t *testing.T, users []*servertest.User) []*servertest.WS {
+	t.Helper()
+	socks := make([]*servertest.WS, len(users))
+	errs := make([]error, len(users))
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Go(func() {
+			h := http.Header{}
+			h.Set("Authorization", "Bearer "+u.AccessToken)
+			ws, _, err := servertest.DialWS(t, u.Base(), "/ws", h)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if !sendFrame(ws, "session.start", "start", map[string]any{}) ||
+				ws.Take(func(f *servertest.Frame) bool { return f.Type == "session.bootstrap" }, 10*time.Second) == nil {
+				errs[i] = fmt.Errorf("no bootstrap for %s", u.ID)
+				return
+			}
+			socks[i] = ws
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return socks
+}
+
 // ledger is what the server acknowledged, across every round.
 type ledger struct {
 	mu       sync.Mutex
 	msgs     map[string]string // message id → content, acknowledged
+	chats    map[string]bool   // pair ids of the chat streams
 	requests map[string]string // request id → pair id, acknowledged
 	accepts  map[string]string // request id → pair id, accept acknowledged
 	codes    map[string]int    // error codes answered
 	internal []string          // raw answers coded internal
 
-	// checked marks what an earlier verify found, so each kill reads what
-	// was acknowledged since the last one (and the last kill everything).
+	// checked marks the requests and accepts an earlier verify found, so
+	// each kill reads those acknowledged since the last one (and the last
+	// kill all of them).
 	checked map[string]bool
 }
 
@@ -224,10 +281,11 @@ func (l *ledger) chat(stop <-chan struct{}, ws *servertest.WS, peer, prefix stri
 			}
 			switch f.Type {
 			case "chat.message.created":
-				var m struct{ MessageID, Content string }
+				var m struct{ MessageID, Content, SenderID, RecipientID string }
 				_ = json.Unmarshal(f.Payload, &m)
 				l.mu.Lock()
 				l.msgs[m.MessageID] = m.Content
+				l.chats[storage.PairID(m.SenderID, m.RecipientID)] = true
 				l.mu.Unlock()
 			case "error":
 				l.failed(f.Raw, f.ErrorCode())
@@ -390,9 +448,10 @@ func (l *ledger) ble(stop <-chan struct{}, base string, a, b *servertest.User, w
 	}
 }
 
-// verify opens the killed server's store and checks it holds what was
-// acknowledged since the last verify, or everything when all is set; on
-// bbolt the file must also pass its check.
+// verify opens the killed server's store and checks it holds every chat
+// message acknowledged, and the requests and accepts acknowledged since
+// the last verify (all of them when all is set); on bbolt the file must
+// also pass its check.
 func (l *ledger) verify(t *testing.T, round int, dir string, all bool, took *[]time.Duration) {
 	t.Helper()
 	ctx := context.Background()
@@ -414,13 +473,34 @@ func (l *ledger) verify(t *testing.T, round int, dir string, all bool, took *[]t
 		l.checked[id] = true
 		return false
 	}
-	for id, content := range l.msgs {
-		if skip(id) {
-			continue
+	// Every conversation whole: no gap in its numbers, no message twice.
+	stored := map[string]string{}
+	for pairID := range l.chats {
+		var next uint64
+		seen := map[string]bool{}
+		for before := uint64(0); ; {
+			page, err := st.Messages().Page(ctx, pairID, before, 1000)
+			if err != nil {
+				t.Fatalf("kill %d: history of %s: %v", round, pairID, err)
+			}
+			for _, m := range page {
+				if next != 0 && m.Seq != next-1 || seen[m.Content] {
+					t.Fatalf("kill %d: %s: message %d (%q) follows %d, or is there twice", round, pairID, m.Seq, m.Content, next)
+				}
+				next, seen[m.Content], stored[m.ID] = m.Seq, true, m.Content
+			}
+			if len(page) == 0 || next == 1 {
+				break
+			}
+			before = next
 		}
-		m, err := st.Messages().Get(ctx, id)
-		if err != nil || m.Content != content {
-			t.Fatalf("kill %d: message %s (%q) acknowledged, then read back as %+v, %v", round, id, content, m, err)
+		if next > 1 {
+			t.Fatalf("kill %d: %s: history starts at %d", round, pairID, next)
+		}
+	}
+	for id, content := range l.msgs {
+		if stored[id] != content {
+			t.Fatalf("kill %d: message %s (%q) acknowledged, then read back as %q", round, id, content, stored[id])
 		}
 	}
 	pairs := map[string]*storage.Pair{}
