@@ -254,6 +254,10 @@ func diskFull(err error) bool {
 // leaves well formed), and returns what it found wrong, nil for a sound
 // file. It runs in a read transaction, so writers keep going; it reads
 // the whole file, so it is for tests and operators, not for every start.
+// bbolt asserts some invariants (a page names its own id, has a known
+// type) by panicking on the walk's own goroutine: a file damaged that way
+// ends the process instead of returning an error, so check a copy
+// (Backup) when the process must live.
 func (s *Store) Check(ctx context.Context) error {
 	var problems []error
 	err := s.view(ctx, "check", func(tx *bolt.Tx) error {
