@@ -37,7 +37,11 @@ const (
 func stallStore(t *testing.T, srv *servertest.Server) (release func()) {
 	t.Helper()
 	if st, ok := srv.Store.(*boltdb.Store); ok {
-		return st.HoldCommits()
+		// Released at the end whatever happens: a shutdown waits for
+		// commits in flight.
+		release := st.HoldCommits()
+		t.Cleanup(release)
+		return release
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, srv.Config.Store)
