@@ -27,6 +27,12 @@ var (
 	// 400 or 500), never not-found or a conflict. boltdb.ErrInvalid and
 	// postgres.ErrInvalid are this same value.
 	ErrInvalid = errors.New("storage: invalid input")
+	// ErrUnavailable: the store cannot take the write now, through no
+	// fault of the input (its disk is full, the database refuses for want
+	// of space). Nothing was written and the store stays usable: reads go
+	// on, and the same write can succeed once the cause is gone. The wire
+	// answers `unavailable`, retry.
+	ErrUnavailable = errors.New("storage: unavailable")
 )
 
 // Fenced records (User, Pair, ScoreDay, Gift, Snapshot) carry a Version:

@@ -15,7 +15,9 @@ import (
 
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/cluster"
+	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
 )
 
 // Reply maps err to the reply error a client sees. It never returns nil
@@ -33,8 +35,26 @@ func Reply(err error) *protocol.Error {
 		return protocol.Errorf(protocol.CodeProviderUnavailable, protocol.DomainAuth, "identity provider unavailable, try again")
 	case errors.Is(err, cluster.ErrUnavailable):
 		return protocol.Errorf(protocol.CodeUnavailable, "", "service busy, try again")
+	case errors.Is(err, storage.ErrUnavailable):
+		return protocol.Errorf(protocol.CodeUnavailable, "", "storage unavailable, nothing was saved, try again")
 	}
 	return protocol.Errorf(protocol.CodeInternal, "", "internal error")
+}
+
+// Failure is a grain's answer to an operation that failed with err: the
+// code Reply gives err, in the grain's domain. For an internal error it
+// carries message, which must not leak err; for any other it carries
+// Reply's message, so a full disk answers `unavailable` whichever grain
+// met it.
+func Failure(err error, domain, message string) *grainpb.Failure {
+	pe := Reply(err)
+	if pe.Code == protocol.CodeInternal {
+		return grainpb.Fail(protocol.CodeInternal, domain, message)
+	}
+	if pe.Domain != "" {
+		domain = pe.Domain
+	}
+	return grainpb.Fail(pe.Code, domain, pe.Message)
 }
 
 // FromHTTP maps a status the HTTP framework produced by itself (no route,

@@ -9,6 +9,7 @@ import (
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/protocol"
+	"github.com/gisbi/engine/storage"
 )
 
 func TestReply(t *testing.T) {
@@ -26,6 +27,7 @@ func TestReply(t *testing.T) {
 		{"invalid id token", auth.ErrInvalidIDToken, protocol.CodeUnauthorized, http.StatusUnauthorized},
 		{"provider down", auth.ErrProviderUnavailable, protocol.CodeProviderUnavailable, http.StatusServiceUnavailable},
 		{"grain unavailable", fmt.Errorf("%w: User/x", cluster.ErrUnavailable), protocol.CodeUnavailable, http.StatusServiceUnavailable},
+		{"store out of space", fmt.Errorf("boltdb: messages.append: %w: no space left on device", storage.ErrUnavailable), protocol.CodeUnavailable, http.StatusServiceUnavailable},
 		{"anything else is internal", errors.New("disk on fire"), protocol.CodeInternal, http.StatusInternalServerError},
 		{"typed nil reply error is internal", (*protocol.Error)(nil), protocol.CodeInternal, http.StatusInternalServerError},
 		{"a disconnect is no reply", protocol.NewDisconnect(protocol.CloseAbuse, "x"), protocol.CodeInternal, http.StatusInternalServerError},
@@ -91,5 +93,27 @@ func TestDisconnect(t *testing.T) {
 		if got := ForFailure(protocol.Errorf(tt.code, "", "m")); got.Code != tt.want {
 			t.Errorf("ForFailure(%s) = %d, want %d", tt.code, got.Code, tt.want)
 		}
+	}
+}
+
+func TestFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   protocol.Code
+		domain string
+		msg    string
+	}{
+		{"store out of space", fmt.Errorf("pair: %w", storage.ErrUnavailable), protocol.CodeUnavailable, protocol.DomainConnections, "storage unavailable, nothing was saved, try again"},
+		{"a reply error keeps its own domain", protocol.Errorf(protocol.CodeBlocked, protocol.DomainSafety, "blocked"), protocol.CodeBlocked, protocol.DomainSafety, "blocked"},
+		{"anything else is the grain's internal message", errors.New("decode: unexpected EOF"), protocol.CodeInternal, protocol.DomainConnections, "internal error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := Failure(tt.err, protocol.DomainConnections, "internal error")
+			if protocol.Code(f.Code) != tt.code || f.Domain != tt.domain || f.Message != tt.msg {
+				t.Fatalf("Failure = %+v, want %s/%s/%q", f, tt.code, tt.domain, tt.msg)
+			}
+		})
 	}
 }

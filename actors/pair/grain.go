@@ -21,6 +21,7 @@ import (
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/wireerr"
 )
 
 // ReminderExpire names the request-expiry reminder of a pair.
@@ -464,8 +465,10 @@ func (g *grain) stopWhenIdle(ctx actor.Context) {
 	}
 }
 
+// internal answers a failed operation: `internal`, or the code wireerr
+// gives err (a full disk is `unavailable`, retry).
 func internal(err error) *grainpb.PairReply {
-	return &grainpb.PairReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainConnections, "internal error")}
+	return &grainpb.PairReply{Failure: wireerr.Failure(err, protocol.DomainConnections, "internal error")}
 }
 
 // snapshot is a cheap fingerprint of the stored part of the state.

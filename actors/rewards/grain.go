@@ -20,6 +20,7 @@ import (
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/wireerr"
 )
 
 // Deps are shared by every Rewards grain of a node and by the read models.
@@ -167,7 +168,7 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 			return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainGifts)}
 		}
 		g.deps.Logger.Error("rewards grain: reminder", "pair", g.pairID, "name", m.Name, "err", err)
-		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainGifts, "internal error")}
+		return &grainpb.Ack{Failure: wireerr.Failure(err, protocol.DomainGifts, "internal error")}
 	}
 	if err := g.ready(); err != nil {
 		return fail(err)
@@ -600,7 +601,7 @@ func (g *grain) claim(ctx actor.Context, m *grainpb.GiftClaim) {
 					return
 				}
 				g.deps.Logger.Error("rewards grain: store claim", "gift", next.ID, "err", err)
-				ctx.Respond(failure())
+				ctx.Respond(&grainpb.RewardsReply{Failure: wireerr.Failure(err, protocol.DomainGifts, "internal error")})
 				return
 			}
 			*gift = next
@@ -669,7 +670,7 @@ func (g *grain) redeem(ctx actor.Context, m *grainpb.GiftRedeem) {
 				return
 			case err != nil:
 				g.deps.Logger.Error("rewards grain: store redemption", "gift", gift.ID, "err", err)
-				ctx.Respond(failure())
+				ctx.Respond(&grainpb.RewardsReply{Failure: wireerr.Failure(err, protocol.DomainGifts, "internal error")})
 				return
 			}
 		}

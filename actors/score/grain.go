@@ -19,6 +19,7 @@ import (
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/wireerr"
 )
 
 // ReminderReset names the reminder that resets a user's day at the next
@@ -208,7 +209,7 @@ func (g *grain) complete(ctx actor.Context, m *grainpb.ScoreComplete) *grainpb.S
 	}
 	if err != nil {
 		g.deps.Logger.Error("score grain: complete", "user", g.id, "action", m.ActionType, "err", err)
-		return &grainpb.ScoreReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "score could not be saved")}
+		return &grainpb.ScoreReply{Failure: wireerr.Failure(err, protocol.DomainScore, "score could not be saved")}
 	}
 	return replyOf(raw)
 }
@@ -270,7 +271,7 @@ func (g *grain) fired(ctx actor.Context, m *grainpb.ReminderFired) *grainpb.Ack 
 			return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainScore)}
 		}
 		g.deps.Logger.Error("score grain: reset", "user", g.id, "err", err)
-		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainScore, "internal error")}
+		return &grainpb.Ack{Failure: wireerr.Failure(err, protocol.DomainScore, "internal error")}
 	}
 	if m.Name != ReminderReset {
 		g.deps.Logger.Warn("score grain: unknown reminder dropped", "user", g.id, "name", m.Name)

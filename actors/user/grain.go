@@ -20,6 +20,7 @@ import (
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/wireerr"
 )
 
 // Reminders is the part of the reminders service the grain uses.
@@ -449,7 +450,7 @@ func (g *grain) updateProfile(ctx actor.Context, p *grainpb.UpdateProfile) *grai
 			return &grainpb.UserReply{Failure: grainpb.Stale(protocol.DomainUsers)}
 		}
 		g.deps.Logger.Error("user grain: save profile", "user", g.id, "err", err)
-		return &grainpb.UserReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainUsers, "profile could not be saved")}
+		return &grainpb.UserReply{Failure: wireerr.Failure(err, protocol.DomainUsers, "profile could not be saved")}
 	}
 	g.setUser(next)
 	// The profile is stored; a reminder failure must not undo it. The vibe
@@ -545,7 +546,7 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 		if _, blocked := g.state.Blocked[m.TargetId]; blocked {
 			if err := g.deps.Store.Safety().Unblock(c, g.id, m.TargetId); err != nil {
 				g.deps.Logger.Error("user grain: unblock", "user", g.id, "err", err)
-				return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "unblock failed")}
+				return &grainpb.BlockReply{Failure: wireerr.Failure(err, protocol.DomainSafety, "unblock failed")}
 			}
 			delete(g.state.Blocked, m.TargetId)
 		}
@@ -562,7 +563,7 @@ func (g *grain) block(ctx actor.Context, m *grainpb.BlockUser) *grainpb.BlockRep
 		at := g.now().Truncate(time.Microsecond)
 		if err := g.deps.Store.Safety().Block(c, storage.Block{BlockerID: g.id, BlockedID: m.TargetId, CreatedAt: at}); err != nil {
 			g.deps.Logger.Error("user grain: block", "user", g.id, "err", err)
-			return &grainpb.BlockReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "block failed")}
+			return &grainpb.BlockReply{Failure: wireerr.Failure(err, protocol.DomainSafety, "block failed")}
 		}
 		g.state.Blocked[m.TargetId] = at
 	}
@@ -606,7 +607,7 @@ func (g *grain) report(m *grainpb.ReportUser) *grainpb.ReportReply {
 	}
 	if err := g.deps.Store.Safety().AddReport(context.Background(), r); err != nil {
 		g.deps.Logger.Error("user grain: report", "user", g.id, "err", err)
-		return &grainpb.ReportReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainSafety, "report failed")}
+		return &grainpb.ReportReply{Failure: wireerr.Failure(err, protocol.DomainSafety, "report failed")}
 	}
 	b, _ := json.Marshal(WireReport(r))
 	return &grainpb.ReportReply{ReportJson: b}
@@ -656,7 +657,7 @@ func (g *grain) leave(ctx actor.Context, next storage.User, why *grainpb.Failure
 			return &grainpb.Ack{Failure: grainpb.Stale(protocol.DomainAuth)}
 		}
 		g.deps.Logger.Error("user grain: close account", "user", g.id, "closure", closure, "err", err)
-		return &grainpb.Ack{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainAuth, "account could not be closed")}
+		return &grainpb.Ack{Failure: wireerr.Failure(err, protocol.DomainAuth, "account could not be closed")}
 	}
 	g.setUser(next)
 	// The account is gone once stored; the clean-ups below are best effort and

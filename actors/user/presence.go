@@ -16,6 +16,7 @@ import (
 	"github.com/gisbi/engine/cluster/grainpb"
 	"github.com/gisbi/engine/protocol"
 	"github.com/gisbi/engine/storage"
+	"github.com/gisbi/engine/wireerr"
 )
 
 // This file carries out the presence rules of presence_state.go: it sends
@@ -143,7 +144,7 @@ func (g *grain) setVisible(ctx actor.Context, m *grainpb.SetVisible) *grainpb.Pr
 				return &grainpb.PresenceReply{Failure: grainpb.Stale(protocol.DomainPresence)}
 			}
 			g.deps.Logger.Error("user grain: save visibility", "user", g.id, "err", err)
-			return &grainpb.PresenceReply{Failure: grainpb.Fail(protocol.CodeInternal, protocol.DomainPresence, "visibility could not be saved")}
+			return &grainpb.PresenceReply{Failure: wireerr.Failure(err, protocol.DomainPresence, "visibility could not be saved")}
 		}
 		g.setUser(next)
 	}

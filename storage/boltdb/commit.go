@@ -33,6 +33,10 @@ type committer struct {
 
 	commits, calls atomic.Int64 // for Store.WriterStats
 
+	// hold, when set, is a channel each commit waits on inside its
+	// transaction until it is closed: Store.HoldCommits, for fault tests.
+	hold atomic.Pointer[chan struct{}]
+
 	wake    chan struct{} // capacity 1: a pending wake-up is enough
 	stop    chan struct{}
 	stopped chan struct{}
@@ -167,6 +171,9 @@ func (c *committer) run(calls []*writeCall) {
 					failIdx = i
 					return err
 				}
+			}
+			if h := c.hold.Load(); h != nil {
+				<-*h
 			}
 			return nil
 		})

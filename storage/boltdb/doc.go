@@ -135,5 +135,24 @@ returns whether it committed, because one function cannot be removed from a
 running transaction.
 
 Only one process may open the file. Read-only tools must work on a Backup.
+
+# Faults
+
+A full disk fails the commit that needed a new page, with
+storage.ErrUnavailable (ENOSPC or EDQUOT underneath), and nothing else:
+bbolt writes a commit's pages before its meta page and rolls back without
+touching the meta, so the file still holds the previous commit, and the
+rollback reloads the free-page list from it. Reads go on; a commit that
+fits into pages freed earlier still succeeds on a full disk; once space is
+freed, writes succeed again with no reopen. The file's growth (a truncate)
+allocates nothing on ext4, XFS or tmpfs, so it is the page writes that meet
+the full disk. Not covered: a filesystem that can fail the fsync after the
+meta page was written (copy-on-write ones such as btrfs or ZFS may report
+ENOSPC there) leaves that commit visible although its caller was told it
+failed, as after any failed fsync.
+
+Check walks the file as bbolt's check does. HoldCommits stalls every
+commit until released, as a hung fsync would: a hook for fault tests that
+nothing in the server calls.
 */
 package boltdb

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -186,6 +188,24 @@ func (s *Store) WriterStats() WriterStats {
 	return WriterStats{Commits: s.w.commits.Load(), Calls: s.w.calls.Load(), PagesWritten: st.TxStats.GetWrite()}
 }
 
+// HoldCommits makes the store stall as a disk whose fsync hangs would:
+// from now on each commit, once its writes are in the transaction, waits
+// with bbolt's writer lock held until release is called, and every write
+// queued behind it waits too. Reads go on. It is a fault-injection hook for
+// tests (the server never calls it, and no setting reaches it); release
+// may be called more than once.
+func (s *Store) HoldCommits() (release func()) {
+	ch := make(chan struct{})
+	s.w.hold.Store(&ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.w.hold.CompareAndSwap(&ch, nil)
+			close(ch)
+		})
+	}
+}
+
 // view runs fn in a read transaction.
 func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -199,13 +219,64 @@ func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) er
 	return mapErr(op, s.db.View(fn))
 }
 
-// mapErr turns bbolt's "not open" into the contract's ErrClosed. The mutex
-// makes that unreachable today; the mapping keeps the contract if that changes.
+// mapErr turns bbolt's "not open" into the contract's ErrClosed (the
+// mutex makes that unreachable today; the mapping keeps the contract if
+// that changes) and a full disk into ErrUnavailable.
 func mapErr(op string, err error) error {
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+	switch {
+	case errors.Is(err, berrors.ErrDatabaseNotOpen):
 		return fmt.Errorf("boltdb: %s: %w", op, storage.ErrClosed)
+	case diskFull(err):
+		return fmt.Errorf("boltdb: %s: %w: %w", op, storage.ErrUnavailable, err)
 	}
 	return err
+}
+
+// diskFull tells a commit that failed for want of space. bbolt rolls such
+// a commit back before it writes the meta page, so the file still holds
+// the previous commit and the same write can succeed once space is freed.
+// Growing the file reports its error with %s (bbolt's "file resize
+// error: …"), which loses the errno, hence the text match beside
+// errors.Is.
+func diskFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, syscall.ENOSPC.Error()) || strings.Contains(msg, syscall.EDQUOT.Error())
+}
+
+// Check walks every page reachable from the last commit, as bbolt's own
+// check does (every page used once, none both used and free, branches and
+// leaves well formed), and returns what it found wrong, nil for a sound
+// file. It runs in a read transaction, so writers keep going; it reads
+// the whole file, so it is for tests and operators, not for every start.
+// bbolt asserts some invariants (a page names its own id, has a known
+// type) by panicking on the walk's own goroutine: a file damaged that way
+// ends the process instead of returning an error, so check a copy
+// (Backup) when the process must live.
+func (s *Store) Check(ctx context.Context) error {
+	var problems []error
+	err := s.view(ctx, "check", func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			// Drain the channel whatever happens: the walk's goroutine
+			// blocks on it otherwise.
+			if len(problems) < 10 {
+				problems = append(problems, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("boltdb: check %s: %w", s.path, errors.Join(problems...))
+	}
+	return nil
 }
 
 // Ping checks the file is open and carries a schema.

@@ -158,7 +158,8 @@ func retryable(err error) bool {
 }
 
 // mapErr turns database errors into the contract's sentinels: a unique
-// violation is ErrConflict; everything else keeps its cause.
+// violation is ErrConflict, a full disk ErrUnavailable; everything else
+// keeps its cause.
 func mapErr(op string, err error) error {
 	if err == nil {
 		return nil
@@ -166,6 +167,11 @@ func mapErr(op string, err error) error {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && pg.Code == "23505" {
 		return fmt.Errorf("postgres: %s: %s: %w", op, pg.ConstraintName, storage.ErrConflict)
+	}
+	if errors.As(err, &pg) && pg.Code == "53100" {
+		// disk_full: the transaction rolled back and the database goes on
+		// serving reads; the write can succeed once space is freed.
+		return fmt.Errorf("postgres: %s: %w: %w", op, storage.ErrUnavailable, err)
 	}
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) ||
 		errors.Is(err, storage.ErrStale) || errors.Is(err, storage.ErrClosed) || errors.Is(err, storage.ErrExhausted) {
