@@ -82,6 +82,7 @@ type Config struct {
 	WSRate            float64 `koanf:"ws_rate" default:"20" desc:"Frames per second a socket may send on average."`
 	WSBurst           int     `koanf:"ws_burst" default:"40" desc:"Frames a socket may send in a burst above ws_rate."`
 	WSSendQueue       int     `koanf:"ws_send_queue" default:"256" desc:"Outbound frames queued per socket; a socket whose queue is full is closed."`
+	WSSendQueueBytes  int     `koanf:"ws_send_queue_bytes" default:"1048576" desc:"Outbound bytes queued per socket (at least 1024; one frame is always taken); a socket whose queue is full is closed."`
 	MaxSocketsPerUser int     `koanf:"max_sockets_per_user" default:"10" desc:"Concurrent WebSocket connections allowed per user."`
 	HTTPRate          float64 `koanf:"http_rate" default:"20" desc:"REST requests per second allowed per client on average."`
 	HTTPBurst         int     `koanf:"http_burst" default:"60" desc:"REST requests a client may send in a burst above http_rate."`
@@ -283,6 +284,7 @@ func (c *Config) Validate() error {
 	v.positiveRate("ws_rate", c.WSRate)
 	v.atLeast("ws_burst", c.WSBurst, 1)
 	v.atLeast("ws_send_queue", c.WSSendQueue, 1)
+	v.atLeast("ws_send_queue_bytes", c.WSSendQueueBytes, 1024)
 	v.atLeast("max_sockets_per_user", c.MaxSocketsPerUser, 1)
 	v.positiveRate("http_rate", c.HTTPRate)
 	v.atLeast("http_burst", c.HTTPBurst, 1)

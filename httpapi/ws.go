@@ -63,7 +63,7 @@ func (a *API) originAllowed(origin string) bool {
 // the registry's one ticker pings.
 func (a *API) serveSocket(conn *fws.Conn, userID string, tokenExp time.Time, dialect string) {
 	cfg := a.d.Config
-	t := newTransport(conn, cfg.WSSendQueue)
+	t := newTransport(conn, cfg.WSSendQueue, cfg.WSSendQueueBytes)
 	if !a.Sockets.add(t) {
 		// Shutting down: refuse politely so the client reconnects elsewhere.
 		t.Close(protocol.CloseGoingAway, "server shutting down")
@@ -81,12 +81,13 @@ func (a *API) serveSocket(conn *fws.Conn, userID string, tokenExp time.Time, dia
 		SessionID: ulid.Make().String(), UserID: userID, Dialect: dialect, TokenExp: tokenExp, Transport: t,
 	})
 	defer sys.Root.Stop(pid)
+	t.bind(sys.Root, pid)
 
 	// The registry pings every WSPingInterval; a client that neither sends
 	// nor answers for two of them is gone.
 	readWait := cfg.WSPingInterval*2 + 10*time.Second
-	_ = conn.SetReadDeadline(time.Now().Add(readWait))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(readWait)) })
+	_ = t.extendRead(readWait)
+	conn.SetPongHandler(func(string) error { return t.extendRead(readWait) })
 
 	limit := newBucket(cfg.WSRate, cfg.WSBurst, time.Now())
 	strikes := 0
@@ -101,7 +102,12 @@ func (a *API) serveSocket(conn *fws.Conn, userID string, tokenExp time.Time, dia
 			break
 		}
 		now := time.Now()
-		_ = conn.SetReadDeadline(now.Add(readWait))
+		_ = t.extendRead(readWait)
+		if t.draining.Load() {
+			// Shutting down: read on for the client's close reply, serve
+			// nothing more (transport.forward).
+			continue
+		}
 		// The session actor decodes: this goroutine lives as long as the
 		// socket, and decoding here would grow its stack for good.
 		cmd := &session.Command{Raw: data, Received: now}
@@ -119,7 +125,7 @@ func (a *API) serveSocket(conn *fws.Conn, userID string, tokenExp time.Time, dia
 		} else {
 			strikes = 0
 		}
-		sys.Root.Send(pid, cmd)
+		t.forward(sys.Root, cmd)
 	}
 	t.shutdown()
 }

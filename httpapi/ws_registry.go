@@ -3,14 +3,18 @@ package httpapi
 import (
 	"sync"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/gisbi/engine/actors/session"
 )
 
 // pingSlots is the number of slots of the ping wheel: each tick, every
 // pingInterval/pingSlots, pings one slot's sockets.
 const pingSlots = 16
 
-// Registry tracks live sockets: shutdown closes them all with 1001, and one
-// goroutine pings them, a slot of its wheel per tick, where a timer per
+// Registry tracks live sockets: shutdown drains them and closes them with
+// 1001 (CloseAll), and one goroutine pings them, a slot of its wheel per tick, where a timer per
 // socket would cost every idle socket a timer and a closure.
 type Registry struct {
 	every time.Duration // ping interval
@@ -100,21 +104,56 @@ func (r *Registry) Len() int {
 	return r.n
 }
 
-// CloseAll refuses new sockets, closes the open ones with code and waits
-// until their handlers have returned or timeout passes.
-func (r *Registry) CloseAll(code int, reason string, timeout time.Duration) {
+// CloseAll refuses new sockets and closes the open ones with code, in an
+// order that acknowledges every write committed for their clients: each
+// socket stops forwarding frames, and its session, once it has answered
+// every command it started, closes it (session.Drain), its answers going
+// out ahead of the close frame. CloseAll returns once every handler has
+// returned, or after timeout; the sockets still open when most of it has
+// passed are cut (transport.cut), so the handlers are done in time. It
+// reports how many sockets were cut and the frames that left unsent.
+func (r *Registry) CloseAll(root *actor.RootContext, code int, reason string, timeout time.Duration) (cut, unsent int) {
+	start := time.Now()
+	m := &session.Drain{Code: code, Reason: reason}
+	for _, t := range r.stop() {
+		t.drain(root, m)
+	}
+	// The rest of the timeout is for the cuts (within a second each).
+	if r.wait(start.Add(timeout - min(timeout/4, time.Second))) {
+		return 0, 0
+	}
 	r.mu.Lock()
-	r.stopping = true
 	for _, s := range r.wheel {
 		for _, t := range s {
-			t.Close(code, reason)
+			cut++
+			unsent += t.cut(code, reason)
 		}
 	}
 	r.mu.Unlock()
+	r.wait(start.Add(timeout))
+	return cut, unsent
+}
+
+// stop refuses new sockets and returns the open ones.
+func (r *Registry) stop() []*transport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopping = true
+	var all []*transport
+	for _, s := range r.wheel {
+		all = append(all, s...)
+	}
+	return all
+}
+
+// wait waits until every handler has returned (true) or until by (false).
+func (r *Registry) wait(by time.Time) bool {
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(timeout):
+		return true
+	case <-time.After(time.Until(by)):
+		return false
 	}
 }

@@ -95,7 +95,7 @@ func TestTransportWritesEveryFrameIntactAndInOrder(t *testing.T) {
 		sizes = append(sizes, e, e)
 	}
 	srv, cli, writes := socketPair(t)
-	tr := newTransport(srv, len(sizes)+1)
+	tr := newTransport(srv, len(sizes)+1, 1<<30)
 
 	got := make(chan error, 1)
 	go func() {
@@ -133,7 +133,7 @@ func TestTransportWritesEveryFrameIntactAndInOrder(t *testing.T) {
 
 func TestTransportPingsAndCloseComeAfterQueuedFrames(t *testing.T) {
 	srv, cli, _ := socketPair(t)
-	tr := newTransport(srv, 16)
+	tr := newTransport(srv, 16, 1<<30)
 	pings := make(chan struct{}, 1)
 	cli.SetPingHandler(func(string) error { pings <- struct{}{}; return nil })
 	r := newRegistry(time.Hour) // ticked by hand below
@@ -229,7 +229,7 @@ func BenchmarkSocketWrites(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				srv, cli, writes := socketPair(b)
-				tr := newTransport(srv, 256)
+				tr := newTransport(srv, 256, 1<<30)
 				send := func() {
 					if way == "WriteMessage" {
 						if err := srv.WriteMessage(fws.TextMessage, frame); err != nil {

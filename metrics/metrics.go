@@ -36,6 +36,12 @@ type Metrics struct {
 	// Shed counts client frames answered `unavailable` unserved because they
 	// waited in a session's mailbox longer than the call timeout (overload).
 	Shed prometheus.Counter
+	// ShutdownUnanswered counts what a shutdown cut off at its timeout, by
+	// stage: "call", a grain call a client frame made that had not answered
+	// (it may have committed a write whose acknowledgement never left), and
+	// "send", frames queued to a socket that were never written. A graceful
+	// shutdown within its timeout leaves both at zero.
+	ShutdownUnanswered *prometheus.CounterVec
 	// Reward lifecycle steps, by campaign id (operators create campaigns,
 	// so the label stays small).
 	RewardGrants        *prometheus.CounterVec
@@ -106,6 +112,10 @@ func New() *Metrics {
 	m.Shed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gisbi_frames_shed_total", Help: "Client frames answered unavailable without being served, because they waited too long (overload).",
 	})
+	m.ShutdownUnanswered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gisbi_shutdown_unanswered_total", Help: "What the shutdown timeout cut off, by stage: call (a client command's grain call unanswered, maybe committed unacknowledged) and send (queued frames never written).",
+	}, []string{"stage"})
+	m.Registry.MustRegister(m.ShutdownUnanswered)
 	reward := func(name, help string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"campaign"})
 	}

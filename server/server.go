@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
@@ -67,6 +68,9 @@ type Server struct {
 	proximity *proximity.Grains
 	scores    score.Rules
 	sessions  *session.Deps
+	// stopping is set when Shutdown begins: sessions answer the frames
+	// they have not started `unavailable` from then on.
+	stopping atomic.Bool
 }
 
 // New assembles a server from a validated config. Nothing listens yet.
@@ -135,6 +139,7 @@ func New(cfg *config.Config, logger *slog.Logger) (s *Server, err error) {
 		return nil, err
 	}
 	s.sessions = f.sessions(s.Node)
+	s.sessions.ShuttingDown = s.stopping.Load
 	s.API = httpapi.New(httpapi.Deps{
 		Config: cfg, Store: store, Node: s.Node, Clock: s.Clock, Metrics: s.Metrics, Logger: logger,
 		Issuer: logins.issuer, Google: logins.google, Apple: logins.apple, Firebase: logins.firebase,
@@ -389,10 +394,16 @@ func (s *Server) forwardLost() {
 	}
 }
 
-// Shutdown stops taking work, closes sockets with 1001, drains HTTP, stops
-// the actors and closes the store. Every acknowledged write was committed
-// before its acknowledgement, so closing loses nothing.
+// Shutdown stops taking work, drains the sockets and closes them with
+// 1001, drains HTTP, stops the actors and closes the store. Every
+// acknowledged write was committed before its acknowledgement, so closing
+// loses nothing; and the sockets are drained in an order that acknowledges
+// every write committed for them: they stop forwarding frames first,
+// frames not yet started are answered `unavailable`, and each socket closes
+// once its session has answered every command it started
+// (httpapi.Registry.CloseAll).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
 	s.API.SetReady(false)
 	if s.stopCertWatch != nil {
 		s.stopCertWatch()
@@ -401,7 +412,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	s.API.Sockets.CloseAll(protocol.CloseGoingAway, "server shutting down", timeout/2)
+	if cut, unsent := s.API.Sockets.CloseAll(s.Node.System.Root, protocol.CloseGoingAway, "server shutting down", timeout/2); cut > 0 {
+		s.Metrics.ShutdownUnanswered.WithLabelValues("send").Add(float64(unsent))
+		s.Logger.Warn("shutdown: sockets still draining at the timeout were cut", "sockets", cut, "framesUnsent", unsent)
+	}
 	var errs []error
 	if s.ln != nil {
 		if err := s.API.App.ShutdownWithTimeout(timeout / 2); err != nil {

@@ -75,6 +75,11 @@ type Deps struct {
 	// presence TTL, past which a re-sent location would make the user
 	// live again on a stale fix. Zero keeps it for good.
 	KeepFor time.Duration
+	// ShuttingDown, when set, reports that the node is shutting down: a
+	// client frame served from then on is answered `unavailable` instead
+	// (the client sends it again once reconnected), so a shutdown waits
+	// only for the commands already under way, never for a backlog.
+	ShuttingDown func() bool
 
 	propsOnce sync.Once
 	props     *actor.Props // shared by every session of the node (Spawn)
@@ -96,6 +101,20 @@ type Command struct {
 	// up, and serving a backlog nobody waits for is how an overloaded node
 	// falls further behind.
 	Received time.Time
+}
+
+// Drain asks a session to close its socket with Code once every command
+// it started has been answered, so every write committed for the client
+// has its acknowledgement queued ahead of the close frame. The socket
+// forwards no frame after it, so the commands read before it are in the
+// mailbox ahead of it (and, the node shutting down, answered
+// `unavailable` unserved: see Deps.ShuttingDown). Until then the session
+// keeps serving grain answers and events. A session stopped before that
+// counts and logs the calls it leaves unanswered: each may have committed
+// a write whose acknowledgement never reached the client.
+type Drain struct {
+	Code   int
+	Reason string
 }
 
 // Params describe one socket.
@@ -142,6 +161,8 @@ type sessionActor struct {
 	legacy   bool          // the socket speaks {event, data}
 	debug    bool          // the logger takes debug records: one line per frame
 	attempts uint8         // re-attach attempts since the grain stopped
+	calls    int           // grain calls made for client frames and not yet answered (Ask)
+	drain    *Drain        // set by Drain: close once calls is 0 and the start is over
 
 	// grain is the User grain's activation the session is attached to,
 	// watched: when it stops, the session attaches again.
@@ -191,7 +212,16 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		s.starting = s.legacy
 		s.attach(ctx, false)
 		s.armTokenTimer(ctx)
+	case *Drain:
+		s.drain = m
+		s.checkDrained()
 	case *actor.Stopping:
+		if s.drain != nil && !s.closed && s.calls > 0 {
+			// The shutdown timeout cut the socket before these answered.
+			s.deps.Metrics.ShutdownUnanswered.WithLabelValues("call").Add(float64(s.calls))
+			s.deps.Logger.Warn("session: shutdown timeout: commands left unanswered, they may have been committed unacknowledged",
+				"user", s.p.UserID, "session", s.p.SessionID, "calls", s.calls)
+		}
 		if s.timer != nil {
 			s.timer.Stop()
 		}
@@ -262,7 +292,9 @@ func (s *sessionActor) command(ctx actor.Context, m *Command) {
 			m.Err = perr
 		}
 	}
-	if m.Err == nil && !m.Received.IsZero() && time.Since(m.Received) > s.deps.CallTimeout {
+	if m.Err == nil && s.deps.ShuttingDown != nil && s.deps.ShuttingDown() {
+		m.Err = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(m.Frame.Type), "server shutting down: send it again once reconnected")
+	} else if m.Err == nil && !m.Received.IsZero() && time.Since(m.Received) > s.deps.CallTimeout {
 		s.deps.Metrics.Shed.Inc()
 		m.Err = protocol.Errorf(protocol.CodeUnavailable, protocol.DomainOf(m.Frame.Type), "server busy: this frame waited too long, try again")
 	}
@@ -304,6 +336,16 @@ func (s *sessionActor) started() {
 	}
 	if len(s.heldIn) == 0 {
 		s.heldIn = nil
+	}
+	s.checkDrained()
+}
+
+// checkDrained closes a draining session's socket once nothing the client
+// asked for is still under way: no grain call unanswered and no start
+// holding frames.
+func (s *sessionActor) checkDrained() {
+	if s.drain != nil && !s.closed && s.calls == 0 && !s.starting {
+		s.disconnect(protocol.NewDisconnect(s.drain.Code, s.drain.Reason))
 	}
 }
 
@@ -714,7 +756,17 @@ func CallAsync[R proto.Message](c *Context, kind, identity string, req proto.Mes
 // cluster.ErrUnavailable when the grain did not answer in time), so a
 // chain of continuations never stalls.
 func Ask[R proto.Message](c *Context, kind, identity string, req proto.Message, then func(R, error)) {
-	cluster.Request(c.actx, kind, identity, req, c.s.deps.CallTimeout, then)
+	s := c.s
+	// Counted until answered: a draining socket stays open for the answer
+	// (Drain), which may acknowledge a write the grain has committed.
+	s.calls++
+	cluster.Request(c.actx, kind, identity, req, s.deps.CallTimeout, func(rep R, err error) {
+		defer func() {
+			s.calls--
+			s.checkDrained()
+		}()
+		then(rep, err)
+	})
 }
 
 // KeepForReattach keeps msg, which the handler sends to the user's User
