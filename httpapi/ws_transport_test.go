@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +28,10 @@ func (c countingConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// NetConn lets the transport reach the TCP connection (tcpOf), as it
+// does through TLS.
+func (c countingConn) NetConn() net.Conn { return c.Conn }
+
 type countingListener struct {
 	net.Listener
 	writes *atomic.Int64
@@ -44,6 +50,12 @@ func (l countingListener) Accept() (net.Conn, error) {
 // ends and the count of the server side's writes.
 func socketPair(tb testing.TB) (srv, cli *fws.Conn, writes *atomic.Int64) {
 	tb.Helper()
+	return socketPairWith(tb, fws.DefaultDialer)
+}
+
+// socketPairWith is socketPair with the client dialling through d.
+func socketPairWith(tb testing.TB, d *fws.Dialer) (srv, cli *fws.Conn, writes *atomic.Int64) {
+	tb.Helper()
 	writes = new(atomic.Int64)
 	conns := make(chan *fws.Conn, 1)
 	up := &fws.FastHTTPUpgrader{CheckOrigin: func(*fasthttp.RequestCtx) bool { return true }}
@@ -59,7 +71,7 @@ func socketPair(tb testing.TB) (srv, cli *fws.Conn, writes *atomic.Int64) {
 		tb.Fatal(err)
 	}
 	go func() { _ = s.Serve(countingListener{ln, writes}) }()
-	cli, _, err = fws.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/", nil)
+	cli, _, err = d.Dial("ws://"+ln.Addr().String()+"/", nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -211,6 +223,100 @@ func TestRegistryPingsEachSocketOncePerTurn(t *testing.T) {
 	r.mu.Unlock()
 	if more || ticking {
 		t.Fatal("an empty registry keeps ticking")
+	}
+}
+
+func TestTransportQueueIsBoundedInFramesAndBytes(t *testing.T) {
+	tests := []struct {
+		name   string
+		queued []int // sizes already queued
+		size   int
+		want   bool
+	}{
+		{"empty queue takes a frame over the byte bound", nil, 5000, true},
+		{"fits the bytes", []int{600}, 400, true},
+		{"over the bytes", []int{600}, 401, false},
+		{"over the frames", []int{1, 1, 1, 1}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A writer marked running and never started: the queue only fills.
+			tr := &transport{max: 4, maxBytes: 1000, writing: true}
+			for _, n := range tt.queued {
+				if !tr.Send("t", make([]byte, n)) {
+					t.Fatalf("set-up frame of %d bytes refused", n)
+				}
+			}
+			if got := tr.Send("t", make([]byte, tt.size)); got != tt.want {
+				t.Fatalf("Send(%d bytes) = %v, want %v", tt.size, got, tt.want)
+			}
+		})
+	}
+}
+
+// A slow consumer's close is a cut: with the client reading nothing and
+// the writer stuck on a full socket, the socket still ends at once (well
+// inside the writer's own deadline), by a reset since the client has not
+// taken what was sent, and the kernel held a capped buffer for it.
+func TestTransportCutEndsASocketWhoseClientStoppedReading(t *testing.T) {
+	// A client with a small receive buffer, so the server's fills soon.
+	d := &fws.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		return nd.Dial(network, addr)
+	}}
+	srv, cli, _ := socketPairWith(t, d)
+	tr := newTransport(srv, 64, 1<<30)
+	if tr.tcp == nil {
+		t.Fatal("the transport did not find the TCP connection")
+	}
+	ended := make(chan struct{})
+	go func() { // the handler's reader
+		defer close(ended)
+		for {
+			if _, _, err := srv.ReadMessage(); err != nil {
+				break
+			}
+		}
+		tr.shutdown()
+		_ = srv.NetConn().Close()
+	}()
+	// Fill the queue and the kernel's buffer behind it: the writer is
+	// then stuck in a write the client never makes room for.
+	frame := bytes.Repeat([]byte("x"), 8<<10)
+	held := 0
+	for deadline := time.Now().Add(10 * time.Second); held < 64<<10; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the kernel never filled up: it holds %d bytes", held)
+		}
+		if !tr.Send("t", frame) {
+			time.Sleep(time.Millisecond)
+		}
+		held, _ = unsentBytes(tr.tcp)
+	}
+	for range 100 { // let it take all it will
+		time.Sleep(time.Millisecond)
+		n, _ := unsentBytes(tr.tcp)
+		held = max(held, n)
+	}
+	if held > 256<<10 {
+		t.Fatalf("the kernel holds %d bytes for the socket; want its buffer capped", held)
+	}
+	tr.Close(4008, "outbound queue full")
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the socket is still up 5 s after the cut (the writer's own deadline is %v)", writeWait)
+	}
+	// The client gets what reached it, then the reset.
+	_ = cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var err error
+	for err == nil {
+		_, _, err = cli.ReadMessage()
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the client read %v; want a reset", err)
 	}
 }
 

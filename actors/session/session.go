@@ -109,9 +109,9 @@ type Command struct {
 // forwards no frame after it, so the commands read before it are in the
 // mailbox ahead of it (and, the node shutting down, answered
 // `unavailable` unserved: see Deps.ShuttingDown). Until then the session
-// keeps serving grain answers and events. A session stopped before that
-// counts and logs the calls it leaves unanswered: each may have committed
-// a write whose acknowledgement never reached the client.
+// keeps serving grain answers and events. A session stopped while the node
+// shuts down counts and logs the calls it leaves unanswered: each may have
+// committed a write whose acknowledgement never reached the client.
 type Drain struct {
 	Code   int
 	Reason string
@@ -216,8 +216,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		s.drain = m
 		s.checkDrained()
 	case *actor.Stopping:
-		if s.drain != nil && !s.closed && s.calls > 0 {
-			// The shutdown timeout cut the socket before these answered.
+		if s.calls > 0 && s.deps.ShuttingDown != nil && s.deps.ShuttingDown() {
+			// The shutdown timeout cut the socket before these answered
+			// (or the client left while they were under way).
 			s.deps.Metrics.ShutdownUnanswered.WithLabelValues("call").Add(float64(s.calls))
 			s.deps.Logger.Warn("session: shutdown timeout: commands left unanswered, they may have been committed unacknowledged",
 				"user", s.p.UserID, "session", s.p.SessionID, "calls", s.calls)
