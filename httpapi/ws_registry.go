@@ -14,8 +14,9 @@ import (
 const pingSlots = 16
 
 // Registry tracks live sockets: shutdown drains them and closes them with
-// 1001 (CloseAll), and one goroutine pings them, a slot of its wheel per tick, where a timer per
-// socket would cost every idle socket a timer and a closure.
+// 1001 (CloseAll), and one goroutine pings them, a slot of its wheel per
+// tick, where a timer per socket would cost every idle socket a timer and
+// a closure.
 type Registry struct {
 	every time.Duration // ping interval
 
@@ -111,7 +112,8 @@ func (r *Registry) Len() int {
 // out ahead of the close frame. CloseAll returns once every handler has
 // returned, or after timeout; the sockets still open when most of it has
 // passed are cut (transport.cut), so the handlers are done in time. It
-// reports how many sockets were cut and the frames that left unsent.
+// reports how many sockets were cut before their close frame, and the
+// frames that left unsent.
 func (r *Registry) CloseAll(root *actor.RootContext, code int, reason string, timeout time.Duration) (cut, unsent int) {
 	start := time.Now()
 	m := &session.Drain{Code: code, Reason: reason}
@@ -125,8 +127,11 @@ func (r *Registry) CloseAll(root *actor.RootContext, code int, reason string, ti
 	r.mu.Lock()
 	for _, s := range r.wheel {
 		for _, t := range s {
-			cut++
-			unsent += t.cut(code, reason)
+			n, open := t.cut(code, reason)
+			unsent += n
+			if open {
+				cut++
+			}
 		}
 	}
 	r.mu.Unlock()

@@ -173,11 +173,12 @@ func (t *transport) Close(code int, reason string) {
 // after reconnecting), the write under way gives up shortly, the close
 // frame is tried if the stream is between frames, and the connection is
 // closed, reset when the client has not taken what was sent (teardown).
-// A socket already closing is cut too. It returns the frames dropped.
-func (t *transport) cut(code int, reason string) int {
+// A socket already closing is cut too. It returns the frames dropped, and
+// whether the close frame was still to be written.
+func (t *transport) cut(code int, reason string) (dropped int, open bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	dropped := len(t.queue)
+	dropped, open = len(t.queue), !t.closed
 	t.queue, t.queued = nil, 0
 	if !t.closing && !t.closed {
 		t.closing, t.closeCode, t.closeReason = true, code, reason
@@ -196,7 +197,7 @@ func (t *transport) cut(code int, reason string) int {
 	default:
 		t.endRead() // nothing writes any more
 	}
-	return dropped
+	return dropped, open
 }
 
 // ping asks the writer for a ping, unless the socket is going away.
