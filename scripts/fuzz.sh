@@ -9,7 +9,11 @@
 #   FUZZTIME=10000000x FUZZ_PARALLEL=1 FUZZ_LOGS=/tmp/fuzzlong scripts/fuzz.sh
 #
 # FUZZ_PARALLEL is go test's -parallel (fuzzing workers; default one per
-# CPU). With FUZZ_LOGS each target's output also goes to FUZZ_LOGS/<name>.log,
+# CPU). FUZZMINIMIZETIME bounds the shrinking of each new interesting
+# input, by default to 2000 executions: go test's default, 60 s, kills
+# and restarts the worker when it runs out, which for the server targets
+# (a few hundred executions a second, each input reshaped for a minute,
+# then a new server started) cost most of the run. With FUZZ_LOGS each target's output also goes to FUZZ_LOGS/<name>.log,
 # ending with its command and wall time. A crasher is written under the
 # package's testdata/fuzz/<target>/: fix the bug and check the file in, so
 # every later `go test` runs it as a regression test.
@@ -29,7 +33,7 @@ targets=(
 )
 
 fuzztime=${FUZZTIME:-30s}
-args=(-run '^$' -fuzztime "$fuzztime")
+args=(-run '^$' -fuzztime "$fuzztime" -fuzzminimizetime "${FUZZMINIMIZETIME:-2000x}")
 [ -n "${FUZZ_PARALLEL:-}" ] && args+=(-parallel "$FUZZ_PARALLEL")
 [ -n "${FUZZ_LOGS:-}" ] && mkdir -p "$FUZZ_LOGS"
 
