@@ -131,12 +131,14 @@ func FuzzRESTRequests(f *testing.F) {
 		case strings.HasPrefix(pattern, "/sponsor/"):
 			token = w.sponsorKey
 		}
-		res, rb, err := w.do(method, target, token, b)
 		what := fmt.Sprintf("%s %s %q", method, target, b)
+		// Deferred, so an input that fails otherwise is still checked and
+		// the next one is not blamed for it.
+		defer w.checkQuiet(t, what)
+		res, rb, err := w.do(method, target, token, b)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		w.checkREST(t, what, method, res, rb)
 		if token == fx.me.Access && (res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden) {
 			// The input may have spent the account (deleted, logged out,
 			// its refresh family revoked): a new generation then.
@@ -144,7 +146,7 @@ func FuzzRESTRequests(f *testing.F) {
 				fx.spent = true
 			}
 		}
-		w.checkQuiet(t, what)
+		w.checkREST(t, what, method, res, rb)
 	})
 }
 

@@ -98,12 +98,14 @@ func FuzzSocketFrames(f *testing.F) {
 		name = pick(name, registry)
 		dialect, typ, _ := strings.Cut(name, ":")
 		body := jsonPayload(fx.fill.Replace(string(payload)))
+		// Deferred, so an input that fails otherwise is still checked and
+		// the next one is not blamed for it.
+		defer w.checkQuiet(t, fmt.Sprintf("%s %s", name, body))
 		if dialect == "ws" {
 			w.exchangeWS(t, fx, typ, body)
 		} else {
 			w.exchangeLegacy(t, fx, typ, body)
 		}
-		w.checkQuiet(t, fmt.Sprintf("%s %s", name, body))
 	})
 }
 
