@@ -183,6 +183,9 @@ var payloadCases = map[string]payloadCase{
 		if !ValidID(p.RecipientID) {
 			return "recipientId " + p.RecipientID
 		}
+		if p.ClientMessageID != nil && !ValidID(*p.ClientMessageID) {
+			return "clientMessageId " + *p.ClientMessageID
+		}
 		if p.Content == "" {
 			return "empty content"
 		}
@@ -248,6 +251,9 @@ var payloadCases = map[string]payloadCase{
 	"POST /auth/logout":         lenientCase[LogoutRequest](DomainAuth, nil, nil),
 	"POST /auth/delete-account": lenientCase[DeleteAccountRequest](DomainAuth, nil, nil),
 	"POST /chats/:chat/messages": restCase(DomainChat, (*LegacyChatPost).Validate, func(p *LegacyChatPost) string {
+		if p.ClientMessageID != nil && !ValidID(*p.ClientMessageID) {
+			return "clientMessageId " + *p.ClientMessageID
+		}
 		if p.Content == "" {
 			return "empty content"
 		}
@@ -311,7 +317,7 @@ var payloadSeeds = map[string][]string{
 	TypeRequestSend:                       {`{"userId":"user_01jd5x0000000000000000000"}`},
 	TypeRequestAccept:                     {`{"requestId":"req_01jd5x0000000000000000000"}`},
 	TypeConnClose:                         {`{"connectionId":"conn_01jd5x0000000000000000000","closureReason":"moved away"}`},
-	TypeChatMessage:                       {`{"recipientId":"user_2","content":"  hi 👋 <b>&amp;</b>\u2028 "}`, `{"recipientId":"user_2","content":"` + strings.Repeat("é", 4000) + `"}`, `{"recipientId":"user_\u0000"}`},
+	TypeChatMessage:                       {`{"recipientId":"user_2","content":"hi","clientMessageId":"0b5f7c1e-6d0a-4f4e-9a55-2f1f7f3f9d10"}`, `{"recipientId":"user_2","content":"hi","clientMessageId":""}`, `{"recipientId":"user_2","content":"  hi 👋 <b>&amp;</b>\u2028 "}`, `{"recipientId":"user_2","content":"` + strings.Repeat("é", 4000) + `"}`, `{"recipientId":"user_\u0000"}`},
 	TypeChatRead:                          {`{"messageId":"msg_01jd5x0000000000000000000"}`},
 	TypeChatTyping:                        {`{"recipientId":"user_2","isTyping":true,"fromUserId":"user_9"}`},
 	TypeChatShareStart:                    {`{"recipientId":"user_2","location":{"lat":6.5244,"lng":3.3792,"accuracyMeters":5,"updatedAt":"2026-04-19T08:00:00Z"}}`, `{"recipientId":"user_2","location":[1,2]}`},
@@ -328,7 +334,7 @@ var payloadSeeds = map[string][]string{
 	"POST /auth/refresh":                  {`{"refreshToken":"eyJ.eyJ.sig"}`},
 	"POST /auth/logout":                   {`{"refreshToken":"eyJ.eyJ.sig","deviceToken":"fcm-1"}`},
 	"POST /auth/delete-account":           {`{"reason":"moving on"}`},
-	"POST /chats/:chat/messages":          {`{"content":" hello "}`, `{"content":"hi","extra":1}`},
+	"POST /chats/:chat/messages":          {`{"content":"hi","clientMessageId":"01JD5X0000000000000000000"}`, `{"content":"hi","clientMessageId":null}`, `{"content":" hello "}`, `{"content":"hi","extra":1}`},
 	"PATCH /admin/reports/:reportId":      {`{"status":"resolved","resolution":"warned"}`, `{"status":"closed"}`},
 	"POST /admin/users/:userId/terminate": {`{"reason":" repeated harassment "}`},
 	"POST /admin/brands":                  {`{"name":"  Skyline Lounge! ","category":" lounge ","logo":"https://cdn.example.com/l.png"}`, `{"name":"Café","slug":"cafe-2","logo":"/media/l.png"}`},

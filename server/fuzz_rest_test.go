@@ -47,7 +47,7 @@ var restSeeds = map[string][]restSeed{
 	},
 	"GET /chats":                                       {{}},
 	"GET /chats/:chat/messages":                        {{arg: "$CHAT", query: "limit=5"}, {arg: "$CHAT", query: "before=$MSG"}},
-	"POST /chats/:chat/messages":                       {{arg: "$CHAT", body: `{"content":"hello there"}`}, {arg: "$CHAT", body: `{"content":""}`}},
+	"POST /chats/:chat/messages":                       {{arg: "$CHAT", body: `{"content":"hello there"}`}, {arg: "$CHAT", body: `{"content":""}`}, {arg: "$CHAT", body: `{"content":"once","clientMessageId":"fuzz-key-1"}`}},
 	"POST /connections/:userId":                        {{arg: "$STRANGER"}, {arg: "$PEER"}, {arg: "$ME"}},
 	"POST /connections/:userId/accept":                 {{arg: "$PEND"}, {arg: "$STRANGER"}},
 	"DELETE /connections/:userId":                      {{arg: "$PEND"}, {arg: "$PEER"}},

@@ -34,6 +34,7 @@ var socketSeeds = map[string][]string{
 	"ws:chat.message.created": {
 		`{"recipientId":"$PEER","content":"hi 👋 <b>&amp;</b>"}`, `{"recipientId":"$PEER","content":"   "}`,
 		`{"recipientId":"$STRANGER","content":"hello"}`, `{"recipientId":"$ME","content":"me"}`,
+		`{"recipientId":"$PEER","content":"once","clientMessageId":"fuzz-key-1"}`, `{"recipientId":"$PEER","content":"again","clientMessageId":"$MSG"}`,
 	},
 	"ws:chat.message.read": {`{"messageId":"$MSG"}`, `{"messageId":"msg_nope"}`},
 	"ws:chat.typing":       {`{"recipientId":"$PEER","isTyping":true}`, `{"recipientId":"$PEER"}`},
