@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,9 @@ var defaultScoreCatalog []byte
 const (
 	maxScoreActions = 100
 	maxScoreName    = 64
+	// maxScoreCatalogBytes bounds the file: the largest catalog the limits
+	// allow is a few tens of KB.
+	maxScoreCatalogBytes = 1 << 20
 )
 
 // reservedScoreKeys are the payload's own keys: a section of that name
@@ -80,7 +84,7 @@ func (c *Config) ScoreCatalog() (ScoreCatalog, error) {
 // LoadScoreCatalog reads and checks a catalog file, JSON (.json) or YAML
 // (.yaml, .yml) by extension.
 func LoadScoreCatalog(path string) (ScoreCatalog, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readSmallFile(path, maxScoreCatalogBytes)
 	if err != nil {
 		return ScoreCatalog{}, fmt.Errorf("score catalog: %w", err)
 	}
@@ -89,6 +93,49 @@ func LoadScoreCatalog(path string) (ScoreCatalog, error) {
 		return ScoreCatalog{}, fmt.Errorf("score catalog %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// readSmallFile reads a regular file of at most max bytes. Anything else
+// (a FIFO, /dev/zero, a log file named by mistake) is refused before it is
+// read: reading it whole could block start-up or exhaust memory.
+func readSmallFile(path string, max int64) ([]byte, error) {
+	// Stat before opening: opening a FIFO blocks until a writer comes.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, st); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(path, st); err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return raw, nil
+}
+
+func regular(path string, st os.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return fmt.Errorf("%s is a directory", path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
 }
 
 // ParseScoreCatalog decodes a catalog in the format ext names and checks

@@ -195,6 +195,21 @@ func loopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// oneLine shows an error on one line: the YAML library explains some
+// problems over several ("yaml: unmarshal errors:\n  line 1: ..."), and
+// Load's errors are one "config: " line per problem.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	lines := strings.Split(e.err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
+}
+
+func (e oneLine) Unwrap() error { return e.err }
+
 func configPath(fs *pflag.FlagSet, environ []string) string {
 	if fl := fs.Lookup(configFlag); fl.Changed {
 		return fl.Value.String()
@@ -223,7 +238,7 @@ func loadFile(path string) (*koanf.Koanf, error) {
 	}
 	fk := koanf.New(".")
 	if err := fk.Load(file.Provider(path), parser); err != nil {
-		return nil, fmt.Errorf("config: config file %s: %w", path, err)
+		return nil, fmt.Errorf("config: config file %s: %w", path, oneLine{err})
 	}
 
 	// Top-level keys are checked, not flattened ones: settings are flat, so

@@ -641,6 +641,11 @@ func TestFileErrors(t *testing.T) {
 		{"unsorted-int-list.json", `{"milestones_minutes": [30, 15]}`, []string{`GISBI_MILESTONES_MINUTES (--milestones-minutes): must be strictly ascending, but 15 follows 30`}},
 		{"malformed.yaml", "addr: [\n", []string{"malformed.yaml"}},
 		{"malformed.json", `{"addr": `, []string{"malformed.json"}},
+		// The YAML library explains these on several lines; each problem
+		// must still be one "config: " line.
+		{"scalar.yaml", "0\n", []string{"scalar.yaml", "cannot unmarshal"}},
+		{"list.yaml", "- addr\n- dev\n", []string{"list.yaml", "cannot unmarshal"}},
+		{"scalar.json", "7", []string{"scalar.json", "cannot unmarshal"}},
 		{"settings.toml", "addr = ':1'\n", []string{`unsupported extension ".toml"`}},
 	}
 	for _, tt := range tests {
@@ -653,6 +658,11 @@ func TestFileErrors(t *testing.T) {
 			for _, want := range tt.want {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "config: ") {
+					t.Errorf("error line %q does not start with \"config: \"", line)
 				}
 			}
 		})
