@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server"
 	"github.com/gisbi/engine/server/servertest"
 	"github.com/gisbi/engine/storage"
@@ -98,7 +99,9 @@ func TestFullDiskAnswersUnavailableAndRecovers(t *testing.T) {
 		t.Skip("a full data_dir is a bbolt fault; this test runs in the bbolt pass of the suite")
 	}
 	dir := mountTmpfs(t, "4m")
-	srv := servertest.StartIn(t, dir)
+	// The test's writes come as fast as they are answered; the per-socket
+	// frame limit would answer some rate_limited instead of reaching the store.
+	srv := servertest.StartIn(t, dir, func(c *config.Config) { c.WSRate, c.WSBurst = 1000, 1000 })
 	bolt, ok := srv.Store.(*boltdb.Store)
 	if !ok {
 		t.Fatalf("store is %T, want bbolt", srv.Store)
