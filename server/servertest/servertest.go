@@ -178,6 +178,7 @@ func Do(t testing.TB, base, method, path, token string, body any) *Response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	recordExchange(method, path, res, b)
 	return &Response{Status: res.StatusCode, Body: b}
 }
 

@@ -51,6 +51,7 @@ func (f *Frame) ErrorCode() string {
 type WS struct {
 	t    testing.TB
 	Conn *websocket.Conn
+	path string
 
 	mu      sync.Mutex
 	frames  []*Frame
@@ -76,7 +77,8 @@ func DialWSWith(t testing.TB, d *websocket.Dialer, base, path string, header htt
 	if err != nil {
 		return nil, res, err
 	}
-	w := &WS{t: t, Conn: conn, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	path, _, _ = strings.Cut(path, "?")
+	w := &WS{t: t, Conn: conn, path: path, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.readLoop()
 	t.Cleanup(func() { w.Close() })
 	return w, res, nil
@@ -203,6 +205,7 @@ func (w *WS) readLoop() {
 		if f.Type == "" && f.Event != "" {
 			f.Type, f.Payload = f.Event, f.Data
 		}
+		recordFrame(w.path, f)
 		w.mu.Lock()
 		w.frames = append(w.frames, f)
 		w.mu.Unlock()
