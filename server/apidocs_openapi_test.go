@@ -358,19 +358,43 @@ func checkRecordedExchanges() error {
 	ops := openAPIOps(doc)
 	mounts, _ := doc["x-gisbi-mounts"].(map[string]any)
 	_, exchanges := servertest.Recorded()
-	var problems []string
+	// One line per kind of mismatch, with its first body and how often
+	// it was seen: a wrong schema shows once, not once per test login.
+	type seen struct {
+		first string
+		n     int
+	}
+	problems := map[string]*seen{}
 	for _, ex := range exchanges {
-		if p := checkExchange(doc, schemas, ops, mounts, ex); p != "" {
-			problems = append(problems, fmt.Sprintf("%s %s → %d: %s; body: %s", ex.Method, ex.Path, ex.Status, p, truncate(ex.Body, 300)))
+		p := checkExchange(doc, schemas, ops, mounts, ex)
+		if p == "" {
+			continue
 		}
+		key := fmt.Sprintf("%s %s → %d: %s", ex.Method, ex.Path, ex.Status, p)
+		if tmpl, _ := matchOperation(ops, ex.Method, ex.Path); tmpl != "" && tmpl != ex.Path {
+			key = fmt.Sprintf("%s %s (%s) → %d: %s", ex.Method, tmpl, ex.Path, ex.Status, p)
+		}
+		group := fmt.Sprintf("%s %d: %s", ex.Method, ex.Status, p)
+		if s := problems[group]; s != nil {
+			s.n++
+			continue
+		}
+		problems[group] = &seen{first: key + "; body: " + truncate(ex.Body, 300), n: 1}
 	}
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "docs/openapi.yaml: checked %d recorded REST answers\n", len(exchanges))
 	}
 	if len(problems) > 0 {
-		slices.Sort(problems)
-		problems = slices.Compact(problems)
-		return fmt.Errorf("%d recorded REST answers disagree with docs/openapi.yaml:\n  %s", len(problems), strings.Join(problems, "\n  "))
+		var lines []string
+		for _, s := range problems {
+			line := s.first
+			if s.n > 1 {
+				line += fmt.Sprintf(" (and %d more like it)", s.n-1)
+			}
+			lines = append(lines, line)
+		}
+		slices.Sort(lines)
+		return fmt.Errorf("%d kinds of recorded REST answers disagree with docs/openapi.yaml (method, path, status, what, body):\n  %s", len(lines), strings.Join(lines, "\n  "))
 	}
 	return nil
 }
