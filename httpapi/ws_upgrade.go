@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net"
 	"reflect"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/gisbi/engine/auth"
+	"github.com/gisbi/engine/protocol"
 )
 
 // wsHandler runs one socket: a reader goroutine reads, a session actor
@@ -38,6 +40,12 @@ func (a *API) wsHandler(dialect string) fiber.Handler {
 		// Must stay off: the transport writes uncompressed text frames to
 		// the connection itself (ws_frame.go).
 		EnableCompression: false,
+		// A handshake the library refuses (no key, a version other than
+		// 13) is the client's mistake: answer it with the JSON error body
+		// every other refusal uses.
+		Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
+			writeUpgradeRefusal(ctx, status, reason)
+		},
 	}
 	return func(c *fiber.Ctx) error {
 		claims, _ := c.Locals(claimsKey).(*auth.Claims)
@@ -46,7 +54,7 @@ func (a *API) wsHandler(dialect string) fiber.Handler {
 		}
 		// Only these two outlive the handshake, not the whole claims.
 		userID, exp := claims.UserID, claims.ExpiresAt
-		err := up.Upgrade(c.Context(), func(conn *fws.Conn) {
+		_ = up.Upgrade(c.Context(), func(conn *fws.Conn) {
 			// fasthttp keeps the upgrade request's context (about 1.5 KB)
 			// and its headers (2 KB with a bearer token) until this
 			// handler returns. Returning at once hands them back to its
@@ -59,12 +67,23 @@ func (a *API) wsHandler(dialect string) fiber.Handler {
 			}
 			a.runSocket(conn, userID, exp, dialect)
 		})
-		if err != nil {
-			// The upgrader already wrote its error response.
-			return fiber.ErrUpgradeRequired
-		}
+		// On err the upgrader has already answered (Error above); handing
+		// err on would overwrite that answer with a 500.
 		return nil
 	}
+}
+
+// writeUpgradeRefusal answers a refused handshake in the REST error shape.
+func writeUpgradeRefusal(ctx *fasthttp.RequestCtx, status int, reason error) {
+	code := protocol.CodeInvalidPayload
+	if status >= 500 {
+		code = protocol.CodeInternal
+	}
+	body, _ := json.Marshal(protocol.RESTError{Detail: reason.Error(), Code: code})
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.SetContentType(fiber.MIMEApplicationJSON)
+	ctx.SetBody(body)
 }
 
 func (a *API) runSocket(conn *fws.Conn, userID string, tokenExp time.Time, dialect string) {

@@ -438,3 +438,47 @@ func TestDevicesRegister(t *testing.T) {
 		t.Fatalf("anonymous register: %d", res.Status)
 	}
 }
+
+// An upgrade the WebSocket library refuses is the client's mistake: it is
+// answered 400 with the JSON error body, not 500 (which it was, logged as
+// a server failure, while the library's own answer was overwritten).
+func TestMalformedUpgradeIsRefusedAsBadRequest(t *testing.T) {
+	srv := servertest.Start(t)
+	u := srv.Login("malformed-upgrade")
+	for _, path := range []string{"/ws", "/socket"} {
+		for _, tc := range []struct {
+			name    string
+			version string
+			key     string
+		}{
+			{"version 12", "12", "dGhlIHNhbXBsZSBub25jZQ=="},
+			{"no key", "13", ""},
+		} {
+			t.Run(path+" "+tc.name, func(t *testing.T) {
+				req, err := http.NewRequest("GET", srv.URL+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+u.AccessToken)
+				req.Header.Set("Connection", "Upgrade")
+				req.Header.Set("Upgrade", "websocket")
+				req.Header.Set("Sec-WebSocket-Version", tc.version)
+				if tc.key != "" {
+					req.Header.Set("Sec-WebSocket-Key", tc.key)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				var body protocol.RESTError
+				if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+					t.Fatalf("status %d, body is not the JSON error body: %v", res.StatusCode, err)
+				}
+				if res.StatusCode != http.StatusBadRequest || body.Code != protocol.CodeInvalidPayload {
+					t.Fatalf("got %d %q (%s), want 400 %q", res.StatusCode, body.Code, body.Detail, protocol.CodeInvalidPayload)
+				}
+			})
+		}
+	}
+}

@@ -75,6 +75,8 @@ func FromHTTP(status int, message string) (pe *protocol.Error, ok bool) {
 		return protocol.Errorf(protocol.CodeHeadersTooLarge, "", "request line and headers too large"), true
 	case http.StatusTooManyRequests:
 		return protocol.Errorf(protocol.CodeRateLimited, "", "too many requests"), true
+	case http.StatusUpgradeRequired:
+		return protocol.Errorf(protocol.CodeInvalidPayload, "", "websocket upgrade required"), true
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
 		return protocol.Errorf(protocol.CodeInvalidPayload, "", "%s", message), true
 	}
