@@ -19,6 +19,7 @@ import (
 	"github.com/gisbi/engine/actors/pair"
 	"github.com/gisbi/engine/actors/rewards"
 	"github.com/gisbi/engine/actors/session"
+	"github.com/gisbi/engine/apiref"
 	"github.com/gisbi/engine/auth"
 	"github.com/gisbi/engine/clock"
 	"github.com/gisbi/engine/cluster"
@@ -147,6 +148,7 @@ func New(d Deps) *API {
 		admin.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
 	}
 	console.Register(app, d.Config.AdminToken != "")
+	apiref.Register(app)
 	// Last: a request no route took. A path that exists under other
 	// methods answers 405 with Allow, as HTTP clients expect.
 	routes := newRouteTable(app.GetRoutes(true))

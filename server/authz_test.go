@@ -216,6 +216,8 @@ func authzRows() map[string]authzRow {
 		"USE /console":       {exempt: public + " (the operator console's static files; its data comes from the operator API)"},
 		"GET /console":       {exempt: public + " (the operator console's page)"},
 		"GET /console/:file": {exempt: public + " (the operator console's files)"},
+		"GET /docs":          {exempt: public + " (the API reference, rendered from the embedded documents)"},
+		"GET /docs/:file":    {exempt: public + " (the two API documents and the reference's stylesheet)"},
 
 		// Go's profiler is mounted under the operator group.
 		"USE /admin": {attempts: operatorOnly(http.MethodGet, func(*authzEnv) string { return "/admin/debug/pprof/" }, nil)},
