@@ -44,7 +44,7 @@ func TestAPIReferenceIsServed(t *testing.T) {
 	if res := srv.Do("GET", "/docs/apiref.css", "", nil); res.Status != 200 {
 		t.Errorf("GET /docs/apiref.css: %d", res.Status)
 	}
-	if res := srv.Do("GET", "/docs/doc.go", "", nil); res.Status != 404 || res.Code() != protocol.CodeNotFound {
+	if res := srv.Do("GET", "/docs/doc.go", "", nil); res.Status != 404 || res.Code() != string(protocol.CodeNotFound) {
 		t.Errorf("GET /docs/doc.go: %d %s, want 404 not_found", res.Status, res.Body)
 	}
 }
