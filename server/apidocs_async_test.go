@@ -482,8 +482,8 @@ func checkRecordedFrames() error {
 		}
 		if first != nil {
 			reported[key]++
-			errs = append(errs, fmt.Errorf("%s: a %q frame on %s does not match its schema: %v\nframe: %s",
-				asyncDoc, f.Type, f.Path, first, truncate(f.Raw)))
+			errs = append(errs, fmt.Errorf("%s: a %q frame on %s does not match its schema: %s\nframe: %s",
+				asyncDoc, f.Type, f.Path, truncate([]byte(first.Error())), truncate(f.Raw)))
 		}
 	}
 	if len(errs) > 0 {
@@ -493,7 +493,7 @@ func checkRecordedFrames() error {
 }
 
 func truncate(b []byte) string {
-	const max = 600
+	const max = 1200
 	if len(b) > max {
 		return string(b[:max]) + "…"
 	}
