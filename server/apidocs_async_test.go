@@ -468,7 +468,7 @@ func checkRecordedFrames() error {
 		if len(pointers) == 0 {
 			reported[key]++
 			errs = append(errs, fmt.Errorf("%s: the server sent %q on %s, which is not a documented server message of that channel; frame: %s",
-				asyncDoc, f.Type, f.Path, truncate(f.Raw)))
+				asyncDoc, f.Type, f.Path, truncate(f.Raw, 1200)))
 			continue
 		}
 		var first error
@@ -483,19 +483,11 @@ func checkRecordedFrames() error {
 		if first != nil {
 			reported[key]++
 			errs = append(errs, fmt.Errorf("%s: a %q frame on %s does not match its schema: %s\nframe: %s",
-				asyncDoc, f.Type, f.Path, truncate([]byte(first.Error())), truncate(f.Raw)))
+				asyncDoc, f.Type, f.Path, truncate([]byte(first.Error()), 1200), truncate(f.Raw, 1200)))
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%d recorded frames disagree with %s:\n%w", len(errs), asyncDoc, errors.Join(errs...))
 	}
 	return nil
-}
-
-func truncate(b []byte) string {
-	const max = 1200
-	if len(b) > max {
-		return string(b[:max]) + "…"
-	}
-	return string(b)
 }
