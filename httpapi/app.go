@@ -25,6 +25,7 @@ import (
 	"github.com/gisbi/engine/cluster"
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/console"
+	"github.com/gisbi/engine/demo"
 	"github.com/gisbi/engine/metrics"
 	"github.com/gisbi/engine/moderation"
 	"github.com/gisbi/engine/protocol"
@@ -149,6 +150,10 @@ func New(d Deps) *API {
 	}
 	console.Register(app, d.Config.AdminToken != "")
 	apiref.Register(app)
+	if d.Config.Dev {
+		// The demo signs in with the dev provider, which only dev mode has.
+		demo.Register(app)
+	}
 	// Last: a request no route took. A path that exists under other
 	// methods answers 405 with Allow, as HTTP clients expect.
 	routes := newRouteTable(app.GetRoutes(true))

@@ -108,6 +108,7 @@ var noFailure = map[string]string{
 	"GET /metrics": "Prometheus' scrape: nothing about the request can be wrong",
 	"GET /console": "the console's page is a static file",
 	"GET /docs":    "the reference page is rendered once at start-up",
+	"GET /demo":    "the demo's page is a static file",
 }
 
 func TestOpenAPIMatchesTheRoutes(t *testing.T) {
