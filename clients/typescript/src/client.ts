@@ -372,7 +372,13 @@ export class GisbiClient {
       this.giveUp({ code, reason, rule });
       return;
     }
-    if (rule === 'after-auth') this.needsAuth = true;
+    if (rule === 'after-auth') {
+      if (!this.refreshToken) {
+        this.giveUp({ code, reason, rule, error: new GisbiError({ code: 'token_expired', message: `closed with ${code}: a fresh access token is needed and there is no refresh token` }) });
+        return;
+      }
+      this.needsAuth = true;
+    }
     this.scheduleReconnect({ code, reason, rule });
   }
 
