@@ -66,6 +66,19 @@ export interface ClientCommands {
     replies: ["chat.message.created"];
     reply: Message;
   };
+  "presence.location_update": {
+    payload: {
+      lat: number;
+      lng: number;
+    };
+    replies: ["presence.updated", "radar.nearby.updated"];
+    reply: {
+      nearbyUsers: {
+        user: User;
+        distance: number;
+      }[];
+    };
+  };
   "session.start": {
     payload: SessionStart;
     replies: ["session.connected", "session.bootstrap"];
@@ -77,6 +90,12 @@ export interface ClientCommands {
 export interface ServerEvents {
   "chat.message.created": Message;
   "error": ErrorPayload;
+  "radar.nearby.updated": {
+    nearbyUsers: {
+      user: User;
+      distance: number;
+    }[];
+  };
 }
 
 export type ClientCommandType = keyof ClientCommands;
@@ -116,8 +135,8 @@ export interface CloseRule {
 // ---- runtime lists of the names above ----
 
 export const schemaNames = ["Bootstrap","ChatMessageSend","CloseCode","Conversation","ErrorCode","ErrorPayload","Message","SessionStart","User","WsClientEnvelope"] as const;
-export const clientCommandTypes: readonly ClientCommandType[] = ["chat.message.created","session.start"];
-export const serverEventTypes: readonly ServerEventType[] = ["chat.message.created","error"];
+export const clientCommandTypes: readonly ClientCommandType[] = ["chat.message.created","presence.location_update","session.start"];
+export const serverEventTypes: readonly ServerEventType[] = ["chat.message.created","error","radar.nearby.updated"];
 export const legacyClientEventTypes: readonly (keyof LegacyClientEvents)[] = ["typing-started"];
 export const legacyServerEventTypes: readonly (keyof LegacyServerEvents)[] = ["typing-started","validation-failed"];
 export const errorCodes: readonly ErrorCode[] = ["invalid_payload","unknown_type","unauthorized","token_expired","account_deleted","account_terminated","internal"];
@@ -126,6 +145,7 @@ export const closeCodes: readonly CloseCode[] = [1000,1001,4001,4003];
 /** The frame types that answer each /ws command, in the order they come. */
 export const commandReplies: { readonly [K in ClientCommandType]: ClientCommands[K]["replies"] } = {
   "chat.message.created": ["chat.message.created"],
+  "presence.location_update": ["presence.updated", "radar.nearby.updated"],
   "session.start": ["session.connected", "session.bootstrap"],
 };
 

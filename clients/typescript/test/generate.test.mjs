@@ -22,14 +22,15 @@ describe('generator on the conventions fixture', () => {
 
   it('maps commands to their replies in order, without error', () => {
     const c = model.dialects.ws.commands;
-    assert.deepEqual([...c.keys()].sort(), ['chat.message.created', 'session.start']);
+    assert.deepEqual([...c.keys()].sort(), ['chat.message.created', 'presence.location_update', 'session.start']);
+    assert.deepEqual(c.get('presence.location_update').replies.map((r) => r.name), ['presence.updated', 'radar.nearby.updated']);
     assert.deepEqual(c.get('session.start').replies.map((r) => r.name), ['session.connected', 'session.bootstrap']);
     assert.match(ts, /"session\.start": \{\n {4}payload: SessionStart;\n {4}replies: \["session\.connected", "session\.bootstrap"\];\n {4}reply: Bootstrap;/);
     assert.match(ts, /"chat\.message\.created": \{\n {4}payload: ChatMessageSend;\n {4}replies: \["chat\.message\.created"\];\n {4}reply: Message;/);
   });
 
   it('keeps a command and an event of the same name apart', () => {
-    assert.match(ts, /export interface ServerEvents \{\n {2}"chat\.message\.created": Message;\n {2}"error": ErrorPayload;\n\}/);
+    assert.match(ts, /export interface ServerEvents \{\n {2}"chat\.message\.created": Message;\n {2}"error": ErrorPayload;\n {2}"radar\.nearby\.updated": \{/);
     assert.deepEqual([...model.dialects.socket.commands.keys()], ['typing-started']);
     assert.deepEqual([...model.dialects.socket.events.keys()].sort(), ['typing-started', 'validation-failed']);
   });
