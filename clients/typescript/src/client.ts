@@ -81,6 +81,12 @@ export interface GisbiClientOptions {
   maxReconnectDelayMs?: number;
   /** Refresh the access token this long before it expires. Default: a quarter of its lifetime, at most 60 s. */
   refreshBeforeExpiryMs?: number;
+  /**
+   * Refresh on a timer before expiry (default true). When false, tokens are
+   * refreshed only when a close code asks for it (4001) or refreshTokens()
+   * is called.
+   */
+  autoRefresh?: boolean;
 }
 
 type Handler = (payload: any, frame: ServerFrame | undefined) => void;
@@ -255,7 +261,7 @@ export class GisbiClient {
 
   private scheduleRefresh(): void {
     clearTimeout(this.refreshTimer);
-    if (!this.refreshToken || this.stopped) return;
+    if (!this.refreshToken || this.stopped || this.opts.autoRefresh === false) return;
     const claims = jwtTimes(this.accessToken);
     if (!claims) return;
     // From the token's own lifetime and the local instant it arrived, so a

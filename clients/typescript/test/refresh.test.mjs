@@ -50,3 +50,46 @@ describe('token refresh', () => {
     await assert.rejects(client.request('chat.history.fetch', {}), (err) => err.code === 'closed');
   });
 });
+
+describe('close codes', () => {
+  const server = new TestServer({ GISBI_ACCESS_TTL: `${ttlMs / 1000}s` });
+
+  before(() => server.start());
+  after(() => server.close());
+
+  it('refreshes and reconnects after 4001', async () => {
+    const issued = [];
+    const { client } = await server.user('una', { autoRefresh: false, onTokens: (t) => issued.push(t), reconnectDelayMs: 200 });
+    const states = [];
+    client.on('state', (s) => states.push(s));
+    const bootstraps = [];
+    client.on('bootstrap', (b) => bootstraps.push(b));
+    try {
+      await within(client.connect(), 15_000, 'bootstrap');
+      const back = client.once('bootstrap');
+      await within(back, ttlMs + 15_000, 'the session after 4001');
+      const cut = states.find((s) => s.state === 'reconnecting');
+      assert.equal(cut.code, 4001);
+      assert.equal(cut.rule, 'after-auth');
+      assert.equal(issued.length, 1, 'one refresh, before the reconnect');
+      assert.equal(client.state, 'open');
+      assert.equal(bootstraps.length, 2);
+      await client.request('chat.history.fetch', {});
+    } finally {
+      client.close();
+    }
+  });
+
+  it('stops after 4003 when the account is deleted, telling why first', async () => {
+    const { client } = await server.user('dora');
+    const errors = [];
+    client.on('error', (e) => errors.push(e));
+    const closed = client.once('state', (s) => s.state === 'closed');
+    await within(client.connect(), 15_000, 'bootstrap');
+    await client.rest.deleteAccount('testing');
+    const s = await within(closed, 15_000, 'the 4003 close');
+    assert.equal(s.code, 4003);
+    assert.equal(s.rule, 'no');
+    assert.deepEqual(errors.map((e) => e.code), ['account_deleted']);
+  });
+});
