@@ -259,6 +259,8 @@ function frameField(model, frame, field, where) {
       seen.add(s.$ref);
       return walk(model.deref(s));
     }
+    // A multi-format schema object: {schemaFormat, schema}.
+    if (s.schemaFormat !== undefined && s.schema !== undefined) return walk(s.schema);
     if (s.properties && field in s.properties) return s.properties[field];
     for (const key of ['allOf', 'oneOf', 'anyOf']) {
       for (const x of s[key] ?? []) {
