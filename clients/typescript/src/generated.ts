@@ -4,98 +4,842 @@
 
 // ---- components/schemas ----
 
+/** The `session.bootstrap` payload: every key is always present (lists as [], maps as {}, absent objects as null). */
 export interface Bootstrap {
   currentUser: User;
+  presence: Presence;
+  nearbyUsers: NearbyUser[];
+  incomingRequests: ConnectionRequest[];
+  sentRequests: ConnectionRequest[];
+  requests: ConnectionRequest[];
+  activeConnections: Connection[];
+  closedConnections: Connection[];
+  messages: Message[];
   conversations: Record<string, Conversation>;
+  unreadMessageCount: Record<string, number>;
+  totalUnreadMessageCount: number;
+  gifts: unknown[];
+  sponsoredGifts: SponsoredGift[];
+  sponsoredGiftsNextCursor: string | null;
+  proximitySession: ProximitySession | null;
   blockedUserIds: string[];
+  safetyReports: SafetyReport[];
 }
 
-export interface ChatMessageSend {
+export interface ChatHistory {
+  messages: Message[];
+  conversations: Record<string, ConversationSummary>;
+  unreadMessageCount: Record<string, number>;
+  totalUnreadMessageCount: number;
+}
+
+export interface ChatRead {
+  messageId: string;
+}
+
+export interface ChatReadReceipt {
+  messageId: string;
+  readAt: string | null;
+  recipientId: string;
+  senderId: string;
+}
+
+/** `isTyping` for chat.typing; `location` for the location-share frames (not for share.stop). */
+export interface ChatRelay {
+  recipientId: string;
+  isTyping?: boolean | null;
+  location?: SharedLocation;
+}
+
+/** A relayed typing or location-share frame. `status: sent` is on the relayer's answer only; `fromUserId` comes from the socket. */
+export interface ChatRelayed {
+  fromUserId?: string;
+  isTyping?: boolean | null;
+  location?: SharedLocation | null;
+  recipientId: string;
+  status?: string;
+}
+
+/** `content` is 1–4000 characters after trimming; `clientMessageId` (1–64 printable ASCII characters, no spaces) makes resends idempotent for 24 h. */
+export interface ChatSend {
   recipientId: string;
   content: string;
   clientMessageId?: string | null;
 }
 
-export type CloseCode = 1000 | 1001 | 4001 | 4003;
-
-export interface Conversation {
-  lastMessage?: Message | null;
-  unreadCount?: number;
+/** Spec 001's user object: `photo` is the avatar; `username` and `photo` are always present, null when unset. */
+export interface ChatUser {
+  _id: string;
+  name: string;
+  username: string | null;
+  photo: string | null;
 }
 
-export type ErrorCode = "invalid_payload" | "unknown_type" | "unauthorized" | "token_expired" | "account_deleted" | "account_terminated" | "internal";
+/**
+ * Every WebSocket close code the server uses, on both dialects.
+ * `reconnect`: `yes` means reconnect with exponential backoff (start
+ * near 1 s, cap near 60 s, with jitter) and send `session.start` with
+ * `lastSeenAt`; `after-auth` means get a fresh access token first;
+ * `no` means reconnect only on a user action. Any other code is
+ * treated as `yes`.
+ */
+export type CloseCode = 1000 | 1001 | 1008 | 1009 | 1011 | 4001 | 4003 | 4008 | 4009 | 4029;
 
+/** A connection as one viewer sees it. `status` accepted or closed (`legacyStatus` active or closed); `connectedLocation` the midpoint at acceptance, or null; `nextMilestoneMinutes` null for closed connections and once every milestone is reached. */
+export interface Connection {
+  connectionId: string;
+  user: User;
+  isOnline: boolean;
+  accumulatedMinutes: number;
+  nextMilestoneMinutes: number | null;
+  direction: string;
+  type: string;
+  status: string;
+  legacyStatus: string;
+  senderId: string;
+  receiverId: string;
+  name: string;
+  age: number | null;
+  avatar: string | null;
+  snippet: string;
+  closureReason: string | null;
+  closedByUserId: string | null;
+  connectedLocation: LatLng | null;
+  createdAt: string;
+  resolvedAt: string;
+  closedAt: string | null;
+}
+
+export interface ConnectionClose {
+  connectionId: string;
+  closureReason?: string;
+}
+
+export interface ConnectionClosed {
+  closedAt: string | null;
+  closedByUserId: string | null;
+  closureReason: string | null;
+  connectionId: string;
+  recipientId: string;
+  status: string;
+  type: string;
+}
+
+export interface ConnectionHistory {
+  activeConnections: Connection[];
+  closedConnections: Connection[];
+}
+
+/** A connection request as one viewer sees it (`direction` incoming/outgoing, `user` the other user). `status` is pending, accepted, declined, missed or closed; `legacyStatus` pending, accepted, rejected, missed or cancelled. `expiresAt` is null once it is no longer pending. */
+export interface ConnectionRequest {
+  id: string;
+  requestId: string;
+  fromUserId: string;
+  toUserId: string;
+  senderId: string;
+  receiverId: string;
+  user: User;
+  userId: string;
+  name: string;
+  age: number | null;
+  avatar: string | null;
+  snippet: string;
+  direction: string;
+  status: string;
+  legacyStatus: string;
+  closureReason: string | null;
+  createdAt: string;
+  resolvedAt: string | null;
+  expiresAt: string | null;
+}
+
+export interface Conversation {
+  lastMessage: Message | null;
+  unreadCount: number;
+}
+
+export interface ConversationSummary {
+  lastMessage: Message;
+  unreadCount: number;
+}
+
+/** No fields. */
+export type Empty = Record<string, never>;
+
+/** A stable snake_case error code (the `/ws` error frame's `code`, and REST's). Codes are added, never renamed. */
+export type ErrorCode = "invalid_json" | "unknown_type" | "invalid_payload" | "rate_limited" | "unauthorized" | "token_expired" | "not_found" | "forbidden" | "internal" | "account_deleted" | "provider_disabled" | "provider_unavailable" | "payload_too_large" | "headers_too_large" | "username_taken" | "user_not_found" | "missing_userId" | "missing_recipientId" | "active_connection_required" | "invalid_location" | "request_expired" | "peer_gifts_disabled" | "unavailable" | "self_request" | "blocked" | "request_exists" | "already_connected" | "request_not_found" | "vibe_required" | "invalid_token" | "rssi_out_of_range" | "location_mismatch" | "method_not_allowed" | "gift_not_claimable" | "code_expired" | "already_redeemed" | "proximity_required" | "verification_required" | "account_terminated" | "client_message_id_conflict";
+
+/** The payload of an `error` frame. `requestId` echoes the failed frame's; `details` is optional structured context (e.g. the pending request on `request_exists`, in `details.request`). */
 export interface ErrorPayload {
   code: ErrorCode;
   message: string;
-  domain: "session" | "chat";
+  domain: string;
   requestId?: string;
   details?: unknown;
 }
 
+/** Echoed on the answer, as a string. At most 128 characters. */
+export type FrameID = string | number;
+
+export interface GiftBrand {
+  brandId: string;
+  name: string;
+  slug: string;
+  logo: string | null;
+  category: string | null;
+}
+
+export interface GiftClaimRequest {
+  giftId: string;
+}
+
+export interface GiftHistory {
+  limit: number;
+  nextCursor: string | null;
+  sponsoredGifts: SponsoredGift[];
+}
+
+/** `limit` 1–100 (default 20); `cursor` the `nextCursor` of the previous page. */
+export interface GiftHistoryRequest {
+  limit?: number | null;
+  cursor?: string | null;
+}
+
+export interface LatLng {
+  lat: number;
+  lng: number;
+}
+
+export interface LegacyChat {
+  chat: string;
+}
+
+export interface LegacyChatJoined {
+  chat: string;
+  admin: ChatUser | null;
+}
+
+export interface LegacyChatUser {
+  chat: string;
+  user: string;
+}
+
+export interface LegacyConnectionEvent {
+  connection: LegacyRequest;
+}
+
+/** A chat message as the legacy dialect shows it: its sender as a user object; `_id` is the same message id `/ws` clients see. */
+export interface LegacyMessage {
+  _id: string;
+  user: ChatUser;
+  chat: string;
+  content: string;
+  at: string;
+  clientMessageId?: string;
+}
+
+export interface LegacyMessageEvent {
+  message: LegacyMessage;
+}
+
+export interface LegacyMessageRef {
+  _id: string;
+  user: string;
+  chat: string;
+  content: string;
+  at: string;
+}
+
+export interface LegacyPresence {
+  user: ChatUser;
+  chats: string[];
+  chat: string;
+}
+
+export interface LegacyRead {
+  user: ChatUser;
+  chat: string;
+  lastReadAt: string;
+  lastMessage: LegacyMessageRef | null;
+}
+
+export interface LegacyRequest {
+  _id: string;
+  from: string;
+  to: string;
+  status: string;
+  createdAt: string;
+  acceptedAt?: string | null;
+}
+
+/** `remaining` is the campaign's stock left (null for unlimited); `isConsumedByYou` is true for the user who claimed the gift. */
+export interface LegacyRewardConsumed {
+  reward: string;
+  isExpired: boolean;
+  remaining: number | null;
+  isConsumedByYou: boolean;
+}
+
+/** The data of the legacy error events and of account-terminated. The message is for logs, not for users. */
+export interface LegacyText {
+  message: string;
+}
+
+export interface LegacyTyping {
+  user: ChatUser;
+  chat: string;
+}
+
+/** A location: `updatedAt` is stamped by the server's clock. */
+export interface Location {
+  lat: number;
+  lng: number;
+  accuracyMeters?: number | null;
+  heading?: number | null;
+  speed?: number | null;
+  updatedAt: string;
+}
+
+/** `lat` −90…90 and `lng` −180…180 are required; `accuracyMeters` ≥ 0, `heading` 0…360, `speed` ≥ 0 are optional. Any problem is `invalid_location`. */
+export interface LocationUpdate {
+  lat: number | null;
+  lng: number | null;
+  accuracyMeters?: number | null;
+  heading?: number | null;
+  speed?: number | null;
+}
+
+/** A chat message. `clientMessageId` is echoed to its sender only, when it sent one. */
 export interface Message {
   messageId: string;
+  senderId: string;
+  recipientId: string;
+  sender: User;
+  recipient: User;
   content: string;
+  createdAt: string;
   readAt: string | null;
-  "x-weird key"?: boolean;
+  clientMessageId?: string;
+}
+
+export interface NearbyPayload {
+  nearbyUsers: NearbyUser[];
+}
+
+/** A user on the radar: `distance` in metres (0.1 m), `angle` the initial bearing from the viewer (0–360 clockwise from north, 0.1°), `sharedInterests` the common #tags (or words of 4+ letters) of both vibes, sorted. */
+export interface NearbyUser {
+  user: User;
+  distance: number;
+  angle: number;
+  isLive: boolean;
+  sharedInterests: string[];
+  location: Location;
+}
+
+/** `isOnRadar` is persisted (default true); `location` is the last one sent since the server started, else null. */
+export interface Presence {
+  isLive: boolean;
+  isOnRadar: boolean;
+  location: Location | null;
+}
+
+export interface PresencePayload {
+  userId: string;
+  presence: Presence;
+}
+
+export interface ProximityConfirmed {
+  connectionId: string;
+}
+
+export interface ProximityEndRequest {
+  connectionId: string;
+}
+
+export interface ProximityHeartbeatAck {
+  sessionActive: boolean;
+  accumulatedSeconds: number;
+}
+
+export interface ProximityMilestone {
+  connectionId: string;
+  milestone: number;
+  giftTier: number;
+  message: string;
+}
+
+export interface ProximityRotate {
+  connectionId: string;
+  token: string;
+  expiresAt: string;
+}
+
+/** `token` is the partner's token as scanned (8 lower-case hex characters); `rssi` an integer within −90…−40 dBm. */
+export interface ProximityScan {
+  connectionId: string;
+  token: string;
+  rssi: number | null;
+}
+
+/** The bootstrap's proximity session of one active connection, with a BLE token issued for you. */
+export interface ProximitySession {
+  connectionId: string;
+  accumulatedSeconds: number;
+  status: string;
+  currentSessionSeconds: number;
+  unlockedMilestones: number[];
+  bleToken?: string;
+  bleTokenExpiresAt?: string | null;
+}
+
+export interface ProximityStartAck {
+  sessionActive: boolean;
+  yourTokenReceived: boolean;
+  waitingForPartner: boolean;
+}
+
+/** A proximity run's state: `status` active, paused or ended; `gracePeriodSeconds` (the grace left) when paused. */
+export interface ProximityUpdated {
+  connectionId: string;
+  accumulatedSeconds: number;
+  sessionActive: boolean;
+  status: string;
+  currentSessionSeconds: number;
+  unlockedMilestones: number[];
+  nextMilestoneMinutes: number | null;
+  gracePeriodSeconds?: number | null;
+}
+
+export interface RequestIDPayload {
+  requestId: string;
+}
+
+export interface RequestResolved {
+  connection?: Connection | null;
+  direction: string;
+  fromUserId: string;
+  request: ConnectionRequest;
+  requestId: string;
+  resolvedAt: string | null;
+  status?: string;
+  toUserId: string;
+}
+
+export interface RequestSent {
+  request: ConnectionRequest;
+}
+
+export interface Ring {
+  fromUser: User;
+  fromUserId: string;
+  recipientId: string;
+  status?: string;
+}
+
+export interface RiskSignals {
+  insufficientTogetherTime: boolean;
+  insufficientQualifyingDays: boolean;
+  notActiveNow: boolean;
+  locationMismatchSeen: boolean;
+  invalidTokenSeen: boolean;
+  signalOutOfRangeSeen: boolean;
+}
+
+export interface SafetyBlockRequest {
+  blockedUserId: string;
+}
+
+export interface SafetyBlockResult {
+  blockedUserId: string;
+}
+
+export interface SafetyReport {
+  reportId: string;
+  reportedUserId: string;
+  reason: string;
+  status: string;
+  createdAt: string;
+}
+
+export interface SafetyReportRequest {
+  reportedUserId: string;
+  reason: string;
+}
+
+/**
+ * A user's daily social score: `{date, reelsSeen, totalScore,
+ * <section>: {score, day, actions}, ...}`; every other key is a
+ * section of the catalog, in the catalog's order.
+ */
+export interface Score {
+  /** The first instant of the day in the server's day zone. */
+  date: string;
+  reelsSeen: number;
+  totalScore: number;
+  [key: string]: unknown;
+}
+
+export interface ScoreAction {
+  label: string;
+  subLabel?: string;
+  type: string;
+  value: number;
+  completed: boolean;
+  startAt?: number | null;
+}
+
+export interface ScoreSection {
+  score: number;
+  day: string;
+  actions: ScoreAction[];
+}
+
+export interface SessionRefresh {
+  accessToken: string;
+}
+
+export interface SessionRefreshed {
+  expiresAt: Timestamp;
 }
 
 export interface SessionStart {
-  /** replay messages created after this instant */
-  lastSeenAt?: string;
+  lastSeenAt?: string | null;
 }
 
-/** A user as others see it. */
+export interface SetVisible {
+  isOnRadar: boolean | null;
+}
+
+export interface SharedLocation {
+  lat: number | null;
+  lng: number | null;
+  accuracyMeters?: number | null;
+  heading?: number | null;
+  speed?: number | null;
+  updatedAt?: string | null;
+}
+
+/** A `/socket` client event. A missing or null data is `{}`. */
+export interface SocketClientFrame {
+  event: string;
+  data?: unknown;
+}
+
+/** A `/socket` server event. */
+export interface SocketServerFrame {
+  event: string;
+  data: unknown;
+}
+
+/** A sponsored gift as one of the pair sees it. */
+export interface SponsoredGift {
+  giftId: string;
+  giftType: string;
+  connectionId: string;
+  campaignId: string;
+  brand: GiftBrand;
+  userAId: string;
+  userBId: string;
+  partnerUserId: string | null;
+  partnerName: string | null;
+  partnerAvatarUrl: string | null;
+  partnerClaimableNow: boolean | null;
+  triggerType: string;
+  milestoneMinutes: number | null;
+  minTotalTogetherMinutes: number;
+  minDailyTogetherMinutes: number | null;
+  minDistinctQualifyingDays: number;
+  requireActiveProximityForClaim: boolean;
+  qualifyingTogetherMinutes: number | null;
+  requiredTogetherMinutes: number | null;
+  qualifyingDaysCount: number | null;
+  requiredQualifyingDays: number | null;
+  claimableNow: boolean | null;
+  claimStage: string;
+  historyStatus: string;
+  sponsorConfidenceScore: number;
+  verificationContext: VerificationContext;
+  riskSignals: RiskSignals;
+  title: string;
+  description: string;
+  terms: string;
+  rewardImageUrl: string | null;
+  brandTagline: string | null;
+  campaignMessage: string | null;
+  venueName: string | null;
+  venueAddress: string | null;
+  redemptionCode: string | null;
+  status: string;
+  legacyStatus: string;
+  createdAt: string;
+  expiresAt: string | null;
+  codeExpiresAt: string | null;
+  claimedAt: string | null;
+  redeemedAt: string | null;
+}
+
+/** RFC 3339 in UTC with milliseconds, e.g. `2026-04-19T08:00:00.000Z`. */
+export type Timestamp = string;
+
+/** A user. Nullable fields are always present, as null. A vibe past its expiry reads as null. */
 export interface User {
   id: string;
   name: string;
   age: number | null;
+  avatar: string | null;
+  gender: string | null;
+  vibe: string | null;
+  vibeExpiresAt: string | null;
+  username: string | null;
+  bio: string | null;
 }
 
-export interface WsClientEnvelope {
+export interface UserIDPayload {
+  userId: string;
+}
+
+export interface UserProfileUpdated {
+  user: User;
+}
+
+export interface VerificationContext {
+  connectionId: string;
+  dayTimezone: string;
+  today: string;
+  todayTogetherMinutes: number;
+  todayQualifies: boolean;
+  qualifyingTogetherMinutes: number;
+  qualifyingDaysCount: number;
+  totalTogetherMinutes: number;
+  daysWithTogetherTime: number;
+  proximityActive: boolean;
+  proximityStatus: string;
+  locationMismatches: number;
+  invalidTokens: number;
+  signalRejects: number;
+  evaluatedAt: string;
+}
+
+export interface VibeExpired {
+  expiredAt: string;
+}
+
+/** A `/ws` client frame. A missing or null payload is `{}`; unknown payload fields are ignored, fields of the wrong type refused. */
+export interface WsClientFrame {
   type: string;
-  requestId?: string | number;
+  payload?: unknown;
+  requestId?: FrameID;
+  correlationId?: FrameID;
+}
+
+/** A `/ws` server frame. An answer echoes the ids of the frame it answers; events carry none. */
+export interface WsServerFrame {
+  type: string;
+  payload: unknown;
+  timestamp: Timestamp;
+  requestId?: string;
+  correlationId?: string;
 }
 
 // ---- /ws ----
 
 /** Every frame type a client sends on /ws: its payload, the frame types that answer it in order, and the last of them (what `request` resolves with). */
 export interface ClientCommands {
+  "chat.history.fetch": {
+    payload: unknown;
+    replies: ["chat.history.fetch"];
+    reply: unknown;
+  };
+  "chat.location.share.start": {
+    payload: unknown;
+    replies: ["chat.location.share.start"];
+    reply: unknown;
+  };
+  "chat.location.share.stop": {
+    payload: unknown;
+    replies: ["chat.location.share.stop"];
+    reply: unknown;
+  };
+  "chat.location.updated": {
+    payload: unknown;
+    replies: ["chat.location.updated"];
+    reply: unknown;
+  };
   "chat.message.created": {
-    payload: ChatMessageSend;
+    payload: unknown;
     replies: ["chat.message.created"];
-    reply: Message;
+    reply: unknown;
+  };
+  "chat.message.read": {
+    payload: unknown;
+    replies: ["chat.message.read"];
+    reply: unknown;
+  };
+  "chat.typing": {
+    payload: unknown;
+    replies: ["chat.typing"];
+    reply: unknown;
+  };
+  "connection.close": {
+    payload: unknown;
+    replies: ["connection.close"];
+    reply: unknown;
+  };
+  "connection.history.fetch": {
+    payload: unknown;
+    replies: ["connection.history.fetch"];
+    reply: unknown;
+  };
+  "connection.request.accept": {
+    payload: unknown;
+    replies: ["connection.request.accept"];
+    reply: unknown;
+  };
+  "connection.request.cancel": {
+    payload: unknown;
+    replies: ["connection.request.cancel"];
+    reply: unknown;
+  };
+  "connection.request.reject": {
+    payload: unknown;
+    replies: ["connection.request.reject"];
+    reply: unknown;
+  };
+  "connection.request.send": {
+    payload: unknown;
+    replies: ["connection.request.send"];
+    reply: unknown;
+  };
+  "connection.ring": {
+    payload: unknown;
+    replies: ["connection.ring"];
+    reply: unknown;
+  };
+  "gift.claim": {
+    payload: unknown;
+    replies: ["gift.claim"];
+    reply: unknown;
+  };
+  "gift.combine.confirm": {
+    payload: unknown;
+    replies: [];
+    reply: never;
+  };
+  "gift.create": {
+    payload: unknown;
+    replies: [];
+    reply: never;
+  };
+  "gift.history.fetch": {
+    payload: unknown;
+    replies: ["gift.history.fetch"];
+    reply: unknown;
+  };
+  "gift.redeem": {
+    payload: unknown;
+    replies: [];
+    reply: never;
+  };
+  "gift.unlock.confirm": {
+    payload: unknown;
+    replies: [];
+    reply: never;
+  };
+  "gift.unlock.execute": {
+    payload: unknown;
+    replies: [];
+    reply: never;
   };
   "presence.location_update": {
-    payload: {
-      lat: number;
-      lng: number;
-    };
+    payload: unknown;
     replies: ["presence.updated", "radar.nearby.updated"];
-    reply: {
-      nearbyUsers: {
-        user: User;
-        distance: number;
-      }[];
-    };
+    reply: unknown;
+  };
+  "proximity.heartbeat": {
+    payload: unknown;
+    replies: ["proximity.heartbeat"];
+    reply: unknown;
+  };
+  "proximity.session.end": {
+    payload: unknown;
+    replies: ["proximity.session.updated"];
+    reply: unknown;
+  };
+  "proximity.session.start": {
+    payload: unknown;
+    replies: ["proximity.session.start"];
+    reply: unknown;
+  };
+  "radar.set_visible": {
+    payload: unknown;
+    replies: ["presence.updated", "radar.nearby.updated"];
+    reply: unknown;
+  };
+  "safety.block": {
+    payload: unknown;
+    replies: ["safety.block"];
+    reply: unknown;
+  };
+  "safety.report": {
+    payload: unknown;
+    replies: ["safety.report"];
+    reply: unknown;
+  };
+  "safety.unblock": {
+    payload: unknown;
+    replies: ["safety.unblock"];
+    reply: unknown;
+  };
+  "session.refresh": {
+    payload: unknown;
+    replies: ["session.refresh"];
+    reply: unknown;
   };
   "session.start": {
-    payload: SessionStart;
+    payload: unknown;
     replies: ["session.connected", "session.bootstrap"];
-    reply: Bootstrap;
+    reply: unknown;
   };
 }
 
 /** Every frame type the server pushes on /ws, with its payload. */
 export interface ServerEvents {
-  "chat.message.created": Message;
-  "error": ErrorPayload;
-  "radar.nearby.updated": {
-    nearbyUsers: {
-      user: User;
-      distance: number;
-    }[];
-  };
+  "chat.history.fetch": unknown;
+  "chat.location.share.start": unknown;
+  "chat.location.share.stop": unknown;
+  "chat.location.updated": unknown;
+  "chat.message.created": unknown;
+  "chat.message.read": unknown;
+  "chat.typing": unknown;
+  "connection.close": unknown;
+  "connection.history.fetch": unknown;
+  "connection.request.accept": unknown;
+  "connection.request.cancel": unknown;
+  "connection.request.missed": unknown;
+  "connection.request.reject": unknown;
+  "connection.request.send": unknown;
+  "connection.ring": unknown;
+  "error": unknown;
+  "gift.claim": unknown;
+  "gift.history.fetch": unknown;
+  "gift.sponsored.granted": unknown;
+  "gift.sponsored.updated": unknown;
+  "presence.updated": unknown;
+  "proximity.heartbeat": unknown;
+  "proximity.milestone.reached": unknown;
+  "proximity.partner.confirmed": unknown;
+  "proximity.session.start": unknown;
+  "proximity.session.updated": unknown;
+  "proximity.token.rotate": unknown;
+  "radar.nearby.updated": unknown;
+  "safety.block": unknown;
+  "safety.report": unknown;
+  "safety.unblock": unknown;
+  "session.bootstrap": unknown;
+  "session.connected": unknown;
+  "session.refresh": unknown;
+  "user.profile.updated": unknown;
+  "vibe.expired": unknown;
 }
 
 export type ClientCommandType = keyof ClientCommands;
@@ -105,20 +849,35 @@ export type ServerEventType = keyof ServerEvents;
 
 /** Every event a legacy client emits on /socket, with its data. */
 export interface LegacyClientEvents {
-  "typing-started": {
-    chat: string;
-  };
+  "messages-read": unknown;
+  "typing-started": unknown;
+  "typing-stopped": unknown;
 }
 
 /** Every event the server emits on /socket, with its data. */
 export interface LegacyServerEvents {
-  "typing-started": {
-    user: string;
-    chat: string;
-  };
-  "validation-failed": {
-    message?: string;
-  };
+  "account-terminated": unknown;
+  "authorization-failed": unknown;
+  "chat-created": unknown;
+  "chat-deleted": unknown;
+  "chat-joined": unknown;
+  "chat-participant-removed": unknown;
+  "connection-accepted": unknown;
+  "connection-request": unknown;
+  "messages-read": unknown;
+  "messages-received": unknown;
+  "messages-sent": unknown;
+  "not-found": unknown;
+  "permission-denied": unknown;
+  "reward-consumed": unknown;
+  "score-updated": unknown;
+  "server-error": unknown;
+  "typing-started": unknown;
+  "typing-stopped": unknown;
+  "user-offline": unknown;
+  "user-online": unknown;
+  "validation-failed": unknown;
+  "verification-required": unknown;
 }
 
 // ---- codes ----
@@ -134,25 +893,59 @@ export interface CloseRule {
 
 // ---- runtime lists of the names above ----
 
-export const schemaNames = ["Bootstrap","ChatMessageSend","CloseCode","Conversation","ErrorCode","ErrorPayload","Message","SessionStart","User","WsClientEnvelope"] as const;
-export const clientCommandTypes: readonly ClientCommandType[] = ["chat.message.created","presence.location_update","session.start"];
-export const serverEventTypes: readonly ServerEventType[] = ["chat.message.created","error","radar.nearby.updated"];
-export const legacyClientEventTypes: readonly (keyof LegacyClientEvents)[] = ["typing-started"];
-export const legacyServerEventTypes: readonly (keyof LegacyServerEvents)[] = ["typing-started","validation-failed"];
-export const errorCodes: readonly ErrorCode[] = ["invalid_payload","unknown_type","unauthorized","token_expired","account_deleted","account_terminated","internal"];
-export const closeCodes: readonly CloseCode[] = [1000,1001,4001,4003];
+export const schemaNames = ["Bootstrap","ChatHistory","ChatRead","ChatReadReceipt","ChatRelay","ChatRelayed","ChatSend","ChatUser","CloseCode","Connection","ConnectionClose","ConnectionClosed","ConnectionHistory","ConnectionRequest","Conversation","ConversationSummary","Empty","ErrorCode","ErrorPayload","FrameID","GiftBrand","GiftClaimRequest","GiftHistory","GiftHistoryRequest","LatLng","LegacyChat","LegacyChatJoined","LegacyChatUser","LegacyConnectionEvent","LegacyMessage","LegacyMessageEvent","LegacyMessageRef","LegacyPresence","LegacyRead","LegacyRequest","LegacyRewardConsumed","LegacyText","LegacyTyping","Location","LocationUpdate","Message","NearbyPayload","NearbyUser","Presence","PresencePayload","ProximityConfirmed","ProximityEndRequest","ProximityHeartbeatAck","ProximityMilestone","ProximityRotate","ProximityScan","ProximitySession","ProximityStartAck","ProximityUpdated","RequestIDPayload","RequestResolved","RequestSent","Ring","RiskSignals","SafetyBlockRequest","SafetyBlockResult","SafetyReport","SafetyReportRequest","Score","ScoreAction","ScoreSection","SessionRefresh","SessionRefreshed","SessionStart","SetVisible","SharedLocation","SocketClientFrame","SocketServerFrame","SponsoredGift","Timestamp","User","UserIDPayload","UserProfileUpdated","VerificationContext","VibeExpired","WsClientFrame","WsServerFrame"] as const;
+export const clientCommandTypes: readonly ClientCommandType[] = ["chat.history.fetch","chat.location.share.start","chat.location.share.stop","chat.location.updated","chat.message.created","chat.message.read","chat.typing","connection.close","connection.history.fetch","connection.request.accept","connection.request.cancel","connection.request.reject","connection.request.send","connection.ring","gift.claim","gift.combine.confirm","gift.create","gift.history.fetch","gift.redeem","gift.unlock.confirm","gift.unlock.execute","presence.location_update","proximity.heartbeat","proximity.session.end","proximity.session.start","radar.set_visible","safety.block","safety.report","safety.unblock","session.refresh","session.start"];
+export const serverEventTypes: readonly ServerEventType[] = ["chat.history.fetch","chat.location.share.start","chat.location.share.stop","chat.location.updated","chat.message.created","chat.message.read","chat.typing","connection.close","connection.history.fetch","connection.request.accept","connection.request.cancel","connection.request.missed","connection.request.reject","connection.request.send","connection.ring","error","gift.claim","gift.history.fetch","gift.sponsored.granted","gift.sponsored.updated","presence.updated","proximity.heartbeat","proximity.milestone.reached","proximity.partner.confirmed","proximity.session.start","proximity.session.updated","proximity.token.rotate","radar.nearby.updated","safety.block","safety.report","safety.unblock","session.bootstrap","session.connected","session.refresh","user.profile.updated","vibe.expired"];
+export const legacyClientEventTypes: readonly (keyof LegacyClientEvents)[] = ["messages-read","typing-started","typing-stopped"];
+export const legacyServerEventTypes: readonly (keyof LegacyServerEvents)[] = ["account-terminated","authorization-failed","chat-created","chat-deleted","chat-joined","chat-participant-removed","connection-accepted","connection-request","messages-read","messages-received","messages-sent","not-found","permission-denied","reward-consumed","score-updated","server-error","typing-started","typing-stopped","user-offline","user-online","validation-failed","verification-required"];
+export const errorCodes: readonly ErrorCode[] = ["invalid_json","unknown_type","invalid_payload","rate_limited","unauthorized","token_expired","not_found","forbidden","internal","account_deleted","provider_disabled","provider_unavailable","payload_too_large","headers_too_large","username_taken","user_not_found","missing_userId","missing_recipientId","active_connection_required","invalid_location","request_expired","peer_gifts_disabled","unavailable","self_request","blocked","request_exists","already_connected","request_not_found","vibe_required","invalid_token","rssi_out_of_range","location_mismatch","method_not_allowed","gift_not_claimable","code_expired","already_redeemed","proximity_required","verification_required","account_terminated","client_message_id_conflict"];
+export const closeCodes: readonly CloseCode[] = [1000,1001,1008,1009,1011,4001,4003,4008,4009,4029];
 
 /** The frame types that answer each /ws command, in the order they come. */
 export const commandReplies: { readonly [K in ClientCommandType]: ClientCommands[K]["replies"] } = {
+  "chat.history.fetch": ["chat.history.fetch"],
+  "chat.location.share.start": ["chat.location.share.start"],
+  "chat.location.share.stop": ["chat.location.share.stop"],
+  "chat.location.updated": ["chat.location.updated"],
   "chat.message.created": ["chat.message.created"],
+  "chat.message.read": ["chat.message.read"],
+  "chat.typing": ["chat.typing"],
+  "connection.close": ["connection.close"],
+  "connection.history.fetch": ["connection.history.fetch"],
+  "connection.request.accept": ["connection.request.accept"],
+  "connection.request.cancel": ["connection.request.cancel"],
+  "connection.request.reject": ["connection.request.reject"],
+  "connection.request.send": ["connection.request.send"],
+  "connection.ring": ["connection.ring"],
+  "gift.claim": ["gift.claim"],
+  "gift.combine.confirm": [],
+  "gift.create": [],
+  "gift.history.fetch": ["gift.history.fetch"],
+  "gift.redeem": [],
+  "gift.unlock.confirm": [],
+  "gift.unlock.execute": [],
   "presence.location_update": ["presence.updated", "radar.nearby.updated"],
+  "proximity.heartbeat": ["proximity.heartbeat"],
+  "proximity.session.end": ["proximity.session.updated"],
+  "proximity.session.start": ["proximity.session.start"],
+  "radar.set_visible": ["presence.updated", "radar.nearby.updated"],
+  "safety.block": ["safety.block"],
+  "safety.report": ["safety.report"],
+  "safety.unblock": ["safety.unblock"],
+  "session.refresh": ["session.refresh"],
   "session.start": ["session.connected", "session.bootstrap"],
 };
 
 /** x-close-codes of the CloseCode schema: what each close code means and whether to reconnect. */
 export const closeRules: { readonly [code: number]: CloseRule } = {
   1000: { code: 1000, meaning: "normal closure", reconnect: "no" },
-  1001: { code: 1001, meaning: "server shutting down", reconnect: "yes" },
+  1001: { code: 1001, meaning: "server shutting down: reconnect to another node or the restarted one", reconnect: "yes" },
+  1008: { code: 1008, meaning: "policy: the session could not attach; log in again", reconnect: "after-auth" },
+  1009: { code: 1009, meaning: "a frame larger than GISBI_MAX_FRAME_BYTES", reconnect: "no" },
+  1011: { code: 1011, meaning: "internal error, or the user's state moved to another node (reason \"try again\")", reconnect: "yes" },
   4001: { code: 4001, meaning: "access token expired and not refreshed", reconnect: "after-auth" },
-  4003: { code: 4003, meaning: "account deleted", reconnect: "no" },
+  4003: { code: 4003, meaning: "account deleted or terminated", reconnect: "no" },
+  4008: { code: 4008, meaning: "too slow: the outbound queue overflowed; reconnect and bootstrap", reconnect: "yes" },
+  4009: { code: 4009, meaning: "too many sockets for this user; this was the oldest", reconnect: "no" },
+  4029: { code: 4029, meaning: "kept flooding after rate_limited; back off", reconnect: "yes" },
 };

@@ -1,4 +1,4 @@
-import type { Message, User } from './generated.js';
+import type { ConversationSummary, LegacyMessage, Message, Score, User } from './generated.js';
 import { GisbiError } from './errors.js';
 
 /** The pair of tokens a login or a refresh answers. */
@@ -60,11 +60,6 @@ export interface ConnectionsPage {
   count: number;
 }
 
-export interface ConversationSummary {
-  lastMessage: Message;
-  unreadCount: number;
-}
-
 export interface ConversationsResponse {
   /** Keyed by the other user's id. */
   conversations: Record<string, ConversationSummary>;
@@ -79,16 +74,6 @@ export interface MessagesPage<M> {
   nextBefore: string | null;
 }
 
-/** A message as the chats routes (legacy) show it. */
-export interface LegacyMessage {
-  _id: string;
-  user: LegacyUser;
-  chat: string;
-  content: string;
-  at: string;
-  clientMessageId?: string;
-}
-
 export interface Chat {
   _id: string;
   /** Both participants, the caller first. */
@@ -96,28 +81,6 @@ export interface Chat {
   lastMessage: LegacyMessage | null;
   unreadCount: number;
 }
-
-export interface ScoreAction {
-  label: string;
-  subLabel?: string;
-  type: string;
-  value: number;
-  completed: boolean;
-  startAt?: number;
-}
-
-export interface ScoreSection {
-  score: number;
-  day: string;
-  actions: ScoreAction[];
-}
-
-/** GET /score: date, reelsSeen and totalScore, then one key per catalog section. */
-export type Score = {
-  date: string;
-  reelsSeen: number;
-  totalScore: number;
-} & { [section: string]: ScoreSection | string | number };
 
 export interface ProximityToken {
   token: string;
