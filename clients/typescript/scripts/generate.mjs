@@ -263,7 +263,9 @@ function frameField(model, frame, field, where) {
     if (s.schemaFormat !== undefined && s.schema !== undefined) return walk(s.schema);
     if (s.properties && field in s.properties) return s.properties[field];
     for (const key of ['allOf', 'oneOf', 'anyOf']) {
-      for (const x of s[key] ?? []) {
+      // Later members refine earlier ones: a generic envelope's `payload`
+      // comes first, the frame's own last.
+      for (const x of [...(s[key] ?? [])].reverse()) {
         const f = walk(x);
         if (f !== undefined) return f;
       }

@@ -646,79 +646,79 @@ export interface WsServerFrame {
 /** Every frame type a client sends on /ws: its payload, the frame types that answer it in order, and the last of them (what `request` resolves with). */
 export interface ClientCommands {
   "chat.history.fetch": {
-    payload: unknown;
+    payload: Empty;
     replies: ["chat.history.fetch"];
-    reply: unknown;
+    reply: ChatHistory;
   };
   "chat.location.share.start": {
-    payload: unknown;
+    payload: ChatRelay;
     replies: ["chat.location.share.start"];
-    reply: unknown;
+    reply: ChatRelayed;
   };
   "chat.location.share.stop": {
-    payload: unknown;
+    payload: ChatRelay;
     replies: ["chat.location.share.stop"];
-    reply: unknown;
+    reply: ChatRelayed;
   };
   "chat.location.updated": {
-    payload: unknown;
+    payload: ChatRelay;
     replies: ["chat.location.updated"];
-    reply: unknown;
+    reply: ChatRelayed;
   };
   "chat.message.created": {
-    payload: unknown;
+    payload: ChatSend;
     replies: ["chat.message.created"];
-    reply: unknown;
+    reply: Message;
   };
   "chat.message.read": {
-    payload: unknown;
+    payload: ChatRead;
     replies: ["chat.message.read"];
-    reply: unknown;
+    reply: ChatReadReceipt;
   };
   "chat.typing": {
-    payload: unknown;
+    payload: ChatRelay;
     replies: ["chat.typing"];
-    reply: unknown;
+    reply: ChatRelayed;
   };
   "connection.close": {
-    payload: unknown;
+    payload: ConnectionClose;
     replies: ["connection.close"];
-    reply: unknown;
+    reply: ConnectionClosed;
   };
   "connection.history.fetch": {
-    payload: unknown;
+    payload: Empty;
     replies: ["connection.history.fetch"];
-    reply: unknown;
+    reply: ConnectionHistory;
   };
   "connection.request.accept": {
-    payload: unknown;
+    payload: RequestIDPayload;
     replies: ["connection.request.accept"];
-    reply: unknown;
+    reply: RequestResolved;
   };
   "connection.request.cancel": {
-    payload: unknown;
+    payload: RequestIDPayload;
     replies: ["connection.request.cancel"];
-    reply: unknown;
+    reply: RequestResolved;
   };
   "connection.request.reject": {
-    payload: unknown;
+    payload: RequestIDPayload;
     replies: ["connection.request.reject"];
-    reply: unknown;
+    reply: RequestResolved;
   };
   "connection.request.send": {
-    payload: unknown;
+    payload: UserIDPayload;
     replies: ["connection.request.send"];
-    reply: unknown;
+    reply: RequestSent;
   };
   "connection.ring": {
-    payload: unknown;
+    payload: UserIDPayload;
     replies: ["connection.ring"];
-    reply: unknown;
+    reply: Ring;
   };
   "gift.claim": {
-    payload: unknown;
+    payload: GiftClaimRequest;
     replies: ["gift.claim"];
-    reply: unknown;
+    reply: SponsoredGift;
   };
   "gift.combine.confirm": {
     payload: unknown;
@@ -731,9 +731,9 @@ export interface ClientCommands {
     reply: never;
   };
   "gift.history.fetch": {
-    payload: unknown;
+    payload: GiftHistoryRequest;
     replies: ["gift.history.fetch"];
-    reply: unknown;
+    reply: GiftHistory;
   };
   "gift.redeem": {
     payload: unknown;
@@ -751,95 +751,95 @@ export interface ClientCommands {
     reply: never;
   };
   "presence.location_update": {
-    payload: unknown;
+    payload: LocationUpdate;
     replies: ["presence.updated", "radar.nearby.updated"];
-    reply: unknown;
+    reply: NearbyPayload;
   };
   "proximity.heartbeat": {
-    payload: unknown;
+    payload: ProximityScan;
     replies: ["proximity.heartbeat"];
-    reply: unknown;
+    reply: ProximityHeartbeatAck;
   };
   "proximity.session.end": {
-    payload: unknown;
+    payload: ProximityEndRequest;
     replies: ["proximity.session.updated"];
-    reply: unknown;
+    reply: ProximityUpdated;
   };
   "proximity.session.start": {
-    payload: unknown;
+    payload: ProximityScan;
     replies: ["proximity.session.start"];
-    reply: unknown;
+    reply: ProximityStartAck;
   };
   "radar.set_visible": {
-    payload: unknown;
+    payload: SetVisible;
     replies: ["presence.updated", "radar.nearby.updated"];
-    reply: unknown;
+    reply: NearbyPayload;
   };
   "safety.block": {
-    payload: unknown;
+    payload: SafetyBlockRequest;
     replies: ["safety.block"];
-    reply: unknown;
+    reply: SafetyBlockResult;
   };
   "safety.report": {
-    payload: unknown;
+    payload: SafetyReportRequest;
     replies: ["safety.report"];
-    reply: unknown;
+    reply: SafetyReport;
   };
   "safety.unblock": {
-    payload: unknown;
+    payload: SafetyBlockRequest;
     replies: ["safety.unblock"];
-    reply: unknown;
+    reply: SafetyBlockResult;
   };
   "session.refresh": {
-    payload: unknown;
+    payload: SessionRefresh;
     replies: ["session.refresh"];
-    reply: unknown;
+    reply: SessionRefreshed;
   };
   "session.start": {
-    payload: unknown;
+    payload: SessionStart;
     replies: ["session.connected", "session.bootstrap"];
-    reply: unknown;
+    reply: Bootstrap;
   };
 }
 
 /** Every frame type the server pushes on /ws, with its payload. */
 export interface ServerEvents {
-  "chat.history.fetch": unknown;
-  "chat.location.share.start": unknown;
-  "chat.location.share.stop": unknown;
-  "chat.location.updated": unknown;
-  "chat.message.created": unknown;
-  "chat.message.read": unknown;
-  "chat.typing": unknown;
-  "connection.close": unknown;
-  "connection.history.fetch": unknown;
-  "connection.request.accept": unknown;
-  "connection.request.cancel": unknown;
-  "connection.request.missed": unknown;
-  "connection.request.reject": unknown;
-  "connection.request.send": unknown;
-  "connection.ring": unknown;
-  "error": unknown;
-  "gift.claim": unknown;
-  "gift.history.fetch": unknown;
-  "gift.sponsored.granted": unknown;
-  "gift.sponsored.updated": unknown;
-  "presence.updated": unknown;
-  "proximity.heartbeat": unknown;
-  "proximity.milestone.reached": unknown;
-  "proximity.partner.confirmed": unknown;
-  "proximity.session.start": unknown;
-  "proximity.session.updated": unknown;
-  "proximity.token.rotate": unknown;
-  "radar.nearby.updated": unknown;
-  "safety.block": unknown;
-  "safety.report": unknown;
-  "safety.unblock": unknown;
-  "session.bootstrap": unknown;
-  "session.connected": unknown;
-  "session.refresh": unknown;
-  "user.profile.updated": unknown;
-  "vibe.expired": unknown;
+  "chat.history.fetch": ChatHistory;
+  "chat.location.share.start": ChatRelayed;
+  "chat.location.share.stop": ChatRelayed;
+  "chat.location.updated": ChatRelayed;
+  "chat.message.created": Message;
+  "chat.message.read": ChatReadReceipt;
+  "chat.typing": ChatRelayed;
+  "connection.close": ConnectionClosed;
+  "connection.history.fetch": ConnectionHistory;
+  "connection.request.accept": RequestResolved;
+  "connection.request.cancel": RequestResolved;
+  "connection.request.missed": RequestResolved;
+  "connection.request.reject": RequestResolved;
+  "connection.request.send": RequestSent;
+  "connection.ring": Ring;
+  "error": ErrorPayload;
+  "gift.claim": SponsoredGift;
+  "gift.history.fetch": GiftHistory;
+  "gift.sponsored.granted": SponsoredGift;
+  "gift.sponsored.updated": SponsoredGift;
+  "presence.updated": PresencePayload;
+  "proximity.heartbeat": ProximityHeartbeatAck;
+  "proximity.milestone.reached": ProximityMilestone;
+  "proximity.partner.confirmed": ProximityConfirmed;
+  "proximity.session.start": ProximityStartAck;
+  "proximity.session.updated": ProximityUpdated;
+  "proximity.token.rotate": ProximityRotate;
+  "radar.nearby.updated": NearbyPayload;
+  "safety.block": SafetyBlockResult;
+  "safety.report": SafetyReport;
+  "safety.unblock": SafetyBlockResult;
+  "session.bootstrap": Bootstrap;
+  "session.connected": Empty;
+  "session.refresh": SessionRefreshed;
+  "user.profile.updated": UserProfileUpdated;
+  "vibe.expired": VibeExpired;
 }
 
 export type ClientCommandType = keyof ClientCommands;
@@ -849,35 +849,35 @@ export type ServerEventType = keyof ServerEvents;
 
 /** Every event a legacy client emits on /socket, with its data. */
 export interface LegacyClientEvents {
-  "messages-read": unknown;
-  "typing-started": unknown;
-  "typing-stopped": unknown;
+  "messages-read": LegacyChat;
+  "typing-started": LegacyChat;
+  "typing-stopped": LegacyChat;
 }
 
 /** Every event the server emits on /socket, with its data. */
 export interface LegacyServerEvents {
-  "account-terminated": unknown;
-  "authorization-failed": unknown;
-  "chat-created": unknown;
-  "chat-deleted": unknown;
-  "chat-joined": unknown;
-  "chat-participant-removed": unknown;
-  "connection-accepted": unknown;
-  "connection-request": unknown;
-  "messages-read": unknown;
-  "messages-received": unknown;
-  "messages-sent": unknown;
-  "not-found": unknown;
-  "permission-denied": unknown;
-  "reward-consumed": unknown;
-  "score-updated": unknown;
-  "server-error": unknown;
-  "typing-started": unknown;
-  "typing-stopped": unknown;
-  "user-offline": unknown;
-  "user-online": unknown;
-  "validation-failed": unknown;
-  "verification-required": unknown;
+  "account-terminated": LegacyText;
+  "authorization-failed": LegacyText;
+  "chat-created": LegacyChat;
+  "chat-deleted": LegacyChatUser;
+  "chat-joined": LegacyChatJoined;
+  "chat-participant-removed": LegacyChatUser;
+  "connection-accepted": LegacyConnectionEvent;
+  "connection-request": LegacyConnectionEvent;
+  "messages-read": LegacyRead;
+  "messages-received": LegacyMessageEvent;
+  "messages-sent": LegacyMessageEvent;
+  "not-found": LegacyText;
+  "permission-denied": LegacyText;
+  "reward-consumed": LegacyRewardConsumed;
+  "score-updated": Score;
+  "server-error": LegacyText;
+  "typing-started": LegacyTyping;
+  "typing-stopped": LegacyTyping;
+  "user-offline": LegacyPresence;
+  "user-online": LegacyPresence;
+  "validation-failed": LegacyText;
+  "verification-required": LegacyText;
 }
 
 // ---- codes ----
