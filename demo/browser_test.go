@@ -1,6 +1,7 @@
 package demo_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -118,12 +119,17 @@ func (b *tab) shot(what string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	// Quality 100 is what makes chromedp ask for PNG; below it the bytes
+	// are JPEG, whatever the file is called.
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("%s: screenshot %s: %v", b.name, what, err)
 	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		b.t.Fatalf("%s: screenshot %s is not a PNG (%d bytes)", b.name, what, len(png))
+	}
 	b.shots++
-	path := filepath.Join(b.dir, b.name+"-"+string(rune('0'+b.shots))+"-"+what+".png")
+	path := filepath.Join(b.dir, fmt.Sprintf("%s-%d-%s.png", b.name, b.shots, what))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
@@ -142,13 +148,21 @@ func (b *tab) noProblems() {
 // TestDemoInTwoTabs drives the demo as two people would, in one headless
 // Chromium against a real server: they see each other on the radar, one
 // connects and the other accepts, a message crosses, and a proximity run
-// starts from tokens "scanned" between the tabs and accrues together-time.
+// starts from tokens "scanned" between the tabs, accrues together-time and
+// reaches a milestone.
 func TestDemoInTwoTabs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
 	exe := chromium(t)
-	srv := servertest.Start(t)
+	srv := servertest.Start(t, func(c *config.Config) {
+		// A first milestone after one minute of together-time, on a clock
+		// at twice the wall clock's pace: half a minute of heartbeats. The
+		// page paces them for speed 1, and at 2 the heartbeat timeout is
+		// still 7.5 s against a heartbeat every 2 s.
+		c.MilestonesMinutes = []int{1, 5}
+		c.ClockSpeed = 2
+	})
 	dir := t.TempDir()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -229,6 +243,10 @@ func TestDemoInTwoTabs(t *testing.T) {
 	for _, tb := range []*tab{a, b} {
 		tb.shot("together")
 	}
+	for _, tb := range []*tab{a, b} {
+		tb.until("the first milestone is listed", `document.querySelector('#milestones li[data-milestone="1"]') !== null`)
+	}
+	b.shot("milestone")
 	// Each tab advertised the token the server issued it, and scanned the
 	// other's: the tokens it shows must differ and cross.
 	var tokens [2][2]string
@@ -257,7 +275,7 @@ func TestDemoIsOnlyServedInDevMode(t *testing.T) {
 		want int
 	}{{true, 200}, {false, 404}} {
 		srv := servertest.Start(t, func(c *config.Config) { c.Dev = tc.dev })
-		for _, path := range []string{"/demo", "/demo/demo.js", "/demo/demo.css"} {
+		for _, path := range []string{"/demo", "/demo/demo.js", "/demo/demo.css", "/demo/tick.js"} {
 			if res := srv.Do("GET", path, "", nil); res.Status != tc.want {
 				t.Errorf("dev=%v: GET %s answered %d, want %d", tc.dev, path, res.Status, tc.want)
 			}

@@ -36,8 +36,8 @@ type asset struct {
 }
 
 // Register serves the demo on r: GET /demo is the page and GET /demo/<file>
-// its script and stylesheet. Call it only in dev mode. Register before any
-// catch-all handler of r.
+// its script, worker and stylesheet. Call it only in dev mode. Register
+// before any catch-all handler of r.
 func Register(r fiber.Router) {
 	assets := load()
 	serve := func(c *fiber.Ctx, name string) error {

@@ -4,8 +4,10 @@
 // location and draws its radar live on a canvas, sends and accepts a
 // connection request, chats, and simulates BLE with the other tab: each tab
 // shows the token it advertises and "scans" the other's over a
-// BroadcastChannel (tabs of one origin), then runs the proximity heartbeats
-// so together-time and milestones grow.
+// BroadcastChannel (tabs of one origin), then keeps scanning (heartbeats,
+// or a new start when the run paused or ended) so together-time and
+// milestones grow. The scan clock runs in a small worker, because a hidden
+// tab's own timers are throttled past the heartbeat timeout.
 //
 // Like the operator console it is plain HTML, CSS and JavaScript embedded
 // at build time, with no build step and nothing loaded from elsewhere, and

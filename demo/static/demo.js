@@ -3,13 +3,16 @@
 // thing simulated is the radio, by a BroadcastChannel between tabs.
 const $ = (id) => document.getElementById(id);
 const ble = new BroadcastChannel('gisbi-demo-ble');
-const HEARTBEAT_MS = 2000; // well inside the 15 s timeout, under 1 per second
+// Paced for a server clock at speed 1: well inside the 15 s heartbeat
+// timeout, and above the limit of one heartbeat per second.
+const HEARTBEAT_MS = 2000;
 const RSSI = -60;
+const ticker = new Worker('/demo/tick.js');
 
 const state = {
   token: '', me: null, ws: null, seq: 0, pending: new Map(),
   nearby: [], connectionId: '', partner: null,
-  myBle: '', partnerBle: '', heartbeat: 0,
+  myBle: '', partnerBle: '', scanning: false, run: 'none',
 };
 
 function log(dir, text) {
@@ -55,7 +58,7 @@ async function login(name) {
     setSocket('open');
     request('session.start', {}).catch(showError);
   };
-  ws.onclose = (e) => { setSocket(`closed ${e.code}`); clearInterval(state.heartbeat); };
+  ws.onclose = (e) => { setSocket(`closed ${e.code}`); stopScanning(); };
   ws.onmessage = (e) => {
     log('←', e.data);
     const f = JSON.parse(e.data);
@@ -85,7 +88,10 @@ function handle(type, p) {
       setNearby(p.nearbyUsers || []);
       for (const r of p.incomingRequests || []) addIncoming(r);
       const c = (p.activeConnections || [])[0];
-      if (c) setConnection(c.connectionId, c.user);
+      if (c) {
+        setConnection(c.connectionId, c.user);
+        for (const m of p.messages || []) if (m.senderId === c.user.id || m.recipientId === c.user.id) addMessage(m);
+      }
       break;
     }
     case 'radar.nearby.updated': setNearby(p.nearbyUsers || []); break;
@@ -97,25 +103,38 @@ function handle(type, p) {
       if (p.connection) setConnection(p.connection.connectionId, p.connection.user);
       document.querySelector(`#incoming [data-request-id="${p.requestId}"]`)?.remove();
       break;
+    case 'connection.request.reject':
+    case 'connection.request.cancel':
+    case 'connection.request.missed':
+      document.querySelector(`#incoming [data-request-id="${p.requestId}"]`)?.remove();
+      if (p.fromUserId === state.me.id) $('sent-status').textContent = `Request ${p.status || 'closed'}.`;
+      break;
+    case 'connection.close':
+      if (p.connectionId === state.connectionId) closeConnection(p.closureReason);
+      break;
     case 'chat.message.created': addMessage(p); break;
     case 'proximity.token.rotate':
       if (p.connectionId === state.connectionId) setMyToken(p.token);
       break;
     case 'proximity.session.start':
-      setRun(p.sessionActive ? 'active' : 'waiting for partner');
+      // A repeated start in a paused run answers inactive too; it waits.
+      setRun(p.sessionActive ? 'active' : 'waiting');
       break;
     case 'proximity.partner.confirmed': setRun('active'); break;
     case 'proximity.session.updated':
+      if (p.connectionId !== state.connectionId) break;
       setRun(p.status || (p.sessionActive ? 'active' : 'paused'));
       setTogether(p.accumulatedSeconds);
       break;
     case 'proximity.heartbeat':
       setTogether(p.accumulatedSeconds);
-      if (p.sessionActive) setRun('active');
+      setRun(p.sessionActive ? 'active' : 'paused');
       break;
     case 'proximity.milestone.reached': {
+      if (p.connectionId !== state.connectionId) break;
       const li = document.createElement('li');
-      li.textContent = `${p.milestone} min: ${p.message || p.giftTier || ''}`;
+      li.dataset.milestone = String(p.milestone);
+      li.textContent = `${p.milestone} min (gift tier ${p.giftTier}): ${p.message || ''}`;
       $('milestones').append(li);
       break;
     }
@@ -130,11 +149,15 @@ function setNearby(users) {
     const li = document.createElement('li');
     li.dataset.userId = n.user.id;
     li.textContent = `${n.user.name} — ${Math.round(n.distance)} m at ${Math.round(n.angle)}° `;
-    const b = document.createElement('button');
-    b.textContent = 'Connect';
-    b.className = 'connect';
-    b.onclick = () => request('connection.request.send', { userId: n.user.id }).catch(showError);
-    li.append(b);
+    if (n.user.id === state.partner?.id) {
+      li.append('(connected)');
+    } else {
+      const b = document.createElement('button');
+      b.textContent = 'Connect';
+      b.className = 'connect';
+      b.onclick = () => request('connection.request.send', { userId: n.user.id }).catch(showError);
+      li.append(b);
+    }
     list.append(li);
   }
   drawRadar();
@@ -188,6 +211,7 @@ async function setConnection(connectionId, user) {
   $('connection').textContent = `Connected with ${user.name}.`;
   $('connection').dataset.connectionId = connectionId;
   for (const id of ['chat-input', 'chat-send']) $(id).disabled = false;
+  setNearby(state.nearby); // the partner's entry loses its Connect button
   try {
     const t = await rest('POST', `/connections/${connectionId}/proximity/token`);
     setMyToken(t.token);
@@ -219,10 +243,23 @@ ble.onmessage = ({ data }) => {
   if (!data.token || data.connectionId !== state.connectionId || !state.me || data.from === state.me.id) return;
   state.partnerBle = data.token;
   $('partner-token').textContent = data.token;
-  $('scan').disabled = false;
+  if (!state.scanning) $('scan').disabled = false;
 };
 
-function setRun(s) { $('run-status').textContent = s; $('run-status').dataset.status = s; }
+function closeConnection(reason) {
+  stopScanning();
+  state.connectionId = '';
+  state.partner = null;
+  state.myBle = state.partnerBle = '';
+  $('connection').textContent = `Connection closed (${reason || 'closed'}).`;
+  $('connection').dataset.connectionId = '';
+  $('ble-token').textContent = $('partner-token').textContent = '—';
+  for (const id of ['chat-input', 'chat-send', 'scan']) $(id).disabled = true;
+  setRun('none');
+  setNearby(state.nearby);
+}
+
+function setRun(s) { state.run = s; $('run-status').textContent = s; $('run-status').dataset.status = s; }
 function setTogether(sec) {
   if (typeof sec !== 'number') return;
   $('together').textContent = `${sec} s`;
@@ -230,19 +267,39 @@ function setTogether(sec) {
 }
 
 // scan starts the run with the partner's token as heard, then keeps
-// "seeing" the partner with heartbeats carrying the token heard last.
-async function scan() {
-  const scanned = () => ({ connectionId: state.connectionId, token: state.partnerBle, rssi: RSSI });
-  try {
-    await request('proximity.session.start', scanned());
-  } catch (e) { showError(e); return; }
-  clearInterval(state.heartbeat);
-  state.heartbeat = setInterval(() => {
-    request('proximity.heartbeat', scanned()).catch(showError);
-  }, HEARTBEAT_MS);
+// "seeing" the partner on every tick, with the token heard last: a
+// heartbeat while the run is active, else another start, as a phone that
+// keeps scanning would. A start resumes a paused run, and once a run has
+// ended (the other tab stopped, a socket dropped) starts from both tabs
+// begin a new one.
+function scan() {
+  state.scanning = true;
+  $('scan').textContent = 'Scanning…';
+  $('scan').disabled = true;
+  tick();
+  ticker.postMessage(HEARTBEAT_MS);
 }
 
-$('login-form').onsubmit = (e) => { e.preventDefault(); login($('handle').value.trim()).catch(showError); };
+function tick() {
+  if (!state.scanning || !state.connectionId || !state.partnerBle) return;
+  const type = state.run === 'active' ? 'proximity.heartbeat' : 'proximity.session.start';
+  request(type, { connectionId: state.connectionId, token: state.partnerBle, rssi: RSSI }).catch(showError);
+}
+
+function stopScanning() {
+  state.scanning = false;
+  ticker.postMessage(0);
+  $('scan').textContent = 'Scan partner';
+}
+
+ticker.onmessage = tick;
+
+// One tab is one user: log in once, reload to be someone else.
+$('login-form').onsubmit = (e) => {
+  e.preventDefault();
+  $('login').disabled = true;
+  login($('handle').value.trim()).catch((err) => { $('login').disabled = false; showError(err); });
+};
 $('location-form').onsubmit = (e) => {
   e.preventDefault();
   request('presence.location_update', { lat: Number($('lat').value), lng: Number($('lng').value) }).catch(showError);
