@@ -217,7 +217,7 @@ func authzRows() map[string]authzRow {
 		"GET /console":       {exempt: public + " (the operator console's page)"},
 		"GET /console/:file": {exempt: public + " (the operator console's files)"},
 		"GET /demo":          {exempt: public + " (the dev-mode demo page; it signs in like any client)"},
-		"GET /demo/:file":    {exempt: public + " (the demo's script and stylesheet)"},
+		"GET /demo/:file":    {exempt: public + " (the demo's scripts and stylesheet)"},
 		"GET /docs":          {exempt: public + " (the API reference, rendered from the embedded documents)"},
 		"GET /docs/:file":    {exempt: public + " (the two API documents and the reference's stylesheet)"},
 
