@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,28 +18,6 @@ import (
 
 	"github.com/gisbi/engine/server/servertest"
 )
-
-// ciEnv is set by .ci/run: there a missing browser fails the test, since
-// a skipped browser test would pass CI without ever opening the console.
-const ciEnv = "GISBI_CI"
-
-// chromium finds a Chromium or Chrome binary on PATH, or skips (fails in
-// CI) with how to get one.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium on PATH (looked for chromium, chromium-browser, google-chrome); " +
-		"install one (Debian: apt-get install chromium) to run the console's browser test"
-	if os.Getenv(ciEnv) != "" {
-		t.Fatal(msg + "; " + ciEnv + " is set, so a missing browser is a failure")
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // browser starts headless Chromium for one test and records what would
 // go wrong silently in a real browser: uncaught exceptions, console
@@ -184,7 +161,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	exe := chromium(t) // before the server: a skip should cost nothing
+	exe := servertest.Chromium(t, "the console") // before the server: a skip should cost nothing
 	srv := servertest.Start(t, withAdmin)
 	b := newBrowser(t, exe)
 
@@ -344,7 +321,7 @@ func TestConsoleInBrowserWithoutOperatorAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	exe := chromium(t)
+	exe := servertest.Chromium(t, "the console")
 	srv := servertest.Start(t)
 	b := newBrowser(t, exe)
 	b.run("open the console",

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,26 +18,6 @@ import (
 	"github.com/gisbi/engine/config"
 	"github.com/gisbi/engine/server/servertest"
 )
-
-// ciEnv is set by .ci/run: there a missing browser fails the test, since
-// a skipped browser test would pass CI without ever opening the demo.
-const ciEnv = "GISBI_CI"
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium on PATH (looked for chromium, chromium-browser, google-chrome); " +
-		"install one (Debian: apt-get install chromium) to run the demo's browser test"
-	if os.Getenv(ciEnv) != "" {
-		t.Fatal(msg + "; " + ciEnv + " is set, so a missing browser is a failure")
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // tab is one browser tab, one demo user. Tabs of one browser share an
 // origin's BroadcastChannel, which is the demo's simulated radio.
@@ -154,7 +133,7 @@ func TestDemoInTwoTabs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	exe := chromium(t)
+	exe := servertest.Chromium(t, "the demo")
 	srv := servertest.Start(t, func(c *config.Config) {
 		// A first milestone after one minute of together-time, on a clock
 		// at twice the wall clock's pace: half a minute of heartbeats. The
